@@ -1,0 +1,227 @@
+"""Scan orchestration: load -> features -> score -> flag -> write.
+
+Every output of one scan is staged in a hidden directory inside ``out`` and
+renamed into place only after all of it was written, so a failed run leaves
+the previous outputs (or none), never a mix.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from detector import __version__
+from detector.atomic import write_json
+from detector.contract import LoadedInput, load_reviews
+from detector.hashing import file_sha256
+from features import params
+from features.pipeline import FeatureResult, compute_features
+from features.registry import REGISTRY
+from models.explain import top_reasons
+from models.isolation import OneSidedIsolationForest
+from models.threshold import otsu_threshold
+
+OUTPUT_FILES = ("scores.parquet", "features.parquet", "summary.json", "rejected.parquet")
+
+SCORES_SCHEMA = {
+    "review_id": pl.String,
+    "score": pl.Float64,
+    "flagged": pl.Boolean,
+    "direction": pl.String,
+    "reasons": pl.List(pl.String),
+    "case_id": pl.String,
+}
+
+
+@dataclass
+class ScanConfig:
+    """Parameters of one scan; all recorded in ``summary.json``."""
+
+    families: Sequence[str] | None = None
+    seed: int = 0
+    threshold: float | None = None
+    n_estimators: int = 300
+    max_samples: int = 256
+    clip_quantile: float = 0.7
+
+
+@dataclass
+class ScanResult:
+    """In-memory result of :func:`run_scan` (what was also written to disk)."""
+
+    scores: pl.DataFrame
+    features: FeatureResult
+    model: OneSidedIsolationForest
+    threshold: float
+    summary: dict
+    loaded: LoadedInput
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def score_reviews(
+    reviews: pl.DataFrame, config: ScanConfig | None = None
+) -> tuple[pl.DataFrame, FeatureResult, OneSidedIsolationForest, float, dict[str, float]]:
+    """Features, score, flag and reasons for valid reviews (no I/O)."""
+    config = config or ScanConfig()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    fr = compute_features(reviews, families=config.families)
+    timings["features"] = time.perf_counter() - t0
+    timings.update({f"features.{k}": v for k, v in fr.timings.items()})
+
+    t0 = time.perf_counter()
+    names = fr.features
+    X = fr.frame.select(names).to_numpy() if names else np.zeros((fr.frame.height, 0))
+    model = OneSidedIsolationForest(
+        directions=[REGISTRY.get(n).direction for n in names],
+        clip_quantile=config.clip_quantile,
+        n_estimators=config.n_estimators,
+        max_samples=config.max_samples,
+        random_state=config.seed,
+    )
+    if names:
+        model.fit(X)
+        score = model.score_samples(X)
+    else:
+        score = np.zeros(fr.frame.height)
+    timings["score"] = time.perf_counter() - t0
+
+    threshold = config.threshold if config.threshold is not None else otsu_threshold(score)
+    flagged = score >= threshold
+    t0 = time.perf_counter()
+    reasons: list[list[str]] = [[] for _ in range(len(score))]
+    idx = np.flatnonzero(flagged)
+    if idx.size and names:
+        _, contrib = model.contributions(X[idx])
+        for i, r in zip(idx, top_reasons(contrib, names), strict=True):
+            # a flagged review always gets a reason: its most unusual feature
+            reasons[i] = r or [names[int(np.argmax(model.transform(X[i : i + 1])[0]))]]
+    timings["explain"] = time.perf_counter() - t0
+
+    rating = reviews.select("review_id", "rating")
+    scores = (
+        fr.frame.select("_rid", "review_id")
+        .with_columns(
+            pl.Series("score", score, dtype=pl.Float64),
+            pl.Series("flagged", flagged, dtype=pl.Boolean),
+            pl.Series("reasons", reasons, dtype=pl.List(pl.String)),
+        )
+        .join(rating, on="review_id", how="left")
+        .with_columns(
+            pl.when(pl.col("rating") >= 4)
+            .then(pl.lit("boost"))
+            .otherwise(pl.lit("attack"))
+            .alias("direction")
+        )
+        .with_columns(pl.lit(None, dtype=pl.String).alias("case_id"))
+        .sort("_rid")
+        .select(list(SCORES_SCHEMA))
+    )
+    return scores, fr, model, float(threshold), timings
+
+
+def _publish(staging: Path, out: Path, written: Iterable[str]) -> None:
+    """Move staged files into ``out`` and remove outputs this run did not produce."""
+    written = set(written)
+    for name in OUTPUT_FILES:
+        if name not in written and (out / name).exists():
+            (out / name).unlink()
+    for name in written:
+        os.replace(staging / name, out / name)
+
+
+def run_scan(
+    inputs,
+    out: str | Path,
+    columns: dict[str, str] | None = None,
+    since=None,
+    until=None,
+    config: ScanConfig | None = None,
+) -> ScanResult:
+    """Scan ``inputs`` and write the results into directory ``out``."""
+    config = config or ScanConfig()
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+    t0 = time.perf_counter()
+    loaded = load_reviews(inputs, columns=columns, since=since, until=until)
+    timings["load"] = time.perf_counter() - t0
+
+    scores, fr, model, threshold, st = score_reviews(loaded.reviews, config)
+    timings.update(st)
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        t0 = time.perf_counter()
+        written = ["scores.parquet", "features.parquet", "summary.json"]
+        scores.write_parquet(staging / "scores.parquet", compression="zstd")
+        fr.frame.drop("_rid").write_parquet(staging / "features.parquet", compression="zstd")
+        if loaded.rejected.height:
+            loaded.rejected.write_parquet(staging / "rejected.parquet", compression="zstd")
+            written.append("rejected.parquet")
+        timings["write"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - t_all
+        summary = build_summary(loaded, scores, fr, threshold, config, timings)
+        write_json(summary, staging / "summary.json")
+        _publish(staging, out, written)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ScanResult(scores, fr, model, threshold, summary, loaded, timings)
+
+
+def build_summary(
+    loaded: LoadedInput,
+    scores: pl.DataFrame,
+    fr: FeatureResult,
+    threshold: float,
+    config: ScanConfig,
+    timings: dict[str, float],
+) -> dict:
+    """The ``summary.json`` record of a scan."""
+    n_flag = int(scores["flagged"].sum())
+    by_dir = scores.filter(pl.col("flagged")).group_by("direction").len().sort("direction")
+    return {
+        "version": __version__,
+        "inputs": [{"path": str(p), "sha256": file_sha256(p)} for p in loaded.files],
+        "rows": {
+            "input": loaded.n_input,
+            "scored": scores.height,
+            "rejected": loaded.rejected.height,
+            "flagged": n_flag,
+            "flagged_by_direction": dict(
+                zip(by_dir["direction"].to_list(), by_dir["len"].to_list(), strict=True)
+            ),
+        },
+        "signals": {
+            "used": fr.features,
+            "unavailable": [
+                {"feature": k, "missing_columns": v} for k, v in fr.unavailable.items()
+            ],
+        },
+        "threshold": {
+            "value": threshold,
+            "method": "fixed" if config.threshold is not None else "otsu",
+        },
+        "parameters": {
+            "seed": config.seed,
+            "families": list(config.families) if config.families else None,
+            "n_estimators": config.n_estimators,
+            "max_samples": config.max_samples,
+            "clip_quantile": config.clip_quantile,
+            "windows": {
+                k: getattr(params, k)
+                for k in dir(params)
+                if k.isupper() and k not in ("HOUR", "DAY")
+            },
+        },
+        "timings_s": {k: round(v, 4) for k, v in timings.items()},
+    }

@@ -1,0 +1,82 @@
+"""Burst timing: many same-polarity reviews in a short window.
+
+Measured against each product's (and shop's) own rate outside the window, as
+a Poisson surprise, never as a raw count: a best-seller's steady stream is
+not a burst, a sudden cluster of 1-star reviews on a shop that is usually
+5-star is. Bursts of fresh accounts are counted separately because honest
+flash-sale crowds are mostly buyers with a history.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from features.frames import by_rid, group_codes
+from features.params import BASELINE_FLOOR_S, BURST_WINDOW_S, FRESH_MAX_REVIEWS
+from features.registry import REGISTRY, Feature
+from features.windows import burst_surprise
+
+F = Feature
+BURST = (
+    F(
+        "product_burst",
+        "burst",
+        1,
+        "part of a sudden burst of same-polarity reviews on the product, far above its usual rate",
+        "属于该商品同倾向评价的突发集中，远高于平时水平",
+    ),
+    F(
+        "shop_burst",
+        "burst",
+        1,
+        "part of a sudden burst of same-polarity reviews across the shop",
+        "属于全店同倾向评价的突发集中",
+    ),
+    F(
+        "fresh_burst",
+        "burst",
+        1,
+        "the burst is made of fresh accounts with almost no other reviews",
+        "突发集中的评价多来自几乎没有其他评价的新账号",
+    ),
+)
+
+
+@REGISTRY.table(
+    "bursts",
+    requires=("shop_id", "product_id", "user_id", "rating", "created_at"),
+    depends=("user_stats",),
+)
+def bursts(lf: pl.LazyFrame, tables) -> pl.DataFrame:
+    df = (
+        lf.select("_rid", "shop_id", "product_id", "user_id", "_pol", "_t")
+        .join(
+            tables["user_stats"].lazy().select("user_id", "user_review_count"),
+            on="user_id",
+            how="left",
+        )
+        .collect()
+    )
+    t = df["_t"].to_numpy()
+    prod = group_codes(df, "product_id", "_pol")
+    shop = group_codes(df, "shop_id", "_pol")
+    fresh = (df["user_review_count"].to_numpy() <= FRESH_MAX_REVIEWS).astype(np.float64)
+    return by_rid(
+        df,
+        product_burst=burst_surprise(prod, t, BURST_WINDOW_S, BASELINE_FLOOR_S),
+        shop_burst=burst_surprise(shop, t, BURST_WINDOW_S, BASELINE_FLOOR_S),
+        fresh_burst=np.where(
+            fresh > 0, burst_surprise(prod, t, BURST_WINDOW_S, BASELINE_FLOOR_S, fresh), 0.0
+        ),
+    )
+
+
+@REGISTRY.step(
+    "burst",
+    requires=("shop_id", "product_id", "user_id", "rating", "created_at"),
+    features=BURST,
+    tables=("bursts",),
+)
+def burst(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
+    return lf.join(tables["bursts"].lazy(), on="_rid", how="left")

@@ -1,0 +1,167 @@
+"""Reviewer co-occurrence: accounts that review the same products together.
+
+A lockstep ring's accounts review the same products within hours of each
+other, again and again; two honest buyers co-review by chance once. Pairs
+are formed only between time-neighbours on a product (at most ``HUB_CAP``
+each side), edges need ``RING_MIN_PRODUCTS`` distinct products, and the
+graph is built from those strong edges only. The review-level signal counts
+the reviewer's ring partners on *this* product, so a ring account's
+camouflage reviews elsewhere are not tarred with it.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import polars as pl
+
+from features.frames import group_codes
+from features.params import COREVIEW_WINDOW_S, HUB_CAP, RING_MIN_PRODUCTS
+from features.registry import REGISTRY, Feature
+
+F = Feature
+RING = (
+    F(
+        "ring_partners",
+        "cooccurrence",
+        1,
+        "accounts that repeatedly review the same products in lockstep with this reviewer also reviewed this product",
+        "与该评价者多次同步评价相同商品的账号也评价了本商品",
+    ),
+    F(
+        "ring_core",
+        "cooccurrence",
+        1,
+        "the reviewer sits in a tightly knit group of accounts that co-review many products (k-core)",
+        "评价者处于多个账号频繁共同评价商品的紧密群体中（k-core）",
+    ),
+    F(
+        "ring_size",
+        "cooccurrence",
+        1,
+        "number of accounts in the reviewer's co-review ring",
+        "评价者所在共评团伙的账号数量",
+    ),
+)
+REQUIRES = ("user_id", "product_id", "created_at")
+
+
+def coreview_pairs(df: pl.DataFrame) -> pl.DataFrame:
+    """Distinct ``(product, user_a, user_b)`` with both reviews within the window.
+
+    ``df`` needs ``product_id``, ``user_id``, ``_t``, ``review_id``.
+    """
+    if df.height < 2:
+        return pl.DataFrame(schema={"_p": pl.Int64, "_ua": pl.Int64, "_ub": pl.Int64})
+    df = df.with_columns(
+        pl.Series("_p", group_codes(df, "product_id")), pl.Series("_u", group_codes(df, "user_id"))
+    ).sort("_p", "_t", "review_id")
+    p, u, t = df["_p"].to_numpy(), df["_u"].to_numpy(), df["_t"].to_numpy()
+    parts = []
+    for k in range(1, HUB_CAP + 1):
+        if k >= len(p):
+            break
+        ok = (p[k:] == p[:-k]) & (t[k:] - t[:-k] <= COREVIEW_WINDOW_S)
+        if not ok.any():
+            break
+        ok &= u[k:] != u[:-k]
+        a, b = u[:-k][ok], u[k:][ok]
+        parts.append(
+            pl.DataFrame({"_p": p[:-k][ok], "_ua": np.minimum(a, b), "_ub": np.maximum(a, b)})
+        )
+    pairs = (
+        pl.concat(parts)
+        if parts
+        else pl.DataFrame(schema={"_p": pl.Int64, "_ua": pl.Int64, "_ub": pl.Int64})
+    )
+    users = df.select("_u", "user_id").unique("_u")
+    products = df.select("_p", "product_id").unique("_p")
+    return (
+        pairs.unique()
+        .join(products, on="_p")
+        .join(users.rename({"_u": "_ua", "user_id": "user_a"}), on="_ua")
+        .join(users.rename({"_u": "_ub", "user_id": "user_b"}), on="_ub")
+        .select("product_id", "user_a", "user_b")
+    )
+
+
+@REGISTRY.table("coreview_pairs", requires=REQUIRES)
+def coreview_pairs_table(lf: pl.LazyFrame, tables) -> pl.DataFrame:
+    """Product-level co-review pairs among users active on enough products."""
+    active = (
+        lf.group_by("user_id")
+        .agg(pl.col("product_id").n_unique().alias("_np"))
+        .filter(pl.col("_np") >= RING_MIN_PRODUCTS)
+        .select("user_id")
+    )
+    df = (
+        lf.select("review_id", "product_id", "user_id", "_t")
+        .join(active, on="user_id", how="semi")
+        .collect()
+    )
+    return coreview_pairs(df)
+
+
+@REGISTRY.table("ring_edges", requires=REQUIRES, depends=("coreview_pairs",))
+def ring_edges(lf: pl.LazyFrame, tables) -> pl.DataFrame:
+    """Strong edges: reviewer pairs with enough distinct co-reviewed products."""
+    return (
+        tables["coreview_pairs"]
+        .group_by("user_a", "user_b")
+        .agg(pl.len().alias("weight"))
+        .filter(pl.col("weight") >= RING_MIN_PRODUCTS)
+        .sort("user_a", "user_b")
+    )
+
+
+@REGISTRY.table("rings", requires=REQUIRES, depends=("ring_edges",))
+def rings(lf: pl.LazyFrame, tables) -> pl.DataFrame:
+    """Per user in the strong graph: k-core number, component size and ring id."""
+    edges = tables["ring_edges"]
+    schema = {
+        "user_id": pl.String,
+        "ring_core": pl.Float64,
+        "ring_size": pl.Float64,
+        "ring_id": pl.Int64,
+    }
+    if edges.height == 0:
+        return pl.DataFrame(schema=schema)
+    g = nx.Graph()
+    g.add_edges_from(zip(edges["user_a"].to_list(), edges["user_b"].to_list(), strict=True))
+    core = nx.core_number(g)
+    rows = []
+    comps = sorted((sorted(c) for c in nx.connected_components(g)), key=lambda c: c[0])
+    for rid, comp in enumerate(comps):
+        for user in comp:
+            rows.append((user, float(core[user]), float(len(comp)), rid))
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+@REGISTRY.table("ring_partners", requires=REQUIRES, depends=("coreview_pairs", "ring_edges"))
+def ring_partners_table(lf: pl.LazyFrame, tables) -> pl.DataFrame:
+    """Per (product, user): strong partners who co-reviewed that product."""
+    strong = tables["coreview_pairs"].join(
+        tables["ring_edges"].select("user_a", "user_b"), on=["user_a", "user_b"]
+    )
+    both = pl.concat(
+        [
+            strong.select("product_id", pl.col("user_a").alias("user_id")),
+            strong.select("product_id", pl.col("user_b").alias("user_id")),
+        ]
+    )
+    return both.group_by("product_id", "user_id").agg(
+        pl.len().cast(pl.Float64).alias("ring_partners")
+    )
+
+
+@REGISTRY.step("rings", requires=REQUIRES, features=RING, tables=("rings", "ring_partners"))
+def ring_features(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
+    return (
+        lf.join(tables["ring_partners"].lazy(), on=["product_id", "user_id"], how="left")
+        .join(
+            tables["rings"].lazy().select("user_id", "ring_core", "ring_size"),
+            on="user_id",
+            how="left",
+        )
+        .with_columns(pl.col("ring_partners", "ring_core", "ring_size").fill_null(0.0))
+    )

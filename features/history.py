@@ -1,0 +1,134 @@
+"""Reviewer history: what the account behind a review has done elsewhere.
+
+Fake accounts are young and single-purpose: few reviews, all extreme, in a
+short active span, several on one day. Professional negative reviewers leave
+1-star reviews at many unrelated shops. A review written minutes after the
+buyer confirmed receipt is a script; a person takes days.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from features.registry import REGISTRY, Feature
+
+F = Feature
+HISTORY = (
+    F(
+        "user_review_count",
+        "history",
+        -1,
+        "the reviewer has written very few reviews (fresh or single-use account)",
+        "评价者账号评价数极少（新号或一次性账号）",
+        neutral=10.0,
+    ),
+    F(
+        "user_active_days",
+        "history",
+        -1,
+        "all of the reviewer's reviews fall within a very short period",
+        "评价者的全部评价集中在极短时间内",
+        neutral=365.0,
+    ),
+    F(
+        "user_extreme_share",
+        "history",
+        1,
+        "the reviewer gives almost only 1-star or 5-star ratings",
+        "评价者几乎只打1星或5星",
+    ),
+    F(
+        "user_neg_shops",
+        "history",
+        1,
+        "the reviewer left 1-2 star reviews at many different shops (professional negative reviewer)",
+        "评价者在多家店铺留下1-2星差评（疑似职业差评师）",
+    ),
+    F(
+        "user_max_daily",
+        "history",
+        1,
+        "the reviewer wrote many reviews on a single day",
+        "评价者单日评价数量异常多",
+        neutral=1.0,
+    ),
+    F(
+        "rating_deviation",
+        "history",
+        1,
+        "the rating is far from what other buyers gave the same product",
+        "评分与该商品其他买家的评分差距很大",
+    ),
+)
+DELAY = (
+    F(
+        "review_delay_minutes",
+        "history",
+        -1,
+        "the review came minutes after (or before) the buyer confirmed receipt",
+        "确认收货后几分钟内（甚至收货前）即发布评价",
+        neutral=2880.0,
+    ),
+)
+
+
+@REGISTRY.table("user_stats", requires=("user_id", "shop_id", "rating", "created_at"))
+def user_stats(lf: pl.LazyFrame, tables) -> pl.DataFrame:
+    """Per-user aggregates over the whole history."""
+    daily = (
+        lf.group_by("user_id", "_day")
+        .agg(pl.len().alias("_nd"))
+        .group_by("user_id")
+        .agg(pl.col("_nd").max().alias("user_max_daily"))
+    )
+    base = lf.group_by("user_id").agg(
+        pl.len().cast(pl.Float64).alias("user_review_count"),
+        ((pl.col("_t").max() - pl.col("_t").min()) / 86_400.0).alias("user_active_days"),
+        pl.col("rating").is_in([1, 5]).mean().alias("user_extreme_share"),
+        pl.col("shop_id")
+        .filter(pl.col("rating") <= 2)
+        .n_unique()
+        .cast(pl.Float64)
+        .alias("user_neg_shops"),
+    )
+    return (
+        base.join(daily, on="user_id", how="left")
+        .with_columns(pl.col("user_max_daily").cast(pl.Float64))
+        .collect()
+    )
+
+
+@REGISTRY.table("product_ratings", requires=("product_id", "rating"))
+def product_ratings(lf: pl.LazyFrame, tables) -> pl.DataFrame:
+    """Per-product rating sum and count, for leave-one-out consensus."""
+    return (
+        lf.group_by("product_id")
+        .agg(pl.col("rating").cast(pl.Float64).sum().alias("_p_sum"), pl.len().alias("_p_n"))
+        .collect()
+    )
+
+
+@REGISTRY.step(
+    "history",
+    requires=("user_id", "shop_id", "product_id", "rating", "created_at"),
+    features=HISTORY,
+    tables=("user_stats", "product_ratings"),
+)
+def history(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
+    loo = (pl.col("_p_sum") - pl.col("rating")) / (pl.col("_p_n") - 1)
+    return (
+        lf.join(tables["user_stats"].lazy(), on="user_id", how="left")
+        .join(tables["product_ratings"].lazy(), on="product_id", how="left")
+        .with_columns(
+            pl.when(pl.col("_p_n") > 1)
+            .then((pl.col("rating") - loo).abs())
+            .otherwise(0.0)
+            .alias("rating_deviation")
+        )
+        .drop("_p_sum", "_p_n")
+    )
+
+
+@REGISTRY.step("delivery_delay", requires=("delivered_at", "created_at"), features=DELAY)
+def delivery_delay(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
+    return lf.with_columns(pl.col("_delay_min").alias("review_delay_minutes"))

@@ -1,0 +1,33 @@
+"""Windows and caps shared by the feature steps.
+
+They are recorded in ``summary.json`` and evidence packets so a result can be
+reproduced; change them here, not inside a step.
+"""
+
+from __future__ import annotations
+
+HOUR = 3_600
+DAY = 86_400
+
+#: Half-width of the window in which same-polarity reviews count as one burst.
+BURST_WINDOW_S = 12 * HOUR
+#: A group's baseline rate is measured over at least this long, so a young
+#: product or address does not set its own burst as the norm.
+BASELINE_FLOOR_S = 30 * DAY
+#: Half-width of the window for reviewers sharing an address or network.
+IDENTITY_WINDOW_S = 24 * HOUR
+#: Half-width of the window for near-duplicate texts at one shop.
+TEXT_WINDOW_S = 72 * HOUR
+#: Two reviewers "co-review" a product when their reviews are this close.
+COREVIEW_WINDOW_S = 48 * HOUR
+#: Only this many nearest neighbours in time are paired on a product, so a hub
+#: product with thousands of buyers does not create a quadratic number of pairs.
+HUB_CAP = 50
+#: Reviewer pairs need this many distinct co-reviewed products to form a ring edge.
+RING_MIN_PRODUCTS = 3
+#: Users with at most this many reviews count as fresh accounts.
+FRESH_MAX_REVIEWS = 2
+#: Texts used by at least this many users across this many shops are
+#: platform-wide phrases, not one campaign's template.
+UBIQUITOUS_USERS = 50
+UBIQUITOUS_SHOPS = 10

@@ -1,0 +1,143 @@
+"""The feature registry: every signal the engine computes, declared once.
+
+Two kinds of entries:
+
+* a :class:`Table` is a global aggregate (IP -> distinct reviewers, text
+  clusters, co-review pairs ...) built once over all reviews and joined back
+  by the steps that need it;
+* a :class:`Step` is a pure function ``(LazyFrame, tables) -> LazyFrame`` that
+  adds exactly the columns of the :class:`Feature` objects it declares.
+
+Scores, explanations and evidence packets name signals by ``Feature.name`` and
+explain them with ``Feature.en`` / ``Feature.zh``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+Tables = Mapping[str, pl.DataFrame]
+StepFn = Callable[[pl.LazyFrame, Tables], pl.LazyFrame]
+TableFn = Callable[[pl.LazyFrame, Tables], pl.DataFrame]
+
+FAMILIES: tuple[str, ...] = ("burst", "identity", "text", "cooccurrence", "history")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One registered signal.
+
+    Parameters
+    ----------
+    name : str
+        Column name in ``features.parquet`` and the name used in reasons.
+    family : str
+        One of :data:`FAMILIES`; ablations remove whole families.
+    direction : int
+        ``+1`` when a higher value is more suspicious, ``-1`` when a lower one is.
+    en, zh : str
+        One-line explanation shown to merchants and platform reviewers.
+    neutral : float
+        The value the feature takes for a review with nothing unusual about it
+        (used where the signal does not apply, e.g. a review with no text).
+    """
+
+    name: str
+    family: str
+    direction: int
+    en: str
+    zh: str
+    neutral: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"unknown family {self.family!r} for feature {self.name!r}")
+        if self.direction not in (1, -1):
+            raise ValueError(f"direction of {self.name!r} must be +1 or -1")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A global aggregate built once and shared by the steps that name it."""
+
+    name: str
+    requires: tuple[str, ...]
+    build: TableFn
+    depends: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """A feature function and the features it adds."""
+
+    name: str
+    requires: tuple[str, ...]
+    features: tuple[Feature, ...]
+    fn: StepFn
+    tables: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+
+@dataclass
+class Registry:
+    """Holds every :class:`Table` and :class:`Step`, in registration order."""
+
+    tables: dict[str, Table] = field(default_factory=dict)
+    steps: dict[str, Step] = field(default_factory=dict)
+
+    def add_table(self, table: Table) -> Table:
+        if table.name in self.tables:
+            raise ValueError(f"table {table.name!r} registered twice")
+        self.tables[table.name] = table
+        return table
+
+    def add_step(self, step: Step) -> Step:
+        if step.name in self.steps:
+            raise ValueError(f"step {step.name!r} registered twice")
+        taken = {f.name for s in self.steps.values() for f in s.features}
+        for f in step.features:
+            if f.name in taken:
+                raise ValueError(f"feature {f.name!r} registered twice")
+        self.steps[step.name] = step
+        return step
+
+    def table(self, name: str, requires: Iterable[str], depends: Iterable[str] = ()):
+        """Decorator registering a table-building function."""
+
+        def wrap(fn: TableFn) -> TableFn:
+            self.add_table(Table(name, tuple(requires), fn, tuple(depends)))
+            return fn
+
+        return wrap
+
+    def step(
+        self,
+        name: str,
+        requires: Iterable[str],
+        features: Iterable[Feature],
+        tables: Iterable[str] = (),
+    ):
+        """Decorator registering a feature step."""
+
+        def wrap(fn: StepFn) -> StepFn:
+            self.add_step(Step(name, tuple(requires), tuple(features), fn, tuple(tables)))
+            return fn
+
+        return wrap
+
+    @property
+    def features(self) -> dict[str, Feature]:
+        return {f.name: f for s in self.steps.values() for f in s.features}
+
+    def get(self, name: str) -> Feature:
+        return self.features[name]
+
+
+#: The one registry of the engine. Feature modules register into it on import.
+REGISTRY = Registry()

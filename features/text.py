@@ -1,0 +1,109 @@
+"""Template similarity: near-duplicate texts posted together.
+
+Campaigns reuse one template with light paraphrase. Honest buyers also
+repeat themselves ("好评", "此用户没有填写评价", "质量很好"), but those texts
+are short, platform defaults, or spread over many shops and months. So only
+long, specific texts are clustered, platform-wide phrases are dropped, and
+the review-level signal is how many *other* reviewers posted the same
+template at the same shop within a few days.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from features.frames import by_rid, group_codes
+from features.minhash import cluster_texts
+from features.params import TEXT_WINDOW_S, UBIQUITOUS_SHOPS, UBIQUITOUS_USERS
+from features.registry import REGISTRY, Feature
+from features.windows import first_in_window, window_sums
+
+F = Feature
+TEXT = (
+    F(
+        "text_dup_window",
+        "text",
+        1,
+        "other reviewers posted a near-identical text at this shop within a few days",
+        "其他账号在数日内于本店发布了几乎相同的评价内容",
+    ),
+    F(
+        "text_cluster_users",
+        "text",
+        1,
+        "the text belongs to a template used by many different accounts",
+        "评价内容属于被大量不同账号使用的模板",
+    ),
+)
+
+
+@REGISTRY.table("text_clusters", requires=("text", "user_id", "shop_id"))
+def text_clusters(lf: pl.LazyFrame, tables) -> pl.DataFrame:
+    """Cluster id per normalised text; platform-wide phrases are left out."""
+    cand = lf.filter(pl.col("_tmpl")).select("_text_norm", "user_id", "shop_id").collect()
+    uniq = cand["_text_norm"].unique().sort()
+    labels = cluster_texts(uniq.to_list())
+    clusters = pl.DataFrame({"_text_norm": uniq, "text_cluster": pl.Series(labels, dtype=pl.Int64)})
+    stats = (
+        cand.join(clusters, on="_text_norm")
+        .group_by("text_cluster")
+        .agg(
+            pl.col("user_id").n_unique().alias("_users"),
+            pl.col("shop_id").n_unique().alias("_shops"),
+        )
+    )
+    keep = stats.filter(
+        (pl.col("_users") > 1)
+        & ~((pl.col("_users") >= UBIQUITOUS_USERS) & (pl.col("_shops") >= UBIQUITOUS_SHOPS))
+    )
+    return clusters.join(
+        keep.select(
+            "text_cluster", (pl.col("_users") - 1).cast(pl.Float64).alias("text_cluster_users")
+        ),
+        on="text_cluster",
+    )
+
+
+@REGISTRY.table(
+    "text_windows",
+    requires=("text", "user_id", "shop_id", "created_at"),
+    depends=("text_clusters",),
+)
+def text_windows(lf: pl.LazyFrame, tables) -> pl.DataFrame:
+    df = (
+        lf.select("_rid", "_text_norm", "user_id", "shop_id", "_t")
+        .join(tables["text_clusters"].lazy(), on="_text_norm", how="inner")
+        .collect()
+    )
+    if df.height == 0:
+        return by_rid(df, text_dup_window=np.zeros(0))
+    g = group_codes(df, "text_cluster", "shop_id")
+    users = group_codes(df, "user_id")
+    t = df["_t"].to_numpy()
+    first = first_in_window(g, users, t, TEXT_WINDOW_S)
+    near = window_sums(g, t, first.astype(np.float64), TEXT_WINDOW_S)
+    return by_rid(df, text_dup_window=np.maximum(near - 1.0, 0.0))
+
+
+@REGISTRY.step(
+    "template",
+    requires=("text", "user_id", "shop_id", "created_at"),
+    features=TEXT,
+    tables=("text_clusters", "text_windows"),
+)
+def template(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
+    return (
+        lf.join(tables["text_windows"].lazy(), on="_rid", how="left")
+        .join(
+            tables["text_clusters"]
+            .lazy()
+            .select("_text_norm", "text_cluster", "text_cluster_users"),
+            on="_text_norm",
+            how="left",
+        )
+        .with_columns(
+            pl.col("text_dup_window").fill_null(0.0), pl.col("text_cluster_users").fill_null(0.0)
+        )
+        .drop("text_cluster")
+    )

@@ -1,0 +1,43 @@
+import numpy as np
+
+from features.minhash import candidate_pairs, cluster_texts, signatures
+
+
+def test_signatures_deterministic_and_order_free():
+    texts = ["质量很好物流很快非常满意", "完全不同的一段文字内容", "ab"]
+    a = signatures(texts)
+    b = signatures(texts[::-1])[::-1]
+    assert a.shape == (3, 64)
+    assert np.array_equal(a, b)
+
+
+def test_near_duplicates_cluster_and_distinct_texts_do_not():
+    base = "这款保温杯质量非常好保温效果一流物流也很快推荐购买"
+    variants = [
+        base,
+        base.replace("非常", "特别"),
+        base.replace("推荐购买", "值得推荐"),
+        base + "哈哈",
+    ]
+    others = [
+        "衣服尺码偏小颜色和图片有色差不太满意",
+        "手机壳做工粗糙边缘有毛刺",
+        "书本印刷清晰包装完好",
+    ]
+    labels = cluster_texts(variants + others)
+    assert len(set(labels[:4])) == 1
+    assert len(set(labels[4:])) == 3
+    assert labels[4] != labels[0]
+
+
+def test_candidate_pairs_are_subquadratic_for_distinct_texts():
+    rng = np.random.default_rng(1)
+    chars = [chr(0x4E00 + i) for i in range(2000)]
+    texts = ["".join(rng.choice(chars, 30)) for _ in range(3000)]
+    pairs = candidate_pairs(signatures(texts))
+    assert len(pairs) < 3000  # random texts almost never collide
+
+
+def test_empty_and_single():
+    assert cluster_texts([]).size == 0
+    assert cluster_texts(["只有一条"]).tolist() == [0]
