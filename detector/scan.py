@@ -54,6 +54,31 @@ class ScanConfig:
 
 
 @dataclass
+class ScoreResult:
+    """Scores of valid reviews and everything needed to explain them.
+
+    Attributes
+    ----------
+    scores : pl.DataFrame
+        One row per review in ``SCORES_SCHEMA`` (``case_id`` filled by cases).
+    features : FeatureResult
+        Feature values, global tables and per-review link keys.
+    model : OneSidedIsolationForest
+        The fitted scorer.
+    threshold : float
+        Scores at or above it are flagged.
+    timings : dict
+        Seconds per stage.
+    """
+
+    scores: pl.DataFrame
+    features: FeatureResult
+    model: OneSidedIsolationForest
+    threshold: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class ScanResult:
     """In-memory result of :func:`run_scan` (what was also written to disk)."""
 
@@ -66,9 +91,7 @@ class ScanResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def score_reviews(
-    reviews: pl.DataFrame, config: ScanConfig | None = None
-) -> tuple[pl.DataFrame, FeatureResult, OneSidedIsolationForest, float, dict[str, float]]:
+def score_reviews(reviews: pl.DataFrame, config: ScanConfig | None = None) -> ScoreResult:
     """Features, score, flag and reasons for valid reviews (no I/O)."""
     config = config or ScanConfig()
     timings: dict[str, float] = {}
@@ -125,7 +148,7 @@ def score_reviews(
         .sort("_rid")
         .select(list(SCORES_SCHEMA))
     )
-    return scores, fr, model, float(threshold), timings
+    return ScoreResult(scores, fr, model, float(threshold), timings)
 
 
 def _publish(staging: Path, out: Path, written: Iterable[str]) -> None:
@@ -154,8 +177,9 @@ def run_scan(
     loaded = load_reviews(inputs, columns=columns, since=since, until=until)
     timings["load"] = time.perf_counter() - t0
 
-    scores, fr, model, threshold, st = score_reviews(loaded.reviews, config)
-    timings.update(st)
+    sr = score_reviews(loaded.reviews, config)
+    scores, fr, model, threshold = sr.scores, sr.features, sr.model, sr.threshold
+    timings.update(sr.timings)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

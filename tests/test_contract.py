@@ -407,9 +407,9 @@ def test_since_until_half_open_and_partition_pruning(tmp_path):
     assert out.reviews["review_id"].to_list() == ["d2a", "d2b"]
     assert out.n_input == 2
     assert all("2024-06-01" not in str(p) for p in out.files)
-    # offsets in the bounds are honoured; until is exclusive
-    out = load_reviews(root, since="2025-01-02T09:00:00+08:00", until="2025-01-03T09:00:00+08:00")
-    assert out.reviews["review_id"].to_list() == ["d2a", "d2b", "d3a"]
+    # until is exclusive (d3a is at 2025-01-03 01:00 UTC); offsets in the bounds are honoured
+    out = load_reviews(root, since="2025-01-02T09:00:01+08:00", until="2025-01-03T09:00:01+08:00")
+    assert out.reviews["review_id"].to_list() == ["d2b", "d3a"]
 
 
 def test_window_keeps_rows_without_time_as_rejected(tmp_path):
