@@ -444,7 +444,11 @@ def _normalise(
         if c in _SCORE_COLUMNS:
             stage.append(txt[c].cast(pl.Float64, strict=False).alias(f"{_P}val_{c}"))
         elif c in _TIME_COLUMNS:
-            value = _temporal_to_utc(pl.col(c), types[c]) if temporal(c) else _parse_clean_timestamp(txt[c])
+            value = (
+                _temporal_to_utc(pl.col(c), types[c])
+                if temporal(c)
+                else _parse_clean_timestamp(txt[c])
+            )
             stage.append(value.alias(f"{_P}val_{c}"))
         elif c == "ip":
             stage.append(ip_is_valid(txt[c]).alias(f"{_P}ip_ok"))
@@ -468,7 +472,9 @@ def _normalise(
                 .then(pl.format("{} {} outside 1-5", pl.lit(c), txt[c]))
             )
             if c == "rating":
-                reasons[c] = pl.when(txt[c].is_null()).then(pl.lit("null rating")).otherwise(problem)
+                reasons[c] = (
+                    pl.when(txt[c].is_null()).then(pl.lit("null rating")).otherwise(problem)
+                )
             else:
                 reasons[c] = pl.when(txt[c].is_not_null()).then(problem)
         elif c in _TIME_COLUMNS:
@@ -477,7 +483,9 @@ def _normalise(
                 pl.format("unparseable {} '{}'", pl.lit(c), _shown(raw[c]))
             )
             if c == "created_at":
-                reasons[c] = pl.when(raw[c].is_null()).then(pl.lit("null created_at")).otherwise(bad)
+                reasons[c] = (
+                    pl.when(raw[c].is_null()).then(pl.lit("null created_at")).otherwise(bad)
+                )
             else:
                 reasons[c] = pl.when(raw[c].is_not_null()).then(bad)
         else:
@@ -551,7 +559,9 @@ def _describe(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _missing_message(path: Path, missing: list[str], found: list[str], mapping: dict[str, str]) -> str:
+def _missing_message(
+    path: Path, missing: list[str], found: list[str], mapping: dict[str, str]
+) -> str:
     pairs = []
     used = set(mapping)
     for name in missing:
@@ -663,7 +673,9 @@ def _plan(
 ) -> _Plan:
     lo, hi = _to_utc(since, "since"), _to_utc(until, "until")
     if lo is not None and hi is not None and lo >= hi:
-        raise InputError(f"empty time window: since {lo.isoformat()} is not before until {hi.isoformat()}")
+        raise InputError(
+            f"empty time window: since {lo.isoformat()} is not before until {hi.isoformat()}"
+        )
     mapping = {k.strip(): v.strip() for k, v in (columns or {}).items()}
     resolved = resolve_inputs(inputs)
     files = [p for p in resolved if _partition_in_window(_hive_partitions(p), lo, hi)]
@@ -759,7 +771,9 @@ def load_reviews(
         window = ""
         if since is not None or until is not None:
             window = f" with created_at in [{since or '-inf'}, {until or '+inf'})"
-        raise InputError(f"no review rows{window} in {len(plan.files)} input file(s): {plan.files[0]} ...")
+        shown = ", ".join(str(p) for p in plan.files[:3])
+        more = f" and {len(plan.files) - 3} more" if len(plan.files) > 3 else ""
+        raise InputError(f"no review rows{window} in {shown}{more}")
 
     ok = df.get_column(REASON_COLUMN).is_null()
     reviews = df.filter(ok).select(*plan.contract, *plan.carried)

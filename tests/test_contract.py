@@ -55,17 +55,132 @@ def assert_accounted(out: LoadedInput) -> None:
 
 def test_each_bad_row_is_rejected_with_its_reason(tmp_path):
     data = {
-        "review_id": ["ok1", "k1", "k2", "k3", "rt1", "rt2", "rt3", "rt4", "t1", "t2", "ok1", "ip1", "d1", "d2", "dl1", "ok2"],
-        "shop_id": ["s", "s", "s", None, "s", "s", "s", "s", "s", "s", "s", "s", "s", "s", "s", "s"],
-        "product_id": ["p", "p", "  ", "p", "p", "p", "p", "p", "p", "p", "p", "p", "p", "p", "p", "p"],
-        "user_id": ["u", None, "u", "u", "u", "u", "u", "u", "u", "u", "u", "u", "u", "u", "u", "u"],
-        "rating": ["5", "5", "5", "5", "7", "4.5", "", "abc", "5", "5", "5", "5", "5", "5", "5", "5.0"],
-        "created_at": [
-            "2025-01-02 13:04:05", "2025-01-02", "2025-01-02", "2025-01-02", "2025-01-02",
-            "2025-01-02", "2025-01-02", "2025-01-02", "2025-13-45", None, "2025-01-03",
-            "2025-01-02", "2025-01-02", "2025-01-02", "2025-01-02", "2025-01-02",
+        "review_id": [
+            "ok1",
+            "k1",
+            "k2",
+            "k3",
+            "rt1",
+            "rt2",
+            "rt3",
+            "rt4",
+            "t1",
+            "t2",
+            "ok1",
+            "ip1",
+            "d1",
+            "d2",
+            "dl1",
+            "ok2",
         ],
-        "ip": [None, None, None, None, None, None, None, None, None, None, None, "999.1.1.1", "::1", None, None, "1.2.3.4"],
+        "shop_id": [
+            "s",
+            "s",
+            "s",
+            None,
+            "s",
+            "s",
+            "s",
+            "s",
+            "s",
+            "s",
+            "s",
+            "s",
+            "s",
+            "s",
+            "s",
+            "s",
+        ],
+        "product_id": [
+            "p",
+            "p",
+            "  ",
+            "p",
+            "p",
+            "p",
+            "p",
+            "p",
+            "p",
+            "p",
+            "p",
+            "p",
+            "p",
+            "p",
+            "p",
+            "p",
+        ],
+        "user_id": [
+            "u",
+            None,
+            "u",
+            "u",
+            "u",
+            "u",
+            "u",
+            "u",
+            "u",
+            "u",
+            "u",
+            "u",
+            "u",
+            "u",
+            "u",
+            "u",
+        ],
+        "rating": [
+            "5",
+            "5",
+            "5",
+            "5",
+            "7",
+            "4.5",
+            "",
+            "abc",
+            "5",
+            "5",
+            "5",
+            "5",
+            "5",
+            "5",
+            "5",
+            "5.0",
+        ],
+        "created_at": [
+            "2025-01-02 13:04:05",
+            "2025-01-02",
+            "2025-01-02",
+            "2025-01-02",
+            "2025-01-02",
+            "2025-01-02",
+            "2025-01-02",
+            "2025-01-02",
+            "2025-13-45",
+            None,
+            "2025-01-03",
+            "2025-01-02",
+            "2025-01-02",
+            "2025-01-02",
+            "2025-01-02",
+            "2025-01-02",
+        ],
+        "ip": [
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "999.1.1.1",
+            "::1",
+            None,
+            None,
+            "1.2.3.4",
+        ],
         "dsr_service": [None] * 12 + [9, 2.5, None, 5],
         "delivered_at": [None] * 14 + ["yesterday", "2025-01-03T08:00:00Z"],
     }
@@ -182,14 +297,18 @@ def test_iso_strings_with_offsets_are_converted_to_utc(tmp_path):
 
 
 def test_date_and_datetime_columns_accepted(tmp_path):
-    d = pl.DataFrame(rows(2)).with_columns(created_at=pl.Series([date(2025, 1, 2), date(2025, 1, 3)]))
+    d = pl.DataFrame(rows(2)).with_columns(
+        created_at=pl.Series([date(2025, 1, 2), date(2025, 1, 3)])
+    )
     out = load_reviews(write(tmp_path / "d.parquet", d))
     assert out.reviews["created_at"].to_list() == [
         datetime(2025, 1, 2, tzinfo=UTC),
         datetime(2025, 1, 3, tzinfo=UTC),
     ]
     local = pl.DataFrame(rows(1)).with_columns(
-        created_at=pl.Series([datetime(2025, 1, 2, 8)]).dt.replace_time_zone("Asia/Shanghai").dt.cast_time_unit("ns"),
+        created_at=pl.Series([datetime(2025, 1, 2, 8)])
+        .dt.replace_time_zone("Asia/Shanghai")
+        .dt.cast_time_unit("ns"),
         delivered_at=pl.Series([datetime(2025, 1, 1, 12)]),  # naive: taken as UTC
     )
     out = load_reviews(write(tmp_path / "dt.parquet", local))
@@ -221,7 +340,9 @@ def test_extra_and_label_columns_carried_through(tmp_path):
 
 
 def test_rejected_keeps_other_columns_as_strings(tmp_path):
-    data = pl.DataFrame(rows(2, rating=[5, 0])).with_columns(campaign_id=pl.Series([1, 2]), tags=pl.Series([["a"], ["b"]]))
+    data = pl.DataFrame(rows(2, rating=[5, 0])).with_columns(
+        campaign_id=pl.Series([1, 2]), tags=pl.Series([["a"], ["b"]])
+    )
     out = load_reviews(write(tmp_path / "x.parquet", data))
     rej = out.rejected
     assert rej.columns == [*REQUIRED, "campaign_id", "tags", "reason"]
@@ -283,7 +404,9 @@ def test_missing_column_in_parquet_raises_from_scan_too(tmp_path):
     data = rows(2)
     del data["created_at"]
     path = write(tmp_path / "nocreated.parquet", data)
-    with pytest.raises(InputError, match="missing required column 'created_at' in .*nocreated.parquet"):
+    with pytest.raises(
+        InputError, match="missing required column 'created_at' in .*nocreated.parquet"
+    ):
         scan_reviews(path)
 
 
@@ -357,7 +480,9 @@ def test_unsupported_file_type(tmp_path):
 
 
 def test_empty_input(tmp_path):
-    path = write(tmp_path / "empty.parquet", pl.DataFrame(rows(0), schema=dict.fromkeys(rows(0), pl.String)))
+    path = write(
+        tmp_path / "empty.parquet", pl.DataFrame(rows(0), schema=dict.fromkeys(rows(0), pl.String))
+    )
     with pytest.raises(InputError, match="no review rows"):
         load_reviews(path)
     (tmp_path / "zero.csv").write_text("")
@@ -371,7 +496,11 @@ def test_empty_input(tmp_path):
 def hive(tmp_path: Path) -> Path:
     root = tmp_path / "reviews"
     for day in (1, 2, 3):
-        data = rows(2, review_id=[f"d{day}a", f"d{day}b"], created_at=[f"2025-01-0{day} 01:00:00", f"2025-01-0{day} 23:00:00"])
+        data = rows(
+            2,
+            review_id=[f"d{day}a", f"d{day}b"],
+            created_at=[f"2025-01-0{day} 01:00:00", f"2025-01-0{day} 23:00:00"],
+        )
         write(root / f"dt=2025-01-0{day}" / "part-0.parquet", data)
     (root / "_SUCCESS").write_text("")
     (root / ".hidden.parquet").write_bytes(b"junk")
@@ -384,7 +513,9 @@ def test_directory_with_hive_partitions(tmp_path):
     assert_accounted(out)
     assert [p.parent.name for p in out.files] == ["dt=2025-01-01", "dt=2025-01-02", "dt=2025-01-03"]
     assert out.reviews["review_id"].to_list() == ["d1a", "d1b", "d2a", "d2b", "d3a", "d3b"]
-    assert out.reviews["dt"].to_list() == ["2025-01-01"] * 2 + ["2025-01-02"] * 2 + ["2025-01-03"] * 2
+    assert (
+        out.reviews["dt"].to_list() == ["2025-01-01"] * 2 + ["2025-01-02"] * 2 + ["2025-01-03"] * 2
+    )
 
 
 def test_glob_and_list_of_inputs(tmp_path):
@@ -421,7 +552,9 @@ def test_window_keeps_rows_without_time_as_rejected(tmp_path):
 
 
 def test_window_filter_reaches_the_parquet_scan(tmp_path):
-    df = pl.DataFrame(rows(4)).with_columns(pl.col("created_at").str.to_datetime().dt.replace_time_zone("Asia/Shanghai"))
+    df = pl.DataFrame(rows(4)).with_columns(
+        pl.col("created_at").str.to_datetime().dt.replace_time_zone("Asia/Shanghai")
+    )
     path = write(tmp_path / "typed.parquet", df)
     lf, files = scan_reviews(path, since="2025-01-03", until="2025-01-04")
     plan = lf.explain()

@@ -50,7 +50,13 @@ def check_against_reference(values: list[str]) -> None:
     for text, row in zip(values, out, strict=True):
         ip = reference(text)
         if ip is None:
-            assert row == {"valid": False, "version": None, "as_int": None, "norm": None, "prefix": None}, text
+            assert row == {
+                "valid": False,
+                "version": None,
+                "as_int": None,
+                "norm": None,
+                "prefix": None,
+            }, text
             continue
         assert row["valid"] is True, text
         assert row["version"] == ip.version, text
@@ -133,8 +139,15 @@ def test_null_stays_null():
 
 
 def test_examples_from_the_contract():
-    out = run(["203.0.113.9", "2001:db8:0:1:aaaa::1", "2001:0DB8:0000:0001:0:0:0:2", "2001:db8::1:0:0:1"])
-    assert out["prefix"].to_list() == ["203.0.113.0/24", "2001:db8:0:1::/64", "2001:db8:0:1::/64", "2001:db8::/64"]
+    out = run(
+        ["203.0.113.9", "2001:db8:0:1:aaaa::1", "2001:0DB8:0000:0001:0:0:0:2", "2001:db8::1:0:0:1"]
+    )
+    assert out["prefix"].to_list() == [
+        "203.0.113.0/24",
+        "2001:db8:0:1::/64",
+        "2001:db8:0:1::/64",
+        "2001:db8::/64",
+    ]
     assert out["version"].dtype == pl.Int8
     assert out["as_int"].dtype == pl.UInt32
     assert out["as_int"][0] == int(ipaddress.IPv4Address("203.0.113.9"))
@@ -149,7 +162,10 @@ def test_mapped_ipv4_keys_on_its_ipv4_network():
 def test_accepts_column_name_and_non_string_input():
     df = pl.DataFrame({"ip": ["1.2.3.4", "::1"]})
     assert df.select(ip_version("ip")).to_series().to_list() == [4, 6]
-    assert pl.DataFrame({"n": [1, None]}).select(ip_is_valid("n")).to_series().to_list() == [False, None]
+    assert pl.DataFrame({"n": [1, None]}).select(ip_is_valid("n")).to_series().to_list() == [
+        False,
+        None,
+    ]
 
 
 def test_works_lazily_and_in_streaming_engine():
@@ -195,7 +211,10 @@ def sparse_ipv6_spellings(draw):
         t = f"{g:0{width}x}"
         texts.append(t.upper() if draw(st.booleans()) else t)
     zero_runs = [
-        (i, j) for i in range(8) for j in range(i + 1, 9) if all(groups[k] == 0 for k in range(i, j))
+        (i, j)
+        for i in range(8)
+        for j in range(i + 1, 9)
+        if all(groups[k] == 0 for k in range(i, j))
     ]
     if zero_runs and draw(st.booleans()):
         i, j = draw(st.sampled_from(zero_runs))
