@@ -53,6 +53,15 @@ def _add_demo(sub) -> None:
     p.add_argument("--seed", type=int, default=42)
 
 
+def _add_bench(sub) -> None:
+    from benchmarks.bench_cli import add_arguments
+
+    p = sub.add_parser(
+        "bench", help="benchmark review-detector against baselines on labelled data"
+    )
+    add_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="review-detector",
@@ -63,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scan(sub)
     _add_generate(sub)
     _add_demo(sub)
+    _add_bench(sub)
     return parser
 
 
@@ -120,7 +130,13 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"scan": cmd_scan, "generate": cmd_generate, "demo": cmd_demo}
+def cmd_bench(args) -> int:
+    from benchmarks.bench_cli import main_bench
+
+    return main_bench(args, log=lambda msg: err.print(msg, highlight=False, markup=False))
+
+
+COMMANDS = {"scan": cmd_scan, "generate": cmd_generate, "demo": cmd_demo, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,16 +20,25 @@ import polars as pl
 
 from detector import __version__
 from detector.atomic import write_json
+from detector.cases import attach_case_ids, build_cases, case_summary
 from detector.contract import LoadedInput, load_reviews
 from detector.hashing import file_sha256
 from features import params
 from features.pipeline import FeatureResult, compute_features
 from features.registry import REGISTRY
 from models.explain import top_reasons
+from models.threshold import valley_threshold
+from models.graph import build_kinds, default_kinds
+from models.propagation import propagate
 from models.isolation import OneSidedIsolationForest
-from models.threshold import otsu_threshold
 
-OUTPUT_FILES = ("scores.parquet", "features.parquet", "summary.json", "rejected.parquet")
+OUTPUT_FILES = (
+    "scores.parquet",
+    "features.parquet",
+    "summary.json",
+    "rejected.parquet",
+    "cases.parquet",
+)
 
 SCORES_SCHEMA = {
     "review_id": pl.String,
@@ -51,6 +60,16 @@ class ScanConfig:
     n_estimators: int = 300
     max_samples: int = 256
     clip_quantile: float = 0.7
+    #: Spread forest scores over the review graph (users, products, evidence groups).
+    propagate: bool = True
+    #: Node kinds of the review graph; None chooses by the available signals
+    #: (see :func:`models.graph.default_kinds`).
+    graph_kinds: Sequence[str] | None = None
+    #: SpEagle's edge-potential strength.
+    eps: float = 0.1
+    #: Forest scores map linearly onto prior fake-probabilities in this range.
+    prior_low: float = 0.25
+    prior_high: float = 0.75
 
 
 @dataclass
@@ -69,6 +88,10 @@ class ScoreResult:
         Scores at or above it are flagged.
     timings : dict
         Seconds per stage.
+    threshold_method : str
+        How the threshold was chosen: ``"valley"``, ``"posterior"`` or ``"fixed"``.
+    graph_kinds : list of str
+        Node kinds propagation ran over (empty without propagation).
     """
 
     scores: pl.DataFrame
@@ -76,6 +99,8 @@ class ScoreResult:
     model: OneSidedIsolationForest
     threshold: float
     timings: dict[str, float] = field(default_factory=dict)
+    threshold_method: str = "fixed"
+    graph_kinds: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -101,7 +126,7 @@ def score_reviews(reviews: pl.DataFrame, config: ScanConfig | None = None) -> Sc
     timings.update({f"features.{k}": v for k, v in fr.timings.items()})
 
     t0 = time.perf_counter()
-    names = fr.features
+    names = fr.scored
     X = fr.frame.select(names).to_numpy() if names else np.zeros((fr.frame.height, 0))
     model = OneSidedIsolationForest(
         directions=[REGISTRY.get(n).direction for n in names],
@@ -116,8 +141,21 @@ def score_reviews(reviews: pl.DataFrame, config: ScanConfig | None = None) -> Sc
     else:
         score = np.zeros(fr.frame.height)
     timings["score"] = time.perf_counter() - t0
+    # Forest scores become prior fake-probabilities; without propagation the
+    # prior is the final score, so the 0.5 threshold means the same in both.
+    prior = config.prior_low + (config.prior_high - config.prior_low) * score
+    score = prior
+    graph_kinds: tuple[str, ...] = ()
+    if config.propagate and names:
+        t0 = time.perf_counter()
+        graph_kinds = tuple(config.graph_kinds) if config.graph_kinds is not None else default_kinds(fr.features, fr.unavailable)
+        score = propagate(prior, build_kinds(fr.keys, config.eps, graph_kinds))
+        timings["propagate"] = time.perf_counter() - t0
 
-    threshold = config.threshold if config.threshold is not None else otsu_threshold(score)
+    if config.threshold is not None:
+        threshold, method = config.threshold, "fixed"
+    else:
+        threshold, method = valley_threshold(score)
     flagged = score >= threshold
     t0 = time.perf_counter()
     reasons: list[list[str]] = [[] for _ in range(len(score))]
@@ -148,7 +186,7 @@ def score_reviews(reviews: pl.DataFrame, config: ScanConfig | None = None) -> Sc
         .sort("_rid")
         .select(list(SCORES_SCHEMA))
     )
-    return ScoreResult(scores, fr, model, float(threshold), timings)
+    return ScoreResult(scores, fr, model, float(threshold), timings, method, list(graph_kinds))
 
 
 def _publish(staging: Path, out: Path, written: Iterable[str]) -> None:
@@ -179,6 +217,10 @@ def run_scan(
 
     sr = score_reviews(loaded.reviews, config)
     scores, fr, model, threshold = sr.scores, sr.features, sr.model, sr.threshold
+    t0 = time.perf_counter()
+    cases = build_cases(scores, fr.keys, fr.frame)
+    scores = attach_case_ids(scores, cases.review_case)
+    timings["cases"] = time.perf_counter() - t0
     timings.update(sr.timings)
 
     out = Path(out)
@@ -186,7 +228,8 @@ def run_scan(
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     try:
         t0 = time.perf_counter()
-        written = ["scores.parquet", "features.parquet", "summary.json"]
+        written = ["scores.parquet", "features.parquet", "summary.json", "cases.parquet"]
+        cases.cases.write_parquet(staging / "cases.parquet", compression="zstd")
         scores.write_parquet(staging / "scores.parquet", compression="zstd")
         fr.frame.drop("_rid").write_parquet(staging / "features.parquet", compression="zstd")
         if loaded.rejected.height:
@@ -194,7 +237,14 @@ def run_scan(
             written.append("rejected.parquet")
         timings["write"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_all
-        summary = build_summary(loaded, scores, fr, threshold, config, timings)
+        summary = build_summary(loaded, sr, config, timings)
+        summary["load"] = {
+            "columns": columns or None,
+            "since": since,
+            "until": until,
+            "cwd": os.getcwd(),
+        }
+        summary["cases"] = case_summary(cases.cases)
         write_json(summary, staging / "summary.json")
         _publish(staging, out, written)
     finally:
@@ -204,13 +254,12 @@ def run_scan(
 
 def build_summary(
     loaded: LoadedInput,
-    scores: pl.DataFrame,
-    fr: FeatureResult,
-    threshold: float,
+    sr: ScoreResult,
     config: ScanConfig,
     timings: dict[str, float],
 ) -> dict:
     """The ``summary.json`` record of a scan."""
+    scores, fr = sr.scores, sr.features
     n_flag = int(scores["flagged"].sum())
     by_dir = scores.filter(pl.col("flagged")).group_by("direction").len().sort("direction")
     return {
@@ -231,16 +280,17 @@ def build_summary(
                 {"feature": k, "missing_columns": v} for k, v in fr.unavailable.items()
             ],
         },
-        "threshold": {
-            "value": threshold,
-            "method": "fixed" if config.threshold is not None else "otsu",
-        },
+        "threshold": {"value": sr.threshold, "method": sr.threshold_method},
         "parameters": {
             "seed": config.seed,
             "families": list(config.families) if config.families else None,
             "n_estimators": config.n_estimators,
             "max_samples": config.max_samples,
             "clip_quantile": config.clip_quantile,
+            "propagate": config.propagate,
+            "graph_kinds": sr.graph_kinds,
+            "eps": config.eps,
+            "prior_range": [config.prior_low, config.prior_high],
             "windows": {
                 k: getattr(params, k)
                 for k in dir(params)

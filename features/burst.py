@@ -3,8 +3,13 @@
 Measured against each product's (and shop's) own rate outside the window, as
 a Poisson surprise, never as a raw count: a best-seller's steady stream is
 not a burst, a sudden cluster of 1-star reviews on a shop that is usually
-5-star is. Bursts of fresh accounts are counted separately because honest
-flash-sale crowds are mostly buyers with a history.
+5-star is.
+
+A burst alone is not evidence: flash sales bring genuine crowds in hours. So
+``product_burst`` and ``shop_burst`` are context (shown in evidence, never
+scored); the scored burst signal is ``fresh_burst``, the burst counted over
+fresh accounts only, which honest flash-sale crowds (buyers with a history)
+do not make.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ BURST = (
         1,
         "part of a sudden burst of same-polarity reviews on the product, far above its usual rate",
         "属于该商品同倾向评价的突发集中，远高于平时水平",
+        scored=False,
     ),
     F(
         "shop_burst",
@@ -32,6 +38,7 @@ BURST = (
         1,
         "part of a sudden burst of same-polarity reviews across the shop",
         "属于全店同倾向评价的突发集中",
+        scored=False,
     ),
     F(
         "fresh_burst",

@@ -32,15 +32,15 @@ RING = (
         "ring_core",
         "cooccurrence",
         1,
-        "the reviewer sits in a tightly knit group of accounts that co-review many products (k-core)",
-        "评价者处于多个账号频繁共同评价商品的紧密群体中（k-core）",
+        "the review was written in lockstep by a tightly knit group of accounts that co-review many products (k-core)",
+        "该评价由频繁共同评价商品的紧密账号群体同步发布（k-core）",
     ),
     F(
         "ring_size",
         "cooccurrence",
         1,
-        "number of accounts in the reviewer's co-review ring",
-        "评价者所在共评团伙的账号数量",
+        "number of accounts in the co-review ring that wrote this review in lockstep",
+        "同步发布该评价的共评团伙账号数量",
     ),
 )
 REQUIRES = ("user_id", "product_id", "created_at")
@@ -156,12 +156,15 @@ def ring_partners_table(lf: pl.LazyFrame, tables) -> pl.DataFrame:
 
 @REGISTRY.step("rings", requires=REQUIRES, features=RING, tables=("rings", "ring_partners"))
 def ring_features(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
+    # Ring membership counts only where the ring acted together on this very
+    # product: a ring account's camouflage reviews elsewhere stay ordinary.
+    in_ring = pl.col("ring_partners") > 0
     return (
         lf.join(tables["ring_partners"].lazy(), on=["product_id", "user_id"], how="left")
-        .join(
-            tables["rings"].lazy().select("user_id", "ring_core", "ring_size"),
-            on="user_id",
-            how="left",
-        )
+        .join(tables["rings"].lazy().select("user_id", "ring_core", "ring_size"), on="user_id", how="left")
         .with_columns(pl.col("ring_partners", "ring_core", "ring_size").fill_null(0.0))
+        .with_columns(
+            pl.when(in_ring).then(pl.col("ring_core")).otherwise(0.0).alias("ring_core"),
+            pl.when(in_ring).then(pl.col("ring_size")).otherwise(0.0).alias("ring_size"),
+        )
     )

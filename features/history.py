@@ -41,16 +41,15 @@ HISTORY = (
         "user_neg_shops",
         "history",
         1,
-        "the reviewer left 1-2 star reviews at many different shops (professional negative reviewer)",
-        "评价者在多家店铺留下1-2星差评（疑似职业差评师）",
+        "the reviewer mostly gives 1-2 stars, at many different shops (professional negative reviewer)",
+        "评价者以1-2星差评为主，且分布在多家店铺（疑似职业差评师）",
     ),
     F(
-        "user_max_daily",
+        "user_day_share",
         "history",
         1,
-        "the reviewer wrote many reviews on a single day",
-        "评价者单日评价数量异常多",
-        neutral=1.0,
+        "most of the reviewer's reviews were written on one single day",
+        "评价者的大部分评价集中在同一天发布",
     ),
     F(
         "rating_deviation",
@@ -90,10 +89,20 @@ def user_stats(lf: pl.LazyFrame, tables) -> pl.DataFrame:
         .n_unique()
         .cast(pl.Float64)
         .alias("user_neg_shops"),
+        (pl.col("rating") <= 2).mean().alias("_neg_share"),
     )
+    # Normalised by activity: a prolific genuine reviewer also has busy days
+    # and bad experiences at several shops; raw counts would reward them.
     return (
         base.join(daily, on="user_id", how="left")
-        .with_columns(pl.col("user_max_daily").cast(pl.Float64))
+        .with_columns(
+            pl.when(pl.col("user_review_count") > 1)
+            .then((pl.col("user_max_daily") - 1) / (pl.col("user_review_count") - 1))
+            .otherwise(0.0)
+            .alias("user_day_share"),
+            (pl.col("user_neg_shops") * pl.col("_neg_share")).alias("user_neg_shops"),
+        )
+        .drop("user_max_daily", "_neg_share")
         .collect()
     )
 

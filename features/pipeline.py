@@ -58,6 +58,11 @@ class FeatureResult:
     timings: dict[str, float] = field(default_factory=dict)
     keys: pl.DataFrame | None = None
 
+    @property
+    def scored(self) -> list[str]:
+        """Computed features the scorer uses (context features left out)."""
+        return [n for n in self.features if REGISTRY.get(n).scored]
+
 
 def plan(
     columns: Iterable[str], families: Iterable[str] | None = None, registry: Registry = REGISTRY
@@ -194,5 +199,10 @@ def link_keys(prepared: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.Dat
     if "_text_norm" in keys.columns:
         keys = keys.drop("_text_norm")
     if "rings" in tables:
-        keys = keys.join(tables["rings"].select("user_id", "ring_id"), on="user_id", how="left")
+        # a review belongs to a ring only where the ring acted on its product,
+        # not for a ring account's camouflage reviews elsewhere
+        acted = tables["ring_partners"].select("product_id", "user_id").join(
+            tables["rings"].select("user_id", "ring_id"), on="user_id"
+        )
+        keys = keys.join(acted, on=["product_id", "user_id"], how="left")
     return keys.sort("_rid")

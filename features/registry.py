@@ -43,6 +43,10 @@ class Feature:
     neutral : float
         The value the feature takes for a review with nothing unusual about it
         (used where the signal does not apply, e.g. a review with no text).
+    scored : bool
+        Whether the scorer uses it. Context features (a raw burst that honest
+        flash-sale crowds also make) are computed for evidence and packets,
+        never as a reason on their own.
     """
 
     name: str
@@ -51,6 +55,7 @@ class Feature:
     en: str
     zh: str
     neutral: float = 0.0
+    scored: bool = True
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

@@ -1,0 +1,449 @@
+"""Markdown tables of a bench run, and the README section that shows the latest ones."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from benchmarks.generator import ATTACK_FAMILIES, TRAPS
+
+START = "<!-- bench:start -->"
+END = "<!-- bench:end -->"
+DASH = "–"
+
+
+def _num(x, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return DASH
+    return f"{x:.{digits}f}"
+
+
+def _pct(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return DASH
+    return f"{100 * x:.1f}%"
+
+
+def _secs(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return DASH
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}"
+
+
+def _mb(x) -> str:
+    return DASH if x is None else f"{x:,.0f}"
+
+
+def _mean_sd(stat, digits: int = 3) -> str:
+    if not stat:
+        return DASH
+    if stat.get("sd") is None:
+        return _num(stat["mean"], digits)
+    return f"{stat['mean']:.{digits}f} ± {stat['sd']:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def _size_tag(n: int) -> str:
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n / 1000:g}k"
+
+
+# ----------------------------------------------------------------------------- summary
+
+
+def summary_table(results: dict) -> list[str]:
+    """Methods x datasets: ROC-AUC / AP (synthetic sizes averaged over seeds) and time."""
+    q = results.get("quality", {})
+    per = q.get("results", {})
+    if not per:
+        return ["(no quality results)"]
+    agg = q.get("aggregate", [])
+    columns: list[tuple[str, dict]] = []  # (title, {method: (auc, ap, secs)})
+    for n in sorted({a["n_reviews"] for a in agg}):
+        rows = {a["method"]: a for a in agg if a["n_reviews"] == n}
+        k = max(len(a["datasets"]) for a in rows.values())
+        title = f"synthetic {_size_tag(n)} ({k} seed{'s' if k > 1 else ''})"
+        columns.append(
+            (
+                title,
+                {
+                    m: (
+                        (a["roc_auc"] or {}).get("mean"),
+                        (a["average_precision"] or {}).get("mean"),
+                        (a["seconds"] or {}).get("mean"),
+                    )
+                    for m, a in rows.items()
+                },
+            )
+        )
+    refs: dict[str, dict] = {}
+    for name, d in per.items():
+        if d["kind"] == "synthetic":
+            continue
+        cells = {
+            m: (e["metrics"]["roc_auc"], e["metrics"]["average_precision"], e["seconds"])
+            for m, e in d["methods"].items()
+            if e.get("status") == "ok"
+        }
+        for ref in d.get("references", []):
+            key = f"ref:{ref['method']}"
+            refs[key] = ref
+            cells[key] = (ref.get("roc_auc"), ref.get("average_precision"), ref.get("seconds"))
+        columns.append((name, cells))
+    methods = q.get("methods", {})
+    order = [m for m in methods if any(m in c for _, c in columns)] + list(refs)
+    header = ["method"] + [f"{t}: ROC-AUC / AP / s" for t, _ in columns]
+    rows = []
+    for m in order:
+        label = methods[m]["label"] if m in methods else refs[m]["method"] + " †"
+        row = [f"**{label}**" if m == "review_detector" else label]
+        for _, cells in columns:
+            c = cells.get(m)
+            row.append(DASH if c is None else f"{_num(c[0])} / {_num(c[1])} / {_secs(c[2])}")
+        rows.append(row)
+    lines = _table(header, rows)
+    if refs:
+        lines.append("")
+        lines.append(
+            "† quoted, not re-run: "
+            + "; ".join(f"{r['method']}: {r['source']}" for r in refs.values())
+        )
+    return lines
+
+
+def _run_line(results: dict) -> str:
+    git = results.get("git", {})
+    commit = (git.get("commit") or "unknown")[:10]
+    if git.get("dirty"):
+        commit += f" + {len(git.get('changed_files', []))} uncommitted file(s)"
+    m = results.get("machine", {})
+    v = results.get("versions", {})
+    return (
+        f"`{results.get('command')}` · {results.get('finished_at', results.get('started_at'))} · "
+        f"commit {commit} · {m.get('cpus_usable')} CPUs ({m.get('cpu_model')}), {m.get('memory_gb')} GB · "
+        f"review-detector {v.get('review-detector')}, polars {v.get('polars')}, "
+        f"scikit-learn {v.get('scikit-learn')}, pyod {v.get('pyod') or 'not installed'} · "
+        f"wall time {results.get('wall_seconds')} s"
+    )
+
+
+# ----------------------------------------------------------------------------- full report
+
+
+def _method_rows(d: dict) -> list[list[str]]:
+    rows = []
+    for mid, e in d["methods"].items():
+        label = f"**{e['label']}**" if mid == "review_detector" else e["label"]
+        if e.get("status") != "ok":
+            rows.append([label, f"{e.get('status')}: {e.get('error', '')}"] + [""] * 9)
+            continue
+        m = e["metrics"]
+        t = m["at_threshold"]
+        secs = _secs(e["seconds"])
+        if len(e.get("seconds_runs", [])) > 1:
+            secs += f" (median of {len(e['seconds_runs'])})"
+        rows.append(
+            [
+                label,
+                _num(m["roc_auc"]),
+                _num(m["average_precision"]),
+                _num(m["precision_at_k"].get("100")),
+                _num(m["precision_at_n_fake"]),
+                _pct(t["recall"]),
+                _pct(t["precision"]),
+                _pct(t["flag_rate"]),
+                secs,
+                _mb(e["peak_rss_mb"]),
+                _mb(e["base_rss_mb"]),
+            ]
+        )
+    for ref in d.get("references", []):
+        rows.append(
+            [f"{ref['method']} †", _num(ref.get("roc_auc")), _num(ref.get("average_precision"))]
+            + [DASH] * 5
+            + [_secs(ref.get("seconds")), DASH, DASH]
+        )
+    return rows
+
+
+METHOD_HEADER = [
+    "method",
+    "ROC-AUC",
+    "AP",
+    "P@100",
+    "P@#fake",
+    "recall @thr",
+    "precision @thr",
+    "flag rate",
+    "time s",
+    "peak MB",
+    "base MB",
+]
+
+
+def _family_rows(d: dict) -> list[list[str]]:
+    rows = []
+    for mid, e in d["methods"].items():
+        if e.get("status") != "ok":
+            continue
+        pf = e["metrics"]["per_family"]
+        row = [f"**{e['label']}**" if mid == "review_detector" else e["label"]]
+        for fam in ATTACK_FAMILIES:
+            f = pf.get(fam)
+            row.append(
+                DASH
+                if f is None
+                else f"{_num(f['roc_auc'])} / {_num(f['average_precision'])} / {_pct(f['recall_at_threshold'])}"
+            )
+        rows.append(row)
+    return rows
+
+
+def _trap_rows(d: dict) -> list[list[str]]:
+    rows = []
+    for mid, e in d["methods"].items():
+        if e.get("status") != "ok":
+            continue
+        m = e["metrics"]
+        row = [f"**{e['label']}**" if mid == "review_detector" else e["label"]]
+        for t in TRAPS:
+            x = m["per_trap"].get(t)
+            row.append(
+                DASH
+                if x is None
+                else f"{_pct(x['flag_rate'])} / {_pct(x['flag_rate_at_n_fake'])} / {_num(x['roc_auc_fake_vs_trap'])}"
+            )
+        h = m.get("honest_outside_traps")
+        row.append(
+            DASH if h is None else f"{_pct(h['flag_rate'])} / {_pct(h['flag_rate_at_n_fake'])}"
+        )
+        rows.append(row)
+    return rows
+
+
+def _ablation_rows(d: dict) -> list[list[str]]:
+    rows = []
+    for a in d.get("ablation", []):
+        if a.get("status") != "ok":
+            rows.append(
+                [a["variant"], f"{a.get('status')}: {a.get('reason') or a.get('error', '')}"]
+                + [""] * 8
+            )
+            continue
+        pf = a.get("per_family_roc_auc", {})
+        rows.append(
+            [
+                a["variant"],
+                str(a["features"]),
+                _num(a["roc_auc"]),
+                ("" if a["variant"] == "all families" else f"{a['delta_roc_auc']:+.3f}"),
+                _num(a["average_precision"]),
+                ("" if a["variant"] == "all families" else f"{a['delta_average_precision']:+.3f}"),
+                _pct(a["recall_at_threshold"]),
+                _pct(a["flag_rate"]),
+                " / ".join(_num(pf.get(f), 2) for f in ATTACK_FAMILIES) if pf else DASH,
+                _secs(a["seconds"]),
+            ]
+        )
+    return rows
+
+
+def _aggregate_section(q: dict) -> list[str]:
+    agg = q.get("aggregate", [])
+    if not agg or all(len(a["datasets"]) < 2 for a in agg):
+        return []
+    lines = ["## Generated sets, mean ± sd over seeds", ""]
+    for n in sorted({a["n_reviews"] for a in agg}):
+        rows = [a for a in agg if a["n_reviews"] == n]
+        lines.append(f"### {_size_tag(n)} reviews ({', '.join(rows[0]['datasets'])})")
+        lines.append("")
+        table = []
+        for a in rows:
+            table.append(
+                [
+                    f"**{a['label']}**" if a["method"] == "review_detector" else a["label"],
+                    _mean_sd(a["roc_auc"]),
+                    _mean_sd(a["average_precision"]),
+                    _mean_sd(a["precision_at_n_fake"]),
+                    _mean_sd(a["recall_at_threshold"], 2),
+                    _mean_sd(a["precision_at_threshold"], 2),
+                    " / ".join(
+                        _num((a["per_family_roc_auc"].get(f) or {}).get("mean"))
+                        for f in ATTACK_FAMILIES
+                    ),
+                    " / ".join(_pct((a["trap_flag_rate"].get(t) or {}).get("mean")) for t in TRAPS),
+                    _secs((a["seconds"] or {}).get("mean")),
+                    _mb((a["peak_rss_mb"] or {}).get("mean")),
+                ]
+            )
+        lines += _table(
+            [
+                "method",
+                "ROC-AUC",
+                "AP",
+                "P@#fake",
+                "recall @thr",
+                "precision @thr",
+                "ROC-AUC " + " / ".join(ATTACK_FAMILIES),
+                "flag rate " + " / ".join(TRAPS),
+                "time s",
+                "peak MB",
+            ],
+            table,
+        )
+        lines.append("")
+    return lines
+
+
+def render_markdown(results: dict) -> str:
+    """The whole ``results.md``."""
+    q = results.get("quality", {})
+    lines = ["# review-detector benchmark", "", _run_line(results), ""]
+    if results.get("quick"):
+        lines += [
+            "> `--quick`: the CI smoke suite (one generated set"
+            + (" and YelpChi" if "yelpchi" in q.get("results", {}) else "")
+            + "). The full suite (`review-detector bench`) reports more sizes and seeds.",
+            "",
+        ]
+    lines += ["## Summary", ""] + summary_table(results) + [""]
+    meas = q.get("measurement")
+    if meas:
+        lines += [
+            "How to read: every method scores every review of the same data in the same run; "
+            "all figures come from `benchmarks/metrics.py`.",
+            "",
+            f"- Metrics: {meas['metrics']}. P@#fake is precision among the top (number of fakes) reviews. "
+            "'@thr' figures use each method's own flag decision (threshold rule per method below).",
+            f"- Time: {meas['time']}.",
+            f"- Memory: {meas['memory']}. Isolation: {meas['isolation']}.",
+            f"- Seeds: generated sets use reporting seeds {results.get('seeds')} (development uses 0-9); "
+            f"model seed {results.get('model_seed')}.",
+            "",
+            "| method | what it is | flag decision |",
+            "|---|---|---|",
+        ]
+        for m in q.get("methods", {}).values():
+            lines.append(f"| {m['label']} | {m['description']} | {m['threshold_rule']} |")
+        lines.append("")
+    lines += _aggregate_section(q)
+    for name, d in q.get("results", {}).items():
+        lines += [f"## {name}", ""]
+        meta = next((m for m in q.get("datasets", []) if m["name"] == name), {})
+        desc = f"{d['n_reviews']:,} reviews, {d['n_fake']:,} fake ({100 * d['n_fake'] / d['n_reviews']:.1f}%)"
+        if meta.get("attack_counts"):
+            desc += "; " + ", ".join(f"{k} {v:,}" for k, v in meta["attack_counts"].items())
+        if meta.get("trap_counts"):
+            desc += "; traps " + ", ".join(f"{k} {v:,}" for k, v in meta["trap_counts"].items())
+        lines += [f"{desc}. Source: {meta.get('source', '?')}.", ""]
+        lines += _table(METHOD_HEADER, _method_rows(d)) + [""]
+        if d.get("references"):
+            lines += [
+                "† " + "; ".join(f"{r['method']}: {r['source']}" for r in d["references"]),
+                "",
+            ]
+        fam = _family_rows(d)
+        if d["kind"] == "synthetic" and fam:
+            lines += [
+                "Per attack family (that family's fakes vs all honest reviews): ROC-AUC / AP / recall at threshold",
+                "",
+            ]
+            lines += _table(["method", *ATTACK_FAMILIES], fam) + [""]
+            lines += [
+                "Honest traps: flag rate at the method's threshold / flag rate when flagging as many reviews "
+                "as there are fakes / ROC-AUC of fakes vs that trap (last column: honest reviews in no trap)",
+                "",
+            ]
+            lines += _table(["method", *TRAPS, "honest, no trap"], _trap_rows(d)) + [""]
+        if d.get("ablation"):
+            lines += ["Ablation of review-detector by feature family", ""]
+            lines += _table(
+                [
+                    "variant",
+                    "features",
+                    "ROC-AUC",
+                    "Δ",
+                    "AP",
+                    "Δ",
+                    "recall @thr",
+                    "flag rate",
+                    "ROC-AUC " + " / ".join(ATTACK_FAMILIES),
+                    "time s",
+                ],
+                _ablation_rows(d),
+            ) + [""]
+    if results.get("outputs"):
+        pngs = [o for o in results["outputs"] if o.endswith(".png")]
+        if pngs:
+            lines += ["## Plots", ""] + [f"![{p}]({p})" for p in pngs] + [""]
+    skipped = q.get("skipped", [])
+    scale = results.get("scale", {})
+    if skipped or q.get("warnings") or scale.get("status") not in (None, "ok"):
+        lines += ["## Skipped and warnings", ""]
+        lines += [f"- skipped {s['what']}: {s['reason']}" for s in skipped]
+        lines += [f"- warning: {w}" for w in q.get("warnings", [])]
+        if scale.get("status") not in (None, "ok"):
+            lines.append(f"- scale suite {scale['status']}: {scale.get('reason', '')}")
+        lines.append("")
+    if scale.get("status") == "ok":
+        lines += ["## Scale", ""]
+        pts = scale.get("points") or []
+        if pts:
+            lines += _table(
+                ["label", "reviews", "seconds", "peak MB"],
+                [
+                    [
+                        str(p.get("label", "")),
+                        f"{p.get('n_reviews', 0):,}",
+                        _secs(p.get("seconds")),
+                        _mb(p.get("peak_rss_mb")),
+                    ]
+                    for p in pts
+                    if isinstance(p, dict)
+                ],
+            )
+        else:
+            lines.append("See results.json (`scale`).")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# ----------------------------------------------------------------------------- README
+
+
+def readme_section(results: dict, out_dir: str | os.PathLike[str] | None, readme: Path) -> str:
+    """What goes between the README markers: the summary table and where it came from."""
+    lines = summary_table(results)
+    where = ""
+    if out_dir is not None:
+        try:
+            rel = os.path.relpath(Path(out_dir).resolve() / "results.md", readme.resolve().parent)
+            if not rel.startswith(".."):
+                where = f" Full tables, per-family and trap figures, ablation and plots: [{rel}]({rel})."
+        except ValueError:  # other drive on Windows
+            pass
+    lines += ["", f"Latest run: {_run_line(results)}.{where}"]
+    return "\n".join(lines)
+
+
+def update_readme(path: str | os.PathLike[str], results: dict, out_dir=None) -> bool:
+    """Replace the text between ``START`` and ``END`` in ``path``; False if the markers are absent."""
+    from detector.atomic import write_text
+
+    p = Path(path)
+    if not p.is_file():
+        return False
+    text = p.read_text(encoding="utf-8")
+    i = text.find(START)
+    j = text.find(END, i + len(START)) if i >= 0 else -1
+    if i < 0 or j < 0:
+        return False
+    new = text[: i + len(START)] + "\n" + readme_section(results, out_dir, p) + "\n" + text[j:]
+    if new != text:
+        write_text(new, p)
+    return True

@@ -1,0 +1,426 @@
+"""Cases: flagged reviews linked by shared evidence.
+
+A merchant cannot appeal "a suspicious score"; they appeal a campaign: these
+twenty 1★ reviews came from four addresses, within six hours, with one
+template. A *case* is such a group. Edges are built among **flagged reviews
+only**, each of one evidence type:
+
+======== ============================================================ ====================
+type     the two reviews share                                        ``key`` (the shared value)
+======== ============================================================ ====================
+ip       one IP address, at one shop, within ``IDENTITY_WINDOW_S``     canonical address
+net      one /24 (IPv4) or /64 (IPv6), at one shop, within the window  network, e.g. ``1.2.3.0/24``
+device   one device id (any shop, any time)                           device id
+text     one near-duplicate text cluster, at one shop, within          cluster number
+         ``TEXT_WINDOW_S``
+burst    one product and polarity, within ``BURST_WINDOW_S``, both     ``product_id|polarity``
+         in a significant burst (``product_burst`` >= 2, p <= 0.01)
+ring     one co-review ring, on one product, within                    ``ring_id|product_id``
+         ``COREVIEW_WINDOW_S``
+user     one reviewer account and polarity (a professional negative   user id
+         reviewer's reviews across shops are one case)
+======== ============================================================ ====================
+
+Every type except ``user`` links reviews of *different* accounts. Within a key
+group, reviews are sorted by time and each is linked to its time-neighbour
+(the latest earlier review of another account), never to all pairs, so the
+edge count stays linear in the number of flagged reviews. Connected
+components of the edge graph are the cases.
+
+Kinds, decided in this order from the members:
+
+``ring``
+    at least half the member reviews are by accounts of a detected co-review
+    ring and the case has a ``ring`` edge;
+``pro_negative``
+    professional negative reviewer: accounts that left 1-2★ reviews at three
+    or more shops within the case wrote at least half of its reviews, and most
+    of its reviews are negative;
+``smear`` / ``boost``
+    more 1-2★ than 4-5★ reviews, or the reverse;
+``other``
+    neither, and every singleton (a flagged review with no edge): one review
+    linked to nothing shows no campaign, so it gets no campaign kind.
+
+Case ids are ``"C-"`` and the first 12 hex digits of the SHA-256 of the sorted
+member review ids joined by newlines: stable for the same flagged set, and
+safe as a file name.
+
+``cases.parquet`` (one row per case, sorted by ``case_id``) has
+:data:`CASES_SCHEMA`:
+
+``case_id`` String; ``kind`` String; ``shop_ids``, ``product_ids``,
+``user_ids`` List[String] (sorted, distinct); ``start``, ``end``
+Datetime(us, UTC) (first and last member review); ``n_reviews``,
+``n_users``, ``n_negative`` (1-2★), ``n_positive`` (4-5★) Int64;
+``review_ids`` List[String] (sorted); ``edge_types`` List[String] (sorted,
+distinct); ``edges`` List[Struct{a: String, b: String, type: String, key:
+String}] (``a``/``b`` are review ids, ``a`` the earlier review; sorted by
+type, a, b).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from features.params import (
+    BURST_WINDOW_S,
+    COREVIEW_WINDOW_S,
+    IDENTITY_WINDOW_S,
+    TEXT_WINDOW_S,
+)
+
+CASE_KINDS: tuple[str, ...] = ("smear", "boost", "ring", "pro_negative", "other")
+EDGE_TYPES: tuple[str, ...] = ("ip", "net", "device", "text", "burst", "ring", "user")
+#: Kinds that harm the shop they target (a packet's default selection also
+#: checks the polarity of the reviews at that shop, see ``detector.evidence``).
+ATTACK_KINDS: tuple[str, ...] = ("smear", "pro_negative")
+#: A reviewer who left 1-2★ reviews at this many shops is a professional negative reviewer.
+PRO_NEGATIVE_MIN_SHOPS = 3
+#: ``burst`` edges join only reviews whose ``product_burst`` feature (-log10 of the
+#: Poisson tail against the product's own rate) reaches this: without it two
+#: unrelated flagged reviews on a best-seller would be "a burst" by proximity.
+BURST_MIN_SURPRISE = 2.0
+
+EDGE_STRUCT = pl.Struct({"a": pl.String, "b": pl.String, "type": pl.String, "key": pl.String})
+CASES_SCHEMA: dict[str, pl.DataType] = {
+    "case_id": pl.String(),
+    "kind": pl.String(),
+    "shop_ids": pl.List(pl.String),
+    "product_ids": pl.List(pl.String),
+    "user_ids": pl.List(pl.String),
+    "start": pl.Datetime("us", "UTC"),
+    "end": pl.Datetime("us", "UTC"),
+    "n_reviews": pl.Int64(),
+    "n_users": pl.Int64(),
+    "n_negative": pl.Int64(),
+    "n_positive": pl.Int64(),
+    "review_ids": pl.List(pl.String),
+    "edge_types": pl.List(pl.String),
+    "edges": pl.List(EDGE_STRUCT),
+}
+EDGES_SCHEMA: dict[str, pl.DataType] = {
+    "a": pl.String(),
+    "b": pl.String(),
+    "type": pl.String(),
+    "key": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class _EdgeRule:
+    type: str
+    group: tuple[str, ...]  # key columns; rows with a null in any are skipped
+    window: int | None  # seconds between time-neighbours; None: any
+    other_user: bool  # link only reviews of different accounts
+
+
+#: How each evidence type links reviews (see the module docstring).
+EDGE_RULES: tuple[_EdgeRule, ...] = (
+    _EdgeRule("ip", ("shop_id", "_ip"), IDENTITY_WINDOW_S, True),
+    _EdgeRule("net", ("shop_id", "_net"), IDENTITY_WINDOW_S, True),
+    _EdgeRule("device", ("device_id",), None, True),
+    _EdgeRule("text", ("shop_id", "text_cluster"), TEXT_WINDOW_S, True),
+    _EdgeRule("burst", ("product_id", "_pol"), BURST_WINDOW_S, True),
+    _EdgeRule("ring", ("ring_id", "product_id"), COREVIEW_WINDOW_S, True),
+    _EdgeRule("user", ("user_id", "_pol"), None, False),
+)
+
+
+@dataclass
+class CaseResult:
+    """Cases and the case of every flagged review.
+
+    Attributes
+    ----------
+    cases : pl.DataFrame
+        One row per case in :data:`CASES_SCHEMA`, sorted by ``case_id``.
+    review_case : pl.DataFrame
+        ``review_id``, ``case_id`` for every flagged review.
+    """
+
+    cases: pl.DataFrame
+    review_case: pl.DataFrame
+
+
+def case_id_for(review_ids) -> str:
+    """The id of the case made of ``review_ids`` (order does not matter)."""
+    digest = hashlib.sha256("\n".join(sorted(review_ids)).encode("utf-8")).hexdigest()
+    return f"C-{digest[:12]}"
+
+
+def _codes(df: pl.DataFrame, cols: tuple[str, ...]) -> np.ndarray:
+    """Dense ids of the value combinations (order-independent)."""
+    return (df.select(pl.struct(list(cols)).rank("dense")).to_series().to_numpy() - 1).astype(
+        np.int64
+    )
+
+
+_KEY_COLUMN = {"ip": "_ip", "net": "_net", "device": "device_id", "user": "user_id"}
+
+
+def _key_text(rule: _EdgeRule) -> pl.Expr:
+    """The shared value an edge of ``rule`` records (see the module docstring)."""
+    if rule.type in _KEY_COLUMN:
+        return pl.col(_KEY_COLUMN[rule.type]).cast(pl.String)
+    if rule.type == "text":
+        return pl.col("text_cluster").cast(pl.String)
+    if rule.type == "burst":
+        return pl.concat_str([pl.col("product_id"), pl.col("_pol").cast(pl.String)], separator="|")
+    return pl.concat_str([pl.col("ring_id").cast(pl.String), pl.col("product_id")], separator="|")
+
+
+def link_edges(flagged: pl.DataFrame, rule: _EdgeRule) -> pl.DataFrame:
+    """Time-neighbour edges of one type among ``flagged`` (positions in ``_pos``).
+
+    Returns ``_pa``, ``_pb`` (positions, ``_pa`` the earlier review), ``type``, ``key``.
+    """
+    empty = pl.DataFrame(
+        schema={"_pa": pl.Int64, "_pb": pl.Int64, "type": pl.String, "key": pl.String}
+    )
+    if any(c not in flagged.columns for c in rule.group):
+        return empty
+    df = flagged.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in rule.group))
+    if df.height < 2:
+        return empty
+    df = df.with_columns(
+        pl.Series("_g", _codes(df, rule.group)), pl.Series("_u", _codes(df, ("user_id",)))
+    ).sort("_g", "_t", "review_id")
+    g = df["_g"].to_numpy()
+    u = df["_u"].to_numpy()
+    t = df["_t"].to_numpy()
+    pos = df["_pos"].to_numpy()
+    n = g.size
+    idx = np.arange(n)
+    if rule.other_user:
+        # The time-neighbour of a row is the last row of the previous run of
+        # rows (a run: same group, same account, consecutive in time).
+        new_run = np.ones(n, dtype=bool)
+        new_run[1:] = (g[1:] != g[:-1]) | (u[1:] != u[:-1])
+        run_start = np.maximum.accumulate(np.where(new_run, idx, 0))
+        prev = run_start - 1
+    else:
+        prev = idx - 1
+    ok = prev >= 0
+    prev_c = np.where(ok, prev, 0)
+    ok &= g[prev_c] == g
+    if rule.other_user:
+        ok &= u[prev_c] != u
+    if rule.window is not None:
+        ok &= (t - t[prev_c]) <= rule.window
+    if not ok.any():
+        return empty
+    keys = df.select(_key_text(rule).alias("key"))["key"]
+    sel = np.flatnonzero(ok)
+    return pl.DataFrame(
+        {
+            "_pa": pos[prev_c[sel]].astype(np.int64),
+            "_pb": pos[sel].astype(np.int64),
+            "type": pl.Series([rule.type] * sel.size, dtype=pl.String),
+            "key": keys.gather(sel),
+        }
+    )
+
+
+def _empty_cases() -> CaseResult:
+    return CaseResult(
+        pl.DataFrame(schema=CASES_SCHEMA),
+        pl.DataFrame(schema={"review_id": pl.String, "case_id": pl.String}),
+    )
+
+
+def build_cases(
+    scores: pl.DataFrame, keys: pl.DataFrame, features: pl.DataFrame | None = None
+) -> CaseResult:
+    """Link the flagged reviews of ``scores`` into cases.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        At least ``review_id`` and ``flagged`` (``SCORES_SCHEMA``).
+    keys : DataFrame
+        Per-review link keys (``FeatureResult.keys``): ``review_id``,
+        ``shop_id``, ``product_id``, ``user_id``, ``rating``, ``_t``, ``_pol``
+        and, when available, ``_ip``, ``_net``, ``device_id``,
+        ``text_cluster``, ``ring_id``.
+    features : DataFrame, optional
+        ``review_id`` and feature columns (``FeatureResult.frame``). When it
+        holds ``product_burst``, ``burst`` edges join only reviews with
+        ``product_burst >= BURST_MIN_SURPRISE``; without it (no features
+        given) every flagged review may take part in a burst edge; when
+        features are given but ``product_burst`` is not among them (the burst
+        family was left out), there are no burst edges.
+    """
+    flagged_ids = scores.filter(pl.col("flagged")).select("review_id")
+    if flagged_ids.height == 0:
+        return _empty_cases()
+    flagged = (
+        keys.join(flagged_ids, on="review_id", how="semi")
+        .sort("review_id")
+        .with_row_index("_pos")
+        .with_columns(pl.col("_pos").cast(pl.Int64))
+    )
+    n = flagged.height
+    in_burst = pl.lit(True)
+    if features is not None:
+        if "product_burst" in features.columns:
+            flagged = flagged.join(
+                features.select("review_id", "product_burst"), on="review_id", how="left"
+            )
+            in_burst = pl.col("product_burst").fill_null(0.0) >= BURST_MIN_SURPRISE
+        else:
+            in_burst = pl.lit(False)
+    parts = []
+    for rule in EDGE_RULES:
+        rows = flagged.filter(in_burst) if rule.type == "burst" else flagged
+        parts.append(link_edges(rows, rule))
+    edges = pl.concat(parts)
+
+    a = edges["_pa"].to_numpy()
+    b = edges["_pb"].to_numpy()
+    graph = coo_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
+    _, comp = connected_components(graph, directed=False)
+    flagged = flagged.with_columns(pl.Series("_comp", comp.astype(np.int64)))
+
+    has_ring = "ring_id" in flagged.columns
+    # Accounts with 1-2★ reviews at several shops inside their component.
+    pro_users = (
+        flagged.filter(pl.col("_pol") == -1)
+        .group_by("_comp", "user_id")
+        .agg(pl.col("shop_id").n_unique().alias("_neg_shops"))
+        .filter(pl.col("_neg_shops") >= PRO_NEGATIVE_MIN_SHOPS)
+        .select("_comp", "user_id", pl.lit(True).alias("_pro"))
+    )
+    members = flagged.join(pro_users, on=["_comp", "user_id"], how="left").with_columns(
+        pl.col("_pro").fill_null(False),
+        (pl.col("ring_id").is_not_null() if has_ring else pl.lit(False)).alias("_in_ring"),
+    )
+    comp_edges = edges.join(
+        flagged.select(pl.col("_pos").alias("_pa"), "_comp"), on="_pa", how="left"
+    )
+    ring_comps = comp_edges.filter(pl.col("type") == "ring").select("_comp").unique()
+
+    agg = (
+        members.group_by("_comp")
+        .agg(
+            pl.col("review_id").sort().alias("review_ids"),
+            pl.col("shop_id").unique().sort().alias("shop_ids"),
+            pl.col("product_id").unique().sort().alias("product_ids"),
+            pl.col("user_id").unique().sort().alias("user_ids"),
+            pl.col("_t").min().alias("_t0"),
+            pl.col("_t").max().alias("_t1"),
+            pl.len().cast(pl.Int64).alias("n_reviews"),
+            pl.col("user_id").n_unique().cast(pl.Int64).alias("n_users"),
+            (pl.col("_pol") == -1).sum().cast(pl.Int64).alias("n_negative"),
+            (pl.col("_pol") == 1).sum().cast(pl.Int64).alias("n_positive"),
+            pl.col("_in_ring").sum().alias("_n_ring"),
+            pl.col("_pro").sum().alias("_n_pro"),
+        )
+        .join(ring_comps.with_columns(pl.lit(True).alias("_ring_edge")), on="_comp", how="left")
+        .with_columns(pl.col("_ring_edge").fill_null(False))
+    )
+    single = pl.col("n_reviews") == 1
+    half = pl.col("n_reviews") / 2
+    kind = (
+        pl.when(single)
+        .then(pl.lit("other"))
+        .when(pl.col("_ring_edge") & (pl.col("_n_ring") >= half))
+        .then(pl.lit("ring"))
+        .when((pl.col("_n_pro") >= half) & (pl.col("n_negative") > half))
+        .then(pl.lit("pro_negative"))
+        .when(pl.col("n_negative") > pl.col("n_positive"))
+        .then(pl.lit("smear"))
+        .when(pl.col("n_positive") > pl.col("n_negative"))
+        .then(pl.lit("boost"))
+        .otherwise(pl.lit("other"))
+    )
+    agg = agg.with_columns(kind.alias("kind"))
+    ids = [case_id_for(r) for r in agg["review_ids"].to_list()]
+    agg = agg.with_columns(pl.Series("case_id", ids, dtype=pl.String))
+
+    rid = flagged.select(pl.col("_pos"), pl.col("review_id"))
+    edge_rows = (
+        comp_edges.join(rid.rename({"_pos": "_pa", "review_id": "a"}), on="_pa")
+        .join(rid.rename({"_pos": "_pb", "review_id": "b"}), on="_pb")
+        .unique(["a", "b", "type"])
+        .sort("_comp", "type", "a", "b")
+        .group_by("_comp", maintain_order=True)
+        .agg(
+            pl.struct("a", "b", "type", "key").alias("edges"),
+            pl.col("type").unique().sort().alias("edge_types"),
+        )
+    )
+    to_dt = pl.Datetime("us", "UTC")
+    cases = (
+        agg.join(edge_rows, on="_comp", how="left")
+        .with_columns(
+            pl.col("edges").fill_null(pl.lit([], dtype=pl.List(EDGE_STRUCT))),
+            pl.col("edge_types").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            (pl.col("_t0") * 1_000_000).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(
+                "start"
+            ),
+            (pl.col("_t1") * 1_000_000).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(
+                "end"
+            ),
+        )
+        .with_columns(pl.col("start").cast(to_dt), pl.col("end").cast(to_dt))
+        .sort("case_id")
+        .select([pl.col(c).cast(t) for c, t in CASES_SCHEMA.items()])
+    )
+    review_case = (
+        flagged.select("review_id", "_comp")
+        .join(agg.select("_comp", "case_id"), on="_comp")
+        .select("review_id", "case_id")
+        .sort("review_id")
+    )
+    return CaseResult(cases, review_case)
+
+
+def attach_case_ids(scores: pl.DataFrame, review_case: pl.DataFrame) -> pl.DataFrame:
+    """``scores`` with ``case_id`` filled from ``review_case`` (row order kept)."""
+    cols = scores.columns
+    return (
+        scores.drop("case_id")
+        .with_row_index("_order")
+        .join(review_case, on="review_id", how="left")
+        .sort("_order")
+        .select(cols)
+    )
+
+
+def explode_edges(cases: pl.DataFrame) -> pl.DataFrame:
+    """The edges of ``cases`` as rows: ``case_id``, ``a``, ``b``, ``type``, ``key``."""
+    return (
+        cases.select("case_id", "edges")
+        .explode("edges")
+        .drop_nulls("edges")
+        .unnest("edges")
+        .sort("case_id", "type", "a", "b")
+    )
+
+
+def case_summary(cases: pl.DataFrame) -> dict:
+    """Counts for ``summary.json``: cases and linked reviews per kind."""
+    multi = cases.filter(pl.col("n_reviews") > 1)
+    by_kind = {
+        k: {
+            "cases": int((cases["kind"] == k).sum()),
+            "reviews": int(cases.filter(pl.col("kind") == k)["n_reviews"].sum()),
+        }
+        for k in CASE_KINDS
+    }
+    return {
+        "count": cases.height,
+        "linked": multi.height,
+        "singletons": cases.height - multi.height,
+        "by_kind": by_kind,
+        "edge_rules": [
+            {"type": r.type, "group": list(r.group), "window_s": r.window} for r in EDGE_RULES
+        ],
+    }

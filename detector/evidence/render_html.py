@@ -1,0 +1,65 @@
+"""``packet.html``: one self-contained page a platform reviewer reads in seconds.
+
+Rendered with Jinja2 and autoescaping on: every value from the scan is
+escaped; only :func:`detector.evidence.spans.highlight` produces markup, from
+escaped segments. A Content-Security-Policy meta tag forbids scripts and every
+network fetch, so even a slip in escaping could neither run code nor call
+out. Charts are inline SVG drawn from :attr:`Packet.views`; the overview is a
+``data:`` PNG. No external resource is referenced.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import jinja2
+
+from detector.evidence import i18n
+from detector.evidence.packet import Packet
+from detector.evidence.spans import highlight
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("detector.evidence", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _time(value: str | None, lang: str) -> str:
+    if not value:
+        return ""
+    from datetime import datetime
+
+    return i18n.fmt_time(datetime.fromisoformat(value.replace("Z", "+00:00")), lang)
+
+
+def render_html(packet: Packet, overview_png: bytes | None, cards: list[str]) -> str:
+    """The HTML text of ``packet`` (``overview_png`` embedded when given)."""
+    lang = packet.options.lang
+    d = packet.data
+    return _ENV.get_template("packet.html.j2").render(
+        d=d,
+        views=packet.views,
+        lang=lang,
+        platform_name=packet.profile.name[lang],
+        notes=packet.profile.notes.get(lang, []),
+        overview_b64=base64.b64encode(overview_png).decode("ascii") if overview_png else None,
+        cards=cards,
+        tz=i18n.tz_label(lang),
+        t=lambda key, **kw: i18n.t(key, lang, **kw),
+        edge_label=lambda k: i18n.EDGE[k][lang],
+        identity_label=lambda k: i18n.IDENTITY[k][lang],
+        polarity=lambda p: i18n.POLARITY[p][lang],
+        time=lambda v: _time(v, lang),
+        duration=lambda s: i18n.fmt_duration(s, lang),
+        pct=i18n.fmt_pct,
+        num=i18n.fmt_num,
+        pval=i18n.fmt_p,
+        hl=highlight,
+        kind_desc=lambda k: i18n.KIND_DESC[k][lang],
+        ring_hours=int(i18n.COREVIEW_WINDOW_S // 3600),
+        max_pairs=6,
+        max_rows=200,
+    )

@@ -1,0 +1,100 @@
+"""Read a scan directory back and re-read its input, verified by SHA-256.
+
+A packet quotes review rows; it must quote exactly the rows that were
+scanned. The input files named in ``summary.json`` are hashed again and
+compared with the hashes recorded at scan time before anything is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from detector.cases import CASES_SCHEMA
+from detector.contract import InputError, load_reviews
+from detector.hashing import file_sha256
+
+SCAN_FILES = ("summary.json", "scores.parquet", "cases.parquet")
+
+
+@dataclass
+class ScanBundle:
+    """A scan's outputs and its re-read, verified input."""
+
+    scan_dir: Path
+    summary: dict
+    scores: pl.DataFrame
+    cases: pl.DataFrame
+    reviews: pl.DataFrame
+    inputs: list[dict]  # path, sha256 (verified)
+    outputs: list[dict]  # name, sha256 of the scan files read
+
+
+def _input_paths(summary: dict, scan_dir: Path) -> list[tuple[Path, str]]:
+    load = summary.get("load") or {}
+    cwd = Path(load["cwd"]) if load.get("cwd") else None
+    out = []
+    for item in summary.get("inputs") or []:
+        path = Path(item["path"])
+        if not path.is_absolute() and not path.exists():
+            for base in (cwd, scan_dir.parent):
+                if base is not None and (base / path).exists():
+                    path = base / path
+                    break
+        out.append((path, item["sha256"]))
+    return out
+
+
+def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
+    """Read ``scan_dir`` and its input; :class:`InputError` (exit code 2) on any mismatch."""
+    root = Path(scan_dir)
+    if not root.is_dir():
+        raise InputError(f"scan directory not found: {root}")
+    for name in SCAN_FILES:
+        if not (root / name).is_file():
+            hint = (
+                "; re-run `review-detector scan` with this version to produce it"
+                if name == "cases.parquet"
+                else ""
+            )
+            raise InputError(f"{root} is not a complete scan directory: {name} is missing{hint}")
+    try:
+        summary = json.loads((root / "summary.json").read_text(encoding="utf-8"))
+        scores = pl.read_parquet(root / "scores.parquet")
+        cases = pl.read_parquet(root / "cases.parquet")
+    except Exception as exc:
+        raise InputError(f"cannot read the scan in {root}: {exc}") from exc
+    missing = [c for c in CASES_SCHEMA if c not in cases.columns]
+    if missing:
+        raise InputError(f"{root / 'cases.parquet'} lacks columns {missing}; re-run the scan")
+    if not summary.get("inputs"):
+        raise InputError(f"{root / 'summary.json'} lists no input files")
+
+    inputs = []
+    for path, expected in _input_paths(summary, root):
+        if not path.is_file():
+            raise InputError(
+                f"input file {path} recorded in {root / 'summary.json'} is gone; "
+                "the packet must quote the scanned rows, so restore it or re-run the scan"
+            )
+        actual = file_sha256(path)
+        if actual != expected:
+            raise InputError(
+                f"input file {path} changed since the scan (SHA-256 {actual[:16]}..., "
+                f"scan recorded {expected[:16]}...); re-run the scan before building evidence"
+            )
+        inputs.append({"path": str(path), "sha256": actual})
+
+    load = summary.get("load") or {}
+    loaded = load_reviews(
+        [p for p, _ in _input_paths(summary, root)],
+        columns=load.get("columns") or None,
+        since=load.get("since"),
+        until=load.get("until"),
+    )
+    outputs = [{"name": n, "sha256": file_sha256(root / n)} for n in SCAN_FILES]
+    return ScanBundle(root, summary, scores, cases, loaded.reviews, inputs, outputs)

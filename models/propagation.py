@@ -1,0 +1,103 @@
+"""Belief propagation of review suspicion over the review graph.
+
+The forest scores each review on its own. Fraud is also relational: a
+spammer's reviews are fake together, a product under attack collects fake
+reviews of one polarity, one template or one /24 network at one shop in one
+week is one campaign. Following SpEagle (Rayana & Akoglu, KDD 2015), forest
+scores are the priors of a pairwise Markov random field and loopy belief
+propagation spreads them. Each *group* (a user, a product, an evidence
+group) is a binary node; every review is linked to at most one node of each
+group kind, so one iteration is a handful of vectorised ``bincount`` calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_TINY = 1e-12
+
+
+def _norm(m: np.ndarray) -> np.ndarray:
+    return m / np.maximum(m.sum(axis=-1, keepdims=True), _TINY)
+
+
+def homophily(eps: float) -> np.ndarray:
+    """``psi[x_group, x_review]``: a bad group holds fake reviews."""
+    return np.array([[1 - eps, eps], [eps, 1 - eps]])
+
+
+def product_potential(eps: float) -> np.ndarray:
+    """SpEagle's review-product potential ``psi[x_product, x_review]``.
+
+    A targeted product (state 1) holds fake reviews of the campaign's
+    polarity; genuine reviews are indifferent to whether the product is
+    targeted, so only the fake-review side of the potential changes.
+    """
+    return np.array([[1 - eps, 2 * eps], [eps, 1 - 2 * eps]])
+
+
+@dataclass(frozen=True)
+class GroupKind:
+    """One kind of node reviews attach to.
+
+    Parameters
+    ----------
+    name : str
+        e.g. ``"user"``, ``"product+"``, ``"text_cluster"``.
+    ids : ndarray of int, shape (n_reviews,)
+        Dense node id per review, ``-1`` for reviews not attached.
+    psi : ndarray, shape (2, 2)
+        ``psi[x_group, x_review]``.
+    prior : ndarray of float, optional
+        Prior probability that each node is bad (0.5 when omitted).
+    """
+
+    name: str
+    ids: np.ndarray
+    psi: np.ndarray
+    prior: np.ndarray | None = None
+
+
+def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -> np.ndarray:
+    """Posterior probability that each review is fake.
+
+    Parameters
+    ----------
+    prior : ndarray of float, shape (n,)
+        Prior probability in (0, 1) that each review is fake.
+    kinds : list of GroupKind
+        The node kinds reviews are linked to.
+    iterations : int
+        Rounds of message passing (beliefs settle within a few on these
+        bipartite, mostly tree-like graphs).
+
+    Returns
+    -------
+    ndarray of float, shape (n,)
+    """
+    n = prior.shape[0]
+    phi = np.stack([1.0 - prior, prior], axis=1).clip(_TINY, 1.0)
+    inbound = [np.full((n, 2), 0.5) for _ in kinds]  # group -> review, over x_r
+    for _ in range(iterations):
+        total = phi * np.prod(inbound, axis=0) if kinds else phi
+        new = []
+        for k, kind in enumerate(kinds):
+            att = kind.ids >= 0
+            ids = kind.ids[att]
+            ng = int(ids.max()) + 1 if ids.size else 0
+            # review -> group over x_g: everything the review knows except this group's message
+            own = _norm(total[att] / np.maximum(inbound[k][att], _TINY))
+            r_to_g = _norm(own @ kind.psi.T)
+            gp = np.full(ng, 0.5) if kind.prior is None else kind.prior
+            lg = np.log(np.stack([1.0 - gp, gp], axis=1).clip(_TINY, 1.0))
+            lg = lg + np.stack([np.bincount(ids, np.log(r_to_g[:, s] + _TINY), ng) for s in (0, 1)], axis=1)
+            cavity = lg[ids] - np.log(r_to_g + _TINY)
+            bg = np.exp(cavity - cavity.max(axis=1, keepdims=True))
+            msg = np.full((n, 2), 0.5)
+            msg[att] = _norm(bg @ kind.psi)
+            new.append(msg)
+        inbound = new
+    belief = _norm(phi * np.prod(inbound, axis=0)) if kinds else phi
+    return belief[:, 1]
