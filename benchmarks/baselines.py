@@ -16,7 +16,7 @@ more suspicious, and makes its own yes/no flag decision:
   and is imported only when these run.
 * ``rank_average``: the mean percentile rank of review-detector's own features,
   each oriented by its registry direction (value x direction), no forest;
-  flagged with the same Otsu threshold rule review-detector uses.
+  flags its top 10 % (the share PyOD's default contamination flags).
 
 The forest-based methods get ``random_state=seed`` so that a run can be
 repeated exactly; nothing else is tuned.
@@ -120,6 +120,18 @@ def _raw_matrix(reviews: pl.DataFrame) -> tuple[np.ndarray, list[str]]:
 
 # ----------------------------------------------------------------------------- methods
 
+RANK_AVERAGE_FLAG_SHARE = 0.1
+
+
+def top_share(scores: np.ndarray, share: float) -> np.ndarray:
+    """Flag the ``share`` highest scores (ties at the cut-off all flagged)."""
+    s = np.asarray(scores, dtype=np.float64)
+    if s.size == 0:
+        return np.zeros(0, dtype=bool)
+    k = max(1, int(round(share * s.size)))
+    cut = np.sort(s)[::-1][k - 1]
+    return s >= cut
+
 
 def _scan_config_fields() -> dict[str, dataclasses.Field]:
     from detector.scan import ScanConfig
@@ -156,6 +168,12 @@ def review_detector(
         flagged=aligned["flagged"].fill_null(False).to_numpy().astype(bool),
         info={
             "threshold": sr.threshold,
+            "threshold_method": getattr(sr, "threshold_method", None),
+            "config": {
+                k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in dataclasses.asdict(cfg).items()
+                if isinstance(v, int | float | str | bool | list | tuple | type(None))
+            },
             "features": used,
             "families_used": sorted({REGISTRY.get(n).family for n in used}),
             "unscored": n_missing,
@@ -203,7 +221,6 @@ def rank_average(reviews: pl.DataFrame, seed: int = 0) -> MethodOutput:
     """Mean percentile rank of review-detector's oriented features (no forest)."""
     from features.pipeline import compute_features
     from features.registry import REGISTRY
-    from models.threshold import otsu_threshold
 
     fr = compute_features(reviews)
     names = fr.features
@@ -221,11 +238,10 @@ def rank_average(reviews: pl.DataFrame, seed: int = 0) -> MethodOutput:
             ranked, on="review_id", how="left", maintain_order="left"
         )
         score = aligned["score"].fill_null(-np.inf).to_numpy().astype(np.float64)
-    thr = otsu_threshold(score)
     return MethodOutput(
         scores=score,
-        flagged=score >= thr,
-        info={"features": list(names), "threshold": thr},
+        flagged=top_share(score, RANK_AVERAGE_FLAG_SHARE),
+        info={"features": list(names)},
     )
 
 
@@ -266,7 +282,7 @@ METHODS: dict[str, Method] = {
             "rank_average",
             "rank average of features",
             rank_average,
-            "Otsu threshold (same rule as review-detector)",
+            "top 10 % of scores",
             description="mean percentile rank of review-detector's oriented features, no model",
         ),
     )

@@ -2,7 +2,7 @@
 
 ``review-detector bench --suite scale`` calls :func:`run_scale`. Every size is
 generated with :func:`benchmarks.generator.generate`, written as hive-partitioned
-Parquet (one ``dt=YYYY-MM-DD`` directory per day, the way platforms export),
+Parquet (one ``month=YYYY-MM`` directory per month, 13 files for the generator's year),
 and scanned by ``review-detector scan`` in a child process so that wall time and
 peak memory (resident set of the child and everything it starts, polled) are
 those of a real run: read -> features -> score -> cases -> write.
@@ -44,8 +44,11 @@ YELPCHI_META = Path("/work/shared/data/yelpchi/metadata.gz")
 # --------------------------------------------------------------------------- data
 
 
-def write_partitioned(reviews: pl.DataFrame, root: Path, by: str = "dt") -> int:
-    """Write ``reviews`` as ``root/dt=YYYY-MM-DD/part-0.parquet`` (UTC days); returns the file count."""
+def write_partitioned(reviews: pl.DataFrame, root: Path, by: str = "month") -> int:
+    """Write ``reviews`` as ``root/month=YYYY-MM/part-0.parquet`` (UTC; ``by="dt"`` for days).
+
+    Returns the number of files written.
+    """
     root.mkdir(parents=True, exist_ok=True)
     fmt = "%Y-%m-%d" if by == "dt" else "%Y-%m"
     keyed = reviews.with_columns(pl.col("created_at").dt.strftime(fmt).alias("_part"))
@@ -102,7 +105,9 @@ def yelpchi_to_contract(meta: Path = YELPCHI_META) -> tuple[pl.DataFrame, pl.Dat
         pl.col("prod").alias("product_id"),
         pl.col("user").alias("user_id"),
         pl.col("rating").cast(pl.Int8),
-        pl.col("date").str.to_datetime("%Y-%m-%d", time_unit="us").dt.replace_time_zone("UTC")
+        pl.col("date")
+        .str.to_datetime("%Y-%m-%d", time_unit="us")
+        .dt.replace_time_zone("UTC")
         .alias("created_at"),
     )
     labels = raw.select(

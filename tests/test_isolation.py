@@ -5,7 +5,7 @@ from sklearn.metrics import roc_auc_score
 
 from models.explain import top_reasons
 from models.isolation import OneSidedIsolationForest
-from models.threshold import otsu_threshold
+from models.threshold import valley_threshold
 
 
 def planted(n=4000, n_bad=100, seed=0):
@@ -71,8 +71,17 @@ def test_chunked_scoring_matches_single_chunk():
     assert np.allclose(m1.score_samples(X), m2.score_samples(X), atol=1e-12)
 
 
-def test_otsu_splits_bimodal_scores():
+def test_valley_threshold_splits_bimodal_scores():
     rng = np.random.default_rng(0)
-    s = np.concatenate([rng.normal(0.05, 0.02, 5000), rng.normal(0.8, 0.05, 200)])
-    t = otsu_threshold(s)
-    assert 0.15 < t < 0.7
+    s = np.clip(np.concatenate([rng.normal(0.3, 0.08, 5000), rng.normal(0.95, 0.02, 200)]), 0, 1)
+    t, method = valley_threshold(s)
+    assert method == "valley"
+    assert 0.6 < t < 0.9
+    # the threshold separates the two groups almost perfectly
+    assert (s[:5000] >= t).mean() < 0.001 and (s[5000:] >= t).mean() > 0.99
+
+
+def test_valley_threshold_falls_back_to_posterior_without_a_second_mode():
+    rng = np.random.default_rng(1)
+    s = np.clip(rng.normal(0.3, 0.1, 5000), 0, 1)
+    assert valley_threshold(s) == (0.5, "posterior")

@@ -15,6 +15,7 @@ from features.params import (
     IDENTITY_WINDOW_S,
     TEXT_WINDOW_S,
 )
+import features.pipeline  # noqa: F401  (imports every feature module, so all are registered)
 from features.registry import REGISTRY
 
 LANGS = ("zh", "en")
@@ -278,6 +279,19 @@ def fmt_pct(x: float | None) -> str:
 
 def fmt_num(x: float | None, digits: int = 2) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
+
+
+def fmt_rate(x: float | None) -> str:
+    """A rate or an expected count: two significant digits below 1, so 0.004 is not "0.00"."""
+    if x is None:
+        return "–"
+    if x >= 10:
+        return f"{x:.0f}"
+    if x >= 1:
+        return f"{x:.1f}"
+    if x < 0.001:
+        return "<0.001"
+    return f"{x:.2g}"
 
 
 def fmt_p(p: float) -> str:

@@ -464,6 +464,14 @@ def _timeline_view(
         "ymax": top,
         "products": prods.to_list(),
         "bin": _bin_label(b, lang),
+        "series": {
+            "t0": lo,
+            "bin_s": b,
+            "cited": cited.tolist(),
+            "other": other.tolist(),
+            "baseline_per_bin": bursts[0]["baseline_per_day"] * b / DAY if bursts else None,
+            "windows": [[bu["start"], bu["end"]] for bu in bursts],
+        },
     }
 
 

@@ -56,6 +56,7 @@ def render_html(packet: Packet, overview_png: bytes | None, cards: list[str]) ->
         duration=lambda s: i18n.fmt_duration(s, lang),
         pct=i18n.fmt_pct,
         num=i18n.fmt_num,
+        rate=i18n.fmt_rate,
         pval=i18n.fmt_p,
         hl=highlight,
         kind_desc=lambda k: i18n.KIND_DESC[k][lang],
