@@ -263,9 +263,8 @@ def _preload() -> list[str]:
         "benchmarks.baselines",
         "benchmarks.runner",
     ]
-    for m in ("pyod.models.ecod", "pyod.models.hbos"):
-        if importlib.util.find_spec(m.split(".")[0]) is not None:
-            mods.append(m)
+    if importlib.util.find_spec("pyod") is not None:
+        mods += ["pyod.models.ecod", "pyod.models.hbos", "benchmarks._forkserver_warm"]
     return mods
 
 
@@ -295,7 +294,9 @@ class Isolator:
                     "trace": traceback.format_exc(),
                 }
         parent, child = self.ctx.Pipe(duplex=False)
-        proc = self.ctx.Process(target=_child, args=(child, task), daemon=True)
+        # not daemonic: joblib refuses worker processes inside daemonic ones and would
+        # silently run the methods' n_jobs > 1 parts single-threaded
+        proc = self.ctx.Process(target=_child, args=(child, task), daemon=False)
         proc.start()
         child.close()
         try:

@@ -26,13 +26,15 @@ from detector.hashing import file_sha256
 from features import params
 from features.pipeline import FeatureResult, compute_features
 from features.registry import REGISTRY
-from models.explain import top_reasons
+from features.registry import LINKED_EVIDENCE
+from models.explain import MAX_REASONS, MIN_SHARE
 from models.threshold import valley_threshold
 from models.graph import build_kinds, default_kinds
 from models.propagation import propagate
 from models.isolation import OneSidedIsolationForest
 
 OUTPUT_FILES = (
+    "explanations.parquet",
     "scores.parquet",
     "features.parquet",
     "summary.json",
@@ -92,6 +94,9 @@ class ScoreResult:
         How the threshold was chosen: ``"valley"``, ``"posterior"`` or ``"fixed"``.
     graph_kinds : list of str
         Node kinds propagation ran over (empty without propagation).
+    explanations : pl.DataFrame
+        For flagged reviews: ``review_id``, ``term``, ``contribution``; with the
+        baseline ``prior_low`` they add up to the review's score.
     """
 
     scores: pl.DataFrame
@@ -101,6 +106,7 @@ class ScoreResult:
     timings: dict[str, float] = field(default_factory=dict)
     threshold_method: str = "fixed"
     graph_kinds: list[str] = field(default_factory=list)
+    explanations: pl.DataFrame | None = None
 
 
 @dataclass
@@ -160,11 +166,22 @@ def score_reviews(reviews: pl.DataFrame, config: ScanConfig | None = None) -> Sc
     t0 = time.perf_counter()
     reasons: list[list[str]] = [[] for _ in range(len(score))]
     idx = np.flatnonzero(flagged)
-    if idx.size and names:
-        _, contrib = model.contributions(X[idx])
-        for i, r in zip(idx, top_reasons(contrib, names), strict=True):
+    explanations = explain_flagged(model, X[idx] if names else X[:0], idx, names, prior, score, config)
+    if explanations.height:
+        ranked = (
+            explanations.filter(pl.col("contribution") > 0)
+            .sort(["_rid", "contribution", "term"], descending=[False, True, False])
+            .group_by("_rid", maintain_order=True)
+            .agg(pl.col("term"), pl.col("contribution"))
+        )
+        for rid, terms, contribs in ranked.iter_rows():
+            total = sum(contribs)
+            keep = [t for k, (t, c) in enumerate(zip(terms, contribs, strict=True)) if k == 0 or c >= MIN_SHARE * total]
+            reasons[rid] = keep[:MAX_REASONS]
+    for i in idx:
+        if not reasons[i] and names:
             # a flagged review always gets a reason: its most unusual feature
-            reasons[i] = r or [names[int(np.argmax(model.transform(X[i : i + 1])[0]))]]
+            reasons[i] = [names[int(np.argmax(model.transform(X[i : i + 1])[0]))]]
     timings["explain"] = time.perf_counter() - t0
 
     rating = reviews.select("review_id", "rating")
@@ -186,7 +203,47 @@ def score_reviews(reviews: pl.DataFrame, config: ScanConfig | None = None) -> Sc
         .sort("_rid")
         .select(list(SCORES_SCHEMA))
     )
-    return ScoreResult(scores, fr, model, float(threshold), timings, method, list(graph_kinds))
+    explanations = explanations.join(fr.frame.select("_rid", "review_id"), on="_rid").select(
+        "review_id", "term", "contribution"
+    ) if explanations.height else pl.DataFrame(schema=EXPLANATION_SCHEMA)
+    return ScoreResult(scores, fr, model, float(threshold), timings, method, list(graph_kinds), explanations)
+
+
+EXPLANATION_SCHEMA = {"review_id": pl.String, "term": pl.String, "contribution": pl.Float64}
+
+
+def explain_flagged(
+    model: OneSidedIsolationForest,
+    X: np.ndarray,
+    rows: np.ndarray,
+    names: list[str],
+    prior: np.ndarray,
+    score: np.ndarray,
+    config: ScanConfig,
+) -> pl.DataFrame:
+    """Baseline plus per-term contributions for the given rows, in long form.
+
+    ``score = prior_low + sum(contributions)``: the forest's per-feature
+    contributions (scaled into the prior's range) explain the prior, and the
+    ``linked_evidence`` term is what propagation added or removed.
+    """
+    if rows.size == 0 or not names:
+        return pl.DataFrame(schema={"_rid": pl.Int64, "term": pl.String, "contribution": pl.Float64})
+    _, contrib = model.contributions(X)
+    contrib = contrib * (config.prior_high - config.prior_low)
+    linked = score[rows] - prior[rows]
+    terms = [*names, LINKED_EVIDENCE.name]
+    full = np.column_stack([contrib, linked])
+    nz = full != 0
+    r_idx, t_idx = np.nonzero(nz)
+    return pl.DataFrame(
+        {
+            "_rid": rows[r_idx].astype(np.int64),
+            "term": [terms[t] for t in t_idx],
+            "contribution": full[r_idx, t_idx],
+        }
+    )
+
 
 
 def _publish(staging: Path, out: Path, written: Iterable[str]) -> None:
@@ -232,6 +289,8 @@ def run_scan(
         cases.cases.write_parquet(staging / "cases.parquet", compression="zstd")
         scores.write_parquet(staging / "scores.parquet", compression="zstd")
         fr.frame.drop("_rid").write_parquet(staging / "features.parquet", compression="zstd")
+        sr.explanations.write_parquet(staging / "explanations.parquet", compression="zstd")
+        written.append("explanations.parquet")
         if loaded.rejected.height:
             loaded.rejected.write_parquet(staging / "rejected.parquet", compression="zstd")
             written.append("rejected.parquet")

@@ -65,6 +65,18 @@ class Feature:
 
 
 @dataclass(frozen=True)
+class Term:
+    """A part of the score that is not a feature (e.g. evidence propagation).
+
+    Explanations name it like a feature, with the same zh/en one-liners.
+    """
+
+    name: str
+    en: str
+    zh: str
+
+
+@dataclass(frozen=True)
 class Table:
     """A global aggregate built once and shared by the steps that name it."""
 
@@ -95,6 +107,17 @@ class Registry:
 
     tables: dict[str, Table] = field(default_factory=dict)
     steps: dict[str, Step] = field(default_factory=dict)
+    terms: dict[str, Term] = field(default_factory=dict)
+
+    def add_term(self, term: Term) -> Term:
+        if term.name in self.terms or term.name in self.features:
+            raise ValueError(f"term {term.name!r} registered twice")
+        self.terms[term.name] = term
+        return term
+
+    def describe(self, name: str) -> Feature | Term:
+        """The feature or score term called ``name`` (for reasons and packets)."""
+        return self.terms[name] if name in self.terms else self.get(name)
 
     def add_table(self, table: Table) -> Table:
         if table.name in self.tables:
@@ -146,3 +169,12 @@ class Registry:
 
 #: The one registry of the engine. Feature modules register into it on import.
 REGISTRY = Registry()
+
+#: The part of a score that propagation adds (or removes) through linked reviews.
+LINKED_EVIDENCE = REGISTRY.add_term(
+    Term(
+        "linked_evidence",
+        "reviews linked to this one by shared evidence (same template, network or ring) are suspicious too",
+        "与该评价有共同证据（相同模板、网段或团伙）的其他评价同样可疑",
+    )
+)

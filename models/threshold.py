@@ -16,7 +16,10 @@ def valley_threshold(scores: np.ndarray, bins: int = 50, floor: float = POSTERIO
     ordinary reviews. The threshold is the lowest point of the smoothed
     histogram between the main mode and the highest mode above it, provided
     that upper mode stands at least ``min_ratio`` times above the valley.
-    Without such a mode the threshold is ``floor`` (posterior >= 0.5).
+    Without such a mode there is no evidence of a campaign, and only far
+    outliers are flagged: the threshold is Tukey's far-out fence
+    ``Q3 + 3 * IQR`` of the scores. Neither rule goes below ``floor``
+    (posterior >= 0.5).
 
     Unlike Otsu's method it is not pulled towards the far larger honest class.
 
@@ -24,7 +27,7 @@ def valley_threshold(scores: np.ndarray, bins: int = 50, floor: float = POSTERIO
     -------
     threshold : float
     method : str
-        ``"valley"`` or ``"posterior"``, recorded in the summary.
+        ``"valley"``, ``"fence"`` or ``"posterior"``, recorded in the summary.
     """
     s = np.asarray(scores, dtype=np.float64)
     s = s[np.isfinite(s)]
@@ -42,7 +45,9 @@ def valley_threshold(scores: np.ndarray, bins: int = 50, floor: float = POSTERIO
         if h[k] >= min_ratio * max(h[valley], 1.0) and (best is None or h[k] > h[best[0]]):
             best = (k, valley)
     if best is None:
-        return floor, "posterior"
+        q1, q3 = np.percentile(s, [25, 75])
+        fence = float(q3 + 3.0 * (q3 - q1))
+        return (fence, "fence") if fence > floor else (floor, "posterior")
     _, valley = best
     # the valley's lowest bin, taken at its upper edge so the sparse bin itself is not flagged
     t = float(edges[valley + 1])

@@ -81,7 +81,11 @@ def test_valley_threshold_splits_bimodal_scores():
     assert (s[:5000] >= t).mean() < 0.001 and (s[5000:] >= t).mean() > 0.99
 
 
-def test_valley_threshold_falls_back_to_posterior_without_a_second_mode():
+def test_without_a_second_mode_only_far_outliers_are_flagged():
     rng = np.random.default_rng(1)
     s = np.clip(rng.normal(0.3, 0.1, 5000), 0, 1)
-    assert valley_threshold(s) == (0.5, "posterior")
+    t, method = valley_threshold(s)
+    assert method == "fence"
+    assert (s >= t).mean() < 0.001
+    tight = np.clip(rng.normal(0.2, 0.01, 5000), 0, 1)
+    assert valley_threshold(tight) == (0.5, "posterior")
