@@ -19,11 +19,13 @@ def warm() -> None:
     from pyod.models.hbos import HBOS
 
     X = np.random.default_rng(0).normal(size=(300, 6))
-    for cls in (ECOD, HBOS):
-        try:
-            cls().fit(X)
-        except Exception:  # warming is an optimisation, never a failure
-            pass
+    # numba specialises on memory layout: Polars' to_numpy() gives Fortran order
+    for arr in (X, np.asfortranarray(X)):
+        for cls in (ECOD, HBOS):
+            try:
+                cls().fit(arr)
+            except Exception:  # warming is an optimisation, never a failure
+                pass
 
 
 warm()

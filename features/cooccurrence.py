@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from features.frames import group_codes
-from features.params import COREVIEW_WINDOW_S, HUB_CAP, RING_MIN_PRODUCTS
+from features.params import COREVIEW_WINDOW_S, HUB_CAP, RING_MIN_PRODUCTS, RING_MIN_SHARE
 from features.registry import REGISTRY, Feature
 
 F = Feature
@@ -104,12 +104,32 @@ def coreview_pairs_table(lf: pl.LazyFrame, tables) -> pl.DataFrame:
 
 @REGISTRY.table("ring_edges", requires=REQUIRES, depends=("coreview_pairs",))
 def ring_edges(lf: pl.LazyFrame, tables) -> pl.DataFrame:
-    """Strong edges: reviewer pairs with enough distinct co-reviewed products."""
-    return (
+    """Strong edges: reviewer pairs who co-reviewed enough of their products.
+
+    An edge needs ``RING_MIN_PRODUCTS`` co-reviewed products *and* at least
+    ``RING_MIN_SHARE`` of the less active reviewer's products: two prolific
+    genuine reviewers meet by chance on a few best-sellers, a ring's accounts
+    spend most of their activity together.
+    """
+    weights = (
         tables["coreview_pairs"]
         .group_by("user_a", "user_b")
         .agg(pl.len().alias("weight"))
         .filter(pl.col("weight") >= RING_MIN_PRODUCTS)
+    )
+    involved = pl.concat([weights.select(pl.col("user_a").alias("user_id")), weights.select(pl.col("user_b").alias("user_id"))]).unique()
+    n_products = (
+        lf.select("user_id", "product_id")
+        .join(involved.lazy(), on="user_id", how="semi")
+        .group_by("user_id")
+        .agg(pl.col("product_id").n_unique().alias("_np"))
+        .collect()
+    )
+    return (
+        weights.join(n_products.rename({"user_id": "user_a", "_np": "_na"}), on="user_a")
+        .join(n_products.rename({"user_id": "user_b", "_np": "_nb"}), on="user_b")
+        .filter(pl.col("weight") >= RING_MIN_SHARE * pl.min_horizontal("_na", "_nb"))
+        .select("user_a", "user_b", "weight")
         .sort("user_a", "user_b")
     )
 

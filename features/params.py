@@ -25,6 +25,8 @@ COREVIEW_WINDOW_S = 48 * HOUR
 HUB_CAP = 50
 #: Reviewer pairs need this many distinct co-reviewed products to form a ring edge.
 RING_MIN_PRODUCTS = 3
+#: ... and this share of the less active reviewer's distinct products.
+RING_MIN_SHARE = 0.3
 #: Users with at most this many reviews count as fresh accounts.
 FRESH_MAX_REVIEWS = 2
 #: Texts used by at least this many users across this many shops are

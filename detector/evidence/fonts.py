@@ -100,3 +100,39 @@ def wrap(text: str | None, width: int, max_lines: int | None = None) -> list[str
         lines = lines[:max_lines]
         lines[-1] = lines[-1][: max(len(lines[-1]) - 1, 0)] + "…"
     return lines
+
+
+def _face_index(path: str, family: str) -> int:
+    from PIL import ImageFont
+
+    for i in range(16):
+        try:
+            if ImageFont.truetype(path, 12, index=i).getname()[0] == family:
+                return i
+        except OSError:
+            break
+    return 0
+
+
+@functools.lru_cache(maxsize=64)
+def pil_font(size: int, bold: bool = False, mono: bool = False):
+    """A Pillow font: the CJK font when there is one, else matplotlib's bundled DejaVu."""
+    import os
+
+    import matplotlib
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    family = None if mono else cjk_font()
+    if family is not None:
+        path = font_manager.findfont(
+            font_manager.FontProperties(family=family, weight="bold" if bold else "normal"),
+            fallback_to_default=False,
+        )
+        try:
+            return ImageFont.truetype(path, size, index=_face_index(path, family))
+        except OSError:
+            pass
+    name = "DejaVuSansMono" if mono else "DejaVuSans"
+    name += "-Bold.ttf" if bold else ".ttf"
+    return ImageFont.truetype(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", name), size)
