@@ -37,10 +37,12 @@ Kinds, decided in this order from the members:
     or more shops within the case wrote at least half of its reviews, and most
     of its reviews are negative;
 ``smear`` / ``boost``
-    more 1-2★ than 4-5★ reviews, or the reverse;
+    more 1-2★ than 4-5★ reviews, or the reverse, from two or more accounts;
 ``other``
-    neither, and every singleton (a flagged review with no edge): one review
-    linked to nothing shows no campaign, so it gets no campaign kind.
+    none of these. Every singleton (a flagged review with no edge) and every
+    case of a single account that is not a professional negative reviewer is
+    ``other``: one review, or one buyer's reviews, linked to nothing else show
+    no campaign, so they get no campaign kind.
 
 Case ids are ``"C-"`` and the first 12 hex digits of the SHA-256 of the sorted
 member review ids joined by newlines: stable for the same flagged set, and
@@ -329,6 +331,8 @@ def build_cases(
     half = pl.col("n_reviews") / 2
     kind = (
         pl.when(single)
+        .then(pl.lit("other"))
+        .when((pl.col("n_users") == 1) & (pl.col("_n_pro") == 0))
         .then(pl.lit("other"))
         .when(pl.col("_ring_edge") & (pl.col("_n_ring") >= half))
         .then(pl.lit("ring"))

@@ -35,6 +35,13 @@ TEXT = (
         "the text belongs to a template used by many different accounts",
         "评价内容属于被大量不同账号使用的模板",
     ),
+    F(
+        "text_cluster_shops",
+        "text",
+        1,
+        "the same template text was posted at many different shops (copy-paste complaints or praise)",
+        "相同模板内容出现在多家不同店铺（复制粘贴式差评或好评）",
+    ),
 )
 
 
@@ -53,13 +60,17 @@ def text_clusters(lf: pl.LazyFrame, tables) -> pl.DataFrame:
             pl.col("shop_id").n_unique().alias("_shops"),
         )
     )
+    # A template repeats across accounts (a campaign) or across shops (one
+    # operator's copy-paste complaints); platform-wide phrases do both at scale.
     keep = stats.filter(
-        (pl.col("_users") > 1)
+        ((pl.col("_users") > 1) | (pl.col("_shops") > 1))
         & ~((pl.col("_users") >= UBIQUITOUS_USERS) & (pl.col("_shops") >= UBIQUITOUS_SHOPS))
     )
     return clusters.join(
         keep.select(
-            "text_cluster", (pl.col("_users") - 1).cast(pl.Float64).alias("text_cluster_users")
+            "text_cluster",
+            (pl.col("_users") - 1).cast(pl.Float64).alias("text_cluster_users"),
+            (pl.col("_shops") - 1).cast(pl.Float64).alias("text_cluster_shops"),
         ),
         on="text_cluster",
     )
@@ -98,12 +109,12 @@ def template(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
         .join(
             tables["text_clusters"]
             .lazy()
-            .select("_text_norm", "text_cluster", "text_cluster_users"),
+            .select("_text_norm", "text_cluster", "text_cluster_users", "text_cluster_shops"),
             on="_text_norm",
             how="left",
         )
         .with_columns(
-            pl.col("text_dup_window").fill_null(0.0), pl.col("text_cluster_users").fill_null(0.0)
+            pl.col("text_dup_window", "text_cluster_users", "text_cluster_shops").fill_null(0.0)
         )
         .drop("text_cluster")
     )

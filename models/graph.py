@@ -47,7 +47,7 @@ def build_kinds(keys: pl.DataFrame, eps: float = 0.1, kinds: tuple[str, ...] = G
         out.append(GroupKind("product+", _codes(keys, ["product_id"], pos), product_potential(eps)))
         out.append(GroupKind("product-", _codes(keys, ["product_id"], ~pos), product_potential(eps)))
     if "text_cluster" in kinds and "text_cluster" in keys.columns:
-        out.append(GroupKind("text_cluster", _codes(keys, ["text_cluster", "shop_id"]), homophily(eps)))
+        out.append(GroupKind("text_cluster", _codes(keys, ["text_cluster"]), homophily(eps)))
     if "network" in kinds and "_net" in keys.columns:
         # one node per /24 (/64) at one shop in one week: a campaign, not a carrier's whole history
         wk = keys.with_columns((pl.col("_t") // (7 * DAY)).alias("_wk"))

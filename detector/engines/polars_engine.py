@@ -18,7 +18,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import pickle
+import shutil
 import signal
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -30,23 +32,30 @@ POOL_MIN_ROWS = 150_000
 #: Rows per chunk sent to a worker.
 CHUNK_ROWS = 100_000
 
-_MODEL = None
+_MODEL: tuple[str, object] | None = None  # (path, model) cached in a worker
 
 
-def _init_worker(model_bytes: bytes) -> None:
-    global _MODEL
+def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _MODEL = pickle.loads(model_bytes)
-    if "n_jobs" in _MODEL.get_params():
-        _MODEL.set_params(n_jobs=1)
 
 
-def _score_chunk(X: np.ndarray) -> np.ndarray:
-    return _MODEL.score_samples(X)
+def _model(path: str):
+    global _MODEL
+    if _MODEL is None or _MODEL[0] != path:
+        with open(path, "rb") as fh:
+            model = pickle.load(fh)
+        if "n_jobs" in model.get_params():
+            model.set_params(n_jobs=1)
+        _MODEL = (path, model)
+    return _MODEL[1]
 
 
-def _contrib_chunk(X: np.ndarray) -> tuple[float, np.ndarray]:
-    return _MODEL.contributions(X)
+def _score_chunk(path: str, X: np.ndarray) -> np.ndarray:
+    return _model(path).score_samples(X)
+
+
+def _contrib_chunk(path: str, X: np.ndarray) -> tuple[float, np.ndarray]:
+    return _model(path).contributions(X)
 
 
 def _ping() -> int:
@@ -66,41 +75,56 @@ class PolarsEngine(Engine):
 
     name = "polars"
 
-    def __init__(self, progress=None, workers: int | None = None, pool_min_rows: int = POOL_MIN_ROWS):
+    def __init__(
+        self, progress=None, workers: int | None = None, pool_min_rows: int = POOL_MIN_ROWS
+    ):
         super().__init__(progress)
         self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
         self.pool_min_rows = pool_min_rows
         self._pool: ProcessPoolExecutor | None = None
-        self._pool_model: int | None = None
+        self._tmp: str | None = None
+        self._models: dict[int, str] = {}
 
     def describe(self) -> dict:
         return {**super().describe(), "score_workers": self.workers}
 
-    def close(self) -> None:
-        self._stop_pool()
+    # -- the pool --------------------------------------------------------------
+    def warm(self, n_rows: int) -> None:
+        """Start the scoring workers in the background when ``n_rows`` will need them."""
+        if self._use_pool(n_rows):
+            self._get_pool().submit(_ping)
 
-    def _stop_pool(self) -> None:
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(["numpy", "sklearn.ensemble", "models.isolation"])
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=ctx, initializer=_init_worker
+            )
+        return self._pool
+
+    def _model_path(self, model) -> str:
+        """The model pickled once to a private file the workers load (and cache) by path."""
+        key = id(model)
+        if key not in self._models:
+            if self._tmp is None:
+                self._tmp = tempfile.mkdtemp(prefix="rd-engine-")
+            path = os.path.join(self._tmp, f"model-{len(self._models)}.pkl")
+            with open(path, "wb") as fh:
+                pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            self._models[key] = path
+        return self._models[key]
+
+    def close(self) -> None:
         if self._pool is not None:
-            pool, self._pool, self._pool_model = self._pool, None, None
-            for p in list(getattr(pool, "_processes", {}).values()):
+            pool, self._pool = self._pool, None
+            for p in list((getattr(pool, "_processes", None) or {}).values()):
                 if p.is_alive():
                     p.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
-
-    def _pool_for(self, model) -> ProcessPoolExecutor:
-        if self._pool is not None and self._pool_model == id(model):
-            return self._pool
-        self._stop_pool()
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["models.isolation", "numpy", "sklearn.ensemble"])
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL),),
-        )
-        self._pool_model = id(model)
-        return self._pool
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp, self._models = None, {}
 
     def _use_pool(self, n: int) -> bool:
         return self.workers > 1 and n >= self.pool_min_rows
@@ -110,42 +134,36 @@ class PolarsEngine(Engine):
         size = max(1, min(CHUNK_ROWS, -(-n // (2 * self.workers))))
         return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
+    def _run(self, fn, model, X: np.ndarray, st) -> list:
+        path = self._model_path(model)
+        slices = self._chunks(X.shape[0])
+        futures = [self._get_pool().submit(fn, path, X[sl]) for sl in slices]
+        parts = []
+        try:
+            for sl, fut in zip(slices, futures, strict=True):
+                parts.append(fut.result())
+                st.advance(sl.stop - sl.start)
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            self.close()
+            raise
+        return parts
+
+    # -- stages ----------------------------------------------------------------
     def score_samples(self, model, X: np.ndarray) -> np.ndarray:
         n = X.shape[0]
         if not self._use_pool(n):
             return super().score_samples(model, X)
         with self.progress.stage("score", total=n) as st:
-            pool = self._pool_for(model)
-            try:
-                parts = []
-                slices = self._chunks(n)
-                for sl, part in zip(
-                    slices, pool.map(_score_chunk, (X[sl] for sl in slices)), strict=True
-                ):
-                    parts.append(part)
-                    st.advance(sl.stop - sl.start)
-            except BaseException:
-                self._stop_pool()
-                raise
-        return np.concatenate(parts) if parts else np.zeros(0)
+            parts = self._run(_score_chunk, model, X, st)
+        return np.concatenate(parts)
 
     def contributions(self, model, X: np.ndarray) -> tuple[float, np.ndarray]:
         n = X.shape[0]
-        # explanations cost about one forest pass per active feature: worth a pool sooner
-        if not self._use_pool(n * 4):
+        # an explanation costs about one forest pass per active feature: a pool pays sooner
+        if not self._use_pool(n * 8):
             return super().contributions(model, X)
         with self.progress.stage("explain", total=n) as st:
-            pool = self._pool_for(model)
-            try:
-                base, parts = 0.0, []
-                slices = self._chunks(n)
-                for sl, (b, c) in zip(
-                    slices, pool.map(_contrib_chunk, (X[sl] for sl in slices)), strict=True
-                ):
-                    base = b
-                    parts.append(c)
-                    st.advance(sl.stop - sl.start)
-            except BaseException:
-                self._stop_pool()
-                raise
-        return base, np.concatenate(parts) if parts else np.zeros((0, X.shape[1]))
+            parts = self._run(_contrib_chunk, model, X, st)
+        return parts[0][0], np.concatenate([c for _, c in parts])

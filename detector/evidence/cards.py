@@ -31,6 +31,8 @@ from detector.evidence.packet import Packet
 from detector.evidence.platforms import DEFAULT_MAX_CASE_CARDS
 
 WIDTH, HEIGHT = 1080, 1440
+#: Punctuation that may not start a line (kept on the previous line instead).
+_NO_LINE_START = set("，。；：！？、）」』》】〕…,.;:!?)]}%")
 MARGIN = 48
 FOOTER = 64
 
@@ -82,7 +84,7 @@ class _Page:
             cur, w = "", 0.0
             for ch in para:
                 cw = self._width(font, key, ch)
-                if w + cw > width and cur:
+                if w + cw > width and cur and ch not in _NO_LINE_START:
                     lines.append(cur)
                     cur, w = "", 0.0
                 cur += ch

@@ -6,9 +6,10 @@ when asked) and whose ``views`` hold the chart geometry the HTML draws. The
 renderers (HTML, cards, overview) only read a :class:`Packet`, so everything
 merchant-facing comes from the same, redacted numbers.
 
-Selection: by default the cases that *harm* the shop: cases linking at least
-two reviews whose reviews *at this shop* are mostly 1-2★ (smear,
-professional negative reviewer, a negative ring ...). ``include_all`` takes
+Selection: by default the cases that *harm* the shop: cases whose reviews *at
+this shop* are mostly 1-2★ and that link reviews of two or more accounts, or
+are a professional negative reviewer's (one account's 1-2★ reviews at three or
+more shops). One buyer's two bad reviews are not a campaign and are left out. ``include_all`` takes
 every case with a review at the shop, singletons and boosts included. The
 cited reviews are the selected cases' reviews at this shop (a merchant can
 only appeal those); a case's reviews at other shops are shown as context.
@@ -610,6 +611,7 @@ def _select(bundle: ScanBundle, shop: str, include_all: bool) -> pl.DataFrame:
     out = touching.join(at, on="case_id", how="inner")
     harms = (
         (pl.col("n_reviews") >= 2)
+        & ((pl.col("n_users") >= 2) | (pl.col("kind") == "pro_negative"))
         & (pl.col("n_negative_at_shop") >= 1)
         & (pl.col("n_negative_at_shop") > pl.col("n_positive_at_shop"))
     )

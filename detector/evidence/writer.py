@@ -107,7 +107,7 @@ def write_packet(packet: Packet, out: str | Path) -> dict:
             "html": "packet.html",
             "json": "packet.json",
             "cards": [
-                {"file": f, "case_id": c.case_id, "bytes": len(c.png), "dpi": c.dpi}
+                {"file": f, "case_id": c.case_id, "bytes": len(c.png), "scale": c.scale}
                 for f, c in zip(card_files, cards, strict=True)
             ],
             "overview": "overview.png" if overview else None,
