@@ -1,0 +1,21 @@
+import numpy as np
+import pytest
+
+from models.isolation import OneSidedIsolationForest
+from models.persist import ModelMismatch, load_model, save_model
+
+
+def test_save_load_roundtrip_and_checks(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.lognormal(size=(2000, 3))
+    m = OneSidedIsolationForest(directions=[1, -1, 1], n_estimators=50).fit(X)
+    p = tmp_path / "model.joblib"
+    save_model(p, m, ["a", "b", "c"], {"seed": 0})
+    loaded = load_model(p, ["a", "b", "c"])
+    assert np.array_equal(loaded.model.score_samples(X), m.score_samples(X))
+    assert loaded.features == ["a", "b", "c"] and loaded.params == {"seed": 0}
+    with pytest.raises(ModelMismatch, match="other features"):
+        load_model(p, ["a", "c", "b"])
+    (tmp_path / "junk.joblib").write_bytes(b"junk")
+    with pytest.raises(Exception):
+        load_model(tmp_path / "junk.joblib")
