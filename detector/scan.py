@@ -21,17 +21,19 @@ import polars as pl
 from detector import __version__
 from detector.atomic import write_json
 from detector.cases import attach_case_ids, build_cases, case_summary
-from detector.contract import LoadedInput, load_reviews
+from detector.contract import LoadedInput
+from detector.engines import Engine, get_engine
 from detector.hashing import file_sha256
+from detector.partition import PARTITIONED_OUTPUTS, partition_values, publish, write_partitioned
+from detector.progress import ScanProgress
 from features import params
-from features.pipeline import FeatureResult, compute_features
-from features.registry import REGISTRY
-from features.registry import LINKED_EVIDENCE
+from features.pipeline import FeatureResult
+from features.registry import LINKED_EVIDENCE, REGISTRY
 from models.explain import MAX_REASONS, MIN_SHARE
-from models.threshold import valley_threshold
 from models.graph import build_kinds, default_kinds
-from models.propagation import propagate
 from models.isolation import OneSidedIsolationForest
+from models.propagation import propagate
+from models.threshold import valley_threshold
 
 OUTPUT_FILES = (
     "explanations.parquet",
@@ -122,12 +124,19 @@ class ScanResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def score_reviews(reviews: pl.DataFrame, config: ScanConfig | None = None) -> ScoreResult:
-    """Features, score, flag and reasons for valid reviews (no I/O)."""
+def score_reviews(
+    reviews: pl.DataFrame, config: ScanConfig | None = None, engine: Engine | None = None
+) -> ScoreResult:
+    """Features, score, flag and reasons for valid reviews (no I/O).
+
+    ``engine`` runs the heavy stages (tables, fit, scoring, explanations); the
+    reference engine (this process) by default. See :mod:`detector.engines`.
+    """
     config = config or ScanConfig()
+    engine = engine or Engine()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    fr = compute_features(reviews, families=config.families)
+    fr = engine.compute_features(reviews, config.families)
     timings["features"] = time.perf_counter() - t0
     timings.update({f"features.{k}": v for k, v in fr.timings.items()})
 
@@ -142,8 +151,8 @@ def score_reviews(reviews: pl.DataFrame, config: ScanConfig | None = None) -> Sc
         random_state=config.seed,
     )
     if names:
-        model.fit(X)
-        score = model.score_samples(X)
+        engine.fit(model, X)
+        score = engine.score_samples(model, X)
     else:
         score = np.zeros(fr.frame.height)
     timings["score"] = time.perf_counter() - t0
@@ -154,7 +163,11 @@ def score_reviews(reviews: pl.DataFrame, config: ScanConfig | None = None) -> Sc
     graph_kinds: tuple[str, ...] = ()
     if config.propagate and names:
         t0 = time.perf_counter()
-        graph_kinds = tuple(config.graph_kinds) if config.graph_kinds is not None else default_kinds(fr.features, fr.unavailable)
+        graph_kinds = (
+            tuple(config.graph_kinds)
+            if config.graph_kinds is not None
+            else default_kinds(fr.features, fr.unavailable)
+        )
         score = propagate(prior, build_kinds(fr.keys, config.eps, graph_kinds))
         timings["propagate"] = time.perf_counter() - t0
 
@@ -166,7 +179,9 @@ def score_reviews(reviews: pl.DataFrame, config: ScanConfig | None = None) -> Sc
     t0 = time.perf_counter()
     reasons: list[list[str]] = [[] for _ in range(len(score))]
     idx = np.flatnonzero(flagged)
-    explanations = explain_flagged(model, X[idx] if names else X[:0], idx, names, prior, score, config)
+    explanations = explain_flagged(
+        model, X[idx] if names else X[:0], idx, names, prior, score, config, engine=engine
+    )
     if explanations.height:
         ranked = (
             explanations.filter(pl.col("contribution") > 0)
@@ -176,8 +191,15 @@ def score_reviews(reviews: pl.DataFrame, config: ScanConfig | None = None) -> Sc
         )
         for rid, terms, contribs in ranked.iter_rows():
             total = sum(contribs)
-            keep = [t for k, (t, c) in enumerate(zip(terms, contribs, strict=True)) if k == 0 or c >= MIN_SHARE * total]
-            reasons[rid] = keep[:MAX_REASONS]
+            keep = [
+                t
+                for k, (t, c) in enumerate(zip(terms, contribs, strict=True))
+                if k == 0 or c >= MIN_SHARE * total
+            ]
+            # The review's own signals lead; what linked reviews added comes last,
+            # because a platform reviewer needs the concrete evidence first.
+            own = [t for t in keep if t != LINKED_EVIDENCE.name][: MAX_REASONS - 1]
+            reasons[rid] = own + [t for t in keep if t == LINKED_EVIDENCE.name]
     for i in idx:
         if not reasons[i] and names:
             # a flagged review always gets a reason: its most unusual feature
@@ -203,10 +225,16 @@ def score_reviews(reviews: pl.DataFrame, config: ScanConfig | None = None) -> Sc
         .sort("_rid")
         .select(list(SCORES_SCHEMA))
     )
-    explanations = explanations.join(fr.frame.select("_rid", "review_id"), on="_rid").select(
-        "review_id", "term", "contribution"
-    ) if explanations.height else pl.DataFrame(schema=EXPLANATION_SCHEMA)
-    return ScoreResult(scores, fr, model, float(threshold), timings, method, list(graph_kinds), explanations)
+    explanations = (
+        explanations.join(fr.frame.select("_rid", "review_id"), on="_rid").select(
+            "review_id", "term", "contribution"
+        )
+        if explanations.height
+        else pl.DataFrame(schema=EXPLANATION_SCHEMA)
+    )
+    return ScoreResult(
+        scores, fr, model, float(threshold), timings, method, list(graph_kinds), explanations
+    )
 
 
 EXPLANATION_SCHEMA = {"review_id": pl.String, "term": pl.String, "contribution": pl.Float64}
@@ -220,6 +248,7 @@ def explain_flagged(
     prior: np.ndarray,
     score: np.ndarray,
     config: ScanConfig,
+    engine: Engine | None = None,
 ) -> pl.DataFrame:
     """Baseline plus per-term contributions for the given rows, in long form.
 
@@ -228,8 +257,10 @@ def explain_flagged(
     ``linked_evidence`` term is what propagation added or removed.
     """
     if rows.size == 0 or not names:
-        return pl.DataFrame(schema={"_rid": pl.Int64, "term": pl.String, "contribution": pl.Float64})
-    _, contrib = model.contributions(X)
+        return pl.DataFrame(
+            schema={"_rid": pl.Int64, "term": pl.String, "contribution": pl.Float64}
+        )
+    _, contrib = (engine or Engine()).contributions(model, X)
     contrib = contrib * (config.prior_high - config.prior_low)
     linked = score[rows] - prior[rows]
     terms = [*names, LINKED_EVIDENCE.name]
@@ -245,15 +276,30 @@ def explain_flagged(
     )
 
 
-
 def _publish(staging: Path, out: Path, written: Iterable[str]) -> None:
-    """Move staged files into ``out`` and remove outputs this run did not produce."""
-    written = set(written)
-    for name in OUTPUT_FILES:
-        if name not in written and (out / name).exists():
-            (out / name).unlink()
-    for name in written:
-        os.replace(staging / name, out / name)
+    """Move staged outputs into ``out`` and remove outputs this run did not produce.
+
+    Ctrl-C is held back while the renames run (:func:`detector.partition.publish`).
+    """
+    publish(staging, out, written, known=(*OUTPUT_FILES, *PARTITIONED_OUTPUTS))
+
+
+def _write_rows(
+    staging: Path, scores: pl.DataFrame, fr: FeatureResult, partition_by: str | None
+) -> list[str]:
+    """Write scores and features: single files, or hive partitions by ``partition_by``."""
+    features = fr.frame.drop("_rid")
+    if partition_by is None:
+        scores.write_parquet(staging / "scores.parquet", compression="zstd")
+        features.write_parquet(staging / "features.parquet", compression="zstd")
+        return ["scores.parquet", "features.parquet"]
+    part = fr.keys.select(
+        "review_id", partition_values(pl.col("_t"), partition_by).alias(partition_by)
+    )
+    for name, frame in (("scores", scores), ("features", features)):
+        keyed = frame.join(part, on="review_id", how="left", maintain_order="left")
+        write_partitioned(keyed, staging / name, partition_by)
+    return ["scores", "features"]
 
 
 def run_scan(
@@ -263,20 +309,45 @@ def run_scan(
     since=None,
     until=None,
     config: ScanConfig | None = None,
+    engine: str | Engine | None = None,
+    progress: ScanProgress | None = None,
+    partition_by: str | None = None,
 ) -> ScanResult:
-    """Scan ``inputs`` and write the results into directory ``out``."""
+    """Scan ``inputs`` and write the results into directory ``out``.
+
+    ``engine`` is ``"polars"`` (default), ``"ray"`` or an :class:`Engine`;
+    ``progress`` shows stages (silent by default); ``partition_by="month"``
+    writes scores and features as hive partitions (:mod:`detector.partition`).
+    Ctrl-C leaves ``out`` as it was: nothing is published before every output
+    is staged.
+    """
     config = config or ScanConfig()
+    owns_engine = not isinstance(engine, Engine)
+    engine = get_engine(engine, progress=progress)
+    progress = engine.progress
+    try:
+        return _run_scan(inputs, out, columns, since, until, config, engine, partition_by)
+    finally:
+        if owns_engine:
+            engine.close()
+
+
+def _run_scan(inputs, out, columns, since, until, config, engine, partition_by) -> ScanResult:
+    progress = engine.progress
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     t0 = time.perf_counter()
-    loaded = load_reviews(inputs, columns=columns, since=since, until=until)
+    loaded = engine.load(inputs, columns=columns, since=since, until=until)
     timings["load"] = time.perf_counter() - t0
+    if hasattr(engine, "warm"):
+        engine.warm(loaded.reviews.height)
 
-    sr = score_reviews(loaded.reviews, config)
+    sr = score_reviews(loaded.reviews, config, engine=engine)
     scores, fr, model, threshold = sr.scores, sr.features, sr.model, sr.threshold
     t0 = time.perf_counter()
-    cases = build_cases(scores, fr.keys, fr.frame)
-    scores = attach_case_ids(scores, cases.review_case)
+    with progress.stage("cases"):
+        cases = build_cases(scores, fr.keys, fr.frame)
+        scores = attach_case_ids(scores, cases.review_case)
     timings["cases"] = time.perf_counter() - t0
     timings.update(sr.timings)
 
@@ -285,18 +356,20 @@ def run_scan(
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     try:
         t0 = time.perf_counter()
-        written = ["scores.parquet", "features.parquet", "summary.json", "cases.parquet"]
-        cases.cases.write_parquet(staging / "cases.parquet", compression="zstd")
-        scores.write_parquet(staging / "scores.parquet", compression="zstd")
-        fr.frame.drop("_rid").write_parquet(staging / "features.parquet", compression="zstd")
-        sr.explanations.write_parquet(staging / "explanations.parquet", compression="zstd")
-        written.append("explanations.parquet")
-        if loaded.rejected.height:
-            loaded.rejected.write_parquet(staging / "rejected.parquet", compression="zstd")
-            written.append("rejected.parquet")
+        with progress.stage("write", total=scores.height):
+            written = ["summary.json", "cases.parquet"]
+            cases.cases.write_parquet(staging / "cases.parquet", compression="zstd")
+            written += _write_rows(staging, scores, fr, partition_by)
+            sr.explanations.write_parquet(staging / "explanations.parquet", compression="zstd")
+            written.append("explanations.parquet")
+            if loaded.rejected.height:
+                loaded.rejected.write_parquet(staging / "rejected.parquet", compression="zstd")
+                written.append("rejected.parquet")
         timings["write"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_all
         summary = build_summary(loaded, sr, config, timings)
+        summary["engine"] = engine.describe()
+        summary["output"] = {"partition_by": partition_by}
         summary["load"] = {
             "columns": columns or None,
             "since": since,

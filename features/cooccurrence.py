@@ -117,7 +117,12 @@ def ring_edges(lf: pl.LazyFrame, tables) -> pl.DataFrame:
         .agg(pl.len().alias("weight"))
         .filter(pl.col("weight") >= RING_MIN_PRODUCTS)
     )
-    involved = pl.concat([weights.select(pl.col("user_a").alias("user_id")), weights.select(pl.col("user_b").alias("user_id"))]).unique()
+    involved = pl.concat(
+        [
+            weights.select(pl.col("user_a").alias("user_id")),
+            weights.select(pl.col("user_b").alias("user_id")),
+        ]
+    ).unique()
     n_products = (
         lf.select("user_id", "product_id")
         .join(involved.lazy(), on="user_id", how="semi")
@@ -181,7 +186,11 @@ def ring_features(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
     in_ring = pl.col("ring_partners") > 0
     return (
         lf.join(tables["ring_partners"].lazy(), on=["product_id", "user_id"], how="left")
-        .join(tables["rings"].lazy().select("user_id", "ring_core", "ring_size"), on="user_id", how="left")
+        .join(
+            tables["rings"].lazy().select("user_id", "ring_core", "ring_size"),
+            on="user_id",
+            how="left",
+        )
         .with_columns(pl.col("ring_partners", "ring_core", "ring_size").fill_null(0.0))
         .with_columns(
             pl.when(in_ring).then(pl.col("ring_core")).otherwise(0.0).alias("ring_core"),

@@ -60,7 +60,6 @@ def signatures(texts: list[str], seed: int = 7) -> np.ndarray:
             starts = ends - lens
             n_sh = np.maximum(lens - 2, 1)
             # shingle i of text j starts at starts[j] + i
-            owner = np.repeat(np.arange(len(chunk)), n_sh)
             first = np.repeat(starts, n_sh)
             offs = np.arange(n_sh.sum()) - np.repeat(np.cumsum(n_sh) - n_sh, n_sh)
             pos = first + offs

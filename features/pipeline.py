@@ -201,8 +201,10 @@ def link_keys(prepared: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.Dat
     if "rings" in tables:
         # a review belongs to a ring only where the ring acted on its product,
         # not for a ring account's camouflage reviews elsewhere
-        acted = tables["ring_partners"].select("product_id", "user_id").join(
-            tables["rings"].select("user_id", "ring_id"), on="user_id"
+        acted = (
+            tables["ring_partners"]
+            .select("product_id", "user_id")
+            .join(tables["rings"].select("user_id", "ring_id"), on="user_id")
         )
         keys = keys.join(acted, on=["product_id", "user_id"], how="left")
     return keys.sort("_rid")

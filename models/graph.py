@@ -26,7 +26,9 @@ def _codes(keys: pl.DataFrame, cols: list[str], mask: np.ndarray | None = None) 
     return ids
 
 
-def build_kinds(keys: pl.DataFrame, eps: float = 0.1, kinds: tuple[str, ...] = GRAPH_KINDS) -> list[GroupKind]:
+def build_kinds(
+    keys: pl.DataFrame, eps: float = 0.1, kinds: tuple[str, ...] = GRAPH_KINDS
+) -> list[GroupKind]:
     """Node kinds for :func:`models.propagation.propagate` from per-review link keys.
 
     Parameters
@@ -45,7 +47,9 @@ def build_kinds(keys: pl.DataFrame, eps: float = 0.1, kinds: tuple[str, ...] = G
     if "product" in kinds:
         # a product is attacked and promoted by different campaigns: one node per polarity
         out.append(GroupKind("product+", _codes(keys, ["product_id"], pos), product_potential(eps)))
-        out.append(GroupKind("product-", _codes(keys, ["product_id"], ~pos), product_potential(eps)))
+        out.append(
+            GroupKind("product-", _codes(keys, ["product_id"], ~pos), product_potential(eps))
+        )
     if "text_cluster" in kinds and "text_cluster" in keys.columns:
         out.append(GroupKind("text_cluster", _codes(keys, ["text_cluster"]), homophily(eps)))
     if "network" in kinds and "_net" in keys.columns:

@@ -98,12 +98,12 @@ class OneSidedIsolationForest(BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """One-sided suspicion per feature: 0 = ordinary, 1 = top of the ranks, more beyond the tail."""
         check_is_fitted(self, "grid_")
-        O = self._oriented(X)
+        oriented = self._oriented(X)
         n = self.grid_.shape[0]
-        Z = np.empty_like(O)
+        Z = np.empty_like(oriented)
         grid = np.ascontiguousarray(self.grid_.T)
-        for j in range(O.shape[1]):
-            g, o = grid[j], np.ascontiguousarray(O[:, j])
+        for j in range(oriented.shape[1]):
+            g, o = grid[j], np.ascontiguousarray(oriented[:, j])
             # mid-rank percentile: ties (a feature's mass at 0) share one value
             Z[:, j] = (np.searchsorted(g, o, "left") + np.searchsorted(g, o, "right")) / (2.0 * n)
         q = self.clip_quantile
@@ -116,7 +116,7 @@ class OneSidedIsolationForest(BaseEstimator):
             kq = int(round(q * (n - 1)))
             top, mid = self.grid_[k], self.grid_[kq]
             spread = np.where(top - mid > 0, top - mid, np.maximum(np.abs(top), 1.0))
-            Z += np.log1p(np.maximum(O - top, 0.0) / spread)
+            Z += np.log1p(np.maximum(oriented - top, 0.0) / spread)
         return Z
 
     # -- fit / score ---------------------------------------------------------
@@ -130,9 +130,11 @@ class OneSidedIsolationForest(BaseEstimator):
         if X.shape[0] > self.max_fit_rows:
             idx = np.sort(rng.choice(X.shape[0], self.max_fit_rows, replace=False))
             X = X[idx]
-        O = self._oriented(X)
+        oriented = self._oriented(X)
         self.n_features_in_ = X.shape[1]
-        self.grid_ = np.quantile(O, np.linspace(0.0, 1.0, _GRID), axis=0, method="inverted_cdf")
+        self.grid_ = np.quantile(
+            oriented, np.linspace(0.0, 1.0, _GRID), axis=0, method="inverted_cdf"
+        )
         Z = self.transform(X)
         self.forest_ = IsolationForest(
             n_estimators=self.n_estimators,

@@ -33,7 +33,12 @@ class SavedModel:
     params: dict
 
 
-def save_model(path: str | os.PathLike[str], model: OneSidedIsolationForest, features: list[str], params: dict | None = None) -> None:
+def save_model(
+    path: str | os.PathLike[str],
+    model: OneSidedIsolationForest,
+    features: list[str],
+    params: dict | None = None,
+) -> None:
     """Write ``model`` with its feature list, engine version and parameters, atomically."""
     payload = {
         "format": FORMAT,
@@ -46,7 +51,9 @@ def save_model(path: str | os.PathLike[str], model: OneSidedIsolationForest, fea
         joblib.dump(payload, tmp, compress=3)
 
 
-def load_model(path: str | os.PathLike[str], features: list[str] | None = None, strict_version: bool = True) -> SavedModel:
+def load_model(
+    path: str | os.PathLike[str], features: list[str] | None = None, strict_version: bool = True
+) -> SavedModel:
     """Load a model saved by :func:`save_model`.
 
     Parameters

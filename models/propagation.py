@@ -92,7 +92,9 @@ def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -
             r_to_g = _norm(own @ kind.psi.T)
             gp = np.full(ng, 0.5) if kind.prior is None else kind.prior
             lg = np.log(np.stack([1.0 - gp, gp], axis=1).clip(_TINY, 1.0))
-            lg = lg + np.stack([np.bincount(ids, np.log(r_to_g[:, s] + _TINY), ng) for s in (0, 1)], axis=1)
+            lg = lg + np.stack(
+                [np.bincount(ids, np.log(r_to_g[:, s] + _TINY), ng) for s in (0, 1)], axis=1
+            )
             cavity = lg[ids] - np.log(r_to_g + _TINY)
             bg = np.exp(cavity - cavity.max(axis=1, keepdims=True))
             msg = np.full((n, 2), 0.5)

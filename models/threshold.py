@@ -8,7 +8,9 @@ import numpy as np
 POSTERIOR_FLOOR = 0.5
 
 
-def valley_threshold(scores: np.ndarray, bins: int = 50, floor: float = POSTERIOR_FLOOR, min_ratio: float = 3.0) -> tuple[float, str]:
+def valley_threshold(
+    scores: np.ndarray, bins: int = 50, floor: float = POSTERIOR_FLOOR, min_ratio: float = 3.0
+) -> tuple[float, str]:
     """Threshold at the density valley between the ordinary mass and a suspicious mode.
 
     Scores of campaigns pile up near 1 once evidence propagates through their

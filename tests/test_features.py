@@ -29,7 +29,9 @@ def market(seed: int, n: int, shop_prefix: str, with_optional: bool = True) -> p
             "product_id": [f"{shop_prefix}-p{i}" for i in rng.integers(0, 12, n)],
             "user_id": users,
             "rating": rng.choice([1, 2, 3, 4, 5], n, p=[0.1, 0.05, 0.05, 0.2, 0.6]).astype(np.int8),
-            "created_at": [T0 + dt.timedelta(minutes=int(m)) for m in rng.integers(0, 60 * 24 * 90, n)],
+            "created_at": [
+                T0 + dt.timedelta(minutes=int(m)) for m in rng.integers(0, 60 * 24 * 90, n)
+            ],
         }
     )
     if with_optional:
@@ -38,7 +40,9 @@ def market(seed: int, n: int, shop_prefix: str, with_optional: bool = True) -> p
             pl.Series("text", ["".join(rng.choice(words, 6)) for _ in range(n)]),
             pl.Series("ip", [f"{octet}.{a}.{b}.{c}" for a, b, c in rng.integers(0, 4, (n, 3))]),
             pl.Series("device_id", [f"{shop_prefix}-d{i}" for i in rng.integers(0, n // 2 + 1, n)]),
-            (pl.col("created_at") - pl.duration(minutes=rng.integers(1, 60 * 24 * 5, n))).alias("delivered_at"),
+            (pl.col("created_at") - pl.duration(minutes=rng.integers(1, 60 * 24 * 5, n))).alias(
+                "delivered_at"
+            ),
         )
     return df
 
@@ -108,7 +112,9 @@ def test_unrelated_shops_do_not_change_a_shops_features(seed, other):
     a = market(seed, 300, "A")
     b = market(seed + 1, other, "B")
     alone = by_review(compute_features(a))
-    together = by_review(compute_features(pl.concat([a, b]))).filter(pl.col("review_id").str.starts_with("A-"))
+    together = by_review(compute_features(pl.concat([a, b]))).filter(
+        pl.col("review_id").str.starts_with("A-")
+    )
     for c in alone.columns[1:]:
         assert np.allclose(alone[c].to_numpy(), together[c].to_numpy(), rtol=1e-9, atol=1e-9), c
 
@@ -124,7 +130,10 @@ def test_templates_burst_and_rings_are_found():
             "user_id": [f"X-u{i}" for i in range(12)],
             "rating": [5] * 12,
             "created_at": [T0 + dt.timedelta(days=40, minutes=5 * i) for i in range(12)],
-            "text": ["这款保温杯质量非常好保温效果一流物流也很快推荐购买" + ("哈" * (i % 3)) for i in range(12)],
+            "text": [
+                "这款保温杯质量非常好保温效果一流物流也很快推荐购买" + ("哈" * (i % 3))
+                for i in range(12)
+            ],
             "ip": [f"99.1.1.{i}" for i in range(12)],
             "device_id": [f"X-d{i % 3}" for i in range(12)],
             "delivered_at": [T0 + dt.timedelta(days=40, minutes=5 * i - 3) for i in range(12)],

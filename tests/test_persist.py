@@ -16,6 +16,8 @@ def test_save_load_roundtrip_and_checks(tmp_path):
     assert loaded.features == ["a", "b", "c"] and loaded.params == {"seed": 0}
     with pytest.raises(ModelMismatch, match="other features"):
         load_model(p, ["a", "c", "b"])
-    (tmp_path / "junk.joblib").write_bytes(b"junk")
-    with pytest.raises(Exception):
-        load_model(tmp_path / "junk.joblib")
+    import joblib
+
+    joblib.dump({"not": "a model"}, tmp_path / "other.joblib")
+    with pytest.raises(ModelMismatch, match="not a review-detector model"):
+        load_model(tmp_path / "other.joblib")

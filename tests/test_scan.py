@@ -67,7 +67,9 @@ def test_explanations_add_up_to_the_score(scanned):
 
 def test_rejected_rows_are_kept_with_reasons(tmp_path, small_market):
     reviews, _ = small_market
-    bad = reviews.head(5).with_columns(pl.lit(9, dtype=pl.Int8).alias("rating"), (pl.col("review_id") + "-bad"))
+    bad = reviews.head(5).with_columns(
+        pl.lit(9, dtype=pl.Int8).alias("rating"), (pl.col("review_id") + "-bad")
+    )
     dup = reviews.head(2)
     pl.concat([reviews, bad, dup]).write_parquet(tmp_path / "in.parquet")
     result = run_scan(tmp_path / "in.parquet", tmp_path / "out")
@@ -105,7 +107,9 @@ def test_cli_missing_column_exits_2_and_writes_nothing(tmp_path, capsys, small_m
 
 def test_cli_unreadable_file_exits_2(tmp_path, capsys):
     (tmp_path / "broken.parquet").write_bytes(b"not a parquet file")
-    code = main(["scan", str(tmp_path / "broken.parquet"), "--out", str(tmp_path / "out"), "--quiet"])
+    code = main(
+        ["scan", str(tmp_path / "broken.parquet"), "--out", str(tmp_path / "out"), "--quiet"]
+    )
     assert code == 2
     assert "broken.parquet" in capsys.readouterr().err
 
@@ -145,3 +149,10 @@ def test_one_sided_scorer_beats_the_raw_forest_on_real_like_structure():
     sr = score_reviews(reviews, ScanConfig(propagate=False))
     d = sr.scores.join(labels, on="review_id")
     assert roc_auc_score(d["is_fake"], d["score"]) >= 0.95
+
+
+def test_demo_runs_and_prints_a_summary(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--reviews", "3000", "--seed", "5"]) == 0
+    printed = capsys.readouterr().out
+    assert "reviews scored" in printed and "precision" in printed
+    assert (tmp_path / "demo" / "scan" / "scores.parquet").exists()
