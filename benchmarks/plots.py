@@ -62,7 +62,7 @@ def pr_curves(
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_title(f"Precision-recall, {dataset} ({y.sum():,} fake of {y.size:,})")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     ax.grid(alpha=0.3)
     return _save(fig, path)
 

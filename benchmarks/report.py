@@ -391,26 +391,58 @@ def render_markdown(results: dict) -> str:
             lines.append(f"- scale suite {scale['status']}: {scale.get('reason', '')}")
         lines.append("")
     if scale.get("status") == "ok":
-        lines += ["## Scale", ""]
-        pts = scale.get("points") or []
-        if pts:
-            lines += _table(
-                ["label", "reviews", "seconds", "peak MB"],
-                [
-                    [
-                        str(p.get("label", "")),
-                        f"{p.get('n_reviews', 0):,}",
-                        _secs(p.get("seconds")),
-                        _mb(p.get("peak_rss_mb")),
-                    ]
-                    for p in pts
-                    if isinstance(p, dict)
-                ],
-            )
-        else:
-            lines.append("See results.json (`scale`).")
-        lines.append("")
+        lines += _scale_section(scale)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _scale_section(scale: dict) -> list[str]:
+    """End-to-end scans from :mod:`benchmarks.scale` (its own measurement: whole CLI run)."""
+    lines = [
+        "## Scale",
+        "",
+        "End-to-end `review-detector scan` runs by `benchmarks/scale.py` (read, features, score, "
+        "cases, write; wall time and peak RSS of the whole process tree). See `scale.json` "
+        "and `time_vs_size.png`.",
+        "",
+    ]
+    rows = []
+    for r in scale.get("sizes") or []:
+        if not isinstance(r, dict):
+            continue
+        q = r.get("quality") or {}
+        ok = r.get("returncode", 0) == 0
+        rows.append(
+            [
+                f"{r.get('reviews', 0):,}",
+                str(r.get("engine", "")),
+                _secs(r.get("seconds")) if ok else f"failed (exit {r.get('returncode')})",
+                DASH if r.get("peak_gb") is None else f"{r['peak_gb']:.2f}",
+                _num(q.get("roc_auc")),
+                _num(q.get("ap")),
+                {True: "yes", False: "no"}.get(r.get("meets_target"), DASH),
+            ]
+        )
+    y = scale.get("yelpchi")
+    if isinstance(y, dict) and "seconds" in y:
+        q = y.get("quality") or {}
+        rows.append(
+            [
+                f"YelpChi {y.get('reviews', 0):,}",
+                str(y.get("engine", "")),
+                _secs(y.get("seconds")),
+                DASH if y.get("peak_gb") is None else f"{y['peak_gb']:.2f}",
+                _num(q.get("roc_auc")),
+                _num(q.get("ap")),
+                DASH,
+            ]
+        )
+    if rows:
+        lines += _table(
+            ["reviews", "engine", "wall s", "peak GB", "ROC-AUC", "AP", "meets target"], rows
+        )
+    else:
+        lines.append("See results.json (`scale`).")
+    return lines + [""]
 
 
 # ----------------------------------------------------------------------------- README

@@ -411,7 +411,7 @@ def run_quality(
     spec: SuiteSpec = QUICK,
     seeds: Sequence[int] | None = None,
     sizes: Sequence[int] | None = None,
-    ablation: str | None = None,
+    ablation: str | Sequence[str] | None = None,
     repeats: int | None = None,
     include_yelpchi: bool | None = None,
     isolate: bool = True,
@@ -428,7 +428,10 @@ def run_quality(
         Method ids from :data:`benchmarks.baselines.METHODS` (default: all).
     spec : SuiteSpec
         :data:`QUICK` or :data:`FULL`; ``seeds``, ``sizes``, ``ablation``
-        (applied to every dataset) and ``repeats`` override it.
+        (applied to every dataset) and ``repeats`` override it. ``ablation`` is
+        ``"none"``, ``"drop"`` (each family removed), ``"drop+alone"`` (and
+        each family alone) or a list of variant names such as
+        ``["without history", "no propagation"]``.
     isolate : bool
         Measure each run in a fresh child process (default). In-process runs
         are for debugging: their memory figures include earlier runs.
@@ -572,7 +575,14 @@ def run_quality(
                                 "reason": "no feature of this family can be computed on this data",
                             }
                         )
-                for var in ablation_variants(used, abl_mode):
+                if isinstance(abl_mode, str):
+                    variants = ablation_variants(used, abl_mode)
+                else:
+                    wanted = set(abl_mode)
+                    variants = [
+                        v for v in ablation_variants(used, "drop+alone") if v["variant"] in wanted
+                    ]
+                for var in variants:
                     r = iso.run(
                         {
                             "data": str(data_path),
@@ -761,9 +771,10 @@ def aggregate(per_dataset: dict, dataset_meta: list[dict]) -> list[dict]:
 def run_scale_suite(out_dir: Path, quick: bool) -> dict:
     """Call ``benchmarks.scale.run_scale(out_dir, quick)`` when that module exists.
 
-    The returned dict is stored under ``"scale"`` in ``results.json``. When it
-    has ``"points"``, a list of ``{"n_reviews", "seconds"[, "label"]}``, they are
-    drawn in ``time_vs_size.png``.
+    The returned dict is stored under ``"scale"`` in ``results.json`` and its
+    ``"sizes"`` rows (``reviews``, ``seconds``, ``peak_gb``, ``quality`` ...) are
+    tabulated in ``results.md``; the module writes its own ``scale.json`` and
+    ``time_vs_size.png`` into ``out_dir``.
     """
     try:
         mod = importlib.import_module("benchmarks.scale")
@@ -877,11 +888,14 @@ def _clean(obj):
 
 
 OWN_FILES = ("results.json", "results.md")
-OWN_PATTERNS = ("pr_curves_*.png", "score_dist_*.png", "time_vs_size.png")
+#: Plots this module writes (and removes when a later run does not make them again).
+#: ``time_vs_size.png`` and ``scale.json`` belong to :mod:`benchmarks.scale` and are
+#: never touched here.
+OWN_PATTERNS = ("pr_curves_*.png", "score_dist_*.png", "time_vs_size_methods.png")
 
 
-def time_points(per_dataset: dict, scale: dict | None) -> list[dict]:
-    """(method, n_reviews, median seconds) from the quality sets, plus the scale suite's points."""
+def time_points(per_dataset: dict) -> list[dict]:
+    """(method, n_reviews, median seconds) of every method on every generated set."""
     pts = []
     for name, d in per_dataset.items():
         if d["kind"] != "synthetic":
@@ -894,17 +908,6 @@ def time_points(per_dataset: dict, scale: dict | None) -> list[dict]:
                         "n_reviews": d["n_reviews"],
                         "seconds": m["seconds"],
                         "source": name,
-                    }
-                )
-    if scale and scale.get("status") == "ok":
-        for p in scale.get("points", []) or []:
-            if isinstance(p, dict) and "n_reviews" in p and "seconds" in p:
-                pts.append(
-                    {
-                        "label": f"{p.get('label', 'review-detector')} (scale)",
-                        "n_reviews": p["n_reviews"],
-                        "seconds": p["seconds"],
-                        "source": "scale",
                     }
                 )
     return pts
@@ -935,11 +938,17 @@ def write_outputs(results: dict, run: QualityRun | None, out_dir: Path) -> list[
                 p = staging / f"score_dist_{ds_name}.png"
                 plots.score_distributions(p, ds_name, run.labels[ds_name], by_method)
                 names.append(p.name)
-        pts = time_points(results.get("quality", {}).get("results", {}), results.get("scale"))
+        pts = time_points(results.get("quality", {}).get("results", {}))
         if len({p["n_reviews"] for p in pts}) >= 2:
-            plots.time_vs_size(staging / "time_vs_size.png", pts)
-            names.append("time_vs_size.png")
-        results["outputs"] = sorted([*OWN_FILES, *names])
+            plots.time_vs_size(staging / "time_vs_size_methods.png", pts)
+            names.append("time_vs_size_methods.png")
+        scale = results.get("scale") or {}
+        scale_files = [
+            f
+            for f in ("scale.json", "time_vs_size.png")
+            if scale.get("status") == "ok" and (out_dir / f).is_file()
+        ]
+        results["outputs"] = sorted([*OWN_FILES, *names, *scale_files])
         write_text(report.render_markdown(results), staging / "results.md")
         write_json(_clean(results), staging / "results.json")
         keep = set(names) | set(OWN_FILES)
@@ -965,7 +974,7 @@ def run_bench(
     sizes: Sequence[int] | None = None,
     datasets: Sequence[Dataset] | None = None,
     methods: Sequence[str] | None = None,
-    ablation: str | None = None,
+    ablation: str | Sequence[str] | None = None,
     repeats: int | None = None,
     include_yelpchi: bool | None = None,
     update_readme: bool | None = None,

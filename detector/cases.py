@@ -366,12 +366,14 @@ def build_cases(
         .with_columns(
             pl.col("edges").fill_null(pl.lit([], dtype=pl.List(EDGE_STRUCT))),
             pl.col("edge_types").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-            (pl.col("_t0") * 1_000_000).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(
-                "start"
-            ),
-            (pl.col("_t1") * 1_000_000).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(
-                "end"
-            ),
+            (pl.col("_t0") * 1_000_000)
+            .cast(pl.Datetime("us"))
+            .dt.replace_time_zone("UTC")
+            .alias("start"),
+            (pl.col("_t1") * 1_000_000)
+            .cast(pl.Datetime("us"))
+            .dt.replace_time_zone("UTC")
+            .alias("end"),
         )
         .with_columns(pl.col("start").cast(to_dt), pl.col("end").cast(to_dt))
         .sort("case_id")

@@ -34,7 +34,31 @@ def _add_scan(sub) -> None:
         help="flag scores at or above this (default: chosen from the data)",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument(
+        "--quiet", action="store_true", help="print nothing but errors (no progress display)"
+    )
+    p.add_argument(
+        "--engine",
+        choices=("polars", "ray"),
+        default="polars",
+        help="polars: this machine, out of core (default); ray: a Ray cluster (needs the ray extra)",
+    )
+    p.add_argument(
+        "--address",
+        help="Ray cluster to join with --engine ray, e.g. 'auto' or 'ray://head:10001' "
+        "(default: RAY_ADDRESS, else a local Ray on this machine)",
+    )
+    p.add_argument(
+        "--incremental",
+        metavar="STATE_DIR",
+        help="score only input partitions not seen before, reusing the model and history in "
+        "STATE_DIR (created on the first run); output accumulates in month partitions",
+    )
+    p.add_argument(
+        "--partition-by",
+        choices=("month",),
+        help="write scores/ and features/ as hive partitions (month=YYYY-MM/part-*.parquet)",
+    )
 
 
 def _add_generate(sub) -> None:
@@ -75,7 +99,9 @@ def _add_evidence(sub) -> None:
     )
     p.add_argument("scan_dir", help="directory written by `review-detector scan`")
     p.add_argument("--shop", required=True, help="shop_id to build the packet for")
-    p.add_argument("--out", required=True, help="packet directory (new, empty or an earlier packet)")
+    p.add_argument(
+        "--out", required=True, help="packet directory (new, empty or an earlier packet)"
+    )
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="packet language")
     p.add_argument(
         "--platform",
@@ -111,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_scan(args) -> int:
+    from detector.engines import get_engine
+    from detector.progress import ScanProgress
     from detector.report import print_scan_summary
     from detector.scan import ScanConfig, run_scan
 
@@ -119,16 +147,46 @@ def cmd_scan(args) -> int:
         seed=args.seed,
         threshold=args.threshold,
     )
-    result = run_scan(
-        args.input if len(args.input) > 1 else args.input[0],
-        args.out,
-        columns=parse_column_map(args.columns),
-        since=args.since,
-        until=args.until,
-        config=config,
-    )
-    if not args.quiet:
-        print_scan_summary(out, result, Path(args.out))
+    inputs = args.input if len(args.input) > 1 else args.input[0]
+    columns = parse_column_map(args.columns)
+    with ScanProgress.create(quiet=args.quiet, console=err) as progress:
+        try:
+            engine = get_engine(args.engine, address=args.address, progress=progress)
+        except ImportError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            return 2
+        with engine:
+            if args.incremental:
+                from detector.incremental import run_incremental
+
+                result = run_incremental(
+                    inputs,
+                    args.out,
+                    args.incremental,
+                    columns=columns,
+                    since=args.since,
+                    until=args.until,
+                    config=config,
+                    engine=engine,
+                    partition_by=args.partition_by or "month",
+                )
+            else:
+                result = run_scan(
+                    inputs,
+                    args.out,
+                    columns=columns,
+                    since=args.since,
+                    until=args.until,
+                    config=config,
+                    engine=engine,
+                    partition_by=args.partition_by,
+                )
+    if args.quiet:
+        return 0
+    if result is None:
+        out.print(f"nothing to do: no new or changed input since the last scan ({args.incremental})")
+        return 0
+    print_scan_summary(out, result, Path(args.out))
     return 0
 
 
@@ -167,7 +225,9 @@ def cmd_demo(args) -> int:
 def cmd_bench(args) -> int:
     from benchmarks.bench_cli import main_bench
 
-    return main_bench(args, log=lambda msg: err.print(msg, highlight=False, markup=False))
+    return main_bench(
+        args, log=lambda msg: err.print(msg, highlight=False, markup=False, soft_wrap=True)
+    )
 
 
 def cmd_evidence(args) -> int:

@@ -38,7 +38,7 @@ def smoke(tmp_path_factory, tiny):
     results = runner.run_bench(
         out,
         datasets=[tiny],
-        ablation="drop",
+        ablation=["without history", "no propagation", "with propagation"],
         include_yelpchi=False,
         update_readme=False,
         command="pytest smoke",
@@ -114,13 +114,17 @@ def test_smoke_ablation_rows(smoke, tiny):
     full = d["methods"]["review_detector"]
     assert rows["all families"]["roc_auc"] == full["metrics"]["roc_auc"]
     used = full["info"]["families_used"]
-    assert used
-    for fam in used:
-        row = rows[f"without {fam}"]
-        assert row["status"] == "ok"
-        assert fam not in row["families"]
-        assert row["features"] < rows["all families"]["features"]
-        assert row["delta_roc_auc"] == pytest.approx(row["roc_auc"] - full["metrics"]["roc_auc"])
+    assert set(used) == {"burst", "identity", "text", "cooccurrence", "history"}
+    row = rows["without history"]
+    assert row["status"] == "ok"
+    assert "history" not in row["families"]
+    assert 0 < row["features"] < rows["all families"]["features"]
+    assert row["delta_roc_auc"] == pytest.approx(row["roc_auc"] - full["metrics"]["roc_auc"])
+    # only the variants asked for ran (plus the propagation toggle when ScanConfig has one)
+    ran = {v for v, a in rows.items() if a["status"] == "ok"}
+    assert ran - {"no propagation", "with propagation"} == {"all families", "without history"}
+    if "propagate" in runner._scan_fields():
+        assert ran & {"no propagation", "with propagation"}
 
 
 def test_smoke_markdown_has_every_table(smoke, tiny):
@@ -226,21 +230,76 @@ def test_ablation_variants_follow_scan_config():
 
 def test_scale_hook(monkeypatch, tmp_path):
     monkeypatch.delitem(sys.modules, "benchmarks.scale", raising=False)
-    if runner.importlib.util.find_spec("benchmarks.scale") is None:
-        assert runner.run_scale_suite(tmp_path, True)["status"] == "not available"
+    real = runner.importlib.import_module
+
+    def no_scale(name, *a):
+        if name == "benchmarks.scale":
+            raise ModuleNotFoundError("No module named 'benchmarks.scale'", name=name)
+        return real(name, *a)
+
+    monkeypatch.setattr(runner.importlib, "import_module", no_scale)
+    assert runner.run_scale_suite(tmp_path, True)["status"] == "not available"
+    monkeypatch.setattr(runner.importlib, "import_module", real)
+
     calls = []
 
     def run_scale(out_dir, quick):
         calls.append((out_dir, quick))
-        return {"points": [{"n_reviews": n, "seconds": n / 1e5} for n in (100_000, 1_000_000)]}
+        (out_dir / "time_vs_size.png").write_bytes(PNG_MAGIC + b"theirs")
+        return {
+            "sizes": [
+                {
+                    "reviews": 100_000,
+                    "engine": "polars",
+                    "seconds": 9.5,
+                    "peak_gb": 0.8,
+                    "returncode": 0,
+                    "quality": {"roc_auc": 0.99, "ap": 0.9},
+                },
+                {
+                    "reviews": 1_000_000,
+                    "engine": "polars",
+                    "seconds": 88.0,
+                    "peak_gb": 2.5,
+                    "returncode": 0,
+                    "meets_target": False,
+                },
+            ]
+        }
 
     monkeypatch.setitem(sys.modules, "benchmarks.scale", types.SimpleNamespace(run_scale=run_scale))
     res = runner.run_bench(tmp_path, suite="scale", quick=True, log=lambda m: None)
     assert calls == [(tmp_path, True)]
     assert res["scale"]["status"] == "ok"
     assert res["quality"]["status"] == "not run"
-    assert (tmp_path / "time_vs_size.png").read_bytes()[:8] == PNG_MAGIC
-    assert "## Scale" in (tmp_path / "results.md").read_text()
+    # the scale suite's chart is its own: listed, never overwritten or removed
+    assert (tmp_path / "time_vs_size.png").read_bytes() == PNG_MAGIC + b"theirs"
+    assert "time_vs_size.png" in res["outputs"]
+    md = (tmp_path / "results.md").read_text()
+    assert "## Scale" in md
+    assert "| 100,000 | polars | 9.50 | 0.80 | 0.990 | 0.900 | – |" in md
+    assert "| 1,000,000 | polars | 88.0 | 2.50 | – | – | no |" in md
+
+
+def test_time_vs_size_of_methods_when_several_sizes(tmp_path):
+    run = runner.run_quality(
+        None,
+        ["iforest_raw", "pyod_ecod"],
+        sizes=[1_000, 2_000],
+        seeds=[1001],
+        include_yelpchi=False,
+        isolate=False,
+        log=lambda m: None,
+    )
+    results = {"quality": run.results, "scale": {"status": "not run"}}
+    runner.write_outputs(results, run, tmp_path)
+    assert (tmp_path / "time_vs_size_methods.png").read_bytes()[:8] == PNG_MAGIC
+    assert [p["n_reviews"] for p in runner.time_points(run.results["results"])] == [
+        1_000,
+        1_000,
+        2_000,
+        2_000,
+    ]
 
 
 def test_update_readme_between_markers(tmp_path):

@@ -122,7 +122,9 @@ def _keys(rows):
 
 def _flag(keys, flagged=None):
     ids = keys["review_id"].to_list()
-    return pl.DataFrame({"review_id": ids, "flagged": [flagged is None or i in flagged for i in ids]})
+    return pl.DataFrame(
+        {"review_id": ids, "flagged": [flagged is None or i in flagged for i in ids]}
+    )
 
 
 def test_identity_window_and_flagged_only():
@@ -133,7 +135,14 @@ def test_identity_window_and_flagged_only():
             {"review_id": "r2", "user_id": "u2", "_t": w - 10, "_ip": "1.2.3.4"},
             {"review_id": "r3", "user_id": "u3", "_t": 3 * w, "_ip": "1.2.3.4"},  # too late
             {"review_id": "r4", "user_id": "u4", "_t": 5, "_ip": "1.2.3.4"},  # not flagged
-            {"review_id": "r5", "user_id": "u5", "_t": 7, "_ip": "1.2.3.4", "shop_id": "s2", "product_id": "p2"},
+            {
+                "review_id": "r5",
+                "user_id": "u5",
+                "_t": 7,
+                "_ip": "1.2.3.4",
+                "shop_id": "s2",
+                "product_id": "p2",
+            },
         ]
     )
     res = build_cases(_flag(keys, {"r1", "r2", "r3", "r5"}), keys)
@@ -169,7 +178,13 @@ def test_burst_edges_need_a_significant_burst():
 
 def test_pro_negative_and_single_account():
     rows = [
-        {"review_id": f"r{i}", "user_id": "pro", "_t": i * 86_400 * 9, "shop_id": f"s{i}", "product_id": f"p{i}"}
+        {
+            "review_id": f"r{i}",
+            "user_id": "pro",
+            "_t": i * 86_400 * 9,
+            "shop_id": f"s{i}",
+            "product_id": f"p{i}",
+        }
         for i in range(4)
     ] + [
         {"review_id": "x1", "user_id": "buyer", "_t": 0, "shop_id": "s9", "product_id": "p9"},
@@ -186,7 +201,13 @@ def test_edges_stay_linear_in_a_dense_group():
     n = 2000
     keys = _keys(
         [
-            {"review_id": f"r{i:05d}", "user_id": f"u{i}", "_t": i, "_ip": "9.9.9.9", "_net": "9.9.9.0/24"}
+            {
+                "review_id": f"r{i:05d}",
+                "user_id": f"u{i}",
+                "_t": i,
+                "_ip": "9.9.9.9",
+                "_net": "9.9.9.0/24",
+            }
             for i in range(n)
         ]
     )
@@ -221,7 +242,9 @@ def test_scan_writes_cases(tmp_path):
     assert res.summary["load"]["cwd"]
     flagged = scores.filter(pl.col("flagged"))
     assert flagged["case_id"].null_count() == 0
-    assert scores.filter(~pl.col("flagged"))["case_id"].null_count() == scores.height - flagged.height
+    assert (
+        scores.filter(~pl.col("flagged"))["case_id"].null_count() == scores.height - flagged.height
+    )
     members = cases.select("case_id", pl.col("review_ids").alias("review_id")).explode("review_id")
     joined = flagged.select("review_id", "case_id").join(members, on="review_id", suffix="_c")
     assert joined.height == flagged.height

@@ -11,6 +11,21 @@
   several cases exist;
 * ``appeals.csv`` - one line per cited review with its appeal text, and
   ``description.txt`` - the one-sentence summary for the form's description.
+
+The scan's input files are re-read and must still match the SHA-256 recorded
+in ``summary.json`` (:mod:`detector.evidence.scanload`). The command exits 0
+when a packet was written, 2 on bad input (incomplete scan directory, changed
+input, unknown shop, an ``--out`` that is neither empty nor an earlier
+packet) and 3 when the shop has no case to file (nothing is written).
+
+Modules: :mod:`~detector.evidence.packet` (selection, evidence, impact,
+integrity: the ``packet.json`` model), :mod:`~detector.evidence.render_html`
+and ``templates/``, :mod:`~detector.evidence.cards`,
+:mod:`~detector.evidence.overview`, :mod:`~detector.evidence.writer`,
+:mod:`~detector.evidence.platforms` (form limits as data),
+:mod:`~detector.evidence.i18n` (zh/en strings), :mod:`~detector.evidence.safety`
+(file names, redaction), :mod:`~detector.evidence.spans` (shared-text
+highlighting), :mod:`~detector.evidence.fonts`.
 """
 
 from detector.evidence.packet import NoCasesError, Packet, PacketOptions, build_packet

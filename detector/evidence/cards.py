@@ -24,8 +24,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image, ImageDraw
 
-from detector.evidence import charts, i18n
-from detector.evidence.fonts import cjk_font, needs_cjk, pil_font
+from detector.evidence import charts, fonts, i18n
+from detector.evidence.fonts import needs_cjk, pil_font
 from detector.evidence.overview import weekly
 from detector.evidence.packet import Packet
 from detector.evidence.platforms import DEFAULT_MAX_CASE_CARDS
@@ -75,8 +75,9 @@ class _Page:
             w = self._widths[k] = font.getlength(ch)
         return w
 
-    def wrap(self, s: str, size: int, bold: bool, width: float, max_lines: int | None,
-             mono: bool = False) -> list[str]:
+    def wrap(
+        self, s: str, size: int, bold: bool, width: float, max_lines: int | None, mono: bool = False
+    ) -> list[str]:
         font = pil_font(size, bold, mono)
         key = (size, bold, mono)
         lines: list[str] = []
@@ -95,9 +96,17 @@ class _Page:
             lines[-1] = lines[-1][:-1] + "…"
         return lines
 
-    def text(self, s: str, size: int = 20, color: str = charts.INK, bold: bool = False,
-             x: int = MARGIN, width: float | None = None, max_lines: int | None = None,
-             mono: bool = False) -> None:
+    def text(
+        self,
+        s: str,
+        size: int = 20,
+        color: str = charts.INK,
+        bold: bool = False,
+        x: int = MARGIN,
+        width: float | None = None,
+        max_lines: int | None = None,
+        mono: bool = False,
+    ) -> None:
         width = width if width is not None else WIDTH - MARGIN - x
         font = pil_font(size, bold, mono)
         for line in self.wrap(s, size, bold, width, max_lines, mono):
@@ -105,8 +114,16 @@ class _Page:
             self.y += int(size * 1.45)
         self.y += 4
 
-    def at(self, x: int, y: int, s: str, size: int = 16, color: str = charts.INK,
-           bold: bool = False, mono: bool = False) -> None:
+    def at(
+        self,
+        x: int,
+        y: int,
+        s: str,
+        size: int = 16,
+        color: str = charts.INK,
+        bold: bool = False,
+        mono: bool = False,
+    ) -> None:
         self.draw.text((x, y), self._clean(s), font=pil_font(size, bold, mono), fill=color)
 
     def rule(self, y: int | None = None, width: int = 2) -> None:
@@ -160,27 +177,51 @@ def _timeline_chart(view: dict, lang: str, width: int, height: int) -> bytes:
     def draw(fig):
         ax = fig.add_axes([0.06, 0.14, 0.92, 0.74])
         n = len(s["cited"])
-        starts = [_local(datetime.fromtimestamp(s["t0"] + i * s["bin_s"], UTC), lang) for i in range(n)]
+        starts = [
+            _local(datetime.fromtimestamp(s["t0"] + i * s["bin_s"], UTC), lang) for i in range(n)
+        ]
         width_days = s["bin_s"] / 86_400 * 0.9
         other = np.asarray(s["other"])
         cited = np.asarray(s["cited"])
-        ax.bar(starts, other, width=width_days, align="edge", color=charts.GREY,
-               label=i18n.t("legend_other", lang))
-        ax.bar(starts, cited, width=width_days, align="edge", bottom=other, color=charts.RED,
-               label=i18n.t("legend_cited", lang))
+        ax.bar(
+            starts,
+            other,
+            width=width_days,
+            align="edge",
+            color=charts.GREY,
+            label=i18n.t("legend_other", lang),
+        )
+        ax.bar(
+            starts,
+            cited,
+            width=width_days,
+            align="edge",
+            bottom=other,
+            color=charts.RED,
+            label=i18n.t("legend_cited", lang),
+        )
         for a, b in s["windows"]:
             x0, x1 = _local(_ts(a), lang), _local(_ts(b), lang)
             ax.axvspan(x0, max(x1, x0), color=charts.RED, alpha=0.12, lw=0)
         if s["baseline_per_bin"] is not None:
-            ax.axhline(s["baseline_per_bin"], color=charts.INK, lw=1.2, ls="--",
-                       label=i18n.t("legend_baseline", lang))
+            ax.axhline(
+                s["baseline_per_bin"],
+                color=charts.INK,
+                lw=1.2,
+                ls="--",
+                label=i18n.t("legend_baseline", lang),
+            )
         ax.xaxis.set_major_formatter(
             mdates.DateFormatter("%m-%d" if s["bin_s"] < 7 * 86_400 else "%Y-%m")
         )
         ax.grid(alpha=0.25)
         ax.legend(loc="upper left", fontsize=9)
-        ax.set_title(f"{i18n.t('timeline', lang)} ({i18n.tz_label(lang)}, 1 = {view['bin']})",
-                     fontsize=11, loc="left", parse_math=False)
+        ax.set_title(
+            f"{i18n.t('timeline', lang)} ({i18n.tz_label(lang)}, 1 = {view['bin']})",
+            fontsize=11,
+            loc="left",
+            parse_math=False,
+        )
 
     return _chart_png(draw, width, height)
 
@@ -198,8 +239,14 @@ def _shop_chart(packet: Packet, lang: str, width: int, height: int) -> bytes | N
         ax2.set_ylim(0, max(max(w["cited"].to_list()), 1) * 3)
         ax2.set_yticks([])
         ax.plot(x, w["rating_with"].to_list(), color=charts.RED, lw=1.8, label=i18n.t("with", lang))
-        ax.plot(x, w["rating_without"].to_list(), color=charts.GREEN, lw=1.8, ls="--",
-                label=i18n.t("without", lang))
+        ax.plot(
+            x,
+            w["rating_without"].to_list(),
+            color=charts.GREEN,
+            lw=1.8,
+            ls="--",
+            label=i18n.t("without", lang),
+        )
         ax.set_zorder(ax2.get_zorder() + 1)
         ax.patch.set_visible(False)
         ax.set_title(i18n.t("rating", lang), fontsize=11, loc="left", parse_math=False)
@@ -217,16 +264,27 @@ def _summary_card(packet: Packet, n_cards: int, lang: str, font_ok: bool) -> byt
     d = packet.data
     imp = d["impact"]
     p = _Page(font_ok)
-    p.text(f"{i18n.t('title', lang)} — {i18n.t('shop', lang)} {d['shop_id']}", size=36, bold=True,
-           max_lines=2)
+    p.text(
+        f"{i18n.t('title', lang)} — {i18n.t('shop', lang)} {d['shop_id']}",
+        size=36,
+        bold=True,
+        max_lines=2,
+    )
     p.rule()
     p.text(d["summary"], size=24, max_lines=5)
     p.y += 10
     p.text(i18n.t("impact", lang), size=26, bold=True)
     rows = [
-        (i18n.t("rating", lang), i18n.fmt_num(imp["rating_before"]), i18n.fmt_num(imp["rating_after"])),
-        (i18n.t("positive_rate", lang), i18n.fmt_pct(imp["positive_rate_before"]),
-         i18n.fmt_pct(imp["positive_rate_after"])),
+        (
+            i18n.t("rating", lang),
+            i18n.fmt_num(imp["rating_before"]),
+            i18n.fmt_num(imp["rating_after"]),
+        ),
+        (
+            i18n.t("positive_rate", lang),
+            i18n.fmt_pct(imp["positive_rate_before"]),
+            i18n.fmt_pct(imp["positive_rate_after"]),
+        ),
     ] + [
         (i18n.t(k, lang), i18n.fmt_num(v["before"]), i18n.fmt_num(v["after"]))
         for k, v in (imp.get("dsr") or {}).items()
@@ -239,8 +297,11 @@ def _summary_card(packet: Packet, n_cards: int, lang: str, font_ok: bool) -> byt
         p.at(640, p.y, before, size=24, bold=True)
         p.at(820, p.y, after, size=24, bold=True, color=charts.GREEN)
         p.y += 36
-    p.text(i18n.t("impact_note", lang, n=imp["n_reviews"], c=imp["n_cited"]), size=17,
-           color=charts.MUTED)
+    p.text(
+        i18n.t("impact_note", lang, n=imp["n_reviews"], c=imp["n_cited"]),
+        size=17,
+        color=charts.MUTED,
+    )
     p.y += 8
     p.text(i18n.t("cases", lang), size=26, bold=True)
     shown = 0
@@ -251,7 +312,9 @@ def _summary_card(packet: Packet, n_cards: int, lang: str, font_ok: bool) -> byt
         p.text(
             f"{k}. {c['kind_label']} {c['case_id']} — {c['n_cited']} {i18n.t('reviews', lang)}, "
             f"{i18n.fmt_time(_ts(c['start']), lang)[:10]} – {i18n.fmt_time(_ts(c['end']), lang)[:10]}",
-            size=20, bold=True, max_lines=2,
+            size=20,
+            bold=True,
+            max_lines=2,
         )
         p.text(links, size=17, color=charts.MUTED, x=MARGIN + 28, max_lines=2)
         shown += 1
@@ -266,14 +329,18 @@ def _summary_card(packet: Packet, n_cards: int, lang: str, font_ok: bool) -> byt
     return p.png()
 
 
-def _case_card(packet: Packet, case: dict, k: int, i: int, n_cards: int, lang: str,
-               font_ok: bool) -> bytes:
+def _case_card(
+    packet: Packet, case: dict, k: int, i: int, n_cards: int, lang: str, font_ok: bool
+) -> bytes:
     view = packet.views[case["case_id"]]
     ev = case["evidence"]
     p = _Page(font_ok)
     p.text(f"{i18n.t('case', lang)} {k}: {case['kind_label']}", size=36, bold=True)
-    p.text(f"{case['case_id']} · {i18n.t('shop', lang)} {packet.data['shop_id']}", size=18,
-           color=charts.MUTED)
+    p.text(
+        f"{case['case_id']} · {i18n.t('shop', lang)} {packet.data['shop_id']}",
+        size=18,
+        color=charts.MUTED,
+    )
     p.rule()
     p.text(case["explanation"], size=21, max_lines=4)
     for lk in ev["links"][:4]:
@@ -284,13 +351,20 @@ def _case_card(packet: Packet, case: dict, k: int, i: int, n_cards: int, lang: s
     for b in ev["bursts"][:2]:
         p.text(
             i18n.t(
-                "burst_line", lang, n=b["n_window"], pol=i18n.POLARITY[b["polarity"]][lang],
-                product=b["product_id"], dur=i18n.fmt_duration(b["duration_s"], lang),
-                start=i18n.fmt_time(_ts(b["start"]), lang), end=i18n.fmt_time(_ts(b["end"]), lang),
-                rate=i18n.fmt_rate(b["baseline_per_day"]), expected=i18n.fmt_rate(b["expected"]),
+                "burst_line",
+                lang,
+                n=b["n_window"],
+                pol=i18n.POLARITY[b["polarity"]][lang],
+                product=b["product_id"],
+                dur=i18n.fmt_duration(b["duration_s"], lang),
+                start=i18n.fmt_time(_ts(b["start"]), lang),
+                end=i18n.fmt_time(_ts(b["end"]), lang),
+                rate=i18n.fmt_rate(b["baseline_per_day"]),
+                expected=i18n.fmt_rate(b["expected"]),
                 p=i18n.fmt_p(b["p_value"]),
             ),
-            size=18, max_lines=3,
+            size=18,
+            max_lines=3,
         )
     if ev["shared_identities"] and p.room() > 200:
         p.text(i18n.t("identities", lang), size=24, bold=True)
@@ -299,7 +373,8 @@ def _case_card(packet: Packet, case: dict, k: int, i: int, n_cards: int, lang: s
                 f"{i18n.IDENTITY[idn['type']][lang]} {idn['value']}: {idn['n_accounts']} "
                 f"{i18n.t('accounts', lang)} ({', '.join(idn['accounts'][:4])}"
                 f"{' …' if idn['n_accounts'] > 4 else ''})",
-                size=17, max_lines=2,
+                size=17,
+                max_lines=2,
             )
     if ev["text_clusters"] and p.room() > 220:
         cl = ev["text_clusters"][0]
@@ -309,15 +384,20 @@ def _case_card(packet: Packet, case: dict, k: int, i: int, n_cards: int, lang: s
             p.text(i18n.t("text_in_html", "en"), size=17, color=charts.MUTED)
         else:
             for j, x in enumerate(texts):
-                p.text(("▶ " if j == 0 else "• ") + (x or ""), size=18, max_lines=2,
-                       color=charts.INK if j == 0 else charts.MUTED)
+                p.text(
+                    ("▶ " if j == 0 else "• ") + (x or ""),
+                    size=18,
+                    max_lines=2,
+                    color=charts.INK if j == 0 else charts.MUTED,
+                )
     elif ev["reviewers"] and p.room() > 220:
         p.text(i18n.t("reviewers", lang), size=24, bold=True)
         for r in ev["reviewers"][:5]:
             p.text(
                 f"{r['user_id']}: {r['n_reviews']} {i18n.t('n_reviews', lang)}, {r['n_negative']} "
                 f"{i18n.t('n_negative', lang)}, {r['negative_shops']} {i18n.t('neg_shops', lang)}",
-                size=17, max_lines=2,
+                size=17,
+                max_lines=2,
             )
     _cited_list(p, case, lang)
     _footer(p, packet, i, n_cards, lang)
@@ -336,14 +416,21 @@ def _cited_list(p: _Page, case: dict, lang: str) -> None:
     shown = reviews if len(reviews) <= room else reviews[: room - 1]
     for j, r in enumerate(shown):
         p.at(
-            MARGIN + (j // rows) * 330, p.y + (j % rows) * line,
+            MARGIN + (j // rows) * 330,
+            p.y + (j % rows) * line,
             f"{r['review_id']}  {i18n.fmt_time(_ts(r['created_at']), lang)[2:]}  {r['rating']}★",
-            size=15, mono=True,
+            size=15,
+            mono=True,
         )
     if len(shown) < len(reviews):
         j = len(shown)
-        p.at(MARGIN + (j // rows) * 330, p.y + (j % rows) * line,
-             i18n.t("not_shown", lang, n=len(reviews) - len(shown)), size=15, color=charts.MUTED)
+        p.at(
+            MARGIN + (j // rows) * 330,
+            p.y + (j % rows) * line,
+            i18n.t("not_shown", lang, n=len(reviews) - len(shown)),
+            size=15,
+            color=charts.MUTED,
+        )
 
 
 def _fit(png: bytes, limit: int | None) -> tuple[bytes, float]:
@@ -364,7 +451,7 @@ def _fit(png: bytes, limit: int | None) -> tuple[bytes, float]:
 def render_cards(packet: Packet) -> tuple[list[Card], list[str]]:
     """The cards for ``packet`` within its platform's limits, and warnings."""
     warnings: list[str] = []
-    font_ok = cjk_font() is not None
+    font_ok = fonts.cjk_font() is not None
     lang = packet.options.lang if font_ok else "en"
     if not font_ok and packet.options.lang == "zh":
         warnings.append(

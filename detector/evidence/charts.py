@@ -16,7 +16,7 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from detector.evidence.fonts import cjk_font  # noqa: E402
+from detector.evidence import fonts  # noqa: E402
 
 RED = "#c62828"
 GREY = "#9aa3b2"
@@ -27,7 +27,7 @@ GREEN = "#1b7f3b"
 
 def font_family() -> list[str]:
     """Font family list: a CJK font first when one exists, then DejaVu Sans."""
-    cjk = cjk_font()
+    cjk = fonts.cjk_font()
     return [cjk, "DejaVu Sans"] if cjk else ["DejaVu Sans"]
 
 

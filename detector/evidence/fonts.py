@@ -114,16 +114,19 @@ def _face_index(path: str, family: str) -> int:
     return 0
 
 
-@functools.lru_cache(maxsize=64)
 def pil_font(size: int, bold: bool = False, mono: bool = False):
     """A Pillow font: the CJK font when there is one, else matplotlib's bundled DejaVu."""
+    return _pil_font(None if mono else cjk_font(), size, bold, mono)
+
+
+@functools.lru_cache(maxsize=64)
+def _pil_font(family: str | None, size: int, bold: bool, mono: bool):
     import os
 
     import matplotlib
     from matplotlib import font_manager
     from PIL import ImageFont
 
-    family = None if mono else cjk_font()
     if family is not None:
         path = font_manager.findfont(
             font_manager.FontProperties(family=family, weight="bold" if bold else "normal"),

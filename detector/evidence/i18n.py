@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import features.pipeline  # noqa: F401  (imports every feature module, so all are registered)
 from features.params import (
     BURST_WINDOW_S,
     COREVIEW_WINDOW_S,
@@ -15,7 +16,6 @@ from features.params import (
     IDENTITY_WINDOW_S,
     TEXT_WINDOW_S,
 )
-import features.pipeline  # noqa: F401  (imports every feature module, so all are registered)
 from features.registry import REGISTRY
 
 LANGS = ("zh", "en")
@@ -196,9 +196,11 @@ UI: dict[str, dict[str, str]] = {
         "zh": "另有{n}条被引用评价列于 packet.json。",
     },
     "unlinked": {
-        "en": "{n} other flagged reviews of this shop are not linked to any other review and "
-        "are not cited (use --all to include every case).",
-        "zh": "本店另有{n}条可疑评价未与其他评价关联，未被引用（使用 --all 可包含全部案件）。",
+        "en": "{n} other flagged reviews of this shop are not cited: they belong to no case "
+        "that attacks the shop (a review linked to nothing, one buyer's reviews, or praise). "
+        "Use --all to include every case.",
+        "zh": "本店另有{n}条可疑评价未被引用：它们不属于针对本店的攻击案件（无关联的单条评价、"
+        "同一买家的评价或好评）。使用 --all 可包含全部案件。",
     },
     "integrity": {"en": "Integrity and reproduction", "zh": "完整性与复现"},
     "integrity_note": {
@@ -211,8 +213,11 @@ UI: dict[str, dict[str, str]] = {
     "parameters": {"en": "Parameters", "zh": "参数"},
     "row_canonical": {"en": "Row hash", "zh": "行哈希算法"},
     "redacted": {
-        "en": "IP addresses, device ids and account ids are masked in this packet.",
-        "zh": "本材料已隐去IP地址、设备号和账号ID。",
+        "en": "IP addresses, device ids and account ids are masked in this packet: accounts and "
+        "devices carry stable pseudonyms, and different addresses of one /24 look alike "
+        "(203.0.113.x).",
+        "zh": "本材料已隐去IP地址、设备号和账号ID：账号与设备以固定化名显示；同一/24网段内的不同地址"
+        "显示相同（如203.0.113.x）。",
     },
     "warnings": {"en": "Notes", "zh": "说明"},
     "hours": {"en": "h", "zh": "小时"},
@@ -242,8 +247,9 @@ def t(key: str, lang: str, **kw) -> str:
 
 def feature_text(name: str, lang: str) -> str:
     """A feature's one-line explanation from the registry (the name if unknown)."""
+    describe = getattr(REGISTRY, "describe", REGISTRY.get)  # features and terms
     try:
-        f = REGISTRY.get(name)
+        f = describe(name)
     except KeyError:
         return name
     return f.zh if lang == "zh" else f.en
@@ -308,8 +314,10 @@ def summary_candidates(
     """The summary sentence from the longest to the shortest wording."""
     rb, ra = impact["rating_before"], impact["rating_after"]
     pb, pa = impact["positive_rate_before"], impact["positive_rate_after"]
-    kind_names = "、".join(KIND[k]["zh"] for k in kinds) if lang == "zh" else ", ".join(
-        KIND[k]["en"].lower() for k in kinds
+    kind_names = (
+        "、".join(KIND[k]["zh"] for k in kinds)
+        if lang == "zh"
+        else ", ".join(KIND[k]["en"].lower() for k in kinds)
     )
     if lang == "zh":
         what = "针对本店的恶意评价" if attacks else "可疑评价"

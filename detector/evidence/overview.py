@@ -6,7 +6,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import polars as pl
 
-from detector.evidence import charts
+from detector.evidence import charts, fonts
 from detector.evidence.packet import Packet
 
 #: Trailing window, in weeks, of the rating and positive-rate curves.
@@ -52,7 +52,10 @@ def weekly(timeline: pl.DataFrame) -> pl.DataFrame:
         )
         .sort("created_at")
     )
-    roll = {c: pl.col(c).rolling_sum(TRAILING_WEEKS, min_samples=1) for c in ("n", "r", "p", "n_keep", "r_keep", "p_keep")}
+    roll = {
+        c: pl.col(c).rolling_sum(TRAILING_WEEKS, min_samples=1)
+        for c in ("n", "r", "p", "n_keep", "r_keep", "p_keep")
+    }
     return w.with_columns(**{f"_{k}": v for k, v in roll.items()}).select(
         "created_at",
         "cited",
@@ -65,17 +68,26 @@ def weekly(timeline: pl.DataFrame) -> pl.DataFrame:
 
 def render_overview(packet: Packet) -> bytes:
     """The overview PNG."""
-    lang = packet.options.lang if charts.cjk_font() else "en"
+    lang = packet.options.lang if fonts.cjk_font() else "en"
     lab = _LABELS[lang]
     w = weekly(packet.timeline)
     x = w["created_at"].dt.replace_time_zone(None).to_list()
     with plt.rc_context(charts.rc()):
         fig = charts.new_figure(1200, 820)
         axes = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 3, 2]})
-        fig.suptitle(lab["title"].format(shop=packet.data["shop_id"]), fontsize=15, parse_math=False)
+        fig.suptitle(
+            lab["title"].format(shop=packet.data["shop_id"]), fontsize=15, parse_math=False
+        )
         for ax, col, ylab in ((axes[0], "rating", lab["rating"]), (axes[1], "pos", lab["pos"])):
             ax.plot(x, w[f"{col}_with"].to_list(), color=charts.RED, lw=1.8, label=lab["with"])
-            ax.plot(x, w[f"{col}_without"].to_list(), color=charts.GREEN, lw=1.8, ls="--", label=lab["without"])
+            ax.plot(
+                x,
+                w[f"{col}_without"].to_list(),
+                color=charts.GREEN,
+                lw=1.8,
+                ls="--",
+                label=lab["without"],
+            )
             ax.set_title(ylab, fontsize=11, loc="left", parse_math=False)
             ax.grid(alpha=0.3)
             ax.legend(loc="lower left", fontsize=9)

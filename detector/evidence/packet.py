@@ -13,6 +13,51 @@ more shops). One buyer's two bad reviews are not a campaign and are left out. ``
 every case with a review at the shop, singletons and boosts included. The
 cited reviews are the selected cases' reviews at this shop (a merchant can
 only appeal those); a case's reviews at other shops are shown as context.
+
+``packet.json`` (``schema`` = :data:`SCHEMA`, ``schema_version`` = 1)::
+
+    schema, schema_version, generated_at (ISO-8601 UTC), shop_id, lang,
+    selection ("attacks" | "all"), redacted (bool), summary (one sentence,
+        at most platform.summary_max_chars),
+    platform {key, max_images, max_image_bytes, summary_max_chars,
+        appeal_window_days, one_appeal_per_review, editable},
+    impact {n_reviews, n_cited, rating_before, rating_after,
+        positive_rate_before, positive_rate_after,
+        dsr? {dsr_description|dsr_service|dsr_logistics:
+              {before, after, n_before, n_after}}},   # only when DSR columns exist
+    n_flagged_at_shop, n_flagged_unlinked,
+    cases [{case_id, kind, kind_label, shop_ids, product_ids, start, end,
+        n_reviews, n_users, n_cited, n_negative_at_shop, n_positive_at_shop,
+        review_ids (cited, at this shop), related_review_ids (other shops),
+        explanation, appeal_text, card (file or null),
+        evidence {links [{type, label, n}], edges [{a, b, type, key}],
+            shared_identities [{type: ip|net|device, value, n_accounts,
+                accounts, review_ids, shop_ids, first, last}],
+            text_clusters [{cluster, shop_id, n_reviews, n_accounts,
+                reference {review_id, text},
+                matches [{review_id, text, similarity, spans, reference_spans}],
+                n_matches_omitted}],            # spans: [start, end) offsets
+            bursts [{product_id, polarity, start, end, duration_s, n_case,
+                n_window, baseline_per_day, expected, p_value}],
+            ring {ring_ids, n_accounts, accounts, n_products,
+                  links [{a, b, products}]} | null,
+            reviewers [{user_id, n_reviews, n_negative, negative_shops, first,
+                last, median_minutes_after_delivery}]},
+        reviews [{review_id, created_at, rating, product_id, user_id, ip,
+            device_id, text, score, reasons [{feature, text}], appeal_by}],
+        related_reviews [{review_id, shop_id, created_at, rating, product_id,
+            user_id, text}]}],
+    files {html, json, cards [{file, case_id, bytes, scale}], overview,
+        appeals_csv, description},
+    warnings [str],
+    integrity {engine {name, version, scan_version}, inputs [{path, sha256}],
+        scan_outputs [{name, sha256}], scan {parameters, threshold, load,
+        cases (edge rules)}, packet_parameters {shop, lang, platform, redact,
+        all}, rows {rule, columns, sha256 {review_id: hex}}, reproduce [cmd]}
+
+With ``redacted``, user and device ids are pseudonyms (``user-3f2a1c``) and
+IPs are masked (``203.0.113.x``) everywhere above; row hashes are always of
+the original rows.
 """
 
 from __future__ import annotations
@@ -79,9 +124,7 @@ class PacketOptions:
         if self.lang not in LANGS:
             raise InputError(f"unknown language {self.lang!r}; choose from {list(LANGS)}")
         if self.platform not in PLATFORMS:
-            raise InputError(
-                f"unknown platform {self.platform!r}; choose from {list(PLATFORMS)}"
-            )
+            raise InputError(f"unknown platform {self.platform!r}; choose from {list(PLATFORMS)}")
 
 
 @dataclass
@@ -168,7 +211,9 @@ def _with_keys(df: pl.DataFrame) -> pl.DataFrame:
     if "ip" in df.columns and df.height:
         df = df.join(ip_keys(df.lazy()).collect(), on="ip", how="left")
     else:
-        df = df.with_columns(pl.lit(None, pl.String).alias("_ip"), pl.lit(None, pl.String).alias("_net"))
+        df = df.with_columns(
+            pl.lit(None, pl.String).alias("_ip"), pl.lit(None, pl.String).alias("_net")
+        )
     return df
 
 
@@ -213,9 +258,9 @@ def _identities(members: pl.DataFrame, red: Redactor) -> list[dict]:
         )
         if kind == "net":  # a network whose accounts all used one address is listed as that IP
             g = g.filter(pl.col("_n_ip") >= 2)
-        for r in g.sort([pl.col("users").list.len(), pl.col(col)], descending=[True, False]).iter_rows(
-            named=True
-        ):
+        for r in g.sort(
+            [pl.col("users").list.len(), pl.col(col)], descending=[True, False]
+        ).iter_rows(named=True):
             out.append(
                 {
                     "type": kind,
@@ -240,12 +285,17 @@ def _text_clusters(members: pl.DataFrame, edges: list[dict], shop: str) -> list[
             by_key[e["key"]].update((e["a"], e["b"]))
     if not by_key or "text" not in members.columns:
         return []
-    rows = {r["review_id"]: r for r in members.select(
-        "review_id", "text", "created_at", "user_id", "shop_id"
-    ).iter_rows(named=True)}
+    rows = {
+        r["review_id"]: r
+        for r in members.select("review_id", "text", "created_at", "user_id", "shop_id").iter_rows(
+            named=True
+        )
+    }
     out = []
     for key, ids in by_key.items():
-        revs = sorted((rows[i] for i in ids if i in rows), key=lambda r: (r["created_at"], r["review_id"]))
+        revs = sorted(
+            (rows[i] for i in ids if i in rows), key=lambda r: (r["created_at"], r["review_id"])
+        )
         if len(revs) < 2:
             continue
         ref = revs[0]
@@ -277,24 +327,50 @@ def _text_clusters(members: pl.DataFrame, edges: list[dict], shop: str) -> list[
     return out
 
 
-def _bursts(at_shop: pl.DataFrame, shop_reviews: pl.DataFrame, scan_span: float) -> list[dict]:
-    """Per (product, polarity) with two or more case reviews: the window against the baseline."""
+def _burst_runs(at_shop: pl.DataFrame, edges: list[dict]) -> list[tuple[str, int, int, int, int]]:
+    """``(product, polarity, t0, t1, n)`` of each run of this shop's reviews joined by burst edges.
+
+    Only reviews the case links by ``burst`` edges count (both in a significant
+    burst, see :mod:`detector.cases`); a run ends where two of them are more
+    than ``BURST_WINDOW_S`` apart.
+    """
+    ids: dict[str, set[str]] = defaultdict(set)
+    for e in edges:
+        if e["type"] == "burst":
+            ids[e["key"]].update((e["a"], e["b"]))
+    runs = []
+    for key in sorted(ids):
+        sub = at_shop.filter(pl.col("review_id").is_in(pl.Series(sorted(ids[key])).implode()))
+        if sub.height < 2:
+            continue
+        t = np.sort(sub["_t"].to_numpy())
+        cut = np.flatnonzero(np.diff(t) > BURST_WINDOW_S) + 1
+        product, pol = sub["product_id"][0], int(sub["_pol"][0])
+        for run in np.split(t, cut):
+            if run.size >= 2:
+                runs.append((product, pol, int(run[0]), int(run[-1]), int(run.size)))
+    runs.sort(key=lambda r: (-r[4], r[0], r[2]))
+    return runs
+
+
+def _bursts(
+    at_shop: pl.DataFrame, edges: list[dict], shop_reviews: pl.DataFrame, scan_span: float
+) -> list[dict]:
+    """Each burst of the case at this shop against the product's own rate of that polarity.
+
+    ``n_window`` counts every review of the product and polarity in the burst
+    window (cited or not); the baseline rate is measured outside the window
+    (padded by ``BURST_WINDOW_S``) over the scan's span, at least
+    ``BASELINE_FLOOR_S``; ``p_value`` is the Poisson chance of ``n_window`` or
+    more at that rate.
+    """
     out = []
-    groups = (
-        at_shop.group_by("product_id", "_pol")
-        .agg(pl.col("_t").min().alias("t0"), pl.col("_t").max().alias("t1"), pl.len().alias("n"))
-        .filter(pl.col("n") >= 2)
-        .sort("n", "product_id", "_pol", descending=[True, False, False])
-    )
-    for g in groups.iter_rows(named=True):
+    for product, pol, t0, t1, n in _burst_runs(at_shop, edges):
         t_all = (
-            shop_reviews.filter(
-                (pl.col("product_id") == g["product_id"]) & (pl.col("_pol") == g["_pol"])
-            )["_t"]
+            shop_reviews.filter((pl.col("product_id") == product) & (pl.col("_pol") == pol))["_t"]
             .sort()
             .to_numpy()
         )
-        t0, t1 = int(g["t0"]), int(g["t1"])
         n_window = int(np.searchsorted(t_all, t1, "right") - np.searchsorted(t_all, t0, "left"))
         outside = int(
             np.searchsorted(t_all, t0 - BURST_WINDOW_S, "left")
@@ -307,12 +383,12 @@ def _bursts(at_shop: pl.DataFrame, shop_reviews: pl.DataFrame, scan_span: float)
         p = float(stats.poisson.sf(n_window - 1, max(expected, 1e-9)))
         out.append(
             {
-                "product_id": g["product_id"],
-                "polarity": int(g["_pol"]),
+                "product_id": product,
+                "polarity": pol,
                 "start": _iso(datetime.fromtimestamp(t0, UTC)),
                 "end": _iso(datetime.fromtimestamp(t1, UTC)),
                 "duration_s": t1 - t0,
-                "n_case": int(g["n"]),
+                "n_case": n,
                 "n_window": n_window,
                 "baseline_per_day": rate_day,
                 "expected": expected,
@@ -399,7 +475,12 @@ def _x(tt: float, lo: float, hi: float) -> float:
 
 
 def _timeline_view(
-    at_shop: pl.DataFrame, shop_reviews: pl.DataFrame, bursts: list[dict], scan_lo: int, scan_hi: int, lang: str
+    at_shop: pl.DataFrame,
+    shop_reviews: pl.DataFrame,
+    bursts: list[dict],
+    scan_lo: int,
+    scan_hi: int,
+    lang: str,
 ) -> dict:
     """Bars per time bin of the shop's reviews on the case's products; cited ones in red."""
     prods = (
@@ -451,7 +532,9 @@ def _timeline_view(
         ticks.append(
             {
                 "x": _x(tt, lo, hi),
-                "label": i18n.fmt_time(datetime.fromtimestamp(tt, UTC), lang)[: 10 if b >= DAY else 16],
+                "label": i18n.fmt_time(datetime.fromtimestamp(tt, UTC), lang)[
+                    : 10 if b >= DAY else 16
+                ],
             }
         )
     return {
@@ -480,7 +563,10 @@ def _ring_view(ring: dict) -> dict:
     n = len(ring["accounts"])
     cx, cy, rad = 260.0, 210.0, 160.0
     pos = {
-        a: (cx + rad * math.cos(2 * math.pi * i / n - math.pi / 2), cy + rad * math.sin(2 * math.pi * i / n - math.pi / 2))
+        a: (
+            cx + rad * math.cos(2 * math.pi * i / n - math.pi / 2),
+            cy + rad * math.sin(2 * math.pi * i / n - math.pi / 2),
+        )
         for i, a in enumerate(ring["accounts"])
     }
     top = max((lk["products"] for lk in ring["links"]), default=1)
@@ -511,7 +597,9 @@ def _ring_view(ring: dict) -> dict:
     return {"width": 560.0, "height": 420.0, "lines": lines, "nodes": nodes}
 
 
-def _strip_view(users: list[str], all_reviews: pl.DataFrame, shop: str, red: Redactor, lang: str) -> dict | None:
+def _strip_view(
+    users: list[str], all_reviews: pl.DataFrame, shop: str, red: Redactor, lang: str
+) -> dict | None:
     """1-2★ reviews of the accounts over time, one row per account."""
     r = all_reviews.filter(
         pl.col("user_id").is_in(pl.Series(users).implode()) & (pl.col("rating") <= 2)
@@ -546,7 +634,9 @@ def _explanation(c: dict, lang: str) -> str:
     pol_txt = i18n.POLARITY[pol][lang]
     labels = [lk["label"] for lk in c["evidence"]["links"][:3]]
     span = i18n.fmt_duration(
-        (datetime.fromisoformat(c["end"][:-1]) - datetime.fromisoformat(c["start"][:-1])).total_seconds(),
+        (
+            datetime.fromisoformat(c["end"][:-1]) - datetime.fromisoformat(c["start"][:-1])
+        ).total_seconds(),
         lang,
     )
     if lang == "zh":
@@ -568,6 +658,26 @@ def _appeal_text(case: dict, lang: str, limit: int | None) -> str:
     kind = KIND[case["kind"]][lang]
     top = case["evidence"]["links"][0]["label"] if case["evidence"]["links"] else ""
     n_other = case["n_reviews"] - 1
+    revs = case["evidence"]["reviewers"]
+    if case["kind"] == "pro_negative" and revs:
+        shops = max(r["negative_shops"] for r in revs)
+        neg = sum(r["n_negative"] for r in revs)
+        if lang == "zh":
+            lead = [
+                f"本评价属于职业差评师案件{case['case_id']}：涉案账号在{shops}家店铺共留下{neg}条1–2星评价。",
+                f"职业差评师案件{case['case_id']}：涉案账号在{shops}家店铺留下{neg}条差评。",
+            ]
+        else:
+            lead = [
+                f"Case {case['case_id']}: the account(s) left {neg} 1-2★ reviews at {shops} "
+                "shops (professional negative reviewer).",
+                f"Case {case['case_id']}: {neg} 1-2★ reviews by the same account(s) at {shops} shops.",
+            ]
+        return i18n.fit([*lead, *_appeal_candidates(case, lang, kind, top, n_other)], limit)
+    return i18n.fit(_appeal_candidates(case, lang, kind, top, n_other), limit)
+
+
+def _appeal_candidates(case: dict, lang: str, kind: str, top: str, n_other: int) -> list[str]:
     if lang == "zh":
         cands = [
             f"本评价属于{kind}案件{case['case_id']}：与另外{n_other}条评价关联（{top}）。"
@@ -582,7 +692,7 @@ def _appeal_text(case: dict, lang: str, limit: int | None) -> str:
             f"Part of case {case['case_id']} ({kind.lower()}), linked to {n_other} other review(s).",
             f"Case {case['case_id']}: {kind.lower()}.",
         ]
-    return i18n.fit(cands, limit)
+    return cands
 
 
 def _select(bundle: ScanBundle, shop: str, include_all: bool) -> pl.DataFrame:
@@ -702,7 +812,7 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
             {"type": k, "label": i18n.EDGE[k][lang], "n": n}
             for k, n in sorted(link_counts.items(), key=lambda kv: (-kv[1], kv[0]))
         ]
-        bursts = _bursts(at_shop, shop_k, scan_hi - scan_lo)
+        bursts = _bursts(at_shop, edges, shop_k, scan_hi - scan_lo)
         ring = _ring(members, edges, red)
         users = (
             members.group_by("user_id").len().sort(["len", "user_id"], descending=[True, False])
@@ -716,9 +826,7 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
         for r in at_shop.iter_rows(named=True):
             cited.add(r["review_id"])
             row_hashes[r["review_id"]] = row_sha256(r, contract_cols)
-            deadline = (
-                _iso(r["created_at"] + timedelta(days=window_days)) if window_days else None
-            )
+            deadline = _iso(r["created_at"] + timedelta(days=window_days)) if window_days else None
             review_rows.append(
                 {
                     "review_id": r["review_id"],
@@ -769,7 +877,12 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
             "evidence": {
                 "links": links,
                 "edges": [
-                    {"a": e["a"], "b": e["b"], "type": e["type"], "key": red.edge_key(e["type"], e["key"])}
+                    {
+                        "a": e["a"],
+                        "b": e["b"],
+                        "type": e["type"],
+                        "key": red.edge_key(e["type"], e["key"]),
+                    }
                     for e in edges
                 ],
                 "shared_identities": _identities(members, red),
@@ -845,9 +958,7 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
             "scan": {
                 "parameters": bundle.summary.get("parameters"),
                 "threshold": bundle.summary.get("threshold"),
-                "load": {
-                    k: v for k, v in (bundle.summary.get("load") or {}).items() if k != "cwd"
-                },
+                "load": {k: v for k, v in (bundle.summary.get("load") or {}).items() if k != "cwd"},
                 "cases": (bundle.summary.get("cases") or {}).get("edge_rules"),
             },
             "packet_parameters": params,
@@ -862,6 +973,8 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
     timeline = shop_reviews.select(
         "created_at",
         "rating",
-        pl.col("review_id").is_in(pl.Series(sorted(cited), dtype=pl.String).implode()).alias("cited"),
+        pl.col("review_id")
+        .is_in(pl.Series(sorted(cited), dtype=pl.String).implode())
+        .alias("cited"),
     ).sort("created_at")
     return Packet(data, views, timeline, options, profile, warnings)

@@ -19,6 +19,8 @@ from detector.contract import InputError, load_reviews
 from detector.hashing import file_sha256
 
 SCAN_FILES = ("summary.json", "scores.parquet", "cases.parquet")
+#: ``scan --partition-by`` writes scores as a hive-partitioned directory instead.
+SCORES_DIR = "scores"
 
 
 @dataclass
@@ -54,7 +56,10 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
     root = Path(scan_dir)
     if not root.is_dir():
         raise InputError(f"scan directory not found: {root}")
+    partitioned = not (root / "scores.parquet").is_file() and (root / SCORES_DIR).is_dir()
     for name in SCAN_FILES:
+        if name == "scores.parquet" and partitioned:
+            continue
         if not (root / name).is_file():
             hint = (
                 "; re-run `review-detector scan` with this version to produce it"
@@ -64,7 +69,11 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
             raise InputError(f"{root} is not a complete scan directory: {name} is missing{hint}")
     try:
         summary = json.loads((root / "summary.json").read_text(encoding="utf-8"))
-        scores = pl.read_parquet(root / "scores.parquet")
+        scores = (
+            pl.read_parquet(root / SCORES_DIR, hive_partitioning=True)
+            if partitioned
+            else pl.read_parquet(root / "scores.parquet")
+        )
         cases = pl.read_parquet(root / "cases.parquet")
     except Exception as exc:
         raise InputError(f"cannot read the scan in {root}: {exc}") from exc
@@ -96,5 +105,12 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
         since=load.get("since"),
         until=load.get("until"),
     )
-    outputs = [{"name": n, "sha256": file_sha256(root / n)} for n in SCAN_FILES]
+    outputs = [
+        {"name": n, "sha256": file_sha256(root / n)} for n in SCAN_FILES if (root / n).is_file()
+    ]
+    if partitioned:
+        outputs += [
+            {"name": str(p.relative_to(root)), "sha256": file_sha256(p)}
+            for p in sorted((root / SCORES_DIR).rglob("*.parquet"))
+        ]
     return ScanBundle(root, summary, scores, cases, loaded.reviews, inputs, outputs)

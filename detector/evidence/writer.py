@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import time
 from pathlib import Path
 
@@ -29,6 +30,12 @@ def _cell(value) -> str:
     """A CSV cell that spreadsheets will not run as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _check_out(out: Path) -> None:
@@ -51,7 +58,17 @@ def _appeals_csv(packet: Packet, card_of: dict[str, str]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(
-        ["review_id", "case_id", "kind", "created_at", "rating", "appeal_by", "card", "appeal_text", "row_sha256"]
+        [
+            "review_id",
+            "case_id",
+            "kind",
+            "created_at",
+            "rating",
+            "appeal_by",
+            "card",
+            "appeal_text",
+            "row_sha256",
+        ]
     )
     hashes = packet.data["integrity"]["rows"]["sha256"]
     for c in packet.data["cases"]:
@@ -91,6 +108,7 @@ def write_packet(packet: Packet, out: str | Path) -> dict:
     data["warnings"].extend(warnings)
 
     with atomic_dir(out) as tmp:
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; a packet is meant to be shared
         card_files: list[str] = []
         card_of: dict[str, str] = {}
         cards_dir = safe_join(tmp, "cards")

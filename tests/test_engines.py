@@ -1,0 +1,174 @@
+"""Engines give the reference engine's values: Polars (process pool) and Ray (local mode).
+
+The Ray tests are opt-in: ``pytest -m ray`` (they need ``pip install -e '.[ray]'``
+and take about a minute: one local Ray with 2 CPUs for the whole session).
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import polars as pl
+import pytest
+
+from benchmarks.generator import generate
+from detector.engines import Engine, get_engine
+from detector.engines.polars_engine import PolarsEngine
+from detector.scan import ScanConfig, run_scan
+from models.isolation import OneSidedIsolationForest
+
+CONFIG = ScanConfig(n_estimators=60)
+
+
+def _write_months(reviews: pl.DataFrame, root):
+    """Hive partitions by month, the way a platform export looks."""
+    keyed = reviews.with_columns(pl.col("created_at").dt.strftime("%Y-%m").alias("_m"))
+    for (m,), part in keyed.partition_by("_m", as_dict=True, maintain_order=True).items():
+        d = root / f"month={m}"
+        d.mkdir(parents=True)
+        part.drop("_m").write_parquet(d / "part-0.parquet")
+    return root
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory):
+    reviews, labels = generate(3_000, seed=5)
+    root = tmp_path_factory.mktemp("engines")
+    return _write_months(reviews, root / "in"), reviews
+
+
+def _assert_same(a, b, tol=1e-9):
+    fa, fb = a.features.frame, b.features.frame
+    assert fa.columns == fb.columns
+    assert fa["review_id"].to_list() == fb["review_id"].to_list()
+    for c in fa.columns[2:]:
+        d = np.abs(fa[c].to_numpy() - fb[c].to_numpy())
+        assert d.max() <= tol, f"feature {c} differs by {d.max()}"
+    sa, sb = a.scores, b.scores
+    assert sa["review_id"].to_list() == sb["review_id"].to_list()
+    assert np.abs(sa["score"].to_numpy() - sb["score"].to_numpy()).max() <= tol
+    assert sa["flagged"].to_list() == sb["flagged"].to_list()
+    assert sa["reasons"].to_list() == sb["reasons"].to_list()
+    assert a.threshold == pytest.approx(b.threshold, abs=tol)
+
+
+def test_get_engine_names():
+    assert isinstance(get_engine("polars"), PolarsEngine)
+    assert type(get_engine("reference")) is Engine
+    eng = PolarsEngine()
+    assert get_engine(eng) is eng
+    with pytest.raises(ValueError, match="unknown engine"):
+        get_engine("spark")
+    with pytest.raises(ValueError, match="address"):
+        get_engine("polars", address="auto")
+
+
+def test_pool_scoring_is_bit_identical():
+    rng = np.random.default_rng(0)
+    X = rng.lognormal(size=(3_000, 5))
+    X[:40, 0] += 10
+    model = OneSidedIsolationForest(n_estimators=40, random_state=1).fit(X)
+    with PolarsEngine(workers=2, pool_min_rows=100) as eng:
+        s = eng.score_samples(model, X)
+        base, contrib = eng.contributions(model, X[:200])
+    assert np.array_equal(s, model.score_samples(X))
+    ref_base, ref_contrib = model.contributions(X[:200])
+    assert base == ref_base
+    assert np.array_equal(contrib, ref_contrib)
+
+
+def test_polars_engine_matches_reference(market, tmp_path):
+    inputs, _ = market
+    ref = run_scan(inputs, tmp_path / "ref", config=CONFIG, engine="reference")
+    with PolarsEngine(workers=2, pool_min_rows=500) as eng:
+        pol = run_scan(inputs, tmp_path / "pol", config=CONFIG, engine=eng)
+        assert eng._pool is not None  # the pool really scored
+    _assert_same(ref, pol, tol=0.0)
+    assert pol.summary["engine"]["name"] == "polars"
+
+
+def test_engine_closes_pool_on_interrupt(market, tmp_path, monkeypatch):
+    inputs, _ = market
+    import detector.scan as scan_mod
+
+    eng = PolarsEngine(workers=2, pool_min_rows=500)
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scan_mod, "build_cases", boom)
+    with pytest.raises(KeyboardInterrupt):
+        run_scan(inputs, tmp_path / "out", config=CONFIG, engine=eng)
+    eng.close()
+    assert eng._pool is None and eng._tmp is None
+    out = tmp_path / "out"
+    assert not out.exists() or not any(p.name.startswith(".") for p in out.iterdir())
+
+
+# --------------------------------------------------------------------------- Ray (opt-in)
+
+
+@pytest.fixture(scope="session")
+def ray_local(request):
+    """One local Ray (2 CPUs) for the session; only when asked for with ``-m ray``."""
+    if "ray" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("opt-in: run with pytest -m ray")
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+@pytest.mark.ray
+def test_ray_engine_matches_polars(ray_local, market, tmp_path):
+    inputs, _ = market
+    pol = run_scan(inputs, tmp_path / "pol", config=CONFIG, engine="polars")
+    eng = get_engine("ray", num_partitions=2)
+    try:
+        ray_res = run_scan(inputs, tmp_path / "ray", config=CONFIG, engine=eng)
+    finally:
+        eng.close()
+    assert ray_local.is_initialized()  # the engine does not stop a Ray it did not start
+    _assert_same(pol, ray_res)
+    desc = ray_res.summary["engine"]
+    assert desc["name"] == "ray"
+    # the per-group window work and the big aggregates ran on Ray, not the driver
+    on_ray = {job for p in desc["passes"] for job in p["jobs"]}
+    assert {"user_stats", "bursts", "ip_bursts", "product_ratings", "coreview_pairs"} <= on_ray
+    assert {"device_stats", "text_windows"} <= on_ray
+    assert len(desc["passes"]) == 3  # users, shop blocks, devices: one shuffle each
+    assert "bursts" not in desc.get("fallbacks", {})
+    assert "load" not in desc.get("fallbacks", {})
+    # the same files on disk
+    for name in ("scores.parquet", "features.parquet"):
+        a = pl.read_parquet(tmp_path / "pol" / name)
+        b = pl.read_parquet(tmp_path / "ray" / name)
+        assert a.columns == b.columns and a.height == b.height
+
+
+@pytest.mark.ray
+def test_ray_load_repeated_ids_across_files(ray_local, market, tmp_path):
+    """A review id in two files: the first copy wins, exactly as the reference loader says."""
+    inputs, reviews = market
+    root = tmp_path / "in"
+    shutil.copytree(inputs, root)
+    extra = reviews.head(5).with_columns(pl.lit(9).cast(pl.Int8).alias("dsr_service"))
+    d = root / "month=2099-01"
+    d.mkdir()
+    extra.write_parquet(d / "part-0.parquet")
+    eng = get_engine("ray", num_partitions=2)
+    try:
+        loaded = eng.load(root)
+    finally:
+        eng.close()
+    from detector.contract import load_reviews
+
+    ref = load_reviews(root)
+    assert loaded.reviews.equals(ref.reviews)
+    assert loaded.rejected.height == ref.rejected.height == 5
+    assert "load" in eng.fallbacks

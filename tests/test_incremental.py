@@ -1,0 +1,187 @@
+"""Incremental scans: only new partitions, stored model and history, same features as a full scan."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import polars as pl
+import pytest
+
+import detector.scan as scan_mod
+from benchmarks.generator import generate
+from detector.cli import main
+from detector.contract import DUPLICATE_REASON, InputError
+from detector.incremental import STATE_FILE, State, compact_history, run_incremental
+from detector.partition import read_partitioned
+from detector.scan import ScanConfig, run_scan
+
+CONFIG = ScanConfig(n_estimators=40)
+
+
+def _write_months(reviews: pl.DataFrame, root):
+    keyed = reviews.with_columns(pl.col("created_at").dt.strftime("%Y-%m").alias("_m"))
+    for (m,), part in keyed.partition_by("_m", as_dict=True, maintain_order=True).items():
+        d = root / f"month={m}"
+        d.mkdir(parents=True)
+        part.drop("_m").write_parquet(d / "part-0.parquet")
+    return sorted(p.name for p in root.iterdir())
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory):
+    reviews, _ = generate(4_000, seed=13)
+    root = tmp_path_factory.mktemp("inc")
+    months = _write_months(reviews, root / "all")
+    full = run_scan(root / "all", root / "full", config=CONFIG)
+    return root, months, reviews, full
+
+
+def _copy(root, months, dst):
+    dst.mkdir(exist_ok=True)
+    for m in months:
+        shutil.copytree(root / "all" / m, dst / m)
+
+
+def _files(out):
+    return {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+
+
+def test_incremental_runs(market, tmp_path):
+    root, months, reviews, full = market
+    inp, out, state = tmp_path / "in", tmp_path / "out", tmp_path / "state"
+    first, rest = months[:7], months[7:]
+    _copy(root, first, inp)
+
+    r1 = run_incremental(inp, out, state, config=CONFIG)
+    assert r1 is not None and r1.summary["incremental"]["model"] == "fitted"
+    manifest = json.loads((state / STATE_FILE).read_text())
+    assert manifest["runs"] == 1 and len(manifest["partitions"]) == len(first)
+    model_mtime = (state / "model.joblib").stat().st_mtime_ns
+
+    # unchanged input: nothing read, nothing written
+    before, state_before = _files(out), _files(state)
+    assert run_incremental(inp, out, state, config=CONFIG) is None
+    assert _files(out) == before and _files(state) == state_before
+
+    # new partitions: scored with the stored model, features as in a full scan
+    _copy(root, rest, inp)
+    r2 = run_incremental(inp, out, state, config=CONFIG)
+    inc = r2.summary["incremental"]
+    assert inc["model"] == "reused" and inc["run"] == 2
+    assert len(inc["new_partitions"]) == len(rest)
+    assert inc["history_reviews"] == r1.scores.height
+    assert (state / "model.joblib").stat().st_mtime_ns == model_mtime
+    assert r2.threshold == pytest.approx(r1.threshold)
+
+    new_ids = r2.scores["review_id"]
+    expected = reviews.filter(pl.col("created_at").dt.strftime("%Y-%m").is_in(
+        [m.split("=")[1] for m in rest]
+    ))
+    assert sorted(new_ids.to_list()) == sorted(expected["review_id"].to_list())
+    ff = full.features.frame.drop("_rid")
+    got = r2.features.frame.drop("_rid").join(ff, on="review_id", suffix="_full")
+    assert got.height == r2.scores.height
+    for c in ff.columns[1:]:
+        diff = np.abs(got[c].to_numpy() - got[f"{c}_full"].to_numpy()).max()
+        assert diff <= 1e-9, f"{c} differs from the full scan by {diff}"
+    # the stored model scores the new reviews' features
+    names = r2.features.scored
+    X = r2.features.frame.select(names).to_numpy()
+    assert np.array_equal(r2.model.score_samples(X), r1.model.score_samples(X))
+
+    # output accumulates: every review once, in month partitions, one part per run
+    scores = read_partitioned(out / "scores")
+    assert scores.height == reviews.height
+    assert scores["review_id"].n_unique() == reviews.height
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["00001", "00002"]
+    assert any(p.name == "part-00002.parquet" for p in (out / "scores").rglob("*.parquet"))
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert run_incremental(inp, out, state, config=CONFIG) is None
+
+
+def test_history_is_compact(market):
+    _, _, reviews, _ = market
+    h = compact_history(reviews)
+    assert "order_id" not in h.columns and "delivered_at" not in h.columns
+    assert {"review_id", "user_id", "product_id", "shop_id", "created_at"} <= set(h.columns)
+    # texts are kept only where they can join a template cluster
+    assert h["text"].null_count() > reviews["text"].null_count()
+
+
+def test_changed_partition_is_an_error(market, tmp_path):
+    root, months, _, _ = market
+    inp = tmp_path / "in"
+    _copy(root, months[:3], inp)
+    run_incremental(inp, tmp_path / "out", tmp_path / "state", config=CONFIG)
+    f = inp / months[0] / "part-0.parquet"
+    df = pl.read_parquet(f)
+    df.head(df.height - 1).write_parquet(f)
+    with pytest.raises(InputError, match="changed since run 1"):
+        run_incremental(inp, tmp_path / "out", tmp_path / "state", config=CONFIG)
+
+
+def test_touched_partition_is_unchanged(market, tmp_path):
+    root, months, _, _ = market
+    inp = tmp_path / "in"
+    _copy(root, months[:3], inp)
+    run_incremental(inp, tmp_path / "out", tmp_path / "state", config=CONFIG)
+    f = inp / months[0] / "part-0.parquet"
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    assert run_incremental(inp, tmp_path / "out", tmp_path / "state", config=CONFIG) is None
+    seen = State.open(tmp_path / "state").partitions[str(f.resolve())]
+    assert seen["mtime_ns"] == f.stat().st_mtime_ns
+
+
+def test_duplicate_of_history_is_rejected(market, tmp_path):
+    root, months, reviews, _ = market
+    inp = tmp_path / "in"
+    _copy(root, months[:3], inp)
+    run_incremental(inp, tmp_path / "out", tmp_path / "state", config=CONFIG)
+    old = pl.read_parquet(inp / months[0] / "part-0.parquet").head(3)
+    new = pl.read_parquet(root / "all" / months[3] / "part-0.parquet")
+    d = inp / months[3]
+    d.mkdir()
+    pl.concat([new, old]).write_parquet(d / "part-0.parquet")
+    r = run_incremental(inp, tmp_path / "out", tmp_path / "state", config=CONFIG)
+    assert r.summary["incremental"]["duplicates_of_history"] == 3
+    rej = r.loaded.rejected
+    assert set(old["review_id"]) <= set(rej.filter(pl.col("reason") == DUPLICATE_REASON)["review_id"])
+    assert r.scores.height == new.height
+
+
+def test_interrupted_run_keeps_state(market, tmp_path, monkeypatch):
+    root, months, _, _ = market
+    inp, out, state = tmp_path / "in", tmp_path / "out", tmp_path / "state"
+    _copy(root, months[:3], inp)
+    run_incremental(inp, out, state, config=CONFIG)
+    _copy(root, months[3:5], inp)
+    state_before = _files(state)
+    out_before = _files(out)
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scan_mod, "build_cases", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_incremental(inp, out, state, config=CONFIG)
+    assert _files(state) == state_before and _files(out) == out_before
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    monkeypatch.undo()
+    r = run_incremental(inp, out, state, config=CONFIG)
+    assert r.summary["incremental"]["run"] == 2
+
+
+def test_cli_incremental(market, tmp_path, capsys):
+    root, months, _, _ = market
+    inp = tmp_path / "in"
+    _copy(root, months[:4], inp)
+    args = ["scan", str(inp), "--out", str(tmp_path / "o"), "--incremental", str(tmp_path / "s")]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert main([*args, "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
