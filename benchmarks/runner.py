@@ -613,6 +613,7 @@ def run_quality(
                         f"{ds.name:<22} ablation {var['variant']:<24} {r['seconds']:7.2f} s "
                         f"ROC-AUC {ev['roc_auc']:.3f}"
                     )
+            ablation_rows.sort(key=_ablation_order)
             references = []
             if ds.kind == "yelpchi":
                 from benchmarks.yelpchi import SPEAGLE_REFERENCE
@@ -669,6 +670,17 @@ def run_quality(
         },
     }
     return QualityRun(results, score_store, {ds.name: ds.labels for ds, _, _ in plan}, dataset_meta)
+
+
+def _ablation_order(row: dict) -> tuple[int, int]:
+    """all families, without <family> (registry order), only <family>, anything else."""
+    from features.registry import FAMILIES
+
+    v = row["variant"]
+    for rank, prefix in ((1, "without "), (2, "only ")):
+        if v.startswith(prefix) and v[len(prefix) :] in FAMILIES:
+            return rank, FAMILIES.index(v[len(prefix) :])
+    return (0, 0) if v == "all families" else (3, 0)
 
 
 def _ablation_row(variant, run: dict, ev: dict, full: dict, families, params=None) -> dict:
@@ -852,7 +864,7 @@ def _git() -> dict:
                 text=True,
                 timeout=10,
                 check=True,
-            ).stdout.strip()
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             return None
 
@@ -860,10 +872,11 @@ def _git() -> dict:
     if commit is None:
         return {"commit": None}
     status = git("status", "--porcelain", "--untracked-files=no") or ""
-    changed = [line[3:] for line in status.splitlines() if line.strip()]
+    # porcelain v1: two status letters, a space, the path
+    changed = [line[3:] for line in status.splitlines() if len(line) > 3]
     return {
-        "commit": commit,
-        "branch": git("rev-parse", "--abbrev-ref", "HEAD"),
+        "commit": commit.strip(),
+        "branch": (git("rev-parse", "--abbrev-ref", "HEAD") or "").strip() or None,
         "dirty": bool(changed),
         "changed_files": changed,
     }

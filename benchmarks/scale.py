@@ -74,6 +74,16 @@ def generate_dataset(n: int, root: Path, seed: int = 0) -> dict:
     return {"generate_s": round(t_gen, 2), "files": files, "bytes": size}
 
 
+def _generate_in_child(n: int, root: Path, seed: int = 0) -> dict:
+    """:func:`generate_dataset` in a child process, so its memory is gone before the scan."""
+    code = (
+        "import json, sys; from pathlib import Path; from benchmarks.scale import generate_dataset; "
+        f"print(json.dumps(generate_dataset({int(n)}, Path({str(root)!r}), seed={int(seed)})))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def yelpchi_to_contract(meta: Path = YELPCHI_META) -> tuple[pl.DataFrame, pl.DataFrame]:
     """YelpChi metadata (``user prod rating label date``) as contract reviews and labels.
 
@@ -228,7 +238,7 @@ def run_scale(out_dir, quick: bool = False, sizes=None, engine: str = "polars") 
     try:
         for n in sizes:
             root = work / f"n{n}"
-            data = generate_dataset(n, root)
+            data = _generate_in_child(n, root)
             res = run_measured(scan_command(root / "reviews", root / "out", engine))
             row = {"reviews": n, "engine": engine, **data, **res}
             row["stages_s"] = _stage_timings(root / "out")

@@ -80,9 +80,7 @@ def _add_demo(sub) -> None:
 def _add_bench(sub) -> None:
     from benchmarks.bench_cli import add_arguments
 
-    p = sub.add_parser(
-        "bench", help="benchmark review-detector against baselines on labelled data"
-    )
+    p = sub.add_parser("bench", help="benchmark review-detector against baselines on labelled data")
     add_arguments(p)
 
 
@@ -152,7 +150,7 @@ def cmd_scan(args) -> int:
     with ScanProgress.create(quiet=args.quiet, console=err) as progress:
         try:
             engine = get_engine(args.engine, address=args.address, progress=progress)
-        except ImportError as exc:
+        except (ImportError, ValueError) as exc:
             err.print(f"[bold red]error:[/] {exc}", highlight=False)
             return 2
         with engine:

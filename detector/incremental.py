@@ -345,7 +345,9 @@ def run_incremental(
                 "duplicates_of_history": inc.n_duplicates,
             }
             _publish_run(work / "scan", out, run, result.summary)
-            _update_state(state, result, new, refreshed, run, model is None, time.perf_counter() - t0)
+            _update_state(
+                state, result, new, refreshed, run, model is None, time.perf_counter() - t0
+            )
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return result

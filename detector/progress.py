@@ -129,7 +129,9 @@ class ScanProgress:
         rate = f"{st.done / secs:,.0f} rows/s" if st.done and (final or secs > 0.2) else ""
         kw = {"rows": rows, "rate": rate}
         if final:
-            self._rich.update(st._task, total=max(st.total or 1, 1), completed=max(st.total or 1, 1), **kw)
+            self._rich.update(
+                st._task, total=max(st.total or 1, 1), completed=max(st.total or 1, 1), **kw
+            )
         else:
             self._rich.update(st._task, total=st.total, completed=st.done, **kw)
 

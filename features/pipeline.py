@@ -133,8 +133,15 @@ def compute_features(
 
     t0 = time.perf_counter()
     # Materialised once: every table reads it, and re-running the scan and
-    # normalisation per table would cost more than holding it.
-    prepared = prepare(lf).collect()
+    # normalisation per table would cost more than holding it. Only narrow
+    # columns are kept: the derived ``_*`` columns and the inputs a planned step
+    # or table names, less the raw ``text`` (tables and steps read
+    # ``_text_norm``), so a large scan does not hold its texts twice.
+    named = {c for s in steps for c in s.requires} | {c for t in tables_needed for c in t.requires}
+    named = (named | set(KEY_COLUMNS)) - {"text"}
+    prepared_lf = prepare(lf)
+    narrow = [c for c in prepared_lf.collect_schema().names() if c.startswith("_") or c in named]
+    prepared = prepared_lf.select(narrow).collect()
     timings["prepare"] = time.perf_counter() - t0
     plf = prepared.lazy()
 

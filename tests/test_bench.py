@@ -213,6 +213,30 @@ def test_failing_method_is_reported_not_hidden(monkeypatch, tiny):
     assert got["status"] == "failed" and "kaput" in got["error"]
 
 
+def test_repeats_in_separate_processes_are_identical(tiny):
+    """Baselines are bit-identical from one child process to the next (the check the bench reports)."""
+    run = runner.run_quality([tiny], ["rank_average", "iforest_raw"], repeats=2, log=lambda m: None)
+    for mid, m in run.results["results"][tiny.name]["methods"].items():
+        assert m["status"] == "ok", mid
+        assert len(m["seconds_runs"]) == 2
+        assert m["repeats_identical"] is True, mid
+
+
+def test_ablation_rows_are_ordered():
+    rows = [
+        {"variant": v}
+        for v in ("no propagation", "only text", "without text", "all families", "without burst")
+    ]
+    rows.sort(key=runner._ablation_order)
+    assert [r["variant"] for r in rows] == [
+        "all families",
+        "without burst",
+        "without text",
+        "only text",
+        "no propagation",
+    ]
+
+
 def test_ablation_variants_follow_scan_config():
     names = {f for f in runner._scan_fields()}
     v = runner.ablation_variants(["history", "text"], "drop+alone")

@@ -77,9 +77,9 @@ def test_incremental_runs(market, tmp_path):
     assert r2.threshold == pytest.approx(r1.threshold)
 
     new_ids = r2.scores["review_id"]
-    expected = reviews.filter(pl.col("created_at").dt.strftime("%Y-%m").is_in(
-        [m.split("=")[1] for m in rest]
-    ))
+    expected = reviews.filter(
+        pl.col("created_at").dt.strftime("%Y-%m").is_in([m.split("=")[1] for m in rest])
+    )
     assert sorted(new_ids.to_list()) == sorted(expected["review_id"].to_list())
     ff = full.features.frame.drop("_rid")
     got = r2.features.frame.drop("_rid").join(ff, on="review_id", suffix="_full")
@@ -148,7 +148,9 @@ def test_duplicate_of_history_is_rejected(market, tmp_path):
     r = run_incremental(inp, tmp_path / "out", tmp_path / "state", config=CONFIG)
     assert r.summary["incremental"]["duplicates_of_history"] == 3
     rej = r.loaded.rejected
-    assert set(old["review_id"]) <= set(rej.filter(pl.col("reason") == DUPLICATE_REASON)["review_id"])
+    assert set(old["review_id"]) <= set(
+        rej.filter(pl.col("reason") == DUPLICATE_REASON)["review_id"]
+    )
     assert r.scores.height == new.height
 
 

@@ -31,7 +31,7 @@ def _hidden(out):
 
 def test_partition_by_month_matches_single_files(data, tmp_path):
     path, reviews = data
-    flat = run_scan(path, tmp_path / "flat", config=CONFIG)
+    run_scan(path, tmp_path / "flat", config=CONFIG)
     part = run_scan(path, tmp_path / "part", config=CONFIG, partition_by="month")
     out = tmp_path / "part"
     assert (out / "scores").is_dir() and (out / "features").is_dir()

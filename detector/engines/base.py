@@ -79,12 +79,43 @@ class Engine:
         self.progress.rows = loaded.reviews.height
         return loaded
 
-    def compute_features(self, reviews: pl.DataFrame | pl.LazyFrame, families: Iterable[str] | None = None):
+    def _load_with(self, run_all, inputs, columns=None, since=None, until=None):
+        """Load file by file with ``run_all(files) -> [load_file(...) per file]``.
+
+        Each file goes through the contract loader on its own (bounded memory,
+        parallel); the results are concatenated in file order. When a review id
+        appears in two files, or a file fails on its own, the reference loader
+        runs over all files instead: it alone applies the first-copy rule across
+        files and words the errors.
+        """
+        from detector.contract import load_reviews, resolve_inputs
+
+        with self.progress.stage("load") as st:
+            files = prune_files(resolve_inputs(inputs), since, until)
+            loaded = None
+            if len(files) > 1:
+                try:
+                    loaded = combine_loads(files, run_all(files))
+                except Exception:  # noqa: BLE001 - the reference loader decides below
+                    loaded = None
+            if loaded is None:
+                if len(files) > 1:
+                    self.fallbacks["load"] = (
+                        "one pass (ids repeated across files, or a file failed)"
+                    )
+                loaded = load_reviews(inputs, columns=columns, since=since, until=until)
+            st.advance(loaded.n_input)
+        self.progress.rows = loaded.reviews.height
+        return loaded
+
+    def compute_features(
+        self, reviews: pl.DataFrame | pl.LazyFrame, families: Iterable[str] | None = None
+    ):
         """Every available feature of ``reviews``; tables go through :meth:`build_table`."""
         from features.pipeline import compute_features
 
         def build(table: Table, lf: pl.LazyFrame, tables: dict[str, pl.DataFrame]):
-            with self.progress.stage(f"table {table.name}"):
+            with self.progress.stage(f"  table {table.name}"):
                 t0 = time.perf_counter()
                 out = self.build_table(table, lf, tables)
                 self.timings[f"table:{table.name}"] = time.perf_counter() - t0
@@ -119,6 +150,72 @@ class Engine:
             out = model.contributions(X)
             st.advance(X.shape[0])
         return out
+
+
+def prune_files(files, since=None, until=None) -> list:
+    """``files`` less those in date partitions outside ``[since, until)`` (as the loader prunes)."""
+    try:
+        from detector import contract
+
+        lo, hi = contract._to_utc(since, "since"), contract._to_utc(until, "until")
+        return [
+            f for f in files if contract._partition_in_window(contract._hive_partitions(f), lo, hi)
+        ]
+    except Exception:  # noqa: BLE001 - the loader words the error itself
+        return list(files)
+
+
+def load_file(path, columns=None, since=None, until=None):
+    """``(valid, rejected, n_input, present_optional)`` of one file; None when no row is in the window."""
+    from detector.contract import InputError, load_reviews
+
+    try:
+        loaded = load_reviews(path, columns=columns, since=since, until=until)
+    except InputError as exc:
+        if since is not None or until is not None:
+            if "no review rows" in str(exc) or "date partition" in str(exc):
+                return None
+        raise
+    return loaded.reviews, loaded.rejected, loaded.n_input, loaded.present_optional
+
+
+def combine_loads(files, parts):
+    """Per-file loads as one ``LoadedInput``; None when a review id appears in two files."""
+    from detector.contract import LoadedInput
+    from detector.schema import CONTRACT, OPTIONAL
+
+    kept = [(f, p) for f, p in zip(files, parts, strict=True) if p is not None]
+    if not kept:
+        return None
+    valid = [p[0] for _, p in kept]
+    rejected = [p[1] for _, p in kept]
+    per_file = [
+        pl.concat([v.select("review_id"), r.select("review_id")]).drop_nulls().unique()
+        for v, r in zip(valid, rejected, strict=True)
+    ]
+    if len(per_file) > 1 and pl.concat(per_file)["review_id"].is_duplicated().any():
+        return None
+    reviews = pl.concat(valid, how="diagonal_relaxed")
+    if reviews.height == 0:
+        return None
+    order = [c for c in CONTRACT if c in reviews.columns]
+    reviews = reviews.select(order + [c for c in reviews.columns if c not in order])
+    rej = [r for r in rejected if r.height]
+    rejected_all = (
+        pl.concat(rej, how="diagonal_relaxed")
+        if rej
+        else pl.DataFrame(schema={"review_id": pl.String, "reason": pl.String})
+    )
+    if "reason" in rejected_all.columns:
+        rejected_all = rejected_all.select(pl.exclude("reason"), pl.col("reason"))
+    present = {c for p in parts if p is not None for c in p[3]}
+    return LoadedInput(
+        reviews=reviews,
+        rejected=rejected_all,
+        files=list(files),
+        n_input=sum(p[2] for _, p in kept),
+        present_optional=[c for c in OPTIONAL if c in present],
+    )
 
 
 def get_engine(

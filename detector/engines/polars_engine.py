@@ -151,6 +151,18 @@ class PolarsEngine(Engine):
         return parts
 
     # -- stages ----------------------------------------------------------------
+    def load(self, inputs, columns=None, since=None, until=None):
+        """File by file on ``workers`` threads (Polars releases the GIL); see ``_load_with``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from detector.engines.base import load_file
+
+        def run_all(files):
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(files))) as pool:
+                return list(pool.map(lambda f: load_file(f, columns, since, until), files))
+
+        return self._load_with(run_all, inputs, columns, since, until)
+
     def score_samples(self, model, X: np.ndarray) -> np.ndarray:
         n = X.shape[0]
         if not self._use_pool(n):

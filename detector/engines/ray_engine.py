@@ -179,49 +179,13 @@ def _coreview_job(df: pl.DataFrame, active: pl.DataFrame) -> pl.DataFrame:
 
 
 def _load_file(path: str, columns, since, until):
-    from detector.contract import load_reviews
+    from detector.engines.base import load_file
 
-    loaded = load_reviews(path, columns=columns, since=since, until=until)
-    return (
-        _to_arrow(loaded.reviews),
-        _to_arrow(loaded.rejected),
-        loaded.n_input,
-        loaded.present_optional,
-    )
-
-
-def _combine(files, parts):
-    """Per-file loads as one LoadedInput, or None when a review id spans two files."""
-    from detector.contract import LoadedInput
-    from detector.schema import CONTRACT, OPTIONAL
-
-    valid = [pl.DataFrame(p[0]) for p in parts]
-    rejected = [pl.DataFrame(p[1]) for p in parts]
-    per_file = [
-        pl.concat([v.select("review_id"), r.select("review_id")]).drop_nulls().unique()
-        for v, r in zip(valid, rejected, strict=True)
-    ]
-    if len(files) > 1 and pl.concat(per_file)["review_id"].is_duplicated().any():
+    part = load_file(path, columns, since, until)
+    if part is None:
         return None
-    reviews = pl.concat(valid, how="diagonal_relaxed")
-    order = [c for c in CONTRACT if c in reviews.columns]
-    reviews = reviews.select(order + [c for c in reviews.columns if c not in order])
-    rej = [r for r in rejected if r.height]
-    rejected_all = (
-        pl.concat(rej, how="diagonal_relaxed")
-        if rej
-        else pl.DataFrame(schema={"review_id": pl.String, "reason": pl.String})
-    )
-    if "reason" in rejected_all.columns:
-        rejected_all = rejected_all.select(pl.exclude("reason"), pl.col("reason"))
-    present = {c for p in parts for c in p[3]}
-    return LoadedInput(
-        reviews=reviews,
-        rejected=rejected_all,
-        files=list(files),
-        n_input=sum(p[2] for p in parts),
-        present_optional=[c for c in OPTIONAL if c in present],
-    )
+    valid, rejected, n_input, present = part
+    return _to_arrow(valid), _to_arrow(rejected), n_input, present
 
 
 def _score(model, X):
@@ -293,7 +257,7 @@ class RayEngine(Engine):
         self._ds = None
         self._blocks: pl.DataFrame | None = None
         self._lf = None
-        self._families = None
+        self._planned_tables: list[Table] | None = None
         self._built: dict[str, pl.DataFrame] = {}
         #: The shuffles run, for summary.json: ``{"key": ..., "jobs": [...]}``.
         self.passes: list[dict] = []
@@ -401,35 +365,30 @@ class RayEngine(Engine):
 
     # -- stages ----------------------------------------------------------------
     def compute_features(self, reviews, families=None):
-        self._families = families
+        from features.pipeline import plan
+
         self._built = {}
+        lf = reviews.lazy() if isinstance(reviews, pl.DataFrame) else reviews
+        # planned from the input columns (the prepared frame no longer holds raw text)
+        self._planned_tables = plan(lf.collect_schema().names(), families)[1]
         try:
             return super().compute_features(reviews, families)
         finally:
-            self._built = {}
+            self._built, self._planned_tables = {}, None
             self._ds = self._ds_key = self._blocks = self._lf = None
 
     def load(self, inputs, columns=None, since=None, until=None):
-        from detector.contract import load_reviews, resolve_inputs
+        """One Ray task per file (the contract loader on that file); see :func:`load_files`."""
 
-        with self.progress.stage("load") as st:
-            files = resolve_inputs(inputs)
+        def run_all(files):
             futs = [self._remote["load"].remote(str(f), columns, since, until) for f in files]
-            loaded = None
-            try:
-                parts = self.ray.get(futs)
-            except Exception:  # noqa: BLE001 - e.g. a file empty in the window: decided below
-                parts = None
-            if parts is not None:
-                loaded = _combine(files, parts)
-            if loaded is None:
-                # a review id repeated across files, or a file that failed on its own:
-                # the reference loader decides (first-copy rule across files, error messages)
-                self.fallbacks["load"] = "driver (ids repeated across files, or a file failed)"
-                loaded = load_reviews(files, columns=columns, since=since, until=until)
-            st.advance(loaded.n_input)
-        self.progress.rows = loaded.reviews.height
-        return loaded
+            parts = self.ray.get(futs)
+            return [
+                None if p is None else (pl.DataFrame(p[0]), pl.DataFrame(p[1]), p[2], p[3])
+                for p in parts
+            ]
+
+        return self._load_with(run_all, inputs, columns, since, until)
 
     def build_table(
         self, table: Table, lf: pl.LazyFrame, tables: dict[str, pl.DataFrame]
@@ -446,9 +405,11 @@ class RayEngine(Engine):
         return self._built.pop(table.name)
 
     def _planned(self, lf: pl.LazyFrame) -> list[Table]:
+        if self._planned_tables is not None:
+            return self._planned_tables
         from features.pipeline import plan
 
-        return plan(lf.collect_schema().names(), self._families)[1]
+        return plan(lf.collect_schema().names())[1]
 
     def _run_keyed(self, keying: str, table: Table, lf: pl.LazyFrame, tables) -> None:
         """Build ``table`` and every other planned table of the same keying whose inputs are ready.
