@@ -61,7 +61,7 @@ class ScanConfig:
     families: Sequence[str] | None = None
     seed: int = 0
     threshold: float | None = None
-    n_estimators: int = 300
+    n_estimators: int = 200
     max_samples: int = 256
     clip_quantile: float = 0.7
     #: Spread forest scores over the review graph (users, products, evidence groups).
@@ -177,33 +177,23 @@ def score_reviews(
         threshold, method = valley_threshold(score)
     flagged = score >= threshold
     t0 = time.perf_counter()
-    reasons: list[list[str]] = [[] for _ in range(len(score))]
     idx = np.flatnonzero(flagged)
     explanations = explain_flagged(
         model, X[idx] if names else X[:0], idx, names, prior, score, config, engine=engine
     )
-    if explanations.height:
-        ranked = (
-            explanations.filter(pl.col("contribution") > 0)
-            .sort(["_rid", "contribution", "term"], descending=[False, True, False])
-            .group_by("_rid", maintain_order=True)
-            .agg(pl.col("term"), pl.col("contribution"))
-        )
-        for rid, terms, contribs in ranked.iter_rows():
-            total = sum(contribs)
-            keep = [
-                t
-                for k, (t, c) in enumerate(zip(terms, contribs, strict=True))
-                if k == 0 or c >= MIN_SHARE * total
+    reasons = reasons_from(explanations)
+    missing = np.setdiff1d(idx, reasons["_rid"].to_numpy()) if names else idx[:0]
+    if missing.size:
+        # a flagged review always gets a reason: its most unusual feature
+        top = np.argmax(model.transform(X[missing]), axis=1)
+        reasons = pl.concat(
+            [
+                reasons,
+                pl.DataFrame(
+                    {"_rid": missing.astype(np.int64), "reasons": [[names[j]] for j in top]}
+                ),
             ]
-            # The review's own signals lead; what linked reviews added comes last,
-            # because a platform reviewer needs the concrete evidence first.
-            own = [t for t in keep if t != LINKED_EVIDENCE.name][: MAX_REASONS - 1]
-            reasons[rid] = own + [t for t in keep if t == LINKED_EVIDENCE.name]
-    for i in idx:
-        if not reasons[i] and names:
-            # a flagged review always gets a reason: its most unusual feature
-            reasons[i] = [names[int(np.argmax(model.transform(X[i : i + 1])[0]))]]
+        )
     timings["explain"] = time.perf_counter() - t0
 
     rating = reviews.select("review_id", "rating")
@@ -212,8 +202,9 @@ def score_reviews(
         .with_columns(
             pl.Series("score", score, dtype=pl.Float64),
             pl.Series("flagged", flagged, dtype=pl.Boolean),
-            pl.Series("reasons", reasons, dtype=pl.List(pl.String)),
         )
+        .join(reasons, on="_rid", how="left")
+        .with_columns(pl.col("reasons").fill_null(pl.lit([], dtype=pl.List(pl.String))))
         .join(rating, on="review_id", how="left")
         .with_columns(
             pl.when(pl.col("rating") >= 4)
@@ -238,6 +229,50 @@ def score_reviews(
 
 
 EXPLANATION_SCHEMA = {"review_id": pl.String, "term": pl.String, "contribution": pl.Float64}
+
+
+def reasons_from(explanations: pl.DataFrame) -> pl.DataFrame:
+    """``_rid -> reasons``: the terms carrying at least ``MIN_SHARE`` of a score.
+
+    The review's own signals lead, strongest first (at most
+    ``MAX_REASONS - 1``); ``linked_evidence`` comes last when propagation
+    added to the score, because a platform reviewer needs the concrete
+    evidence first.
+    """
+    schema = {"_rid": pl.Int64, "reasons": pl.List(pl.String)}
+    if explanations.height == 0:
+        return pl.DataFrame(schema=schema)
+    c = pl.col("contribution")
+    kept = (
+        explanations.filter(c > 0)
+        .sort(["_rid", "contribution", "term"], descending=[False, True, False])
+        .with_columns(
+            c.sum().over("_rid").alias("_total"),
+            pl.int_range(pl.len()).over("_rid").alias("_rank"),
+            (pl.col("term") == LINKED_EVIDENCE.name).alias("_linked"),
+        )
+        .filter((pl.col("_rank") == 0) | (c >= MIN_SHARE * pl.col("_total")))
+    )
+    own = (
+        kept.filter(~pl.col("_linked"))
+        .group_by("_rid", maintain_order=True)
+        .agg(pl.col("term").head(MAX_REASONS - 1).alias("_own"))
+    )
+    linked = kept.filter(pl.col("_linked")).select("_rid", pl.lit(True).alias("_has_link"))
+    rids = kept.select("_rid").unique()
+    return (
+        rids.join(own, on="_rid", how="left")
+        .join(linked, on="_rid", how="left")
+        .select(
+            "_rid",
+            pl.concat_list(
+                pl.col("_own").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+                pl.when(pl.col("_has_link"))
+                .then(pl.lit([LINKED_EVIDENCE.name], dtype=pl.List(pl.String)))
+                .otherwise(pl.lit([], dtype=pl.List(pl.String))),
+            ).alias("reasons"),
+        )
+    )
 
 
 def explain_flagged(

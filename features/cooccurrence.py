@@ -52,7 +52,9 @@ def coreview_pairs(df: pl.DataFrame) -> pl.DataFrame:
     ``df`` needs ``product_id``, ``user_id``, ``_t``, ``review_id``.
     """
     if df.height < 2:
-        return pl.DataFrame(schema={"_p": pl.Int64, "_ua": pl.Int64, "_ub": pl.Int64})
+        return pl.DataFrame(
+            schema={"product_id": pl.String, "user_a": pl.String, "user_b": pl.String}
+        )
     df = df.with_columns(
         pl.Series("_p", group_codes(df, "product_id")), pl.Series("_u", group_codes(df, "user_id"))
     ).sort("_p", "_t", "review_id")

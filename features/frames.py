@@ -9,11 +9,30 @@ import polars as pl
 def group_codes(df: pl.DataFrame, *cols: str) -> np.ndarray:
     """Dense int64 id for each row's combination of ``cols``.
 
-    Computed from the values themselves (sorted unique), so the ids do not
-    depend on row order or on any hash seed.
+    Ids come from a 64-bit hash of the values, densified by sorting; a
+    ranking of string structs measured 4-8x slower. The kernels only use ids
+    to tell groups apart (never their order or value), so results depend
+    neither on row order nor on the hash, and ids are never persisted. Two
+    distinct keys sharing a 64-bit hash (odds ~n^2 / 2^65) would merge.
     """
-    keys = df.select(cols).with_columns(pl.struct(cols).rank("dense").alias("_g"))["_g"]
-    return keys.to_numpy().astype(np.int64) - 1
+    if df.height == 0:
+        return np.zeros(0, dtype=np.int64)
+    h = df.select(pl.struct(cols).hash(seed=0)).to_series().to_numpy()
+    return dense_codes(h)
+
+
+def dense_codes(values: np.ndarray) -> np.ndarray:
+    """Dense int64 ids (0..k-1) of an integer array, by sorting."""
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(values)
+    sv = values[order]
+    step = np.empty(sv.size, dtype=np.int64)
+    step[0] = 0
+    step[1:] = sv[1:] != sv[:-1]
+    out = np.empty(values.size, dtype=np.int64)
+    out[order] = np.cumsum(step)
+    return out
 
 
 def by_rid(df: pl.DataFrame, **columns: np.ndarray) -> pl.DataFrame:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from features.frames import dense_codes
+
 # Groups are packed above 2**34 seconds (~540 years), far beyond any review span.
 _SHIFT = np.int64(1 << 34)
 
@@ -23,7 +25,7 @@ def dense_ids(values: np.ndarray) -> np.ndarray:
 def _packed(group: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     t0 = t.min() if t.size else 0
     key = group.astype(np.int64) * _SHIFT + (t.astype(np.int64) - t0)
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)
     return key, order
 
 
@@ -99,10 +101,13 @@ def first_in_window(group: np.ndarray, user: np.ndarray, t: np.ndarray, window: 
     """
     if group.size == 0:
         return np.zeros(0, dtype=bool)
-    order = np.lexsort((t, user, group))
-    g, u, tt = group[order], user[order], t[order]
+    n_users = int(user.max()) + 1
+    pair = dense_codes(group.astype(np.int64) * n_users + user)
+    key, order = _packed(pair, t)
+    k = key[order]
+    tt = t[order]
     repeat = np.zeros(group.size, dtype=bool)
-    repeat[1:] = (g[1:] == g[:-1]) & (u[1:] == u[:-1]) & (tt[1:] - tt[:-1] <= window)
+    repeat[1:] = ((k[1:] >> 34) == (k[:-1] >> 34)) & (tt[1:] - tt[:-1] <= window)
     out = np.empty(group.size, dtype=bool)
     out[order] = ~repeat
     return out

@@ -60,6 +60,19 @@ class GroupKind:
     prior: np.ndarray | None = None
 
 
+def _without_singletons(kind: GroupKind) -> GroupKind:
+    ids = kind.ids
+    att = ids >= 0
+    if not att.any():
+        return kind
+    counts = np.bincount(ids[att])
+    lone = att.copy()
+    lone[att] = counts[ids[att]] == 1
+    if not lone.any():
+        return kind
+    return GroupKind(kind.name, np.where(lone, -1, ids), kind.psi, kind.prior)
+
+
 def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -> np.ndarray:
     """Posterior probability that each review is fake.
 
@@ -77,6 +90,18 @@ def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -
     -------
     ndarray of float, shape (n,)
     """
+    # A node holding a single review passes nothing on; reviews attached to no
+    # shared node keep their prior, and propagation runs over the rest only.
+    kinds = [_without_singletons(k) for k in kinds]
+    attached = np.zeros(prior.shape[0], dtype=bool)
+    for kind in kinds:
+        attached |= kind.ids >= 0
+    if not attached.all():
+        out = prior.astype(np.float64, copy=True)
+        if attached.any():
+            sub = [GroupKind(k.name, k.ids[attached], k.psi, k.prior) for k in kinds]
+            out[attached] = propagate(prior[attached], sub, iterations)
+        return out
     n = prior.shape[0]
     phi = np.stack([1.0 - prior, prior], axis=1).clip(_TINY, 1.0)
     inbound = [np.full((n, 2), 0.5) for _ in kinds]  # group -> review, over x_r

@@ -179,3 +179,9 @@ def test_family_ablation_removes_only_that_family(family):
     fr = compute_features(df, families=[f for f in FAMILIES if f != family])
     assert all(REGISTRY.get(n).family != family for n in fr.features)
     assert fr.features
+
+
+def test_tiny_inputs_do_not_break_any_table():
+    for n in (1, 2, 3):
+        fr = compute_features(market(8, n, "A"))
+        assert fr.frame.height == n
