@@ -65,6 +65,7 @@ from detector.contract import DUPLICATE_REASON, InputError, LoadedInput, resolve
 from detector.engines.base import Engine, get_engine
 from detector.hashing import file_sha256
 from detector.partition import PARTITIONED_OUTPUTS, append_parts, deferred_interrupt
+from models.persist import load_model, save_model
 
 STATE_VERSION = 1
 STATE_FILE = "state.json"
@@ -137,10 +138,9 @@ class State:
         return (self.root / MODEL_FILE).exists() and "features" in self.manifest
 
     def load_model(self):
-        import joblib
-
-        blob = joblib.load(self.root / MODEL_FILE)
-        return blob["model"], blob["features"]
+        # refuses a model fitted by another engine version: its features may differ
+        saved = load_model(self.root / MODEL_FILE)
+        return saved.model, saved.features
 
     def history(self) -> pl.DataFrame | None:
         files = [self.root / HISTORY_DIR / f for f in self.manifest.get("history", [])]
@@ -380,8 +380,6 @@ def _publish_run(scan_dir: Path, out: Path, run: int, summary: dict) -> None:
 
 def _update_state(state: State, result, new, refreshed, run: int, fitted: bool, seconds: float):
     """Append the history, store the model (first run) and commit ``state.json`` last."""
-    import joblib
-
     root = state.root
     (root / HISTORY_DIR).mkdir(parents=True, exist_ok=True)
     hist_name = f"part-{run:05d}.parquet"
@@ -389,15 +387,12 @@ def _update_state(state: State, result, new, refreshed, run: int, fitted: bool, 
         compact_history(result.loaded.reviews).write_parquet(tmp, compression="zstd")
     m = state.manifest
     if fitted:
-        with atomic_path(root / MODEL_FILE) as tmp:
-            joblib.dump(
-                {
-                    "model": result.model,
-                    "features": list(result.features.scored),
-                    "engine_version": __version__,
-                },
-                tmp,
-            )
+        save_model(
+            root / MODEL_FILE,
+            result.model,
+            list(result.features.scored),
+            result.summary.get("parameters", {}),
+        )
         m["features"] = list(result.features.scored)
         m["threshold"] = result.threshold
         m["threshold_method"] = result.summary.get("threshold", {}).get("method")

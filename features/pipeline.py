@@ -41,7 +41,8 @@ class FeatureResult:
     unavailable : dict
         Feature name -> the input columns it needed and did not get.
     tables : dict
-        The global tables that were built, by name (used by cases and evidence).
+        The global tables that were built, by name; empty unless
+        ``compute_features(keep_tables=True)``.
     keys : pl.DataFrame
         Per review the identities that link reviews into cases: ``_rid``,
         ``review_id``, ``shop_id``, ``product_id``, ``user_id``, ``rating``,
@@ -114,6 +115,7 @@ def compute_features(
     families: Iterable[str] | None = None,
     registry: Registry = REGISTRY,
     build_table: TableBuilder = _build_local,
+    keep_tables: bool = False,
 ) -> FeatureResult:
     """Compute every available feature for ``reviews`` (contract columns).
 
@@ -125,6 +127,9 @@ def compute_features(
         Restrict to these feature families (ablations); all by default.
     build_table : callable, optional
         How a global table is built; engines pass their own.
+    keep_tables : bool
+        Keep the global tables in the result (for inspection); dropped by
+        default to free their memory before scoring.
     """
     lf = reviews.lazy() if isinstance(reviews, pl.DataFrame) else reviews
     steps, tables_needed, unavailable = plan(lf.collect_schema().names(), families, registry)
@@ -173,7 +178,10 @@ def compute_features(
     timings["steps"] = time.perf_counter() - t0
     keep = [f.name for f in feats if f.family in fams]
     frame = frame.select("_rid", "review_id", *keep)
-    return FeatureResult(frame, keep, unavailable, tables, timings, link_keys(prepared, tables))
+    keys = link_keys(prepared, tables)
+    # The global tables can outweigh the features (co-review pairs at 10M
+    # reviews: ~1 GB); everything downstream reads the features and keys.
+    return FeatureResult(frame, keep, unavailable, tables if keep_tables else {}, timings, keys)
 
 
 KEY_COLUMNS = (
