@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
 from benchmarks.generator import generate
@@ -20,3 +21,16 @@ def small_market_path(tmp_path_factory, small_market):
     reviews.write_parquet(d / "reviews.parquet")
     labels.write_parquet(d / "labels.parquet")
     return d
+
+
+def write_months(reviews: pl.DataFrame, root) -> list[str]:
+    """Write ``reviews`` as hive partitions by month under ``root``, the way a platform export looks.
+
+    Returns the partition directory names, sorted.
+    """
+    keyed = reviews.with_columns(pl.col("created_at").dt.strftime("%Y-%m").alias("_m"))
+    for (m,), part in keyed.partition_by("_m", as_dict=True, maintain_order=True).items():
+        d = root / f"month={m}"
+        d.mkdir(parents=True)
+        part.drop("_m").write_parquet(d / "part-0.parquet")
+    return sorted(p.name for p in root.iterdir())

@@ -11,6 +11,7 @@ import shutil
 import numpy as np
 import polars as pl
 import pytest
+from conftest import write_months
 
 from benchmarks.generator import generate
 from detector.engines import Engine, get_engine
@@ -21,21 +22,12 @@ from models.isolation import OneSidedIsolationForest
 CONFIG = ScanConfig(n_estimators=60)
 
 
-def _write_months(reviews: pl.DataFrame, root):
-    """Hive partitions by month, the way a platform export looks."""
-    keyed = reviews.with_columns(pl.col("created_at").dt.strftime("%Y-%m").alias("_m"))
-    for (m,), part in keyed.partition_by("_m", as_dict=True, maintain_order=True).items():
-        d = root / f"month={m}"
-        d.mkdir(parents=True)
-        part.drop("_m").write_parquet(d / "part-0.parquet")
-    return root
-
-
 @pytest.fixture(scope="module")
 def market(tmp_path_factory):
     reviews, labels = generate(3_000, seed=5)
     root = tmp_path_factory.mktemp("engines")
-    return _write_months(reviews, root / "in"), reviews
+    write_months(reviews, root / "in")
+    return root / "in", reviews
 
 
 def _assert_same(a, b, tol=1e-9):

@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import polars as pl
 import pytest
+from conftest import write_months
 
 import detector.scan as scan_mod
 from benchmarks.generator import generate
@@ -21,20 +22,11 @@ from detector.scan import ScanConfig, run_scan
 CONFIG = ScanConfig(n_estimators=40)
 
 
-def _write_months(reviews: pl.DataFrame, root):
-    keyed = reviews.with_columns(pl.col("created_at").dt.strftime("%Y-%m").alias("_m"))
-    for (m,), part in keyed.partition_by("_m", as_dict=True, maintain_order=True).items():
-        d = root / f"month={m}"
-        d.mkdir(parents=True)
-        part.drop("_m").write_parquet(d / "part-0.parquet")
-    return sorted(p.name for p in root.iterdir())
-
-
 @pytest.fixture(scope="module")
 def market(tmp_path_factory):
     reviews, _ = generate(4_000, seed=13)
     root = tmp_path_factory.mktemp("inc")
-    months = _write_months(reviews, root / "all")
+    months = write_months(reviews, root / "all")
     full = run_scan(root / "all", root / "full", config=CONFIG)
     return root, months, reviews, full
 
