@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from features.frames import by_rid, group_codes
+from features.frames import by_rid, by_shop_shard, dense_codes, group_hash
 from features.params import BASELINE_FLOOR_S, BURST_WINDOW_S, FRESH_MAX_REVIEWS
 from features.registry import REGISTRY, Feature
 from features.windows import burst_surprise
@@ -66,17 +66,26 @@ def bursts(lf: pl.LazyFrame, tables) -> pl.DataFrame:
         .collect()
     )
     t = df["_t"].to_numpy()
-    prod = group_codes(df, "product_id", "_pol")
-    shop = group_codes(df, "shop_id", "_pol")
+    prod_h = group_hash(df, "product_id", "_pol")
+    shop_h = group_hash(df, "shop_id", "_pol")
     fresh = (df["user_review_count"].to_numpy() <= FRESH_MAX_REVIEWS).astype(np.float64)
-    return by_rid(
-        df,
-        product_burst=burst_surprise(prod, t, BURST_WINDOW_S, BASELINE_FLOOR_S),
-        shop_burst=burst_surprise(shop, t, BURST_WINDOW_S, BASELINE_FLOOR_S),
-        fresh_burst=np.where(
-            fresh > 0, burst_surprise(prod, t, BURST_WINDOW_S, BASELINE_FLOOR_S, fresh), 0.0
-        ),
-    )
+
+    def shard(rows: np.ndarray) -> dict[str, np.ndarray]:
+        prod, shop, tt, fr = (
+            dense_codes(prod_h[rows]),
+            dense_codes(shop_h[rows]),
+            t[rows],
+            fresh[rows],
+        )
+        return {
+            "product_burst": burst_surprise(prod, tt, BURST_WINDOW_S, BASELINE_FLOOR_S),
+            "shop_burst": burst_surprise(shop, tt, BURST_WINDOW_S, BASELINE_FLOOR_S),
+            "fresh_burst": np.where(
+                fr > 0, burst_surprise(prod, tt, BURST_WINDOW_S, BASELINE_FLOOR_S, fr), 0.0
+            ),
+        }
+
+    return by_rid(df, **by_shop_shard(df, shard))
 
 
 @REGISTRY.step(

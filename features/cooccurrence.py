@@ -15,7 +15,7 @@ import networkx as nx
 import numpy as np
 import polars as pl
 
-from features.frames import group_codes
+from features.frames import group_codes, shop_shards
 from features.params import COREVIEW_WINDOW_S, HUB_CAP, RING_MIN_PRODUCTS, RING_MIN_SHARE
 from features.registry import REGISTRY, Feature
 
@@ -43,7 +43,7 @@ RING = (
         "同步发布该评价的共评团伙账号数量",
     ),
 )
-REQUIRES = ("user_id", "product_id", "created_at")
+REQUIRES = ("user_id", "shop_id", "product_id", "created_at")
 
 
 def coreview_pairs(df: pl.DataFrame) -> pl.DataFrame:
@@ -97,11 +97,13 @@ def coreview_pairs_table(lf: pl.LazyFrame, tables) -> pl.DataFrame:
         .select("user_id")
     )
     df = (
-        lf.select("review_id", "product_id", "user_id", "_t")
+        lf.select("review_id", "shop_id", "product_id", "user_id", "_t")
         .join(active, on="user_id", how="semi")
         .collect()
     )
-    return coreview_pairs(df)
+    # products lie inside one shop: pairs found per shard of whole shops are the same
+    parts = [coreview_pairs(df[rows]) for rows in shop_shards(df)]
+    return pl.concat(parts) if len(parts) > 1 else parts[0]
 
 
 @REGISTRY.table("ring_edges", requires=REQUIRES, depends=("coreview_pairs",))

@@ -38,3 +38,48 @@ def dense_codes(values: np.ndarray) -> np.ndarray:
 def by_rid(df: pl.DataFrame, **columns: np.ndarray) -> pl.DataFrame:
     """A table keyed by ``_rid`` holding the given per-row arrays."""
     return pl.DataFrame({"_rid": df["_rid"], **{k: pl.Series(k, v) for k, v in columns.items()}})
+
+
+def group_hash(df: pl.DataFrame, *cols: str) -> np.ndarray:
+    """64-bit hash of each row's combination of ``cols`` (for :func:`dense_codes` later)."""
+    return df.select(pl.struct(cols).hash(seed=0)).to_series().to_numpy()
+
+
+#: Rows per shard: small enough that a shard's sorts stay in cache.
+SHARD_ROWS = 250_000
+
+
+def by_shop_shard(df: pl.DataFrame, fn, shard_rows: int = SHARD_ROWS) -> dict[str, np.ndarray]:
+    """Run ``fn(rows)`` on shards of whole shops and scatter its per-row arrays back.
+
+    Every window group of the burst and identity features (product, shop,
+    address x shop, network x shop, network x product) lies inside one shop,
+    so shards of whole shops are independent and give the same values as
+    one pass over all rows; at 10M reviews a global sort costs 25-30x a 1M one
+    here, while shard-sized sorts stay in cache.
+
+    Parameters
+    ----------
+    fn : callable
+        Takes an int64 array of row positions, returns ``{name: values}`` for
+        those rows.
+    """
+    out: dict[str, np.ndarray] = {}
+    for rows in shop_shards(df, shard_rows):
+        for name, values in fn(rows).items():
+            if name not in out:
+                out[name] = np.zeros(df.height, dtype=np.asarray(values).dtype)
+            out[name][rows] = values
+    return out
+
+
+def shop_shards(df: pl.DataFrame, shard_rows: int = SHARD_ROWS) -> list[np.ndarray]:
+    """Row positions of ``df`` split into shards of whole shops (``shop_id``), in row order."""
+    n = df.height
+    k = max(1, n // shard_rows)
+    if k == 1:
+        return [np.arange(n, dtype=np.int64)]
+    shard = df.select(pl.col("shop_id").hash(seed=0)).to_series().to_numpy() % np.uint64(k)
+    order = np.argsort(shard.astype(np.int64), kind="stable")
+    bounds = np.searchsorted(shard[order], np.arange(k + 1))
+    return [order[bounds[s] : bounds[s + 1]] for s in range(k) if bounds[s + 1] > bounds[s]]

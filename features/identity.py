@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from features.frames import by_rid, group_codes
+from features.frames import by_rid, by_shop_shard, dense_codes, group_hash
 from features.params import BASELINE_FLOOR_S, IDENTITY_WINDOW_S
 from features.registry import REGISTRY, Feature
 from features.windows import burst_surprise, first_in_window
@@ -53,29 +53,42 @@ DEVICE = (
 )
 
 
-def _identity_burst(df: pl.DataFrame, key: str, scope: str) -> np.ndarray:
-    valid = df[key].is_not_null().to_numpy()
-    out = np.zeros(df.height)
+def _identity_burst(
+    key: np.ndarray, valid: np.ndarray, users: np.ndarray, t: np.ndarray
+) -> np.ndarray:
+    """Burst surprise of distinct other users per group (hashed ``key``); 0 without an identity."""
+    out = np.zeros(key.size)
     if not valid.any():
         return out
-    sub = df.filter(pl.Series(valid))
-    g = group_codes(sub, key, scope)
-    t = sub["_t"].to_numpy()
-    users = group_codes(sub, "user_id")
-    first = first_in_window(g, users, t, IDENTITY_WINDOW_S)
-    out[valid] = burst_surprise(g, t, IDENTITY_WINDOW_S, BASELINE_FLOOR_S, first)
+    g = dense_codes(key[valid])
+    tv = t[valid]
+    first = first_in_window(g, users[valid], tv, IDENTITY_WINDOW_S)
+    out[valid] = burst_surprise(g, tv, IDENTITY_WINDOW_S, BASELINE_FLOOR_S, first)
     return out
 
 
 @REGISTRY.table("ip_bursts", requires=("ip", "user_id", "shop_id", "product_id", "created_at"))
 def ip_bursts(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     df = lf.select("_rid", "user_id", "shop_id", "product_id", "_t", "_ip", "_net").collect()
-    return by_rid(
-        df,
-        ip_shop_burst=_identity_burst(df, "_ip", "shop_id"),
-        net_shop_burst=_identity_burst(df, "_net", "shop_id"),
-        net_product_burst=_identity_burst(df, "_net", "product_id"),
-    )
+    t = df["_t"].to_numpy()
+    user_h = group_hash(df, "user_id")
+    keys = {
+        "ip_shop_burst": (group_hash(df, "_ip", "shop_id"), df["_ip"].is_not_null().to_numpy()),
+        "net_shop_burst": (group_hash(df, "_net", "shop_id"), df["_net"].is_not_null().to_numpy()),
+        "net_product_burst": (
+            group_hash(df, "_net", "product_id"),
+            df["_net"].is_not_null().to_numpy(),
+        ),
+    }
+
+    def shard(rows: np.ndarray) -> dict[str, np.ndarray]:
+        users, tt = dense_codes(user_h[rows]), t[rows]
+        return {
+            name: _identity_burst(h[rows], valid[rows], users, tt)
+            for name, (h, valid) in keys.items()
+        }
+
+    return by_rid(df, **by_shop_shard(df, shard))
 
 
 @REGISTRY.table("device_stats", requires=("device_id", "user_id"))
