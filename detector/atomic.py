@@ -72,7 +72,9 @@ def write_parquet(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
 def write_json(obj: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``obj`` as indented UTF-8 JSON to ``path`` atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+        tmp.write_text(
+            json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
+        )
     return Path(path)
 
 

@@ -182,7 +182,9 @@ def cmd_scan(args) -> int:
     if args.quiet:
         return 0
     if result is None:
-        out.print(f"nothing to do: no new or changed input since the last scan ({args.incremental})")
+        out.print(
+            f"nothing to do: no new or changed input since the last scan ({args.incremental})"
+        )
         return 0
     print_scan_summary(out, result, Path(args.out))
     return 0

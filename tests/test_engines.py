@@ -56,9 +56,11 @@ def test_get_engine_names():
         get_engine("polars", address="auto")
 
 
-def test_pool_scoring_is_bit_identical():
+@pytest.mark.parametrize("n", [3_000, 30_000])
+def test_pool_scoring_is_bit_identical(n):
     rng = np.random.default_rng(0)
-    X = rng.lognormal(size=(3_000, 5))
+    # rounded values repeat, so 30k rows take the de-duplicated path the pool serves
+    X = np.round(rng.lognormal(size=(n, 5)), 1)
     X[:40, 0] += 10
     model = OneSidedIsolationForest(n_estimators=40, random_state=1).fit(X)
     with PolarsEngine(workers=2, pool_min_rows=100) as eng:

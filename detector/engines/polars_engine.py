@@ -21,6 +21,7 @@ import pickle
 import shutil
 import signal
 import tempfile
+import threading
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -54,6 +55,10 @@ def _score_chunk(path: str, X: np.ndarray) -> np.ndarray:
     return _model(path).score_samples(X)
 
 
+def _raw_chunk(path: str, Z: np.ndarray) -> np.ndarray:
+    return _model(path).raw_transformed(Z)
+
+
 def _contrib_chunk(path: str, X: np.ndarray) -> tuple[float, np.ndarray]:
     return _model(path).contributions(X)
 
@@ -82,6 +87,8 @@ class PolarsEngine(Engine):
         self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
         self.pool_min_rows = pool_min_rows
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._warming: threading.Thread | None = None
         self._tmp: str | None = None
         self._models: dict[int, str] = {}
 
@@ -90,18 +97,26 @@ class PolarsEngine(Engine):
 
     # -- the pool --------------------------------------------------------------
     def warm(self, n_rows: int) -> None:
-        """Start the scoring workers in the background when ``n_rows`` will need them."""
-        if self._use_pool(n_rows):
-            self._get_pool().submit(_ping)
+        """Start the scoring workers in the background when ``n_rows`` will need them.
+
+        Starting the forkserver blocks for seconds (it imports scikit-learn);
+        a thread does it while this process computes features.
+        """
+        if self._use_pool(n_rows) and self._pool is None and self._warming is None:
+            self._warming = threading.Thread(
+                target=lambda: self._get_pool().submit(_ping), daemon=True
+            )
+            self._warming.start()
 
     def _get_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload(["numpy", "sklearn.ensemble", "models.isolation"])
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=ctx, initializer=_init_worker
-            )
-        return self._pool
+        with self._pool_lock:
+            if self._pool is None:
+                ctx = mp.get_context("forkserver")
+                ctx.set_forkserver_preload(["numpy", "sklearn.ensemble", "models.isolation"])
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=ctx, initializer=_init_worker
+                )
+            return self._pool
 
     def _model_path(self, model) -> str:
         """The model pickled once to a private file the workers load (and cache) by path."""
@@ -116,6 +131,10 @@ class PolarsEngine(Engine):
         return self._models[key]
 
     def close(self) -> None:
+        if self._warming is not None:
+            # a pool still starting would otherwise outlive the engine
+            self._warming.join()
+            self._warming = None
         if self._pool is not None:
             pool, self._pool = self._pool, None
             for p in list((getattr(pool, "_processes", None) or {}).values()):
@@ -142,7 +161,8 @@ class PolarsEngine(Engine):
         try:
             for sl, fut in zip(slices, futures, strict=True):
                 parts.append(fut.result())
-                st.advance(sl.stop - sl.start)
+                if st is not None:
+                    st.advance(sl.stop - sl.start)
         except BaseException:
             for fut in futures:
                 fut.cancel()
@@ -167,9 +187,20 @@ class PolarsEngine(Engine):
         n = X.shape[0]
         if not self._use_pool(n):
             return super().score_samples(model, X)
+        if not hasattr(model, "raw_transformed"):
+            with self.progress.stage("score", total=n) as st:
+                return np.concatenate(self._run(_score_chunk, model, X, st))
+
+        def raw_map(Z: np.ndarray) -> np.ndarray:
+            # the model transforms and de-duplicates rows here; workers only walk trees
+            if not self._use_pool(Z.shape[0]):
+                return model.raw_transformed(Z)
+            return np.concatenate(self._run(_raw_chunk, model, Z, None))
+
         with self.progress.stage("score", total=n) as st:
-            parts = self._run(_score_chunk, model, X, st)
-        return np.concatenate(parts)
+            out = model.score_samples(X, raw_map=raw_map)
+            st.advance(n)
+        return out
 
     def contributions(self, model, X: np.ndarray) -> tuple[float, np.ndarray]:
         n = X.shape[0]
