@@ -9,6 +9,9 @@ of verified pairs are the clusters.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from rapidfuzz import fuzz, process
 from scipy.sparse import coo_matrix
@@ -122,8 +125,8 @@ def pairs_from_band_keys(keys: np.ndarray) -> np.ndarray:
     n = keys.shape[0]
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    found = []
-    for band in range(keys.shape[1]):
+
+    def band_pairs(band: int) -> np.ndarray:
         key = keys[:, band]
         # stable: a bucket is chained in text order whatever the key values,
         # so the clusters do not depend on how keys are hashed
@@ -131,7 +134,13 @@ def pairs_from_band_keys(keys: np.ndarray) -> np.ndarray:
         sk = key[order]
         same = sk[1:] == sk[:-1]
         left, right = order[:-1][same], order[1:][same]
-        found.append(np.minimum(left, right) * n + np.maximum(left, right))
+        return np.minimum(left, right) * n + np.maximum(left, right)
+
+    # numpy sorts without the GIL: bands sort side by side on every core
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        found = [p for p in pool.map(band_pairs, range(keys.shape[1])) if p.size]
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
     pair_keys = np.sort(np.concatenate(found))
     # sort-based dedup: measured 8x faster here than np.unique's hash table
     pair_keys = (
