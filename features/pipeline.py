@@ -155,6 +155,10 @@ def compute_features(
         t0 = time.perf_counter()
         tables[table.name] = build_table(table, plf, tables)
         timings[f"table:{table.name}"] = time.perf_counter() - t0
+    if "_text_norm" in prepared.columns:
+        # only the text-cluster table reads the texts; steps join on _rid
+        prepared = prepared.drop("_text_norm")
+        plf = prepared.lazy()
 
     out = plf
     names: list[str] = []
@@ -201,18 +205,11 @@ KEY_COLUMNS = (
 
 def link_keys(prepared: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """The identities of each review that cases are linked by."""
-    keys = prepared.select(
-        [c for c in KEY_COLUMNS if c in prepared.columns]
-        + (["_text_norm"] if "_text_norm" in prepared.columns else [])
-    )
-    if "text_clusters" in tables and "_text_norm" in keys.columns:
+    keys = prepared.select([c for c in KEY_COLUMNS if c in prepared.columns])
+    if "text_clusters" in tables:
         keys = keys.join(
-            tables["text_clusters"].select("_text_norm", "text_cluster"),
-            on="_text_norm",
-            how="left",
+            tables["text_clusters"].select("_rid", "text_cluster"), on="_rid", how="left"
         )
-    if "_text_norm" in keys.columns:
-        keys = keys.drop("_text_norm")
     if "rings" in tables:
         # a review belongs to a ring only where the ring acted on its product,
         # not for a ring account's camouflage reviews elsewhere

@@ -47,18 +47,23 @@ TEXT = (
 
 @REGISTRY.table("text_clusters", requires=("text", "user_id", "shop_id"))
 def text_clusters(lf: pl.LazyFrame, tables) -> pl.DataFrame:
-    """Cluster id per normalised text; platform-wide phrases are left out."""
-    cand = lf.filter(pl.col("_tmpl")).select("_text_norm", "user_id", "shop_id").collect()
+    """Template cluster and its spread, per review whose text is in a kept cluster.
+
+    Keyed by ``_rid``: the texts are matched to their cluster once, here, so
+    every later join is on an integer instead of the text (four joins of
+    long strings cost about 2 s per million reviews).
+    """
+    cand = lf.filter(pl.col("_tmpl")).select("_rid", "_text_norm", "user_id", "shop_id").collect()
+    # sorted, so LSH buckets are chained in text order (reproducible clusters)
     uniq = cand["_text_norm"].unique().sort()
     labels = cluster_texts(uniq.to_list())
-    clusters = pl.DataFrame({"_text_norm": uniq, "text_cluster": pl.Series(labels, dtype=pl.Int64)})
-    stats = (
-        cand.join(clusters, on="_text_norm")
-        .group_by("text_cluster")
-        .agg(
-            pl.col("user_id").n_unique().alias("_users"),
-            pl.col("shop_id").n_unique().alias("_shops"),
-        )
+    rows = cand.join(
+        pl.DataFrame({"_text_norm": uniq, "text_cluster": pl.Series(labels, dtype=pl.Int64)}),
+        on="_text_norm",
+    ).drop("_text_norm")
+    stats = rows.group_by("text_cluster").agg(
+        pl.col("user_id").n_unique().alias("_users"),
+        pl.col("shop_id").n_unique().alias("_shops"),
     )
     # A template repeats across accounts (a campaign) or across shops (one
     # operator's copy-paste complaints); platform-wide phrases do both at scale.
@@ -66,13 +71,17 @@ def text_clusters(lf: pl.LazyFrame, tables) -> pl.DataFrame:
         ((pl.col("_users") > 1) | (pl.col("_shops") > 1))
         & ~((pl.col("_users") >= UBIQUITOUS_USERS) & (pl.col("_shops") >= UBIQUITOUS_SHOPS))
     )
-    return clusters.join(
-        keep.select(
-            "text_cluster",
-            (pl.col("_users") - 1).cast(pl.Float64).alias("text_cluster_users"),
-            (pl.col("_shops") - 1).cast(pl.Float64).alias("text_cluster_shops"),
-        ),
-        on="text_cluster",
+    return (
+        rows.select("_rid", "text_cluster")
+        .join(
+            keep.select(
+                "text_cluster",
+                (pl.col("_users") - 1).cast(pl.Float64).alias("text_cluster_users"),
+                (pl.col("_shops") - 1).cast(pl.Float64).alias("text_cluster_shops"),
+            ),
+            on="text_cluster",
+        )
+        .sort("_rid")
     )
 
 
@@ -83,8 +92,8 @@ def text_clusters(lf: pl.LazyFrame, tables) -> pl.DataFrame:
 )
 def text_windows(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     df = (
-        lf.select("_rid", "_text_norm", "user_id", "shop_id", "_t")
-        .join(tables["text_clusters"].lazy(), on="_text_norm", how="inner")
+        lf.select("_rid", "user_id", "shop_id", "_t")
+        .join(tables["text_clusters"].lazy().select("_rid", "text_cluster"), on="_rid", how="inner")
         .collect()
     )
     if df.height == 0:
@@ -109,12 +118,11 @@ def template(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
         .join(
             tables["text_clusters"]
             .lazy()
-            .select("_text_norm", "text_cluster", "text_cluster_users", "text_cluster_shops"),
-            on="_text_norm",
+            .select("_rid", "text_cluster_users", "text_cluster_shops"),
+            on="_rid",
             how="left",
         )
         .with_columns(
             pl.col("text_dup_window", "text_cluster_users", "text_cluster_shops").fill_null(0.0)
         )
-        .drop("text_cluster")
     )

@@ -297,7 +297,8 @@ class RayEngine(Engine):
         key = id(lf)
         if self._ds_key != key or self._ds is None:
             df = lf.collect()
-            keep = [c for c in df.columns if c not in ("text", "order_id")]
+            # texts stay on the driver: text clusters are built there, keyed by _rid
+            keep = [c for c in df.columns if c not in ("text", "_text_norm", "order_id")]
             df = df.select(keep)
             n = max(1, min(self.num_partitions, df.height))
             step = -(-df.height // n) if df.height else 1
