@@ -77,6 +77,10 @@ _P = "__rd_"
 _ROW = f"{_P}row"
 _R_EARLY = f"{_P}reason_early"  # reasons 1-3
 _R_LATE = f"{_P}reason_late"  # reasons 5-7
+_FROW = f"{_P}frow"  # row position in its file
+_FILE = f"{_P}file"  # position of the file in the input
+_DUP = f"{_P}dup"
+_BAD = f"{_P}bad"
 
 #: Headers seen in seller-centre exports, used only to suggest a --columns mapping.
 _HEADER_HINTS: dict[str, tuple[str, ...]] = {
@@ -411,11 +415,18 @@ def _normalise(
     contract: list[str],
     carried: list[str],
     keep_raw: bool,
+    flags_only: bool = False,
 ) -> pl.LazyFrame:
     """Contract columns in contract types, carried columns, raw texts (if kept) and reasons.
 
     Built in stages of ``with_columns`` so that every intermediate (stripped
     text, parsed number, cleaned timestamp) is computed once per row.
+
+    With ``flags_only`` the two reason columns are Booleans (is there a
+    problem) instead of messages: the messages are formatted for every row
+    (Polars evaluates every branch), which cost more than the whole load, so
+    :func:`load_reviews` flags rows first and words the reasons of the
+    rejected rows only, in a second pass over those rows.
     """
     raw = {c: pl.col(_raw_name(c)) for c in contract}
     txt = {c: pl.col(f"{_P}txt_{c}") for c in contract}
@@ -425,12 +436,19 @@ def _normalise(
     def temporal(c: str) -> bool:
         return isinstance(types[c], pl.Datetime | pl.Date)
 
+    def numeric(c: str) -> bool:
+        # read straight as numbers when only flags are wanted (same values as
+        # via their text: integral floats, NaN and inf all round-trip)
+        return flags_only and c in _SCORE_COLUMNS and (types[c].is_integer() or types[c].is_float())
+
     # 1. every contract column as text, as read
     lf = lf.with_columns(_as_text(c, types[c]).alias(_raw_name(c)) for c in contract)
 
     # 2. stripped text (empty -> null) of ids, scores and ip; cleaned timestamp text
     stage: list[pl.Expr] = []
     for c in contract:
+        if numeric(c):
+            continue
         if c in _ID_COLUMNS or c in _SCORE_COLUMNS or c == "ip":
             stripped = raw[c].str.strip_chars()
             stage.append(pl.when(stripped != "").then(stripped).alias(f"{_P}txt_{c}"))
@@ -441,7 +459,9 @@ def _normalise(
     # 3. parsed values
     stage = []
     for c in contract:
-        if c in _SCORE_COLUMNS:
+        if numeric(c):
+            stage.append(pl.col(c).cast(pl.Float64).alias(f"{_P}val_{c}"))
+        elif c in _SCORE_COLUMNS:
             stage.append(txt[c].cast(pl.Float64, strict=False).alias(f"{_P}val_{c}"))
         elif c in _TIME_COLUMNS:
             value = (
@@ -454,68 +474,80 @@ def _normalise(
             stage.append(ip_is_valid(txt[c]).alias(f"{_P}ip_ok"))
     lf = lf.with_columns(stage)
 
-    # 4. final values and reasons
+    # 4. final values and checks: (condition, message) pairs, first true wins
     values: list[pl.Expr] = []
-    reasons: dict[str, pl.Expr] = {}
+    checks: dict[str, list[tuple[pl.Expr, pl.Expr]]] = {}
     for c in contract:
+        # null as read; typed temporal columns are tested without their text
+        is_null = pl.col(c).is_null() if temporal(c) or numeric(c) else raw[c].is_null()
         if c in _ID_COLUMNS or c == "ip":
             values.append(txt[c].alias(c))
         elif c in _SCORE_COLUMNS:
             num = val[c]
+            present = ~is_null if numeric(c) else txt[c].is_not_null()
             integral = (num.is_finite() & (num == num.round(0))).fill_null(False)
             in_range = ((num >= 1) & (num <= 5)).fill_null(False)
             values.append(pl.when(integral & in_range).then(num).cast(pl.Int8).alias(c))
-            problem = (
-                pl.when(~integral)
-                .then(pl.format("{} '{}' is not an integer", pl.lit(c), _shown(txt[c])))
-                .when(~in_range)
-                .then(pl.format("{} {} outside 1-5", pl.lit(c), txt[c]))
-            )
+            shown = None if numeric(c) else txt[c]
+            problems = [
+                (
+                    ~integral,
+                    lambda c=c, t=shown: pl.format(
+                        "{} '{}' is not an integer", pl.lit(c), _shown(t)
+                    ),
+                ),
+                (~in_range, lambda c=c, t=shown: pl.format("{} {} outside 1-5", pl.lit(c), t)),
+            ]
             if c == "rating":
-                reasons[c] = (
-                    pl.when(txt[c].is_null()).then(pl.lit("null rating")).otherwise(problem)
-                )
+                checks[c] = [(~present, lambda: pl.lit("null rating")), *problems]
             else:
-                reasons[c] = pl.when(txt[c].is_not_null()).then(problem)
+                checks[c] = [(present & cond, msg) for cond, msg in problems]
         elif c in _TIME_COLUMNS:
             values.append(val[c].alias(c))
-            bad = pl.when(val[c].is_null()).then(
-                pl.format("unparseable {} '{}'", pl.lit(c), _shown(raw[c]))
+            bad = (
+                val[c].is_null(),
+                lambda c=c: pl.format("unparseable {} '{}'", pl.lit(c), _shown(raw[c])),
             )
             if c == "created_at":
-                reasons[c] = (
-                    pl.when(raw[c].is_null()).then(pl.lit("null created_at")).otherwise(bad)
-                )
+                checks[c] = [(is_null, lambda: pl.lit("null created_at")), bad]
             else:
-                reasons[c] = pl.when(raw[c].is_not_null()).then(bad)
+                checks[c] = [(~is_null & bad[0], bad[1])]
         else:
             values.append(raw[c].cast(CONTRACT[c]).alias(c))
         if c in KEY_COLUMNS:
-            reasons[c] = (
-                pl.when(raw[c].is_null())
-                .then(pl.lit(f"null {c}"))
-                .when(txt[c].is_null())
-                .then(pl.lit(f"empty {c}"))
-            )
+            checks[c] = [
+                (is_null, lambda c=c: pl.lit(f"null {c}")),
+                (txt[c].is_null(), lambda c=c: pl.lit(f"empty {c}")),
+            ]
         if c == "ip":
-            reasons[c] = pl.when(txt[c].is_not_null() & ~ip_ok).then(
-                pl.format("invalid ip '{}'", _shown(txt[c]))
+            checks[c] = [
+                (
+                    txt[c].is_not_null() & ~ip_ok,
+                    lambda c=c: pl.format("invalid ip '{}'", _shown(txt[c])),
+                )
+            ]
+
+    def reason(names) -> pl.Expr:
+        pairs = [pair for c in names if c in checks for pair in checks[c]]
+        if flags_only:
+            # messages are lambdas so that flags never build them
+            return pl.any_horizontal(
+                [cond.fill_null(False) for cond, _ in pairs] or [pl.lit(False)]
             )
-    early = [reasons[c] for c in (*KEY_COLUMNS, "rating", "created_at")]
-    late = [reasons[c] for c in ("ip", *DSR_COLUMNS, "delivered_at") if c in reasons]
+        if not pairs:
+            return pl.lit(None, pl.String)
+        chain = pl.when(pairs[0][0]).then(pairs[0][1]())
+        for cond, msg in pairs[1:]:
+            chain = chain.when(cond).then(msg())
+        return chain.otherwise(pl.lit(None, pl.String)).cast(pl.String)
+
     return lf.select(
         *values,
         *[pl.col(c) for c in carried],
         *([raw[c] for c in contract] if keep_raw else []),
-        _first_reason(early).alias(_R_EARLY),
-        _first_reason(late).alias(_R_LATE),
+        reason((*KEY_COLUMNS, "rating", "created_at")).alias(_R_EARLY),
+        reason(("ip", *DSR_COLUMNS, "delivered_at")).alias(_R_LATE),
     )
-
-
-def _first_reason(reasons: list[pl.Expr]) -> pl.Expr:
-    if not reasons:
-        return pl.lit(None, pl.String)
-    return pl.coalesce(reasons).cast(pl.String)
 
 
 # --------------------------------------------------------------------------- scanning
@@ -584,6 +616,23 @@ class _FilePlan:
     contract: list[str]  # contract columns present (after mapping)
     carried: list[str]  # other columns, in file order
     raw_types: dict[str, pl.DataType]
+    source: pl.LazyFrame  # mapped columns and _FROW, before any filter
+
+    def reasons(self, rows: pl.Series) -> pl.DataFrame:
+        """Raw texts and worded reasons of the rows at file positions ``rows``."""
+        lf = (
+            self.source.filter(pl.col(_FROW).is_in(rows.implode()))
+            if rows.len()
+            else self.source.head(0)
+        )
+        out = _normalise(
+            lf,
+            self.raw_types,
+            self.contract,
+            [*self.carried, _FROW],
+            keep_raw=True,
+        )
+        return out.collect()
 
 
 def _plan_file(
@@ -592,6 +641,7 @@ def _plan_file(
     since: datetime | None,
     until: datetime | None,
     keep_raw: bool,
+    flags_only: bool = False,
 ) -> _FilePlan:
     try:
         lf = _open(path)
@@ -643,15 +693,20 @@ def _plan_file(
             )
     carried = [c for c in types if c not in CONTRACT]
 
+    # positions in the file, to find rejected rows again (see _FilePlan.reasons)
+    source = lf.with_row_index(_FROW)
+    lf = source if flags_only else lf
     pushdown = _raw_window_filter("created_at", types["created_at"], since, until)
     if pushdown is not None:
         lf = lf.filter(pushdown)
 
-    lf = _normalise(lf, types, contract, carried, keep_raw)
+    lf = _normalise(
+        lf, types, contract, [*carried, *([_FROW] if flags_only else [])], keep_raw, flags_only
+    )
     window = _window_filter(since, until)
     if window is not None:
         lf = lf.filter(window)
-    return _FilePlan(path, lf, contract, carried, types)
+    return _FilePlan(path, lf, contract, carried, types, source)
 
 
 @dataclass
@@ -670,6 +725,7 @@ def _plan(
     since: datetime | date | str | None,
     until: datetime | date | str | None,
     keep_raw: bool,
+    flags_only: bool = False,
 ) -> _Plan:
     lo, hi = _to_utc(since, "since"), _to_utc(until, "until")
     if lo is not None and hi is not None and lo >= hi:
@@ -684,7 +740,7 @@ def _plan(
             f"none of the {len(resolved)} input file(s) has a date partition between "
             f"{lo.isoformat() if lo else '-inf'} and {hi.isoformat() if hi else '+inf'}"
         )
-    plans = [_plan_file(p, mapping, lo, hi, keep_raw) for p in files]
+    plans = [_plan_file(p, mapping, lo, hi, keep_raw, flags_only) for p in files]
 
     contract_set = {c for p in plans for c in p.contract}
     contract = [c for c in CONTRACT if c in contract_set]
@@ -694,7 +750,10 @@ def _plan(
         carried.extend(c for c in p.carried if c not in carried)
         original.extend(c for c in p.raw_types if c not in original)
 
-    frame = pl.concat([p.frame for p in plans], how="diagonal_relaxed")
+    frames = [p.frame for p in plans]
+    if flags_only:
+        frames = [f.with_columns(pl.lit(i, pl.UInt32).alias(_FILE)) for i, f in enumerate(frames)]
+    frame = pl.concat(frames, how="diagonal_relaxed")
     try:
         frame.collect_schema()
     except Exception as exc:
@@ -702,6 +761,20 @@ def _plan(
             f"cannot combine the input files: {_describe(exc)}; a column has incompatible "
             "types in different files"
         ) from exc
+
+    if flags_only:
+        ok_early = ~pl.col(_R_EARLY)
+        first = pl.when(ok_early).then(pl.col(_ROW)).min().over("review_id")
+        dup = (ok_early & (pl.col(_ROW) != first)).fill_null(False)
+        frame = frame.with_row_index(_ROW).select(
+            *[pl.col(c) for c in contract],
+            *[pl.col(c) for c in carried],
+            (pl.col(_R_EARLY) | dup | pl.col(_R_LATE)).alias(_BAD),
+            dup.alias(_DUP),
+            pl.col(_FILE),
+            pl.col(_FROW),
+        )
+        return _Plan(frame, files, plans, contract, carried, original)
 
     ok_early = pl.col(_R_EARLY).is_null()
     first = pl.when(ok_early).then(pl.col(_ROW)).min().over("review_id")
@@ -762,7 +835,7 @@ def load_reviews(
     ``review_id`` and the other columns as they were read (as strings where
     possible), then ``reason``. Raises :class:`InputError` when no rows remain.
     """
-    plan = _plan(inputs, columns, since, until, keep_raw=True)
+    plan = _plan(inputs, columns, since, until, keep_raw=False, flags_only=True)
     try:
         df = plan.frame.collect()
     except Exception as exc:
@@ -775,8 +848,40 @@ def load_reviews(
         more = f" and {len(plan.files) - 3} more" if len(plan.files) > 3 else ""
         raise InputError(f"no review rows{window} in {shown}{more}")
 
-    ok = df.get_column(REASON_COLUMN).is_null()
-    reviews = df.filter(ok).select(*plan.contract, *plan.carried)
+    bad = df.get_column(_BAD)
+    reviews = df.select(*plan.contract, *plan.carried)
+    if bad.any():
+        # filtering copies every column: only pay for it when rows are rejected
+        reviews = reviews.filter(~bad)
+    rejected = _rejected(plan, df.filter(bad).select(_FILE, _FROW, _DUP))
+
+    present_optional = [c for c in OPTIONAL if c in plan.contract]
+    return LoadedInput(
+        reviews=reviews,
+        rejected=rejected,
+        files=plan.files,
+        n_input=df.height,
+        present_optional=present_optional,
+    )
+
+
+def _rejected(plan: _Plan, bad: pl.DataFrame) -> pl.DataFrame:
+    """The rejected rows as read (strings where possible), with the reason for each.
+
+    ``bad`` holds the file and file position of each rejected row and whether
+    it repeats an earlier ``review_id``; the reasons are worded here, for
+    those rows only.
+    """
+    parts = []
+    for i, fp in enumerate(plan.file_plans):
+        rows = bad.filter(pl.col(_FILE) == i)
+        part = fp.reasons(rows.get_column(_FROW)).join(
+            rows.select(_FROW, _DUP), on=_FROW, how="left"
+        )
+        duplicate = pl.when(pl.col(_DUP)).then(pl.lit(DUPLICATE_REASON))
+        reason = pl.coalesce(pl.col(_R_EARLY), duplicate, pl.col(_R_LATE))
+        parts.append(part.with_columns(reason.alias(REASON_COLUMN)).sort(_FROW))
+    df = pl.concat(parts, how="diagonal_relaxed")
 
     raw_name = {c: f"{_P}raw_{c}" for c in plan.contract}
     order = ["review_id"] + [c for c in plan.original if c != "review_id"]
@@ -789,13 +894,4 @@ def load_reviews(
             name = "input_reason" if c == "reason" else c  # keep "reason" for ours
             expr = pl.col(c).cast(pl.String) if _castable(dtype) else pl.col(c)
             rejected_cols.append(expr.alias(name))
-    rejected = df.filter(~ok).select(*rejected_cols, pl.col(REASON_COLUMN).alias("reason"))
-
-    present_optional = [c for c in OPTIONAL if c in plan.contract]
-    return LoadedInput(
-        reviews=reviews,
-        rejected=rejected,
-        files=plan.files,
-        n_input=df.height,
-        present_optional=present_optional,
-    )
+    return df.select(*rejected_cols, pl.col(REASON_COLUMN).alias("reason"))

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from detector.contract import (
     InputError,
@@ -585,3 +587,63 @@ def test_scan_reviews_is_lazy_with_reject_reason(tmp_path):
     assert schema["created_at"] == UTC_DATETIME
     assert lf.collect()["_reject_reason"].to_list() == [None, "rating 6 outside 1-5", None]
     assert files == [path]
+
+
+# ----------------------------------------------------------------------------- two paths agree
+
+_messy = st.fixed_dictionaries(
+    {
+        "review_id": st.sampled_from(["a", "b", "c", " a", "", None]),
+        "user_id": st.sampled_from(["u1", "u2", " ", None]),
+        "rating": st.sampled_from([1, 5, 0, 9, None]),
+        "rating_f": st.sampled_from([1.0, 4.5, float("nan"), float("inf"), None]),
+        "created_at": st.sampled_from(
+            [datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 3, 1, tzinfo=UTC), None]
+        ),
+        "created_txt": st.sampled_from(["2025-01-02 10:00", "2025/1/3", "soon", "", None]),
+        "ip": st.sampled_from(["1.2.3.4", "300.1.1.1", " ", None]),
+        "dsr_service": st.sampled_from([5, 7, None]),
+    }
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    files=st.lists(st.lists(_messy, min_size=1, max_size=8), min_size=1, max_size=3),
+    float_rating=st.booleans(),
+    text_time=st.booleans(),
+)
+def test_rejects_and_reasons_match_the_one_pass_reference(
+    tmp_path_factory, files, float_rating, text_time
+):
+    # load_reviews flags rows, then words the reasons of rejected rows in a
+    # second pass; scan_reviews words every row in one pass: same verdicts.
+    root = tmp_path_factory.mktemp("paths")
+    for i, recs in enumerate(files):
+        df = pl.DataFrame(recs, schema_overrides={"rating_f": pl.Float64, "rating": pl.Int64})
+        df = df.with_columns(
+            pl.lit("s").alias("shop_id"),
+            pl.lit("p").alias("product_id"),
+            (pl.col("rating_f") if float_rating else pl.col("rating")).alias("rating"),
+            (pl.col("created_txt") if text_time else pl.col("created_at")).alias("created_at"),
+        ).drop("rating_f", "created_txt")
+        write(root / f"f{i}.parquet", df)
+    lf, _ = scan_reviews(root)
+    ref = lf.collect()
+    out = load_reviews(root)
+    assert_accounted(out)
+    assert out.rejected["reason"].to_list() == ref["_reject_reason"].drop_nulls().to_list()
+    valid = ref.filter(pl.col("_reject_reason").is_null()).drop("_reject_reason")
+    assert out.reviews.equals(valid)
+
+
+def test_a_repeated_id_is_rejected_as_duplicate_before_late_problems(tmp_path):
+    data = rows(3, review_id=["a", "a", "b"], ip=["1.2.3.4", "999.1.1.1", "999.1.1.1"])
+    out = load_reviews(write(tmp_path / "x.parquet", data))
+    assert_accounted(out)
+    assert out.rejected["reason"].to_list() == [
+        "duplicate review_id (first kept)",
+        "invalid ip '999.1.1.1'",
+    ]
