@@ -151,14 +151,23 @@ def compute_features(
     plf = prepared.lazy()
 
     tables: dict[str, pl.DataFrame] = {}
-    for table in tables_needed:
+    # read after the tables are built: by the steps, and by link_keys
+    final = {t for s in steps for t in s.tables} | set(LINK_TABLES)
+    for i, table in enumerate(tables_needed):
         t0 = time.perf_counter()
         tables[table.name] = build_table(table, plf, tables)
         timings[f"table:{table.name}"] = time.perf_counter() - t0
-    if "_text_norm" in prepared.columns:
-        # only the text-cluster table reads the texts; steps join on _rid
-        prepared = prepared.drop("_text_norm")
-        plf = prepared.lazy()
+        # Free what no later table reads (at 10M reviews the co-review pairs
+        # alone are ~1 GB, the normalised texts more): peak memory is the sum
+        # of what is alive.
+        later = tables_needed[i + 1 :]
+        if not keep_tables:
+            needed = final | {d for t in later for d in t.depends}
+            for name in [n for n in tables if n not in needed]:
+                del tables[name]
+        if "_text_norm" in prepared.columns and not any("text" in t.requires for t in later):
+            prepared = prepared.drop("_text_norm")  # steps and keys join on _rid
+            plf = prepared.lazy()
 
     out = plf
     names: list[str] = []
@@ -201,6 +210,10 @@ KEY_COLUMNS = (
     "_net",
     "device_id",
 )
+
+
+#: Tables :func:`link_keys` reads.
+LINK_TABLES: tuple[str, ...] = ("text_clusters", "rings", "ring_partners")
 
 
 def link_keys(prepared: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
