@@ -106,6 +106,53 @@ def coreview_pairs_table(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     return pl.concat(parts) if len(parts) > 1 else parts[0]
 
 
+def _user_hash(column: str) -> pl.Expr:
+    # in-process only, never persisted (Polars hashes change between versions)
+    return pl.col(column).hash(seed=0)
+
+
+def _strong_pair_weights(pairs: pl.DataFrame) -> pl.DataFrame:
+    """``(user_a, user_b, weight)``: co-reviewed products per pair, pairs of weight >= RING_MIN_PRODUCTS.
+
+    Grouping tens of millions of pairs by two strings holds a copy of every
+    string (5 GB more at 10M reviews): pairs are counted by the users' 64-bit
+    hashes and only the strong pairs get their names back. Should two names
+    share a hash among them, the count is redone on the names themselves, so a
+    collision costs time, never a wrong weight.
+    """
+    ha, hb = _user_hash("user_a"), _user_hash("user_b")
+    strong = (
+        pairs.lazy()
+        .group_by(ha.alias("_ha"), hb.alias("_hb"))
+        .agg(pl.len().alias("weight"))
+        .filter(pl.col("weight") >= RING_MIN_PRODUCTS)
+        .collect()
+    )
+    hashes = pl.concat([strong["_ha"], strong["_hb"]]).unique().implode()
+    names = (
+        pl.concat(
+            [
+                pairs.lazy().select(ha.alias("_h"), pl.col("user_a").alias("user_id")),
+                pairs.lazy().select(hb.alias("_h"), pl.col("user_b").alias("user_id")),
+            ]
+        )
+        .filter(pl.col("_h").is_in(hashes))
+        .unique()
+        .collect()
+    )
+    if names["_h"].n_unique() != names.height:
+        return (
+            pairs.group_by("user_a", "user_b")
+            .agg(pl.len().alias("weight"))
+            .filter(pl.col("weight") >= RING_MIN_PRODUCTS)
+        )
+    return (
+        strong.join(names.rename({"_h": "_ha", "user_id": "user_a"}), on="_ha")
+        .join(names.rename({"_h": "_hb", "user_id": "user_b"}), on="_hb")
+        .select("user_a", "user_b", "weight")
+    )
+
+
 @REGISTRY.table("ring_edges", requires=REQUIRES, depends=("coreview_pairs",))
 def ring_edges(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     """Strong edges: reviewer pairs who co-reviewed enough of their products.
@@ -115,12 +162,7 @@ def ring_edges(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     genuine reviewers meet by chance on a few best-sellers, a ring's accounts
     spend most of their activity together.
     """
-    weights = (
-        tables["coreview_pairs"]
-        .group_by("user_a", "user_b")
-        .agg(pl.len().alias("weight"))
-        .filter(pl.col("weight") >= RING_MIN_PRODUCTS)
-    )
+    weights = _strong_pair_weights(tables["coreview_pairs"])
     involved = pl.concat(
         [
             weights.select(pl.col("user_a").alias("user_id")),

@@ -185,3 +185,32 @@ def test_tiny_inputs_do_not_break_any_table():
     for n in (1, 2, 3):
         fr = compute_features(market(8, n, "A"))
         assert fr.frame.height == n
+
+
+def test_pair_weights_are_exact_even_when_user_hashes_collide(monkeypatch):
+    import features.cooccurrence as co
+
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 40, 3_000)
+    b = rng.integers(0, 40, 3_000)
+    keep = a != b
+    pairs = pl.DataFrame(
+        {
+            "product_id": [f"p{i}" for i in range(int(keep.sum()))],
+            "user_a": [f"u{x:02d}" for x in np.minimum(a[keep], b[keep])],
+            "user_b": [f"u{x:02d}" for x in np.maximum(a[keep], b[keep])],
+        }
+    )
+    exact = (
+        pairs.group_by("user_a", "user_b")
+        .agg(pl.len().alias("weight"))
+        .filter(pl.col("weight") >= co.RING_MIN_PRODUCTS)
+        .sort("user_a", "user_b")
+    )
+    assert exact.height > 10
+    got = co._strong_pair_weights(pairs).sort("user_a", "user_b")
+    assert got.equals(exact.select(got.columns))
+    # a hash with 3 values makes most users collide: the fallback counts by name
+    monkeypatch.setattr(co, "_user_hash", lambda c: pl.col(c).hash(seed=0) % 3)
+    got = co._strong_pair_weights(pairs).sort("user_a", "user_b")
+    assert got.equals(exact.select(got.columns))
