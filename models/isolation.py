@@ -13,14 +13,28 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import polars as pl
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 from sklearn.utils.validation import check_is_fitted
 
-from features.frames import dense_codes
-
 _GRID = 2001
+
+
+def _row_hash(Z: np.ndarray) -> np.ndarray:
+    """64-bit hash of each row's bit pattern (multiply-xorshift, column by column).
+
+    Equal rows get equal hashes; unequal rows that collide are caught by the
+    caller's check. Computed in place of a copy of ``Z`` (as a Polars frame
+    would need).
+    """
+    bits = Z.view(np.uint64)
+    h = np.full(Z.shape[0], 0x9E3779B97F4A7C15, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(Z.shape[1]):
+            h ^= bits[:, j]
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(31)
+    return h
 
 
 class OneSidedIsolationForest(BaseEstimator):
@@ -142,7 +156,6 @@ class OneSidedIsolationForest(BaseEstimator):
                 Z[at, j] = value(j, np.array([cut]))[0]
             if above.any():
                 Z[above, j] = value(j, o[above])
-        Z = np.ascontiguousarray(Z)
         return Z
 
     # -- fit / score ---------------------------------------------------------
@@ -214,14 +227,23 @@ class OneSidedIsolationForest(BaseEstimator):
         """
         if Z.shape[0] < 10_000:
             return raw(Z)
-        h = pl.DataFrame(Z).hash_rows(seed=0).to_numpy()
-        codes = dense_codes(h)
-        order = np.argsort(codes, kind="stable")
-        sc = codes[order]
-        starts = np.flatnonzero(np.concatenate([[True], sc[1:] != sc[:-1]]))
-        reps = order[starts]
+        n = Z.shape[0]
+        h = _row_hash(Z)
+        order = np.argsort(h, kind="stable")
+        sh = h[order]
+        first = np.empty(n, dtype=bool)
+        first[0] = True
+        first[1:] = sh[1:] != sh[:-1]
+        reps = order[first]  # each group's first row in input order
+        codes = np.empty(n, dtype=np.int64)
+        codes[order] = np.cumsum(first) - 1
         out = raw(Z[reps])[codes]
-        differs = np.flatnonzero((Z != Z[reps][codes]).any(axis=1))
+        # checked in slices: a full-size copy of Z[reps][codes] is 1.4 GB at 10M reviews
+        differs = np.zeros(n, dtype=bool)
+        for start in range(0, n, 1 << 20):
+            sl = slice(start, min(start + (1 << 20), n))
+            differs[sl] = (Z[sl] != Z[reps[codes[sl]]]).any(axis=1)
+        differs = np.flatnonzero(differs)
         if differs.size:
             out[differs] = raw(Z[differs])
         return out
