@@ -24,6 +24,8 @@ MIN_RATIO = 80.0
 #: Buckets larger than this are linked as a chain rather than a star, which
 #: keeps candidate pairs linear in the bucket size.
 _CHUNK = 512
+#: Candidate pairs verified per call of ``rapidfuzz.process.cpdist``.
+_VERIFY_CHUNK = 2_000_000
 
 
 def _perm_params(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -168,11 +170,18 @@ def cluster_texts(texts: list[str], min_ratio: float = MIN_RATIO, seed: int = 7)
     if len(pairs):
         # gathering through an object array is ~5x faster than list comprehensions
         objs = np.array(texts, dtype=object)
-        left, right = objs[pairs[:, 0]], objs[pairs[:, 1]]
-        sim = process.cpdist(left, right, scorer=fuzz.ratio, workers=-1)
-        pairs = pairs[np.asarray(sim) >= min_ratio]
+        linked = []
+        # verified in slices: tens of millions of candidate pairs would
+        # otherwise hold two object arrays of that length at once
+        for start in range(0, len(pairs), _VERIFY_CHUNK):
+            part = pairs[start : start + _VERIFY_CHUNK]
+            sim = process.cpdist(objs[part[:, 0]], objs[part[:, 1]], scorer=fuzz.ratio, workers=-1)
+            linked.append(part[np.asarray(sim) >= min_ratio])
+        pairs = np.concatenate(linked)
+    idx = np.int32 if n < 2**31 else np.int64
     graph = coo_matrix(
-        (np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n)
+        (np.ones(len(pairs), dtype=np.int8), (pairs[:, 0].astype(idx), pairs[:, 1].astype(idx))),
+        shape=(n, n),
     )
     _, labels = connected_components(graph, directed=False)
     return labels.astype(np.int64)
