@@ -371,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(description="Scale benchmark (time and memory against size).")
-    ap.add_argument("--out", default="benchmarks/results", type=Path)
+    ap.add_argument("--out", default="benchmarks/results/latest", type=Path)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--sizes", help="comma-separated sizes, e.g. 100000,1000000")
     ap.add_argument("--engine", default="polars", choices=("polars", "ray"))
