@@ -1,7 +1,9 @@
 """The default engine: one machine, Polars for tables, every core for the forest.
 
-Tables and steps run as the feature modules wrote them (Polars, numpy kernels).
-What this engine adds is the scoring of large frames on all cores: measured
+Tables and steps run as the feature modules wrote them (Polars, numpy kernels),
+and the input is read in one pass of the contract loader (Polars runs it on
+every core; loading file by file on threads was slower: 24 s against 17 s for
+10M reviews in 13 files). What this engine adds is the scoring of large frames on all cores: measured
 here, scikit-learn's tree traversal does not speed up on threads (two threads
 each ran 3x slower than one alone), while two processes each keep full speed.
 So rows are scored in chunks by a small pool of worker processes, each holding
@@ -171,18 +173,6 @@ class PolarsEngine(Engine):
         return parts
 
     # -- stages ----------------------------------------------------------------
-    def load(self, inputs, columns=None, since=None, until=None):
-        """File by file on ``workers`` threads (Polars releases the GIL); see ``_load_with``."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from detector.engines.base import load_file
-
-        def run_all(files):
-            with ThreadPoolExecutor(max_workers=min(self.workers, len(files))) as pool:
-                return list(pool.map(lambda f: load_file(f, columns, since, until), files))
-
-        return self._load_with(run_all, inputs, columns, since, until)
-
     def score_samples(self, model, X: np.ndarray) -> np.ndarray:
         n = X.shape[0]
         if not self._use_pool(n):
