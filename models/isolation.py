@@ -27,11 +27,11 @@ def _row_hash(Z: np.ndarray) -> np.ndarray:
     caller's check. Computed in place of a copy of ``Z`` (as a Polars frame
     would need).
     """
-    bits = Z.view(np.uint64)
+    bits = Z.view(np.uint64 if Z.dtype.itemsize == 8 else np.uint32)
     h = np.full(Z.shape[0], 0x9E3779B97F4A7C15, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(Z.shape[1]):
-            h ^= bits[:, j]
+            h ^= bits[:, j].astype(np.uint64)
             h *= np.uint64(0xBF58476D1CE4E5B9)
             h ^= h >> np.uint64(31)
     return h
@@ -104,6 +104,11 @@ class OneSidedIsolationForest(BaseEstimator):
 
     # -- transform -----------------------------------------------------------
     def _oriented(self, X) -> np.ndarray:
+        X, d = self._checked(X)
+        return np.nan_to_num(X * d, nan=0.0, copy=False)
+
+    def _checked(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """``X`` as float64 and the direction of each column."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2:
             raise ValueError("X must be 2-dimensional")
@@ -114,12 +119,16 @@ class OneSidedIsolationForest(BaseEstimator):
         )
         if d.shape[0] != X.shape[1]:
             raise ValueError(f"{X.shape[1]} feature columns but {d.shape[0]} directions")
-        return np.nan_to_num(X * d, nan=0.0, copy=False)
+        return X, d
 
-    def transform(self, X) -> np.ndarray:
-        """One-sided suspicion per feature: 0 = ordinary, 1 = top of the ranks, more beyond the tail."""
+    def transform(self, X, dtype=np.float64) -> np.ndarray:
+        """One-sided suspicion per feature: 0 = ordinary, 1 = top of the ranks, more beyond the tail.
+
+        ``dtype=np.float32`` gives what the trees see (scikit-learn's forest
+        casts its input to float32) in half the memory.
+        """
         check_is_fitted(self, "grid_")
-        oriented = np.asfortranarray(self._oriented(X))
+        X, d = self._checked(X)
         n = self.grid_.shape[0]
         q = self.clip_quantile
         grid = np.ascontiguousarray(self.grid_.T)
@@ -145,9 +154,10 @@ class OneSidedIsolationForest(BaseEstimator):
         # most q (and below the tail), so the value is exactly 0: only the
         # upper side, and the value at the cut once, need the binary search.
         m = min(int(np.floor(q * n)), n - 1)
-        Z = np.zeros(oriented.shape, order="F")
-        for j in range(oriented.shape[1]):
-            o, cut = oriented[:, j], grid[j][m]
+        Z = np.zeros(X.shape, dtype=dtype, order="F")
+        for j in range(X.shape[1]):
+            # one column at a time: no oriented copy of the whole matrix
+            o, cut = np.nan_to_num(X[:, j] * d[j], nan=0.0, copy=False), grid[j][m]
             if self.tail_quantile is not None and top[j] < cut:
                 Z[:, j] = value(j, o)
                 continue
@@ -208,12 +218,12 @@ class OneSidedIsolationForest(BaseEstimator):
         return what :meth:`raw_transformed` returns for those rows.
         """
         check_is_fitted(self, "forest_")
-        return self._raw_distinct(self.transform(X), raw_map or self._raw)
+        return self._raw_distinct(self.transform(X, dtype=np.float32), raw_map or self._raw)
 
     def raw_transformed(self, Z: np.ndarray) -> np.ndarray:
         """Raw forest score of already transformed rows (the unit an engine distributes)."""
         check_is_fitted(self, "forest_")
-        return self._raw(np.asarray(Z, dtype=np.float64))
+        return self._raw(np.asarray(Z))
 
     def _raw_distinct(self, Z: np.ndarray, raw) -> np.ndarray:
         """``raw`` over the distinct rows of ``Z`` only.
