@@ -68,22 +68,34 @@ def coreview_pairs(df: pl.DataFrame) -> pl.DataFrame:
             break
         ok &= u[k:] != u[:-k]
         a, b = u[:-k][ok], u[k:][ok]
-        parts.append(
-            pl.DataFrame({"_p": p[:-k][ok], "_ua": np.minimum(a, b), "_ub": np.maximum(a, b)})
+        parts.append((p[:-k][ok], np.minimum(a, b), np.maximum(a, b)))
+    if not parts:
+        return pl.DataFrame(
+            schema={"product_id": pl.String, "user_a": pl.String, "user_b": pl.String}
         )
-    pairs = (
-        pl.concat(parts)
-        if parts
-        else pl.DataFrame(schema={"_p": pl.Int64, "_ua": pl.Int64, "_ub": pl.Int64})
-    )
-    users = df.select("_u", "user_id").unique("_u")
-    products = df.select("_p", "product_id").unique("_p")
-    return (
-        pairs.unique()
-        .join(products, on="_p")
-        .join(users.rename({"_u": "_ua", "user_id": "user_a"}), on="_ua")
-        .join(users.rename({"_u": "_ub", "user_id": "user_b"}), on="_ub")
-        .select("product_id", "user_a", "user_b")
+    pp = np.concatenate([x[0] for x in parts])
+    ua = np.concatenate([x[1] for x in parts])
+    ub = np.concatenate([x[2] for x in parts])
+    n_u, n_p = int(u.max()) + 1, int(p.max()) + 1
+    if n_p * n_u * n_u < 2**62:
+        # distinct triples by one packed integer key (a sort), then names by
+        # position: codes are dense, so a code indexes its name directly
+        key = np.sort((pp * n_u + ua) * n_u + ub)
+        # sort-based dedup: numpy's hash-based unique is several times slower here
+        key = key[np.concatenate([[True], key[1:] != key[:-1]])] if key.size else key
+        pp, rest = np.divmod(key, n_u * n_u)
+        ua, ub = np.divmod(rest, n_u)
+    else:
+        triples = pl.DataFrame({"p": pp, "a": ua, "b": ub}).unique()
+        pp, ua, ub = (triples[c].to_numpy() for c in ("p", "a", "b"))
+    users = df.select("_u", "user_id").unique("_u").sort("_u")["user_id"]
+    products = df.select("_p", "product_id").unique("_p").sort("_p")["product_id"]
+    return pl.DataFrame(
+        {
+            "product_id": products.gather(pp),
+            "user_a": users.gather(ua),
+            "user_b": users.gather(ub),
+        }
     )
 
 

@@ -16,12 +16,6 @@ from features.frames import dense_codes
 _SHIFT = np.int64(1 << 34)
 
 
-def dense_ids(values: np.ndarray) -> np.ndarray:
-    """Map arbitrary values (strings, ints) to dense int64 ids."""
-    _, inverse = np.unique(values, return_inverse=True)
-    return inverse.astype(np.int64)
-
-
 def _packed(group: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     t0 = t.min() if t.size else 0
     key = group.astype(np.int64) * _SHIFT + (t.astype(np.int64) - t0)
