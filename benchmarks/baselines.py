@@ -17,6 +17,10 @@ more suspicious, and makes its own yes/no flag decision:
 * ``rank_average``: the mean percentile rank of review-detector's own features,
   each oriented by its registry direction (value x direction), no forest;
   flags its top 10 % (the share PyOD's default contamination flags).
+* ``speagle``: SpEagle (Rayana & Akoglu, KDD 2015), the reference unsupervised
+  method on review metadata, as configured in the UGFraud toolbox and
+  re-implemented in :mod:`benchmarks.speagle`; flags a review whose posterior
+  is at least 0.5 (its most likely label).
 
 The forest-based methods get ``random_state=seed`` so that a run can be
 repeated exactly; nothing else is tuned.
@@ -178,6 +182,7 @@ def review_detector(
             },
             "features": used,
             "families_used": sorted({REGISTRY.get(n).family for n in used}),
+            "graph_kinds": list(sr.graph_kinds),
             "unscored": n_missing,
             "stage_seconds": {k: round(v, 3) for k, v in sr.timings.items() if "." not in k},
         },
@@ -242,6 +247,18 @@ def rank_average(reviews: pl.DataFrame, seed: int = 0) -> MethodOutput:
     )
 
 
+def speagle(reviews: pl.DataFrame, seed: int = 0) -> MethodOutput:
+    """SpEagle on ids, ratings and dates (:mod:`benchmarks.speagle`); deterministic, ``seed`` unused."""
+    from benchmarks.speagle import speagle_scores
+
+    score = speagle_scores(reviews)
+    return MethodOutput(
+        scores=score,
+        flagged=score >= 0.5,
+        info={"features": "SpEagle's user, product and review features (metadata only)"},
+    )
+
+
 METHODS: dict[str, Method] = {
     m.id: m
     for m in (
@@ -281,6 +298,16 @@ METHODS: dict[str, Method] = {
             rank_average,
             "top 10 % of scores",
             description="mean percentile rank of review-detector's oriented features, no model",
+        ),
+        Method(
+            "speagle",
+            "SpEagle",
+            speagle,
+            "posterior >= 0.5",
+            description=(
+                "SpEagle (KDD 2015): metadata priors and belief propagation over the "
+                "user-review-product graph, UGFraud's configuration re-implemented vectorised"
+            ),
         ),
     )
 }

@@ -6,7 +6,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest"
-METHOD_IDS = ("review_detector", "iforest_raw", "pyod_ecod", "pyod_hbos", "rank_average")
+METHOD_IDS = (
+    "review_detector",
+    "iforest_raw",
+    "pyod_ecod",
+    "pyod_hbos",
+    "rank_average",
+    "speagle",
+)
 
 
 def _ints(text: str) -> list[int]:

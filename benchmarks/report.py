@@ -232,6 +232,20 @@ def _trap_rows(d: dict) -> list[list[str]]:
     return rows
 
 
+def _halves_rows(d: dict) -> list[list[str]]:
+    rows = []
+    for mid, m in d.get("methods", {}).items():
+        h = m.get("halves")
+        if m.get("status") != "ok" or not h:
+            continue
+        label = f"**{m['label']}**" if mid == "review_detector" else m["label"]
+        rows.append(
+            [label]
+            + [f"{_num(h[k]['roc_auc'])} / {_num(h[k]['average_precision'])}" for k in ("A", "B")]
+        )
+    return rows
+
+
 def _ablation_rows(d: dict) -> list[list[str]]:
     rows = []
     for a in d.get("ablation", []):
@@ -353,6 +367,14 @@ def render_markdown(results: dict) -> str:
                 "† " + "; ".join(f"{r['method']}: {r['source']}" for r in d["references"]),
                 "",
             ]
+        halves = _halves_rows(d)
+        if halves:
+            lines += [
+                "By half of the businesses (MD5 of the business id; `benchmarks/yelpchi.py`): "
+                "ROC-AUC / AP on each half",
+                "",
+            ]
+            lines += _table(["method", "half A", "half B"], halves) + [""]
         fam = _family_rows(d)
         if d["kind"] == "synthetic" and fam:
             lines += [
@@ -367,7 +389,11 @@ def render_markdown(results: dict) -> str:
             ]
             lines += _table(["method", *TRAPS, "honest, no trap"], _trap_rows(d)) + [""]
         if d.get("ablation"):
-            lines += ["Ablation of review-detector by feature family", ""]
+            lines += [
+                "Ablation of review-detector: each feature family, each node kind of the "
+                "review graph and the propagation removed",
+                "",
+            ]
             lines += _table(
                 [
                     "variant",

@@ -324,8 +324,10 @@ def _scan_fields() -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(ScanConfig)}
 
 
-def ablation_variants(families_used: Sequence[str], mode: str) -> list[dict]:
-    """review-detector variants: without each family used, alone, propagation toggled."""
+def ablation_variants(
+    families_used: Sequence[str], mode: str, graph_kinds: Sequence[str] = ()
+) -> list[dict]:
+    """review-detector variants: without each family used, alone, each graph node kind removed, propagation toggled."""
     from features.registry import FAMILIES
 
     if mode == "none":
@@ -342,6 +344,14 @@ def ablation_variants(families_used: Sequence[str], mode: str) -> list[dict]:
     if mode == "drop+alone" and len(families_used) > 1:
         for fam in families_used:
             out.append({"variant": f"only {fam}", "only": fam, "params": {"families": [fam]}})
+    if len(graph_kinds) > 1:
+        for kind in graph_kinds:
+            out.append(
+                {
+                    "variant": f"without {kind} nodes",
+                    "params": {"graph_kinds": [k for k in graph_kinds if k != kind]},
+                }
+            )
     fields = _scan_fields()
     if "propagate" in fields:
         default = fields["propagate"].default
@@ -382,6 +392,23 @@ def _evaluate(ds: Dataset, scores: np.ndarray, flagged: np.ndarray) -> dict:
         traps=TRAPS if synthetic else (),
         ks=(100,),
     )
+
+
+def _halves(ds: Dataset, scores: np.ndarray) -> dict:
+    """ROC-AUC and AP on each half of YelpChi's businesses (:func:`benchmarks.yelpchi.product_halves`)."""
+    from benchmarks.yelpchi import product_halves
+
+    half = product_halves(ds.reviews["product_id"])
+    y = ds.labels["is_fake"].to_numpy().astype(bool)
+    out = {}
+    for h, name in ((0, "A"), (1, "B")):
+        m = half == h
+        out[name] = {
+            "n_reviews": int(m.sum()),
+            "roc_auc": metrics.roc_auc(y[m], scores[m]),
+            "average_precision": metrics.average_precision(y[m], scores[m]),
+        }
+    return out
 
 
 def _summarise_runs(runs: list[dict]) -> dict:
@@ -551,6 +578,8 @@ def run_quality(
                 entry.update(_summarise_runs(runs[mid]))
                 entry["info"] = ok[0]["info"]
                 entry["metrics"] = _evaluate(ds, ok[0]["scores"], ok[0]["flagged"])
+                if ds.kind == "yelpchi":
+                    entry["halves"] = _halves(ds, ok[0]["scores"])
                 methods_out[mid] = entry
                 score_store[ds.name][m.label] = {
                     "scores": ok[0]["scores"],
@@ -575,12 +604,15 @@ def run_quality(
                                 "reason": "no feature of this family can be computed on this data",
                             }
                         )
+                kinds = rd["info"].get("graph_kinds") or []
                 if isinstance(abl_mode, str):
-                    variants = ablation_variants(used, abl_mode)
+                    variants = ablation_variants(used, abl_mode, kinds)
                 else:
                     wanted = set(abl_mode)
                     variants = [
-                        v for v in ablation_variants(used, "drop+alone") if v["variant"] in wanted
+                        v
+                        for v in ablation_variants(used, "drop+alone", kinds)
+                        if v["variant"] in wanted
                     ]
                 for var in variants:
                     r = iso.run(

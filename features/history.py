@@ -3,7 +3,10 @@
 Fake accounts are young and single-purpose: few reviews, all extreme, in a
 short active span, several on one day. Professional negative reviewers leave
 1-star reviews at many unrelated shops. A review written minutes after the
-buyer confirmed receipt is a script; a person takes days.
+buyer confirmed receipt is a script; a person takes days. A new listing's
+first ratings are the ones sellers buy (新品破零: the first sales and reviews
+decide whether the platform shows the product at all), so a review's place in
+its product's life is measured too.
 """
 
 from __future__ import annotations
@@ -58,6 +61,14 @@ HISTORY = (
         "the rating is far from what other buyers gave the same product",
         "评分与该商品其他买家的评分差距很大",
     ),
+    F(
+        "product_age_days",
+        "history",
+        -1,
+        "the review came in the product's first days of reviews, when sellers buy a new listing its first ratings",
+        "评价发布于商品评价的最初几天（新品刷单、冲基础销量的常见时机）",
+        neutral=365.0,
+    ),
 )
 DELAY = (
     F(
@@ -107,12 +118,16 @@ def user_stats(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     )
 
 
-@REGISTRY.table("product_ratings", requires=("product_id", "rating"))
+@REGISTRY.table("product_ratings", requires=("product_id", "rating", "created_at"))
 def product_ratings(lf: pl.LazyFrame, tables) -> pl.DataFrame:
-    """Per-product rating sum and count, for leave-one-out consensus."""
+    """Per-product rating sum and count (leave-one-out consensus) and first review time."""
     return (
         lf.group_by("product_id")
-        .agg(pl.col("rating").cast(pl.Float64).sum().alias("_p_sum"), pl.len().alias("_p_n"))
+        .agg(
+            pl.col("rating").cast(pl.Float64).sum().alias("_p_sum"),
+            pl.len().alias("_p_n"),
+            pl.col("_t").min().alias("_p_first"),
+        )
         .collect()
     )
 
@@ -132,9 +147,14 @@ def history(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
             pl.when(pl.col("_p_n") > 1)
             .then((pl.col("rating") - loo).abs())
             .otherwise(0.0)
-            .alias("rating_deviation")
+            .alias("rating_deviation"),
+            # Days since the product's first review in the data. A product
+            # already on sale when the data starts looks young at first; the
+            # one-sided transform keeps only the youngest tail, and a single
+            # weak signal cannot isolate a review on its own.
+            ((pl.col("_t") - pl.col("_p_first")) / 86_400.0).alias("product_age_days"),
         )
-        .drop("_p_sum", "_p_n")
+        .drop("_p_sum", "_p_n", "_p_first")
     )
 
 

@@ -7,10 +7,12 @@ import polars as pl
 
 from features.frames import group_codes
 from features.params import DAY
-from models.propagation import GroupKind, homophily, product_potential
+from models.propagation import GroupKind, homophily
 
 #: Node kinds, in the order they are built; ablations drop them by name.
 GRAPH_KINDS: tuple[str, ...] = ("user", "product", "text_cluster", "network", "ring")
+#: Kinds that link reviews by concrete shared evidence (not by who or what was reviewed).
+EVIDENCE_KINDS: tuple[str, ...] = ("text_cluster", "network", "ring")
 
 
 def _codes(keys: pl.DataFrame, cols: list[str], mask: np.ndarray | None = None) -> np.ndarray:
@@ -26,10 +28,27 @@ def _codes(keys: pl.DataFrame, cols: list[str], mask: np.ndarray | None = None) 
     return ids
 
 
+def _shared(ids: np.ndarray) -> np.ndarray:
+    """Rows whose node holds at least one other row."""
+    att = ids >= 0
+    out = np.zeros(ids.shape[0], dtype=bool)
+    if att.any():
+        out[att] = np.bincount(ids[att])[ids[att]] > 1
+    return out
+
+
 def build_kinds(
     keys: pl.DataFrame, eps: float = 0.1, kinds: tuple[str, ...] = GRAPH_KINDS
 ) -> list[GroupKind]:
     """Node kinds for :func:`models.propagation.propagate` from per-review link keys.
+
+    Evidence nodes (a template, one network at one shop in one week, a ring)
+    come first. User and product nodes are SpEagle's review graph: a user's
+    reviews share its fate, a product with many suspicious reviews holds
+    more. A review already linked to others by concrete evidence is left out
+    of the user and product nodes: a ring account's ordinary camouflage
+    reviews, or the genuine majority on the product it targets, must not
+    outvote the lockstep evidence that ties the review to its campaign.
 
     Parameters
     ----------
@@ -40,25 +59,26 @@ def build_kinds(
     kinds : tuple of str
         Which node kinds to use (see :data:`GRAPH_KINDS`).
     """
-    out: list[GroupKind] = []
-    pos = (keys["rating"] >= 4).to_numpy()
-    if "user" in kinds:
-        out.append(GroupKind("user", _codes(keys, ["user_id"]), homophily(eps)))
-    if "product" in kinds:
-        # a product is attacked and promoted by different campaigns: one node per polarity
-        out.append(GroupKind("product+", _codes(keys, ["product_id"], pos), product_potential(eps)))
-        out.append(
-            GroupKind("product-", _codes(keys, ["product_id"], ~pos), product_potential(eps))
-        )
+    evidence: list[GroupKind] = []
     if "text_cluster" in kinds and "text_cluster" in keys.columns:
-        out.append(GroupKind("text_cluster", _codes(keys, ["text_cluster"]), homophily(eps)))
+        evidence.append(GroupKind("text_cluster", _codes(keys, ["text_cluster"]), homophily(eps)))
     if "network" in kinds and "_net" in keys.columns:
         # one node per /24 (/64) at one shop in one week: a campaign, not a carrier's whole history
         wk = keys.with_columns((pl.col("_t") // (7 * DAY)).alias("_wk"))
-        out.append(GroupKind("network", _codes(wk, ["_net", "shop_id", "_wk"]), homophily(eps)))
+        evidence.append(
+            GroupKind("network", _codes(wk, ["_net", "shop_id", "_wk"]), homophily(eps))
+        )
     if "ring" in kinds and "ring_id" in keys.columns:
-        out.append(GroupKind("ring", _codes(keys, ["ring_id"]), homophily(eps)))
-    return out
+        evidence.append(GroupKind("ring", _codes(keys, ["ring_id"]), homophily(eps)))
+    free = np.ones(keys.height, dtype=bool)
+    for kind in evidence:
+        free &= ~_shared(kind.ids)
+    out: list[GroupKind] = []
+    if "user" in kinds:
+        out.append(GroupKind("user", _codes(keys, ["user_id"], free), homophily(eps)))
+    if "product" in kinds:
+        out.append(GroupKind("product", _codes(keys, ["product_id"], free), homophily(eps)))
+    return out + evidence
 
 
 def default_kinds(used: list[str], unavailable: dict[str, list[str]]) -> tuple[str, ...]:

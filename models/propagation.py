@@ -28,16 +28,6 @@ def homophily(eps: float) -> np.ndarray:
     return np.array([[1 - eps, eps], [eps, 1 - eps]])
 
 
-def product_potential(eps: float) -> np.ndarray:
-    """SpEagle's review-product potential ``psi[x_product, x_review]``.
-
-    A targeted product (state 1) holds fake reviews of the campaign's
-    polarity; genuine reviews are indifferent to whether the product is
-    targeted, so only the fake-review side of the potential changes.
-    """
-    return np.array([[1 - eps, 2 * eps], [eps, 1 - 2 * eps]])
-
-
 @dataclass(frozen=True)
 class GroupKind:
     """One kind of node reviews attach to.
@@ -45,13 +35,14 @@ class GroupKind:
     Parameters
     ----------
     name : str
-        e.g. ``"user"``, ``"product+"``, ``"text_cluster"``.
+        e.g. ``"user"``, ``"product"``, ``"text_cluster"``.
     ids : ndarray of int, shape (n_reviews,)
         Dense node id per review, ``-1`` for reviews not attached.
     psi : ndarray, shape (2, 2)
         ``psi[x_group, x_review]``.
-    prior : ndarray of float, optional
-        Prior probability that each node is bad (0.5 when omitted).
+    prior : ndarray of float, shape (n_nodes,), optional
+        Prior probability that each node is bad (0.5 when omitted); indexed
+        by the ids in ``ids``.
     """
 
     name: str
@@ -61,9 +52,10 @@ class GroupKind:
 
 
 def _without_singletons(kind: GroupKind) -> GroupKind:
+    """``kind`` without nodes of one review: with a uniform prior they pass nothing on."""
     ids = kind.ids
     att = ids >= 0
-    if not att.any():
+    if kind.prior is not None or not att.any():
         return kind
     counts = np.bincount(ids[att])
     lone = att.copy()
@@ -111,7 +103,7 @@ def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -
         for k, kind in enumerate(kinds):
             att = kind.ids >= 0
             ids = kind.ids[att]
-            ng = int(ids.max()) + 1 if ids.size else 0
+            ng = (int(ids.max()) + 1 if ids.size else 0) if kind.prior is None else kind.prior.size
             # review -> group over x_g: everything the review knows except this group's message
             own = _norm(total[att] / np.maximum(inbound[k][att], _TINY))
             r_to_g = _norm(own @ kind.psi.T)

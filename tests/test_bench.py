@@ -347,7 +347,7 @@ def test_update_readme_between_markers(tmp_path):
                     },
                     "references": [
                         {
-                            "method": "SpEagle (reference)",
+                            "method": "SpEagle via UGFraud (quoted)",
                             "roc_auc": 0.766,
                             "average_precision": 0.302,
                             "seconds": 102.0,
@@ -373,7 +373,7 @@ def test_update_readme_between_markers(tmp_path):
     assert text.endswith(report.END + "\n\n## After\ntext\n")
     assert "old table" not in text
     assert "0.712 / 0.200 / 12.5" in text
-    assert "SpEagle (reference) †" in text and "0.766 / 0.302 / 102.0" in text
+    assert "SpEagle via UGFraud (quoted) †" in text and "0.766 / 0.302 / 102.0" in text
     assert "[results/results.md](results/results.md)" in text
     once = text
     assert report.update_readme(readme, results, tmp_path / "results")

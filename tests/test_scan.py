@@ -156,3 +156,24 @@ def test_demo_runs_and_prints_a_summary(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "reviews scored" in printed and "precision" in printed
     assert (tmp_path / "demo" / "scan" / "scores.parquet").exists()
+
+
+def test_metadata_only_input_keeps_rings_and_professional_negatives():
+    """Without text and IP the review graph joins users and products (SpEagle's graph).
+
+    A ring account's camouflage reviews and the genuine majority on a targeted
+    product must not outvote the lockstep evidence, and a professional negative
+    reviewer's 1-stars must stay above the honest reviews.
+    """
+    reviews, labels = generate(20_000, seed=1103)
+    meta = reviews.drop("text", "ip", "device_id", "delivered_at", "order_id")
+    sr = score_reviews(meta)
+    assert set(sr.graph_kinds) >= {"user", "product", "ring"}
+    d = sr.scores.join(labels, on="review_id")
+    y = d["is_fake"].to_numpy()
+    s = d["score"].to_numpy()
+    assert roc_auc_score(y, s) >= 0.93
+    honest = ~y
+    for fam, floor in (("ring", 0.95), ("pro_negative", 0.75), ("boost", 0.9), ("smear", 0.95)):
+        m = (d["attack_type"] == fam).fill_null(False).to_numpy()
+        assert roc_auc_score(y[m | honest], s[m | honest]) >= floor, fam

@@ -78,3 +78,37 @@ def test_real_file_matches_the_published_counts(tmp_path):
     assert loaded.rejected.height == 0
     assert loaded.reviews.height == reviews.height
     assert loaded.reviews.select(list(REQUIRED)).equals(reviews)
+
+
+@needs_data
+def test_quality_floors_on_yelpchi():
+    """Issue #3's figures, no labels used: ROC-AUC >= 0.75, AP >= 0.27, above the single-review flag."""
+    from benchmarks.metrics import average_precision, roc_auc
+    from detector.scan import score_reviews
+
+    reviews, labels = yelpchi.load_yelpchi()
+    sr = score_reviews(reviews)
+    y = (
+        sr.scores.select("review_id")
+        .join(labels, on="review_id", how="left", maintain_order="left")["is_fake"]
+        .to_numpy()
+    )
+    s = sr.scores["score"].to_numpy()
+    assert sr.graph_kinds[:2] == ["user", "product"]  # metadata only: SpEagle's review graph
+    auc, ap = roc_auc(y, s), average_precision(y, s)
+    single = reviews.select(pl.len().over("user_id") == 1).to_series().to_numpy().astype(float)
+    assert auc >= 0.75 and ap >= 0.27, (auc, ap)
+    assert auc > roc_auc(y, single) and ap > average_precision(y, single)
+
+
+@needs_data
+def test_speagle_baseline_reproduces_the_published_toolbox_figures():
+    """The re-implemented SpEagle gives UGFraud's 0.766 / 0.302 on YelpChi."""
+    from benchmarks.metrics import average_precision, roc_auc
+    from benchmarks.speagle import speagle_scores
+
+    reviews, labels = yelpchi.load_yelpchi()
+    s = speagle_scores(reviews)
+    y = labels["is_fake"].to_numpy()
+    assert abs(roc_auc(y, s) - 0.766) < 0.005
+    assert abs(average_precision(y, s) - 0.302) < 0.005

@@ -13,7 +13,8 @@ load                   one Ray task per input file runs the contract loader
                        loader, so the first-copy-wins rule is exact.
 user_stats             ``groupby(bucket of user_id).map_groups`` running the table's own
                        Polars function on whole users
-product_ratings        Ray aggregations: ``groupby("product_id").aggregate(Sum, Count)``
+product_ratings        ``groupby(bucket of shop block).map_groups`` running the table's own
+                       function on whole products
 device_stats           Ray aggregation: ``groupby("device_id").aggregate(CountDistinct)``
 bursts, ip_bursts,     ``groupby(bucket of shop block).map_groups`` running the table's own
 text_windows           function (the numpy window kernels of :mod:`features.windows`) on
