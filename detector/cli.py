@@ -178,6 +178,8 @@ def cmd_scan(args) -> int:
                     config=config,
                     engine=engine,
                     partition_by=args.partition_by,
+                    # the summary below re-reads the few texts it quotes
+                    keep_reviews=False,
                 )
     if args.quiet:
         return 0

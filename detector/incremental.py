@@ -269,7 +269,8 @@ def _tail(fr, offset: int):
             return None
         return df.filter(rid >= offset).with_columns(rid - offset)
 
-    return dataclasses.replace(fr, frame=cut(fr.frame), keys=cut(fr.keys))
+    matrix = None if fr.matrix is None else fr.matrix[offset:]  # rows in _rid order
+    return dataclasses.replace(fr, frame=cut(fr.frame), keys=cut(fr.keys), matrix=matrix)
 
 
 # --------------------------------------------------------------------------- the run

@@ -16,6 +16,36 @@ def _short(text: str | None, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def _quoted_rows(result, ids: pl.Series) -> pl.DataFrame:
+    """``review_id``, ``rating`` and ``text`` (when the input has it) of the reviews ``ids``.
+
+    Taken from the scan's reviews when it kept them, else read back from its
+    input files (a large scan frees its texts once the features are built).
+    """
+    reviews = result.loaded.reviews
+    if reviews.height == 0 and result.loaded.files:
+        from detector.contract import scan_reviews
+
+        load = result.summary.get("load") or {}
+        lf, _ = scan_reviews(
+            result.loaded.files,
+            columns=load.get("columns"),
+            since=load.get("since"),
+            until=load.get("until"),
+        )
+        names = lf.collect_schema().names()
+        cols = [c for c in ("review_id", "rating", "text") if c in names]
+        # the first copy of an id is the one that was scanned
+        return (
+            lf.filter(pl.col("review_id").is_in(ids.implode()))
+            .select(cols)
+            .collect()
+            .unique("review_id", keep="first", maintain_order=True)
+        )
+    cols = [c for c in ("review_id", "rating", "text") if c in reviews.columns]
+    return reviews.select(cols).join(pl.DataFrame({"review_id": ids}), on="review_id", how="semi")
+
+
 def print_scan_summary(
     console: Console, result, out_dir: Path, labels: pl.DataFrame | None = None, top: int = 8
 ) -> None:
@@ -80,14 +110,13 @@ def print_scan_summary(
             )
         console.print(table)
     if flagged.height:
-        reviews = result.loaded.reviews
-        cols = [c for c in ("review_id", "rating", "text") if c in reviews.columns]
         head = (
             flagged.sort(["score", "review_id"], descending=[True, False])
             .unique("case_id", keep="first", maintain_order=True)
             .head(top)
-            .join(reviews.select(cols), on="review_id", how="left")
-            .sort(["score", "review_id"], descending=[True, False])
+        )
+        head = head.join(_quoted_rows(result, head["review_id"]), on="review_id", how="left").sort(
+            ["score", "review_id"], descending=[True, False]
         )
         table = Table(title="most suspicious review of each top case", title_justify="left")
         for c in ("review", "★", "score", "direction", "reasons", "text"):

@@ -54,6 +54,7 @@ BURST = (
     "bursts",
     requires=("shop_id", "product_id", "user_id", "rating", "created_at"),
     depends=("user_stats",),
+    cost=1.1,
 )
 def bursts(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     df = (

@@ -20,6 +20,8 @@ from features.params import COREVIEW_WINDOW_S, HUB_CAP, RING_MIN_PRODUCTS, RING_
 from features.registry import REGISTRY, Feature
 
 F = Feature
+#: Co-review pairs counted per slice when finding strong pairs.
+PAIR_SLICE_ROWS = 5_000_000
 RING = (
     F(
         "ring_partners",
@@ -99,7 +101,7 @@ def coreview_pairs(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-@REGISTRY.table("coreview_pairs", requires=REQUIRES)
+@REGISTRY.table("coreview_pairs", requires=REQUIRES, cost=1.0)
 def coreview_pairs_table(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     """Product-level co-review pairs among users active on enough products."""
     active = (
@@ -133,12 +135,19 @@ def _strong_pair_weights(pairs: pl.DataFrame) -> pl.DataFrame:
     collision costs time, never a wrong weight.
     """
     ha, hb = _user_hash("user_a"), _user_hash("user_b")
-    strong = (
-        pairs.lazy()
-        .group_by(ha.alias("_ha"), hb.alias("_hb"))
-        .agg(pl.len().alias("weight"))
-        .filter(pl.col("weight") >= RING_MIN_PRODUCTS)
-        .collect()
+    hashed = pairs.lazy().select(ha.alias("_ha"), hb.alias("_hb"))
+    # counted in slices of the hash space: a pair falls in one slice, and each
+    # slice's hash table is a fraction of the whole (2 GB at 10M reviews)
+    parts = -(-pairs.height // PAIR_SLICE_ROWS)
+    strong = pl.concat(
+        [
+            hashed.filter(pl.col("_ha") % parts == k)
+            .group_by("_ha", "_hb")
+            .agg(pl.len().alias("weight"))
+            .filter(pl.col("weight") >= RING_MIN_PRODUCTS)
+            .collect()
+            for k in range(max(parts, 1))
+        ]
     )
     hashes = pl.concat([strong["_ha"], strong["_hb"]]).unique().implode()
     names = (
@@ -165,7 +174,7 @@ def _strong_pair_weights(pairs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-@REGISTRY.table("ring_edges", requires=REQUIRES, depends=("coreview_pairs",))
+@REGISTRY.table("ring_edges", requires=REQUIRES, depends=("coreview_pairs",), cost=0.3)
 def ring_edges(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     """Strong edges: reviewer pairs who co-reviewed enough of their products.
 
@@ -220,11 +229,21 @@ def rings(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-@REGISTRY.table("ring_partners", requires=REQUIRES, depends=("coreview_pairs", "ring_edges"))
+@REGISTRY.table(
+    "ring_partners", requires=REQUIRES, depends=("coreview_pairs", "ring_edges"), cost=0.1
+)
 def ring_partners_table(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     """Per (product, user): strong partners who co-reviewed that product."""
-    strong = tables["coreview_pairs"].join(
-        tables["ring_edges"].select("user_a", "user_b"), on=["user_a", "user_b"]
+    edges = tables["ring_edges"].select("user_a", "user_b")
+    # only pairs of ring accounts can be strong: a cheap filter first, so the
+    # join does not hash every co-review pair (2 GB more at 10M reviews)
+    members = pl.concat([edges["user_a"], edges["user_b"]]).unique().implode()
+    strong = (
+        tables["coreview_pairs"]
+        .lazy()
+        .filter(pl.col("user_a").is_in(members) & pl.col("user_b").is_in(members))
+        .join(edges.lazy(), on=["user_a", "user_b"])
+        .collect()
     )
     both = pl.concat(
         [

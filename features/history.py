@@ -82,7 +82,7 @@ DELAY = (
 )
 
 
-@REGISTRY.table("user_stats", requires=("user_id", "shop_id", "rating", "created_at"))
+@REGISTRY.table("user_stats", requires=("user_id", "shop_id", "rating", "created_at"), cost=0.3)
 def user_stats(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     """Per-user aggregates over the whole history."""
     daily = (

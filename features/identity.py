@@ -67,7 +67,9 @@ def _identity_burst(
     return out
 
 
-@REGISTRY.table("ip_bursts", requires=("ip", "user_id", "shop_id", "product_id", "created_at"))
+@REGISTRY.table(
+    "ip_bursts", requires=("ip", "user_id", "shop_id", "product_id", "created_at"), cost=1.2
+)
 def ip_bursts(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     df = lf.select("_rid", "user_id", "shop_id", "product_id", "_t", "_ip", "_net").collect()
     t = df["_t"].to_numpy()

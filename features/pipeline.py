@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 import features.burst  # noqa: F401  (registers)
@@ -18,7 +20,7 @@ import features.cooccurrence  # noqa: F401
 import features.history  # noqa: F401
 import features.identity  # noqa: F401
 import features.text  # noqa: F401
-from features.prepare import prepare
+from features.prepare import READ_AS_DERIVED, prepare_frame
 from features.registry import FAMILIES, REGISTRY, Registry, Step, Table
 
 TableBuilder = Callable[[Table, pl.LazyFrame, dict[str, pl.DataFrame]], pl.DataFrame]
@@ -26,6 +28,27 @@ TableBuilder = Callable[[Table, pl.LazyFrame, dict[str, pl.DataFrame]], pl.DataF
 
 def _build_local(table: Table, lf: pl.LazyFrame, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     return table.build(lf, tables)
+
+
+class Handoff:
+    """Reviews handed to :func:`compute_features` together with their only reference.
+
+    The feature stage keeps the input columns it reads (without copying them)
+    and drops the frame once the prepared frame is built, so columns no
+    feature reads (texts, order ids ...) are freed for the rest of the scan.
+    """
+
+    def __init__(self, frame: pl.DataFrame):
+        self._frame: pl.DataFrame | None = frame
+        self.columns = list(frame.columns)
+        self.height = frame.height
+
+    def take(self) -> pl.DataFrame:
+        """The frame, once; the handoff forgets it."""
+        if self._frame is None:
+            raise RuntimeError("the reviews of this Handoff were already taken")
+        frame, self._frame = self._frame, None
+        return frame
 
 
 @dataclass
@@ -50,6 +73,11 @@ class FeatureResult:
         ``text_cluster`` and ``ring_id``.
     timings : dict
         Seconds spent per table and step.
+    matrix : ndarray, optional
+        Fortran-ordered float64 values of the features, columns
+        ``matrix_columns`` (the scored ones first); ``frame``'s feature
+        columns are views of it.
+    matrix_columns : list of str
     """
 
     frame: pl.DataFrame
@@ -58,11 +86,26 @@ class FeatureResult:
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     keys: pl.DataFrame | None = None
+    matrix: np.ndarray | None = None
+    matrix_columns: list[str] = field(default_factory=list)
 
     @property
     def scored(self) -> list[str]:
         """Computed features the scorer uses (context features left out)."""
         return [n for n in self.features if REGISTRY.get(n).scored]
+
+    def scored_matrix(self) -> np.ndarray:
+        """The scored features as a float64 matrix, columns in :attr:`scored` order.
+
+        A view of :attr:`matrix` (which ``frame``'s columns also view) when
+        it holds them first and in order; a copy otherwise.
+        """
+        names = self.scored
+        if self.matrix is not None and self.matrix_columns[: len(names)] == names:
+            return self.matrix[:, : len(names)]
+        if not names:
+            return np.zeros((self.frame.height, 0))
+        return self.frame.select(names).to_numpy(order="fortran")
 
 
 def plan(
@@ -111,18 +154,20 @@ def plan(
 
 
 def compute_features(
-    reviews: pl.DataFrame | pl.LazyFrame,
+    reviews: pl.DataFrame | pl.LazyFrame | Handoff,
     families: Iterable[str] | None = None,
     registry: Registry = REGISTRY,
     build_table: TableBuilder = _build_local,
     keep_tables: bool = False,
+    table_workers: int | Callable[[int], int] = 1,
 ) -> FeatureResult:
     """Compute every available feature for ``reviews`` (contract columns).
 
     Parameters
     ----------
-    reviews : DataFrame or LazyFrame
-        Valid reviews as produced by :func:`detector.contract.load_reviews`.
+    reviews : DataFrame, LazyFrame or Handoff
+        Valid reviews as produced by :func:`detector.contract.load_reviews`; a
+        :class:`Handoff` lets the stage free the input once it is prepared.
     families : iterable of str, optional
         Restrict to these feature families (ablations); all by default.
     build_table : callable, optional
@@ -130,7 +175,14 @@ def compute_features(
     keep_tables : bool
         Keep the global tables in the result (for inspection); dropped by
         default to free their memory before scoring.
+    table_workers : int or callable
+        Tables built at once, each as soon as the tables it reads are done
+        (threads: the kernels are Polars and numpy, which release the GIL), or
+        a function of the number of reviews giving it. Every table is computed
+        the same way whatever the number.
     """
+    if isinstance(reviews, Handoff):
+        reviews = reviews.take()
     lf = reviews.lazy() if isinstance(reviews, pl.DataFrame) else reviews
     steps, tables_needed, unavailable = plan(lf.collect_schema().names(), families, registry)
     fams = set(FAMILIES if families is None else families)
@@ -140,61 +192,152 @@ def compute_features(
     # Materialised once: every table reads it, and re-running the scan and
     # normalisation per table would cost more than holding it. Only narrow
     # columns are kept: the derived ``_*`` columns and the inputs a planned step
-    # or table names, less the raw ``text`` (tables and steps read
-    # ``_text_norm``), so a large scan does not hold its texts twice.
+    # or table names, less those read only through derived columns (raw text,
+    # times, addresses), so a large scan does not hold them twice.
     named = {c for s in steps for c in s.requires} | {c for t in tables_needed for c in t.requires}
-    named = (named | set(KEY_COLUMNS)) - {"text"}
-    prepared_lf = prepare(lf)
-    narrow = [c for c in prepared_lf.collect_schema().names() if c.startswith("_") or c in named]
-    prepared = prepared_lf.select(narrow).collect()
+    named = (named | set(KEY_COLUMNS)) - READ_AS_DERIVED
+    df = reviews if isinstance(reviews, pl.DataFrame) else lf.collect()
+    prepared = prepare_frame(df, named)
+    del reviews, lf, df  # a handed-over input is freed here, but for the columns kept
     timings["prepare"] = time.perf_counter() - t0
-    plf = prepared.lazy()
 
-    tables: dict[str, pl.DataFrame] = {}
     # read after the tables are built: by the steps, and by link_keys
     final = {t for s in steps for t in s.tables} | set(LINK_TABLES)
-    for i, table in enumerate(tables_needed):
-        t0 = time.perf_counter()
-        tables[table.name] = build_table(table, plf, tables)
-        timings[f"table:{table.name}"] = time.perf_counter() - t0
-        # Free what no later table reads (at 10M reviews the co-review pairs
-        # alone are ~1 GB, the normalised texts more): peak memory is the sum
-        # of what is alive.
-        later = tables_needed[i + 1 :]
-        if not keep_tables:
-            needed = final | {d for t in later for d in t.depends}
-            for name in [n for n in tables if n not in needed]:
-                del tables[name]
-        if "_text_norm" in prepared.columns and not any("text" in t.requires for t in later):
-            prepared = prepared.drop("_text_norm")  # steps and keys join on _rid
-            plf = prepared.lazy()
-
-    out = plf
-    names: list[str] = []
-    t0 = time.perf_counter()
-    for step in steps:
-        out = step.fn(out, tables)
-        names += [f.name for f in step.features]
-    feats = [registry.get(n) for n in names]
-    frame = (
-        out.select(
-            "_rid",
-            "review_id",
-            *[
-                pl.col(f.name).cast(pl.Float64).fill_null(f.neutral).fill_nan(f.neutral)
-                for f in feats
-            ],
-        )
-        .collect()
-        .sort("_rid")
+    workers = table_workers(prepared.height) if callable(table_workers) else table_workers
+    tables, prepared = _build_tables(
+        tables_needed, prepared, build_table, final, keep_tables, workers, timings
     )
+
+    t0 = time.perf_counter()
+    keep = [f.name for s in steps for f in s.features if f.family in fams]
+    # the scored features lead the matrix, so the scorer's input is a view of it
+    order = [n for n in keep if registry.get(n).scored] + [
+        n for n in keep if not registry.get(n).scored
+    ]
+    ids, matrix = _run_steps(steps, prepared, tables, keep_tables, order)
+    at = {n: j for j, n in enumerate(order)}
+    frame = ids.with_columns(pl.Series(n, matrix[:, at[n]]) for n in keep)
     timings["steps"] = time.perf_counter() - t0
-    keep = [f.name for f in feats if f.family in fams]
-    frame = frame.select("_rid", "review_id", *keep)
     keys = link_keys(prepared, tables)
     # The global tables can outweigh the features (co-review pairs at 10M
     # reviews: ~1 GB); everything downstream reads the features and keys.
-    return FeatureResult(frame, keep, unavailable, tables if keep_tables else {}, timings, keys)
+    return FeatureResult(
+        frame, keep, unavailable, tables if keep_tables else {}, timings, keys, matrix, order
+    )
+
+
+def _run_steps(
+    steps: list[Step],
+    prepared: pl.DataFrame,
+    tables: dict[str, pl.DataFrame],
+    keep_tables: bool,
+    columns: list[str],
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """``_rid``, ``review_id`` and the features ``columns``, in ``_rid`` order.
+
+    Each step runs on its own over the prepared frame and only its own
+    columns are kept, so no row ever carries every table at once (one chain
+    of joins held ~4 GB of intermediate columns at 10M reviews); a table is
+    freed after the last step that reads it. The values go straight into one
+    Fortran-ordered float64 matrix, ``columns`` in order, and the frame's
+    feature columns are views of it: the scorer reads the same memory (one
+    copy of the features, not two: 1.5 GB at 10M reviews).
+    """
+    rid = prepared["_rid"]
+    matrix = np.empty((prepared.height, len(columns)), dtype=np.float64, order="F")
+    pos = {name: j for j, name in enumerate(columns)}
+    base = prepared.lazy()
+    for i, step in enumerate(steps):
+        wanted = [f for f in step.features if f.name in pos]
+        if wanted:
+            part = (
+                step.fn(base, tables)
+                .select(
+                    "_rid",
+                    *[
+                        pl.col(f.name).cast(pl.Float64).fill_null(f.neutral).fill_nan(f.neutral)
+                        for f in wanted
+                    ],
+                )
+                .collect()
+                .sort("_rid")
+            )
+            if part.height != prepared.height or not part["_rid"].equals(rid):
+                raise RuntimeError(
+                    f"feature step {step.name!r} returned {part.height:,} rows for "
+                    f"{prepared.height:,} reviews; a step must add columns, never rows"
+                )
+            for f in wanted:
+                matrix[:, pos[f.name]] = part[f.name].to_numpy()
+            del part
+        if not keep_tables:
+            later = {t for s in steps[i + 1 :] for t in s.tables} | set(LINK_TABLES)
+            for name in [n for n in step.tables if n not in later]:
+                tables.pop(name, None)
+    return prepared.select("_rid", "review_id"), matrix
+
+
+def _build_tables(
+    needed: list[Table],
+    prepared: pl.DataFrame,
+    build_table: TableBuilder,
+    final: set[str],
+    keep_tables: bool,
+    workers: int,
+    timings: dict[str, float],
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """Build ``needed`` (in dependency order), up to ``workers`` at once.
+
+    A table starts once every table it depends on is built; with several
+    workers the ready table heading the longest chain of :attr:`Table.cost`
+    goes first, with one they are built exactly in ``needed`` order. What no table still to run reads is freed as soon as it
+    is done (at 10M reviews the co-review pairs alone are ~1 GB, the
+    normalised texts more): peak memory is the sum of what is alive.
+
+    Returns the tables and ``prepared``, without ``_text_norm`` once no table
+    reads texts any more.
+    """
+    tables: dict[str, pl.DataFrame] = {}
+    running: dict[Future, Table] = {}
+    # longest chain first: a table's cost plus that of the costliest chain
+    # waiting on it (stable, so equal chains keep dependency order)
+    chain: dict[str, float] = {}
+    for table in reversed(needed):
+        after = [chain[t.name] for t in needed if table.name in t.depends]
+        chain[table.name] = table.cost + max(after, default=0.0)
+    pending = sorted(needed, key=lambda t: -chain[t.name]) if workers > 1 else list(needed)
+
+    def timed(table: Table, lf: pl.LazyFrame, built: dict[str, pl.DataFrame]):
+        t0 = time.perf_counter()
+        out = build_table(table, lf, built)
+        timings[f"table:{table.name}"] = time.perf_counter() - t0
+        return out
+
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="table")
+    try:
+        while pending or running:
+            for table in list(pending):
+                if len(running) >= max(1, workers):
+                    break
+                if all(d in tables for d in table.depends):
+                    pending.remove(table)
+                    # every table built so far (an engine may batch later tables with it)
+                    running[pool.submit(timed, table, prepared.lazy(), dict(tables))] = table
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                tables[running.pop(fut).name] = fut.result()
+            later = pending + list(running.values())
+            if not keep_tables:
+                needed_later = final | {d for t in later for d in t.depends}
+                for name in [n for n in tables if n not in needed_later]:
+                    del tables[name]
+            if "_text_norm" in prepared.columns and not any("text" in t.requires for t in later):
+                prepared = prepared.drop("_text_norm")  # steps and keys join on _rid
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return tables, prepared
 
 
 KEY_COLUMNS = (

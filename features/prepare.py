@@ -22,10 +22,16 @@ reach the output files.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import numpy as np
 import polars as pl
 
 from features.ipaddr import ip_normalized, ip_prefix
 from features.textnorm import is_template_candidate, normalize_text
+
+#: Inputs that steps and tables read only through their derived columns.
+READ_AS_DERIVED: frozenset[str] = frozenset({"created_at", "delivered_at", "ip", "text"})
 
 DERIVED_FROM: dict[str, tuple[str, ...]] = {
     "_ip": ("ip",),
@@ -54,9 +60,8 @@ def ip_keys(lf: pl.LazyFrame) -> pl.LazyFrame:
     return pl.concat([v4, v6]).lazy()
 
 
-def prepare(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Add the derived columns the available inputs allow."""
-    cols = set(lf.collect_schema().names())
+def _row_exprs(cols: set[str]) -> list[pl.Expr]:
+    """Derived columns computed from each row's own values (times, polarity, delay)."""
     exprs: list[pl.Expr] = [
         pl.col("created_at").dt.epoch("s").alias("_t"),
         (pl.col("created_at").dt.epoch("s") // 86_400).alias("_day"),
@@ -73,11 +78,59 @@ def prepare(lf: pl.LazyFrame) -> pl.LazyFrame:
                 "_delay_min"
             )
         )
-    out = lf.with_row_index("_rid").with_columns(pl.col("_rid").cast(pl.Int64)).with_columns(exprs)
+    return exprs
+
+
+def _text_exprs() -> list[pl.Expr]:
+    norm = normalize_text(pl.col("text").fill_null(""))
+    return [norm.alias("_text_norm"), is_template_candidate(norm).alias("_tmpl")]
+
+
+def prepare(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Add the derived columns the available inputs allow."""
+    cols = set(lf.collect_schema().names())
+    out = (
+        lf.with_row_index("_rid")
+        .with_columns(pl.col("_rid").cast(pl.Int64))
+        .with_columns(_row_exprs(cols))
+    )
     if "ip" in cols:
         out = out.join(ip_keys(lf), on="ip", how="left", nulls_equal=False)
     if "text" in cols:
-        out = out.with_columns(
-            normalize_text(pl.col("text").fill_null("")).alias("_text_norm")
-        ).with_columns(is_template_candidate(pl.col("_text_norm")).alias("_tmpl"))
+        out = out.with_columns(_text_exprs())
     return out
+
+
+def prepare_frame(reviews: pl.DataFrame, keep: Iterable[str]) -> pl.DataFrame:
+    """:func:`prepare` materialised: the ``keep`` input columns and every derived column.
+
+    The same values in the same row order as ``prepare(reviews.lazy())``, but
+    the kept input columns are the input's own buffers, not copies (1.5 GB at
+    10M reviews), and only the derived columns are computed: row-wise ones
+    in place, the IP keys over distinct addresses, the text normalisation
+    (the costly part) on the streaming engine, on every core.
+    """
+    cols = set(reviews.columns)
+    parts = [
+        pl.DataFrame({"_rid": np.arange(reviews.height, dtype=np.int64)}),
+        reviews.select([c for c in reviews.columns if c in set(keep)]),
+        reviews.select(_row_exprs(cols)),
+    ]
+    if "ip" in cols:
+        lf = reviews.lazy().select("ip")
+        parts.append(
+            lf.join(ip_keys(lf), on="ip", how="left", nulls_equal=False, maintain_order="left")
+            .select("_ip", "_net")
+            .collect()
+        )
+    if "text" in cols:
+        norm = (
+            reviews.lazy()
+            .select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"), "text")
+            .select("_i", *_text_exprs())
+            .collect(engine="streaming")
+        )
+        if not norm["_i"].is_sorted():
+            norm = norm.sort("_i")
+        parts.append(norm.drop("_i"))
+    return pl.concat(parts, how="horizontal")

@@ -45,7 +45,7 @@ TEXT = (
 )
 
 
-@REGISTRY.table("text_clusters", requires=("text", "user_id", "shop_id"))
+@REGISTRY.table("text_clusters", requires=("text", "user_id", "shop_id"), cost=4.1)
 def text_clusters(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     """Template cluster and its spread, per review whose text is in a kept cluster.
 
@@ -56,7 +56,7 @@ def text_clusters(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     cand = lf.filter(pl.col("_tmpl")).select("_rid", "_text_norm", "user_id", "shop_id").collect()
     # sorted, so LSH buckets are chained in text order (reproducible clusters)
     uniq = cand["_text_norm"].unique().sort()
-    labels = cluster_texts(uniq.to_list())
+    labels = cluster_texts(uniq)
     rows = cand.join(
         pl.DataFrame({"_text_norm": uniq, "text_cluster": pl.Series(labels, dtype=pl.Int64)}),
         on="_text_norm",

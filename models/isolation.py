@@ -83,7 +83,7 @@ class OneSidedIsolationForest(BaseEstimator):
         directions=None,
         clip_quantile: float = 0.7,
         tail_quantile: float | None = 0.99,
-        n_estimators: int = 200,
+        n_estimators: int = 100,
         max_samples: int = 256,
         max_fit_rows: int = 200_000,
         chunk_size: int = 25_000,

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from features.pipeline import compute_features, plan
-from features.prepare import prepare
+from features.prepare import prepare, prepare_frame
 from features.registry import FAMILIES, REGISTRY
 
 T0 = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
@@ -73,6 +73,26 @@ def test_steps_add_exactly_the_columns_they_declare():
         added = set(out.columns) - set(prepared.columns)
         assert added == set(step.columns), step.name
         assert out.height == prepared.height, step.name
+
+
+@pytest.mark.parametrize("with_optional", [True, False])
+def test_materialised_prepare_matches_the_lazy_definition(with_optional):
+    """prepare_frame keeps the input's buffers but gives prepare()'s values, row for row."""
+    df = market(3, 500, "A", with_optional=with_optional)
+    if with_optional:
+        df = df.with_columns(
+            pl.when(pl.int_range(pl.len()) % 7 == 0).then(None).otherwise(pl.col("ip")).alias("ip"),
+            pl.when(pl.int_range(pl.len()) % 5 == 0)
+            .then(None)
+            .otherwise(pl.col("text"))
+            .alias("text"),
+        )
+    keep = [c for c in df.columns if c not in ("text", "ip")]
+    lazy = prepare(df.lazy()).collect(engine="in-memory")
+    got = prepare_frame(df, keep)
+    derived = [c for c in lazy.columns if c.startswith("_")]
+    assert sorted(got.columns) == sorted(keep + derived)
+    assert got.select(lazy.select(keep + derived).columns).equals(lazy.select(keep + derived))
 
 
 def test_missing_columns_skip_features_and_say_which():

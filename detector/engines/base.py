@@ -122,7 +122,16 @@ class Engine:
                 return out
 
         with self.progress.stage("features"):
-            return compute_features(reviews, families=families, build_table=build)
+            return compute_features(
+                reviews,
+                families=families,
+                build_table=build,
+                table_workers=self.table_workers,
+            )
+
+    def table_workers(self, n_rows: int) -> int:
+        """Global tables built at once for ``n_rows`` reviews (see :func:`features.pipeline.compute_features`)."""
+        return 1
 
     def build_table(
         self, table: Table, lf: pl.LazyFrame, tables: dict[str, pl.DataFrame]

@@ -367,12 +367,15 @@ class RayEngine(Engine):
 
     # -- stages ----------------------------------------------------------------
     def compute_features(self, reviews, families=None):
-        from features.pipeline import plan
+        from features.pipeline import Handoff, plan
 
         self._built = {}
-        lf = reviews.lazy() if isinstance(reviews, pl.DataFrame) else reviews
+        if isinstance(reviews, Handoff | pl.DataFrame):
+            columns = reviews.columns
+        else:
+            columns = reviews.collect_schema().names()
         # planned from the input columns (the prepared frame no longer holds raw text)
-        self._planned_tables = plan(lf.collect_schema().names(), families)[1]
+        self._planned_tables = plan(columns, families)[1]
         try:
             return super().compute_features(reviews, families)
         finally:
