@@ -15,7 +15,7 @@ import networkx as nx
 import numpy as np
 import polars as pl
 
-from features.frames import group_codes, shop_shards
+from features.frames import group_codes, map_shards, shop_shards
 from features.params import COREVIEW_WINDOW_S, HUB_CAP, RING_MIN_PRODUCTS, RING_MIN_SHARE
 from features.registry import REGISTRY, Feature
 
@@ -116,7 +116,7 @@ def coreview_pairs_table(lf: pl.LazyFrame, tables) -> pl.DataFrame:
         .collect()
     )
     # products lie inside one shop: pairs found per shard of whole shops are the same
-    parts = [coreview_pairs(df[rows]) for rows in shop_shards(df)]
+    parts = map_shards(lambda rows: coreview_pairs(df[rows]), shop_shards(df))
     return pl.concat(parts) if len(parts) > 1 else parts[0]
 
 

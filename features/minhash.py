@@ -135,7 +135,13 @@ def candidate_pairs(sig: np.ndarray) -> np.ndarray:
 
 
 def pairs_from_band_keys(keys: np.ndarray) -> np.ndarray:
-    """Pairs of row indices sharing at least one band key, shape ``(m, 2)``.
+    """Pairs of row indices sharing at least one band key, shape ``(m, 2)``; see :func:`band_pairs`."""
+    left, right = band_pairs(keys)
+    return np.stack([left, right], axis=1)
+
+
+def band_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``left < right`` sharing at least one band key, each pair once, sorted.
 
     Members of one bucket are chained (each to the next in row order), so the
     number of pairs stays linear in the bucket size; connected components
@@ -148,32 +154,30 @@ def pairs_from_band_keys(keys: np.ndarray) -> np.ndarray:
     """
     n = keys.shape[0]
     if n < 2:
-        return np.zeros((0, 2), dtype=np.int64)
-    idx_bits = max(int(n - 1).bit_length(), 1)
-    shift = np.uint64(idx_bits)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    bits = np.uint64(max(int(n - 1).bit_length(), 1))
     rows = np.arange(n, dtype=np.uint64)
-    low = np.uint64((1 << idx_bits) - 1)
+    low = (np.uint64(1) << bits) - np.uint64(1)
 
-    def band_pairs(band: int) -> np.ndarray:
-        packed = np.sort(((keys[:, band] >> shift) << shift) | rows)
-        same = (packed[1:] >> shift) == (packed[:-1] >> shift)
-        left = (packed[:-1][same] & low).astype(np.int64)
-        right = (packed[1:][same] & low).astype(np.int64)
-        return left * n + right  # left < right: rows ascend within a bucket
+    def one_band(band: int) -> np.ndarray:
+        packed = np.sort(((keys[:, band] >> bits) << bits) | rows)
+        same = (packed[1:] >> bits) == (packed[:-1] >> bits)
+        # a pair as one word, left row above right: sorts by left, then right
+        return ((packed[:-1][same] & low) << bits) | (packed[1:][same] & low)
 
     # numpy sorts without the GIL: bands sort side by side on every core
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        found = [p for p in pool.map(band_pairs, range(keys.shape[1])) if p.size]
+        found = [p for p in pool.map(one_band, range(keys.shape[1])) if p.size]
     if not found:
-        return np.zeros((0, 2), dtype=np.int64)
-    pair_keys = np.sort(np.concatenate(found))
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    pair_keys = np.concatenate(found)
+    pair_keys.sort()
     # sort-based dedup: measured 8x faster here than np.unique's hash table
-    pair_keys = (
-        pair_keys[np.concatenate([[True], pair_keys[1:] != pair_keys[:-1]])]
-        if pair_keys.size
-        else pair_keys
-    )
-    return np.stack([pair_keys // n, pair_keys % n], axis=1)
+    keep = np.empty(pair_keys.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(pair_keys[1:], pair_keys[:-1], out=keep[1:])
+    pair_keys = pair_keys[keep]
+    return (pair_keys >> bits).astype(np.int64), (pair_keys & low).astype(np.int64)
 
 
 def cluster_texts(texts: Texts, min_ratio: float = MIN_RATIO, seed: int = 7) -> np.ndarray:
@@ -190,25 +194,30 @@ def cluster_texts(texts: Texts, min_ratio: float = MIN_RATIO, seed: int = 7) -> 
     n = len(texts)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    pairs = pairs_from_band_keys(text_band_keys(texts, seed=seed))
-    if len(pairs):
-        linked = []
+    left, right = band_pairs(text_band_keys(texts, seed=seed))
+    if left.size:
+        # Python strings of the texts in some candidate pair only, once; pairs
+        # are then gathered through an object array (~5x faster than lists)
+        involved = np.zeros(n, dtype=bool)
+        involved[left] = True
+        involved[right] = True
+        at = np.cumsum(involved) - 1
+        objs = np.empty(int(involved.sum()), dtype=object)
+        objs[:] = _gather(texts, np.flatnonzero(involved))
+        kept = np.zeros(left.size, dtype=bool)
         # verified in slices: tens of millions of candidate pairs would
-        # otherwise hold two lists of that many strings at once
-        for start in range(0, len(pairs), _VERIFY_CHUNK):
-            part = pairs[start : start + _VERIFY_CHUNK]
+        # otherwise hold two object arrays of that length at once
+        for start in range(0, left.size, _VERIFY_CHUNK):
+            sl = slice(start, start + _VERIFY_CHUNK)
             sim = process.cpdist(
-                _gather(texts, part[:, 0]),
-                _gather(texts, part[:, 1]),
-                scorer=fuzz.ratio,
-                workers=-1,
+                objs[at[left[sl]]], objs[at[right[sl]]], scorer=fuzz.ratio, workers=-1
             )
-            linked.append(part[np.asarray(sim) >= min_ratio])
-        pairs = np.concatenate(linked)
+            kept[sl] = np.asarray(sim) >= min_ratio
+        del objs, at
+        left, right = left[kept], right[kept]
     idx = np.int32 if n < 2**31 else np.int64
     graph = coo_matrix(
-        (np.ones(len(pairs), dtype=np.int8), (pairs[:, 0].astype(idx), pairs[:, 1].astype(idx))),
-        shape=(n, n),
+        (np.ones(left.size, dtype=np.int8), (left.astype(idx), right.astype(idx))), shape=(n, n)
     )
     _, labels = connected_components(graph, directed=False)
     return labels.astype(np.int64)

@@ -243,7 +243,6 @@ def _run_steps(
     feature columns are views of it: the scorer reads the same memory (one
     copy of the features, not two: 1.5 GB at 10M reviews).
     """
-    rid = prepared["_rid"]
     matrix = np.empty((prepared.height, len(columns)), dtype=np.float64, order="F")
     pos = {name: j for j, name in enumerate(columns)}
     base = prepared.lazy()
@@ -260,16 +259,19 @@ def _run_steps(
                     ],
                 )
                 .collect()
-                .sort("_rid")
             )
-            if part.height != prepared.height or not part["_rid"].equals(rid):
+            # rows may come back in any order (joins on the streaming engine)
+            if not part["_rid"].is_sorted():
+                part = part.sort("_rid")
+            at = part["_rid"].to_numpy()
+            if at.size != prepared.height or (at.size and (at[0] != 0 or (np.diff(at) != 1).any())):
                 raise RuntimeError(
                     f"feature step {step.name!r} returned {part.height:,} rows for "
                     f"{prepared.height:,} reviews; a step must add columns, never rows"
                 )
             for f in wanted:
                 matrix[:, pos[f.name]] = part[f.name].to_numpy()
-            del part
+            del part, at
         if not keep_tables:
             later = {t for s in steps[i + 1 :] for t in s.tables} | set(LINK_TABLES)
             for name in [n for n in step.tables if n not in later]:

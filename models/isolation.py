@@ -18,6 +18,8 @@ from sklearn.ensemble import IsolationForest
 from sklearn.utils.validation import check_is_fitted
 
 _GRID = 2001
+#: Transforms of at least this many rows run a column per thread.
+_THREADED_ROWS = 100_000
 
 
 def _row_hash(Z: np.ndarray) -> np.ndarray:
@@ -155,17 +157,26 @@ class OneSidedIsolationForest(BaseEstimator):
         # upper side, and the value at the cut once, need the binary search.
         m = min(int(np.floor(q * n)), n - 1)
         Z = np.zeros(X.shape, dtype=dtype, order="F")
-        for j in range(X.shape[1]):
+
+        def column(j: int) -> None:
             # one column at a time: no oriented copy of the whole matrix
             o, cut = np.nan_to_num(X[:, j] * d[j], nan=0.0, copy=False), grid[j][m]
             if self.tail_quantile is not None and top[j] < cut:
                 Z[:, j] = value(j, o)
-                continue
+                return
             at, above = o == cut, o > cut
             if at.any():
                 Z[at, j] = value(j, np.array([cut]))[0]
             if above.any():
                 Z[above, j] = value(j, o[above])
+
+        if X.shape[0] < _THREADED_ROWS or self.n_jobs == 1:
+            for j in range(X.shape[1]):
+                column(j)
+        else:
+            # columns are independent and numpy's searches and masks release the GIL
+            with ThreadPoolExecutor(max_workers=self.n_jobs) as pool:
+                list(pool.map(column, range(X.shape[1])))
         return Z
 
     # -- fit / score ---------------------------------------------------------
