@@ -292,9 +292,10 @@ def _build_tables(
 
     A table starts once every table it depends on is built; with several
     workers the ready table heading the longest chain of :attr:`Table.cost`
-    goes first, with one they are built exactly in ``needed`` order. What no table still to run reads is freed as soon as it
-    is done (at 10M reviews the co-review pairs alone are ~1 GB, the
-    normalised texts more): peak memory is the sum of what is alive.
+    goes first, with one they are built exactly in ``needed`` order. What no
+    table still to run reads is freed as soon as it is done (at 10M reviews
+    the co-review pairs alone are ~1 GB, the normalised texts more): peak
+    memory is the sum of what is alive.
 
     Returns the tables and ``prepared``, without ``_text_norm`` once no table
     reads texts any more.
