@@ -175,7 +175,10 @@ def score_reviews(
             if config.graph_kinds is not None
             else default_kinds(fr.features, fr.unavailable)
         )
-        score = propagate(prior, build_kinds(fr.keys, config.eps, graph_kinds))
+        kinds = build_kinds(fr.keys, config.eps, graph_kinds)
+        # the kinds the input gave nodes for (no text: no template nodes)
+        graph_kinds = tuple(k.name for k in kinds)
+        score = propagate(prior, kinds)
         timings["propagate"] = time.perf_counter() - t0
 
     if config.threshold is not None:

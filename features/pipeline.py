@@ -260,18 +260,20 @@ def _run_steps(
                 )
                 .collect()
             )
-            # rows may come back in any order (joins on the streaming engine)
-            if not part["_rid"].is_sorted():
-                part = part.sort("_rid")
+            # rows come back in any order (joins on the streaming engine): each
+            # value goes to its row by _rid, which must name every row once
+            # (a scatter: ten times faster than sorting 10M rows)
             at = part["_rid"].to_numpy()
-            if at.size != prepared.height or (at.size and (at[0] != 0 or (np.diff(at) != 1).any())):
+            seen = np.zeros(prepared.height, dtype=bool)
+            seen[at] = True
+            if at.size != prepared.height or not seen.all():
                 raise RuntimeError(
                     f"feature step {step.name!r} returned {part.height:,} rows for "
                     f"{prepared.height:,} reviews; a step must add columns, never rows"
                 )
             for f in wanted:
-                matrix[:, pos[f.name]] = part[f.name].to_numpy()
-            del part, at
+                matrix[at, pos[f.name]] = part[f.name].to_numpy()
+            del part, at, seen
         if not keep_tables:
             later = {t for s in steps[i + 1 :] for t in s.tables} | set(LINK_TABLES)
             for name in [n for n in step.tables if n not in later]:

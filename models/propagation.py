@@ -94,29 +94,33 @@ def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -
             sub = [GroupKind(k.name, k.ids[attached], k.psi, k.prior) for k in kinds]
             out[attached] = propagate(prior[attached], sub, iterations)
         return out
-    n = prior.shape[0]
     phi = np.stack([1.0 - prior, prior], axis=1).clip(_TINY, 1.0)
-    inbound = [np.full((n, 2), 0.5) for _ in kinds]  # group -> review, over x_r
+    # per kind, only the reviews it holds: their rows, node ids and the
+    # messages their nodes send them (a review's other kinds hold the rest)
+    rows = [np.flatnonzero(k.ids >= 0) for k in kinds]
+    ids = [k.ids[r] for k, r in zip(kinds, rows, strict=True)]
+    log_prior = []
+    for kind, node in zip(kinds, ids, strict=True):
+        ng = (int(node.max()) + 1 if node.size else 0) if kind.prior is None else kind.prior.size
+        gp = np.full(ng, 0.5) if kind.prior is None else kind.prior
+        log_prior.append(np.log(np.stack([1.0 - gp, gp], axis=1).clip(_TINY, 1.0)))
+    inbound = [np.full((r.size, 2), 0.5) for r in rows]  # group -> review, over x_r
     for _ in range(iterations):
-        total = phi * np.prod(inbound, axis=0) if kinds else phi
+        total = phi.copy()
+        for r, msg in zip(rows, inbound, strict=True):
+            total[r] *= msg
         new = []
-        for k, kind in enumerate(kinds):
-            att = kind.ids >= 0
-            ids = kind.ids[att]
-            ng = (int(ids.max()) + 1 if ids.size else 0) if kind.prior is None else kind.prior.size
+        for kind, r, node, lp, msg in zip(kinds, rows, ids, log_prior, inbound, strict=True):
             # review -> group over x_g: everything the review knows except this group's message
-            own = _norm(total[att] / np.maximum(inbound[k][att], _TINY))
-            r_to_g = _norm(own @ kind.psi.T)
-            gp = np.full(ng, 0.5) if kind.prior is None else kind.prior
-            lg = np.log(np.stack([1.0 - gp, gp], axis=1).clip(_TINY, 1.0))
-            lg = lg + np.stack(
-                [np.bincount(ids, np.log(r_to_g[:, s] + _TINY), ng) for s in (0, 1)], axis=1
-            )
-            cavity = lg[ids] - np.log(r_to_g + _TINY)
+            own = _norm(total[r] / np.maximum(msg, _TINY))
+            r_to_g = np.log(_norm(own @ kind.psi.T) + _TINY)
+            ng = lp.shape[0]
+            lg = lp + np.stack([np.bincount(node, r_to_g[:, s], ng) for s in (0, 1)], axis=1)
+            cavity = lg[node] - r_to_g
             bg = np.exp(cavity - cavity.max(axis=1, keepdims=True))
-            msg = np.full((n, 2), 0.5)
-            msg[att] = _norm(bg @ kind.psi)
-            new.append(msg)
+            new.append(_norm(bg @ kind.psi))
         inbound = new
-    belief = _norm(phi * np.prod(inbound, axis=0)) if kinds else phi
-    return belief[:, 1]
+    belief = phi.copy()
+    for r, msg in zip(rows, inbound, strict=True):
+        belief[r] *= msg
+    return _norm(belief)[:, 1]

@@ -434,3 +434,19 @@ def test_cli_bench_runs_end_to_end(tmp_path):
 def test_clean_makes_strict_json():
     cleaned = runner._clean({"a": math.nan, "b": [np.float64(1.5), np.int64(2), (math.inf,)]})
     assert cleaned == {"a": None, "b": [1.5, 2, [None]]}
+
+
+def test_scale_suite_reports_the_median_of_interleaved_runs(tmp_path, monkeypatch):
+    """Two real CLI scans of one small size: every run listed, median wall time, largest peak."""
+    from benchmarks import scale
+
+    monkeypatch.setattr(scale, "YELPCHI_META", tmp_path / "absent.gz")
+    res = scale.run_scale(tmp_path, sizes=[3_000], repeats=2)
+    (row,) = res["sizes"]
+    assert row["returncode"] == 0 and len(row["runs"]) == 2
+    secs = sorted(r["seconds"] for r in row["runs"])
+    assert row["seconds"] == pytest.approx(sum(secs) / 2, abs=0.01)
+    assert row["peak_gb"] == max(r["peak_gb"] for r in row["runs"]) > 0
+    assert row["quality"]["roc_auc"] > 0.8 and set(row["stages_s"]) >= {"load", "features"}
+    assert res["yelpchi"] == {"skipped": f"{tmp_path / 'absent.gz'} not found"}
+    assert (tmp_path / "scale.json").is_file() and (tmp_path / "time_vs_size.png").is_file()
