@@ -62,3 +62,32 @@ def test_clusters_do_not_depend_on_how_band_keys_are_hashed(monkeypatch):
     pairs = {(a, b) for a, b in zip(first.tolist(), second.tolist(), strict=True)}
     assert len(pairs) == len(set(first.tolist())) == len(set(second.tolist()))
     assert len(set(first.tolist())) < len(texts)  # some texts did cluster
+
+
+def test_band_pairs_equal_a_stable_sort_by_key_even_where_key_tops_clash():
+    """Chains of the packed sort are exactly those of a stable argsort of the full keys."""
+    import numpy as np
+
+    from features.minhash import band_pairs
+
+    def reference(keys):
+        n = keys.shape[0]
+        out = []
+        for band in range(keys.shape[1]):
+            order = np.argsort(keys[:, band], kind="stable")
+            sk = keys[:, band][order]
+            same = sk[1:] == sk[:-1]
+            a, b = order[:-1][same], order[1:][same]
+            out.append(np.minimum(a, b) * n + np.maximum(a, b))
+        pk = np.unique(np.concatenate(out))
+        return pk // n, pk % n
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        n = int(rng.integers(2, 2000))
+        # few distinct top bits and low bits that differ: keys clash in the packed sort
+        keys = (rng.integers(0, 4, (n, 3)).astype(np.uint64) << np.uint64(50)) | rng.integers(
+            0, 3, (n, 3)
+        ).astype(np.uint64)
+        got, want = band_pairs(keys), reference(keys)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
