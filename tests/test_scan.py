@@ -177,3 +177,29 @@ def test_metadata_only_input_keeps_rings_and_professional_negatives():
     for fam, floor in (("ring", 0.95), ("pro_negative", 0.75), ("boost", 0.9), ("smear", 0.95)):
         m = (d["attack_type"] == fam).fill_null(False).to_numpy()
         assert roc_auc_score(y[m | honest], s[m | honest]) >= floor, fam
+
+
+def test_cli_scan_summary_quotes_texts_read_back_after_freeing_the_input(
+    tmp_path, capsys, small_market_path, monkeypatch
+):
+    """A CLI scan frees its loaded reviews; the summary reads back the few texts it quotes."""
+    import detector.report as report
+
+    seen = {}
+    quoted = report._quoted_rows
+
+    def spy(result, ids):
+        seen["kept"] = result.loaded.reviews.height
+        out = quoted(result, ids)
+        seen["rows"] = out
+        return out
+
+    monkeypatch.setattr(report, "_quoted_rows", spy)
+    inp = small_market_path / "reviews.parquet"
+    assert main(["scan", str(inp), "--out", str(tmp_path / "out")]) == 0
+    assert seen["kept"] == 0  # the CLI scan handed its reviews over
+    rows = seen["rows"]
+    assert rows.height >= 1 and rows["text"].null_count() == 0
+    original = pl.read_parquet(inp).select("review_id", "text")
+    assert rows.join(original, on=["review_id", "text"]).height == rows.height
+    assert "most suspicious review of each top case" in capsys.readouterr().out
