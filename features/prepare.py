@@ -110,10 +110,10 @@ def prepare_frame(reviews: pl.DataFrame, keep: Iterable[str]) -> pl.DataFrame:
     in place, the IP keys over distinct addresses, the text normalisation
     (the costly part) on the streaming engine, on every core.
     """
-    cols = set(reviews.columns)
+    cols, keep = set(reviews.columns), set(keep)
     parts = [
         pl.DataFrame({"_rid": np.arange(reviews.height, dtype=np.int64)}),
-        reviews.select([c for c in reviews.columns if c in set(keep)]),
+        reviews.select([c for c in reviews.columns if c in keep]),
         reviews.select(_row_exprs(cols)),
     ]
     if "ip" in cols:

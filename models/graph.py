@@ -93,7 +93,6 @@ def default_kinds(used: list[str], unavailable: dict[str, list[str]]) -> tuple[s
     (and a professional negative reviewer's lone 1-star would be pulled down).
     """
     missing = {c for cols in unavailable.values() for c in cols}
-    kinds = ["text_cluster", "network", "ring"]
     if {"text", "ip"} <= missing:
-        kinds = ["user", "product", *kinds]
-    return tuple(kinds)
+        return ("user", "product", *EVIDENCE_KINDS)
+    return EVIDENCE_KINDS

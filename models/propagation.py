@@ -105,10 +105,16 @@ def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -
         gp = np.full(ng, 0.5) if kind.prior is None else kind.prior
         log_prior.append(np.log(np.stack([1.0 - gp, gp], axis=1).clip(_TINY, 1.0)))
     inbound = [np.full((r.size, 2), 0.5) for r in rows]  # group -> review, over x_r
+
+    def combined(messages: list[np.ndarray]) -> np.ndarray:
+        """Each review's prior times every message its nodes send it."""
+        out = phi.copy()
+        for r, msg in zip(rows, messages, strict=True):
+            out[r] *= msg
+        return out
+
     for _ in range(iterations):
-        total = phi.copy()
-        for r, msg in zip(rows, inbound, strict=True):
-            total[r] *= msg
+        total = combined(inbound)
         new = []
         for kind, r, node, lp, msg in zip(kinds, rows, ids, log_prior, inbound, strict=True):
             # review -> group over x_g: everything the review knows except this group's message
@@ -120,7 +126,4 @@ def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -
             bg = np.exp(cavity - cavity.max(axis=1, keepdims=True))
             new.append(_norm(bg @ kind.psi))
         inbound = new
-    belief = phi.copy()
-    for r, msg in zip(rows, inbound, strict=True):
-        belief[r] *= msg
-    return _norm(belief)[:, 1]
+    return _norm(combined(inbound))[:, 1]
