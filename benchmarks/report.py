@@ -446,10 +446,14 @@ def _scale_section(scale: dict) -> list[str]:
         ok = r.get("returncode", 0) == 0
         runs = r.get("runs") or []
         each = " (" + ", ".join(_secs(x["seconds"]) for x in runs) + ")" if len(runs) > 1 else ""
+        capped = any("memory_cap_gb" in x for x in runs)
+        mode = str(r.get("mode", "in-core"))
+        if capped:
+            mode += f", capped at {max(x.get('memory_cap_gb', 0) for x in runs):g} GB"
         rows.append(
             [
                 f"{r.get('reviews', 0):,}",
-                str(r.get("engine", "")),
+                f"{r.get('engine', '')} ({mode})",
                 (_secs(r.get("seconds")) + each) if ok else f"failed (exit {r.get('returncode')})",
                 DASH if r.get("peak_gb") is None else f"{r['peak_gb']:.2f}",
                 _num(q.get("roc_auc")),
@@ -475,12 +479,33 @@ def _scale_section(scale: dict) -> list[str]:
         lines += _table(
             ["reviews", "engine", "wall s", "peak GB", "ROC-AUC", "AP", "meets target"], rows
         )
-        g = scale.get("growth_1m_to_10m")
-        if isinstance(g, dict):
+        growth = scale.get("growth_1m_to_10m")
+        if isinstance(growth, dict) and "time" in growth:  # results of one mode only
+            growth = {"in-core": growth}
+        for mode, g in (growth or {}).items():
             lines += [
                 "",
-                f"Growth 1M -> 10M (medians): {g['time']:.2f}x time, {g['memory']:.2f}x memory "
-                f"(limit {g['limit']:g}x time).",
+                f"Growth 1M -> 10M, {mode} (medians): {g['time']:.2f}x time, "
+                f"{g['memory']:.2f}x memory (limit {g['limit']:g}x time).",
+            ]
+        c = scale.get("memory_capped")
+        if isinstance(c, dict) and "in_core" in c:
+            ooc = c.get("out_of_core") or []
+            done = [x for x in ooc if x.get("returncode") == 0]
+            lines += [
+                "",
+                f"Under a {c['memory_cap_gb']:g} GB memory cap (cgroup), {c['reviews']:,} reviews: "
+                + (
+                    "the in-core scan "
+                    + (
+                        "fit"
+                        if c.get("in_core_fits")
+                        else f"was killed (exit {c['in_core']['returncode']})"
+                    )
+                    + f" after {_secs(c['in_core']['seconds'])} s; "
+                )
+                + f"the out-of-core scan completed {len(done)} of {len(ooc)} times"
+                + (f" (peak {max(x['peak_gb'] for x in done):.2f} GB)." if done else "."),
             ]
     else:
         lines.append("See results.json (`scale`).")

@@ -11,6 +11,13 @@ YelpChi (``/work/shared/data/yelpchi/metadata.gz``) is scanned the same way,
 side by side with the time UGFraud-style SpEagle took on the same 67,395
 reviews here (102 s).
 
+Every size is scanned in core (the default) and out of core (``scan
+--out-of-core``, shards of whole shops). Where this machine lets a process
+create a cgroup, the 10M out-of-core scans run under a memory cap
+(:data:`MEMORY_CAP_GB`, below the in-core scan's peak), and one in-core scan is
+tried under the same cap: the data does not fit it in core and is streamed
+through it out of core.
+
 Results: ``scale.json`` and ``time_vs_size.png`` in ``out_dir``.
 """
 
@@ -37,6 +44,9 @@ TARGETS = {
     10_000_000: {"seconds": 240.0, "peak_gb": 8.0},
 }
 MAX_GROWTH_1M_TO_10M = 11.0
+#: Memory cap (GB) of the capped 10M runs: below the in-core scan's peak (7.3 GB here).
+MEMORY_CAP_GB = 6.0
+CAPPED_SIZE = 10_000_000
 SPEAGLE_YELPCHI_S = 102.0
 YELPCHI_META = Path("/work/shared/data/yelpchi/metadata.gz")
 
@@ -144,12 +154,75 @@ def _tree_rss(proc) -> int:
     return total
 
 
-def run_measured(cmd: list[str], interval: float = 0.05, env: dict | None = None) -> dict:
-    """Run ``cmd``; wall seconds, peak RSS of its process tree (polled) and exit code."""
+class MemoryCap:
+    """A cgroup capping the memory of the processes put in it (v2, else v1), if this machine allows.
+
+    ``procs`` is the file a process writes its pid to to join; None when no
+    cgroup could be made (no permission, no memory controller). Without swap
+    a process tree going over the cap is killed by the kernel.
+    """
+
+    def __init__(self, gb: float):
+        self.gb = gb
+        self.path: Path | None = None
+        self.procs: Path | None = None
+        limit = str(int(gb * 1e9))
+        name = f"review-detector-bench-{os.getpid()}"
+        for root, limit_file in (
+            (Path("/sys/fs/cgroup"), "memory.max"),
+            (Path("/sys/fs/cgroup/memory"), "memory.limit_in_bytes"),
+        ):
+            if not (root / "cgroup.procs").exists() or (
+                limit_file == "memory.max" and not (root / "cgroup.subtree_control").exists()
+            ):
+                continue
+            path = root / name
+            try:
+                path.mkdir()
+                (path / limit_file).write_text(limit)
+            except OSError:
+                shutil.rmtree(path, ignore_errors=True)
+                with _suppress():
+                    path.rmdir()
+                continue
+            self.path, self.procs = path, path / "cgroup.procs"
+            break
+
+    def join(self) -> None:
+        """Move the calling process into the cgroup (runs in the child before exec)."""
+        if self.procs is not None:
+            self.procs.write_text(str(os.getpid()))
+
+    def close(self) -> None:
+        if self.path is not None:
+            with _suppress():
+                self.path.rmdir()
+            self.path = self.procs = None
+
+
+def _suppress():
+    import contextlib
+
+    return contextlib.suppress(OSError)
+
+
+def run_measured(
+    cmd: list[str], interval: float = 0.05, env: dict | None = None, cap: MemoryCap | None = None
+) -> dict:
+    """Run ``cmd``; wall seconds, peak RSS of its process tree (polled) and exit code.
+
+    With ``cap`` (holding a cgroup) the command runs inside it.
+    """
     import psutil
 
     t0 = time.perf_counter()
-    child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=cap.join if cap is not None and cap.procs is not None else None,
+    )
     proc = psutil.Process(child.pid)
     peak = 0
     stop = threading.Event()
@@ -222,6 +295,9 @@ def _quality(out: Path, labels: Path) -> dict:
 #: Timings here vary by tens of percent from run to run, so one run is not enough
 #: to compare sizes (the growth 1M -> 10M is a ratio of two noisy figures).
 REPEATS = {100_000: 3, 1_000_000: 3, 10_000_000: 2}
+#: Out-of-core scans per size (``--quick``: 100k once).
+OOC_REPEATS = {100_000: 1, 1_000_000: 2, 10_000_000: 2}
+MODES = ("in-core", "out-of-core")
 
 
 def run_scale(
@@ -251,39 +327,73 @@ def run_scale(
         reps = dict.fromkeys(sizes, repeats)
     else:
         reps = {n: repeats.get(n, 1) for n in sizes}
+    ooc_reps = {n: (1 if n == min(sizes) else 0) if quick else OOC_REPEATS.get(n, 1) for n in sizes}
+    if engine != "polars":
+        ooc_reps = dict.fromkeys(sizes, 0)  # out of core is the polars engine's mode
     work = Path(tempfile.mkdtemp(prefix="rd-scale-"))
     rows: list[dict] = []
+    capped: dict | None = None
+    cap = MemoryCap(MEMORY_CAP_GB) if CAPPED_SIZE in sizes and ooc_reps.get(CAPPED_SIZE) else None
     try:
         data = {n: _generate_in_child(n, work / f"n{n}") for n in sizes}
-        runs: dict[int, list[dict]] = {n: [] for n in sizes}
-        for rep in range(max(reps.values())):
+        runs: dict[tuple[int, str], list[dict]] = {(n, m): [] for n in sizes for m in MODES}
+        plan = [(n, "in-core", r) for n in sizes for r in range(reps[n])] + [
+            (n, "out-of-core", r) for n in sizes for r in range(ooc_reps[n])
+        ]
+        # interleaved: the r-th scans of every size and mode, then the next round
+        plan.sort(key=lambda p: (p[2], MODES.index(p[1]), p[0]))
+        for n, mode, rep in plan:
+            root = work / f"n{n}"
+            out = root / f"out-{mode}-{rep}"
+            extra = ["--out-of-core"] if mode == "out-of-core" else []
+            use_cap = cap if mode == "out-of-core" and n == CAPPED_SIZE else None
+            res = run_measured(scan_command(root / "reviews", out, engine, extra), cap=use_cap)
+            res["stages_s"] = _stage_timings(out)
+            if use_cap is not None and use_cap.procs is not None:
+                res["memory_cap_gb"] = MEMORY_CAP_GB
+            if res["returncode"] == 0 and not runs[(n, mode)]:
+                res["quality"] = _quality(out, root / "labels.parquet")
+            shutil.rmtree(out, ignore_errors=True)
+            runs[(n, mode)].append(res)
+        if cap is not None and cap.procs is not None:
+            # the same data in core under the same cap: expected to be killed
+            root = work / f"n{CAPPED_SIZE}"
+            res = run_measured(scan_command(root / "reviews", root / "out-capped", engine), cap=cap)
+            capped = {
+                "reviews": CAPPED_SIZE,
+                "memory_cap_gb": MEMORY_CAP_GB,
+                "in_core": {k: res[k] for k in ("seconds", "peak_gb", "returncode")},
+                "in_core_fits": res["returncode"] == 0,
+                "out_of_core": [
+                    {k: r[k] for k in ("seconds", "peak_gb", "returncode")}
+                    for r in runs[(CAPPED_SIZE, "out-of-core")]
+                ],
+            }
+            shutil.rmtree(root / "out-capped", ignore_errors=True)
+        for mode in MODES:
             for n in sizes:
-                if rep >= reps[n]:
-                    continue
-                root = work / f"n{n}"
-                res = run_measured(scan_command(root / "reviews", root / f"out{rep}", engine))
-                res["stages_s"] = _stage_timings(root / f"out{rep}")
-                if res["returncode"] == 0 and not runs[n]:
-                    res["quality"] = _quality(root / f"out{rep}", root / "labels.parquet")
-                shutil.rmtree(root / f"out{rep}", ignore_errors=True)
-                runs[n].append(res)
+                if runs[(n, mode)]:
+                    rows.append(_size_row(n, engine, data[n], runs[(n, mode)], mode))
         for n in sizes:
-            rows.append(_size_row(n, engine, data[n], runs[n]))
             shutil.rmtree(work / f"n{n}", ignore_errors=True)
         yelp = _run_yelpchi(work, engine)
     finally:
+        if cap is not None:
+            cap.close()
         shutil.rmtree(work, ignore_errors=True)
 
-    by_n = {r["reviews"]: r for r in rows}
-    growth = None
-    if 1_000_000 in by_n and 10_000_000 in by_n:
-        a, b = by_n[1_000_000], by_n[10_000_000]
-        growth = {
-            "time": round(b["seconds"] / a["seconds"], 2),
-            "memory": round(b["peak_gb"] / max(a["peak_gb"], 1e-9), 2),
-            "limit": MAX_GROWTH_1M_TO_10M,
-        }
-        growth["meets_target"] = growth["time"] <= MAX_GROWTH_1M_TO_10M
+    growth = {}
+    for mode in MODES:
+        by_n = {r["reviews"]: r for r in rows if r["mode"] == mode and r["seconds"]}
+        if 1_000_000 in by_n and 10_000_000 in by_n:
+            a, b = by_n[1_000_000], by_n[10_000_000]
+            g = {
+                "time": round(b["seconds"] / a["seconds"], 2),
+                "memory": round(b["peak_gb"] / max(a["peak_gb"], 1e-9), 2),
+                "limit": MAX_GROWTH_1M_TO_10M,
+            }
+            g["meets_target"] = g["time"] <= MAX_GROWTH_1M_TO_10M
+            growth[mode] = g
     result = {
         "suite": "scale",
         "machine": {
@@ -293,7 +403,11 @@ def run_scale(
             "polars": pl.__version__,
         },
         "sizes": rows,
-        "growth_1m_to_10m": growth,
+        "growth_1m_to_10m": growth or None,
+        "memory_capped": capped
+        or {"available": False, "why": "no cgroup could be created on this machine"}
+        if cap is not None
+        else None,
         "yelpchi": yelp,
     }
     for r in rows:  # keep the JSON readable
@@ -307,15 +421,20 @@ def run_scale(
     return result
 
 
-def _size_row(n: int, engine: str, data: dict, runs: list[dict]) -> dict:
+def _size_row(n: int, engine: str, data: dict, runs: list[dict], mode: str = "in-core") -> dict:
     """One size's row: median wall time and largest peak over its runs, every run listed."""
     import statistics
 
     ok = [r for r in runs if r["returncode"] == 0]
     first = ok[0] if ok else runs[0]
-    row = {"reviews": n, "engine": engine, **data}
+    row = {"reviews": n, "engine": engine, "mode": mode, **data}
     row["runs"] = [
-        {"seconds": r["seconds"], "peak_gb": r["peak_gb"], "returncode": r["returncode"]}
+        {
+            "seconds": r["seconds"],
+            "peak_gb": r["peak_gb"],
+            "returncode": r["returncode"],
+            **({"memory_cap_gb": r["memory_cap_gb"]} if "memory_cap_gb" in r else {}),
+        }
         for r in runs
     ]
     row["seconds"] = round(statistics.median(r["seconds"] for r in ok), 2) if ok else None
@@ -384,13 +503,27 @@ def plot_scale(rows: list[dict], path: Path, yelp: dict | None = None) -> Path |
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n = [r["reviews"] for r in ok]
-    secs = [r["seconds"] for r in ok]
-    mem = [r["peak_gb"] for r in ok]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
-    a1.loglog(n, secs, "o-", label="review-detector scan")
-    lo = min(n)
-    a1.loglog(n, [secs[0] * x / lo for x in n], ":", color="grey", label="linear from smallest")
+    style = {
+        "in-core": ("o-", "tab:blue", "tab:purple"),
+        "out-of-core": ("s--", "tab:orange", "tab:brown"),
+    }
+    for mode, (mark, c_time, c_mem) in style.items():
+        mine = sorted(
+            (r for r in ok if r.get("mode", "in-core") == mode), key=lambda r: r["reviews"]
+        )
+        if mine:
+            n = [r["reviews"] for r in mine]
+            a1.loglog(n, [r["seconds"] for r in mine], mark, color=c_time, label=f"scan, {mode}")
+            a2.loglog(n, [r["peak_gb"] for r in mine], mark, color=c_mem, label=f"peak RSS, {mode}")
+    base = sorted(
+        (r for r in ok if r.get("mode", "in-core") == "in-core"), key=lambda r: r["reviews"]
+    )
+    base = base or ok
+    n, lo = [r["reviews"] for r in base], base[0]["reviews"]
+    a1.loglog(
+        n, [base[0]["seconds"] * x / lo for x in n], ":", color="grey", label="linear from smallest"
+    )
     for size, t in TARGETS.items():
         a1.plot([size], [t["seconds"]], "rx", ms=9)
     a1.plot([], [], "rx", label="target")
@@ -403,7 +536,6 @@ def plot_scale(rows: list[dict], path: Path, yelp: dict | None = None) -> Path |
     a1.set_ylabel("wall time, s (end to end)")
     a1.grid(True, which="both", alpha=0.3)
     a1.legend(fontsize=8)
-    a2.loglog(n, mem, "o-", color="tab:purple", label="peak RSS")
     for size, t in TARGETS.items():
         a2.plot([size], [t["peak_gb"]], "rx", ms=9)
     a2.set_xlabel("reviews")

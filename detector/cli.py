@@ -41,7 +41,8 @@ def _add_scan(sub) -> None:
         "--engine",
         choices=("polars", "ray"),
         default="polars",
-        help="polars: this machine, out of core (default); ray: a Ray cluster (needs the ray extra)",
+        help="polars: this machine, in core or --out-of-core (default); ray: a Ray cluster "
+        "(needs the ray extra)",
     )
     p.add_argument(
         "--address",
@@ -53,6 +54,29 @@ def _add_scan(sub) -> None:
         metavar="STATE_DIR",
         help="score only input partitions not seen before, reusing the model and history in "
         "STATE_DIR (created on the first run); output accumulates in month partitions",
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--out-of-core",
+        dest="out_of_core",
+        action="store_const",
+        const=True,
+        help="stream the scan through shards of whole shops, for inputs larger than memory "
+        "(same results; memory bounded by the shard size). Default: chosen from the input's "
+        "size and the memory available",
+    )
+    mode.add_argument(
+        "--in-core",
+        dest="out_of_core",
+        action="store_const",
+        const=False,
+        help="hold the whole input in memory (the fastest while it fits)",
+    )
+    p.add_argument(
+        "--shard-rows",
+        type=int,
+        metavar="N",
+        help="reviews per shard of an --out-of-core scan (default 1,000,000; smaller uses less memory)",
     )
     p.add_argument(
         "--partition-by",
@@ -154,6 +178,13 @@ def cmd_scan(args) -> int:
             err.print(f"[bold red]error:[/] {exc}", highlight=False)
             return 2
         with engine:
+            if args.incremental and args.out_of_core:
+                err.print(
+                    "[bold red]error:[/] --incremental and --out-of-core cannot be combined: an "
+                    "incremental run scans only new partitions (each small) against its state",
+                    highlight=False,
+                )
+                return 2
             if args.incremental:
                 from detector.incremental import run_incremental
 
@@ -180,7 +211,14 @@ def cmd_scan(args) -> int:
                     partition_by=args.partition_by,
                     # the summary below re-reads the few texts it quotes
                     keep_reviews=False,
+                    out_of_core=args.out_of_core,  # None: chosen by size
+                    shard_rows=args.shard_rows,
                 )
+                mode = result.summary.get("mode") or {}
+                if mode.get("out_of_core") and mode.get("chosen") and not args.quiet:
+                    err.print(
+                        f"[bold]note:[/] {mode['why']} (--in-core to override)", highlight=False
+                    )
     if args.quiet:
         return 0
     if result is None:

@@ -116,10 +116,14 @@ class ScoreResult:
 
 @dataclass
 class ScanResult:
-    """In-memory result of :func:`run_scan` (what was also written to disk)."""
+    """In-memory result of :func:`run_scan` (what was also written to disk).
+
+    After an out-of-core scan ``scores`` holds the flagged reviews only and
+    ``features`` is None: the full outputs are the files.
+    """
 
     scores: pl.DataFrame
-    features: FeatureResult
+    features: FeatureResult | None
     model: OneSidedIsolationForest
     threshold: float
     summary: dict
@@ -188,44 +192,13 @@ def score_reviews(
     flagged = score >= threshold
     t0 = time.perf_counter()
     idx = np.flatnonzero(flagged)
-    explanations = explain_flagged(
-        model, X[idx] if names else X[:0], idx, names, prior, score, config, engine=engine
+    explanations, reasons = explain_and_reason(
+        model, X[idx] if names else X[:0], idx, names, prior, score, config, engine
     )
-    reasons = reasons_from(explanations)
-    missing = np.setdiff1d(idx, reasons["_rid"].to_numpy()) if names else idx[:0]
-    if missing.size:
-        # a flagged review always gets a reason: its most unusual feature
-        top = np.argmax(model.transform(X[missing]), axis=1)
-        reasons = pl.concat(
-            [
-                reasons,
-                pl.DataFrame(
-                    {"_rid": missing.astype(np.int64), "reasons": [[names[j]] for j in top]}
-                ),
-            ]
-        )
     timings["explain"] = time.perf_counter() - t0
 
-    rating = fr.keys.select("_rid", "rating")
-    scores = (
-        fr.frame.select("_rid", "review_id")
-        .with_columns(
-            pl.Series("score", score, dtype=pl.Float64),
-            pl.Series("flagged", flagged, dtype=pl.Boolean),
-        )
-        .join(reasons, on="_rid", how="left")
-        .with_columns(pl.col("reasons").fill_null(pl.lit([], dtype=pl.List(pl.String))))
-        .join(rating, on="_rid", how="left")
-        .with_columns(
-            pl.when(pl.col("rating") >= 4)
-            .then(pl.lit("boost"))
-            .otherwise(pl.lit("attack"))
-            .alias("direction")
-        )
-        .with_columns(pl.lit(None, dtype=pl.String).alias("case_id"))
-        .sort("_rid")
-        .select(list(SCORES_SCHEMA))
-    )
+    keys = fr.keys.select("_rid", "review_id", "rating")
+    scores = scores_frame(keys, score, flagged, reasons)
     explanations = (
         explanations.join(fr.frame.select("_rid", "review_id"), on="_rid").select(
             "review_id", "term", "contribution"
@@ -235,6 +208,67 @@ def score_reviews(
     )
     return ScoreResult(
         scores, fr, model, float(threshold), timings, method, list(graph_kinds), explanations
+    )
+
+
+def explain_and_reason(
+    model: OneSidedIsolationForest,
+    X_flagged: np.ndarray,
+    rows: np.ndarray,
+    names: list[str],
+    prior: np.ndarray,
+    score: np.ndarray,
+    config: ScanConfig,
+    engine: Engine | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Explanations (``_rid``, ``term``, ``contribution``) and reasons (``_rid -> reasons``) of flagged rows.
+
+    ``X_flagged`` holds the scored features of ``rows`` (the flagged ``_rid``
+    values, ascending); ``prior`` and ``score`` cover every review.
+    """
+    explanations = explain_flagged(model, X_flagged, rows, names, prior, score, config, engine)
+    reasons = reasons_from(explanations)
+    missing = np.setdiff1d(rows, reasons["_rid"].to_numpy()) if names else rows[:0]
+    if missing.size:
+        # a flagged review always gets a reason: its most unusual feature
+        at = np.searchsorted(rows, missing)
+        top = np.argmax(model.transform(X_flagged[at]), axis=1)
+        reasons = pl.concat(
+            [
+                reasons,
+                pl.DataFrame(
+                    {"_rid": missing.astype(np.int64), "reasons": [[names[j]] for j in top]}
+                ),
+            ]
+        )
+    return explanations, reasons
+
+
+def scores_frame(
+    keys: pl.DataFrame, score: np.ndarray, flagged: np.ndarray, reasons: pl.DataFrame
+) -> pl.DataFrame:
+    """Rows of ``SCORES_SCHEMA`` (``case_id`` null) in ``_rid`` order.
+
+    ``keys`` holds ``_rid``, ``review_id`` and ``rating`` of the reviews;
+    ``score`` and ``flagged`` are aligned with its rows; ``reasons`` maps
+    ``_rid`` to reasons (reviews without any get an empty list).
+    """
+    return (
+        keys.with_columns(
+            pl.Series("score", score, dtype=pl.Float64),
+            pl.Series("flagged", flagged, dtype=pl.Boolean),
+        )
+        .join(reasons, on="_rid", how="left")
+        .with_columns(pl.col("reasons").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        .with_columns(
+            pl.when(pl.col("rating") >= 4)
+            .then(pl.lit("boost"))
+            .otherwise(pl.lit("attack"))
+            .alias("direction")
+        )
+        .with_columns(pl.lit(None, dtype=pl.String).alias("case_id"))
+        .sort("_rid")
+        .select(list(SCORES_SCHEMA))
     )
 
 
@@ -358,6 +392,8 @@ def run_scan(
     progress: ScanProgress | None = None,
     partition_by: str | None = None,
     keep_reviews: bool = True,
+    out_of_core: bool | None = False,
+    shard_rows: int | None = None,
 ) -> ScanResult:
     """Scan ``inputs`` and write the results into directory ``out``.
 
@@ -368,22 +404,74 @@ def run_scan(
     prepared (a large scan holds its texts and unused columns no longer) and
     leaves ``result.loaded.reviews`` empty. Ctrl-C leaves ``out`` as it was:
     nothing is published before every output is staged.
+
+    ``out_of_core=True`` streams the scan through shards of whole shops of at
+    most ``shard_rows`` reviews (:mod:`detector.outofcore`) for inputs larger
+    than memory: the same results, but ``result.scores`` holds only the
+    flagged reviews and ``result.features`` is None (everything is on disk).
+    ``None`` chooses by the input's size and the memory available
+    (:func:`detector.outofcore.choose_out_of_core`); ``summary.json`` records
+    the mode and why under ``mode``.
     """
     config = config or ScanConfig()
     owns_engine = not isinstance(engine, Engine)
     engine = get_engine(engine, progress=progress)
     progress = engine.progress
+    mode = {"out_of_core": bool(out_of_core), "chosen": False, "why": "asked for"}
+    if out_of_core is None:
+        from detector.outofcore import choose_out_of_core
+
+        if engine.name in ("polars", "reference"):
+            chosen, why = choose_out_of_core(inputs, since, until)
+        else:
+            chosen, why = (
+                False,
+                f"in core: the {engine.name} engine distributes a large scan itself",
+            )
+        mode = {"out_of_core": chosen, "chosen": True, "why": why}
     try:
+        if mode["out_of_core"]:
+            return _run_out_of_core(
+                inputs, out, columns, since, until, config, engine, partition_by, shard_rows, mode
+            )
         return _run_scan(
-            inputs, out, columns, since, until, config, engine, partition_by, keep_reviews
+            inputs, out, columns, since, until, config, engine, partition_by, keep_reviews, mode
         )
     finally:
         if owns_engine:
             engine.close()
 
 
+def _run_out_of_core(
+    inputs, out, columns, since, until, config, engine, partition_by, shard_rows, mode=None
+) -> ScanResult:
+    from detector.outofcore import SHARD_ROWS, run_out_of_core
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        result, written = run_out_of_core(
+            inputs,
+            out,
+            staging,
+            columns,
+            since,
+            until,
+            config,
+            engine,
+            partition_by,
+            shard_rows or SHARD_ROWS,
+            mode,
+        )
+        _publish(staging, out, written)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
 def _run_scan(
-    inputs, out, columns, since, until, config, engine, partition_by, keep_reviews=True
+    inputs, out, columns, since, until, config, engine, partition_by, keep_reviews=True, mode=None
 ) -> ScanResult:
     progress = engine.progress
     timings: dict[str, float] = {}
@@ -425,6 +513,7 @@ def _run_scan(
         timings["total"] = time.perf_counter() - t_all
         summary = build_summary(loaded, sr, config, timings)
         summary["engine"] = engine.describe()
+        summary["mode"] = mode or {"out_of_core": False, "chosen": False, "why": "asked for"}
         summary["output"] = {"partition_by": partition_by}
         summary["load"] = {
             "columns": columns or None,
@@ -448,27 +537,51 @@ def build_summary(
 ) -> dict:
     """The ``summary.json`` record of a scan."""
     scores, fr = sr.scores, sr.features
-    n_flag = int(scores["flagged"].sum())
     by_dir = scores.filter(pl.col("flagged")).group_by("direction").len().sort("direction")
+    return summary_record(
+        loaded,
+        scored=scores.height,
+        flagged_by_direction=dict(
+            zip(by_dir["direction"].to_list(), by_dir["len"].to_list(), strict=True)
+        ),
+        used=fr.features,
+        unavailable=fr.unavailable,
+        threshold=sr.threshold,
+        threshold_method=sr.threshold_method,
+        graph_kinds=sr.graph_kinds,
+        config=config,
+        timings=timings,
+    )
+
+
+def summary_record(
+    loaded: LoadedInput,
+    scored: int,
+    flagged_by_direction: dict[str, int],
+    used: list[str],
+    unavailable: dict[str, list[str]],
+    threshold: float,
+    threshold_method: str,
+    graph_kinds: list[str],
+    config: ScanConfig,
+    timings: dict[str, float],
+) -> dict:
+    """``summary.json`` from its parts (an out-of-core scan never holds every score at once)."""
     return {
         "version": __version__,
         "inputs": [{"path": str(p), "sha256": file_sha256(p)} for p in loaded.files],
         "rows": {
             "input": loaded.n_input,
-            "scored": scores.height,
+            "scored": scored,
             "rejected": loaded.rejected.height,
-            "flagged": n_flag,
-            "flagged_by_direction": dict(
-                zip(by_dir["direction"].to_list(), by_dir["len"].to_list(), strict=True)
-            ),
+            "flagged": int(sum(flagged_by_direction.values())),
+            "flagged_by_direction": dict(sorted(flagged_by_direction.items())),
         },
         "signals": {
-            "used": fr.features,
-            "unavailable": [
-                {"feature": k, "missing_columns": v} for k, v in fr.unavailable.items()
-            ],
+            "used": used,
+            "unavailable": [{"feature": k, "missing_columns": v} for k, v in unavailable.items()],
         },
-        "threshold": {"value": sr.threshold, "method": sr.threshold_method},
+        "threshold": {"value": threshold, "method": threshold_method},
         "parameters": {
             "seed": config.seed,
             "families": list(config.families) if config.families else None,
@@ -476,7 +589,7 @@ def build_summary(
             "max_samples": config.max_samples,
             "clip_quantile": config.clip_quantile,
             "propagate": config.propagate,
-            "graph_kinds": sr.graph_kinds,
+            "graph_kinds": graph_kinds,
             "eps": config.eps,
             "prior_range": [config.prior_low, config.prior_high],
             "windows": {

@@ -55,6 +55,7 @@ BURST = (
     requires=("shop_id", "product_id", "user_id", "rating", "created_at"),
     depends=("user_stats",),
     cost=1.1,
+    scope="shop",
 )
 def bursts(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     df = (

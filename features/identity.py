@@ -68,7 +68,10 @@ def _identity_burst(
 
 
 @REGISTRY.table(
-    "ip_bursts", requires=("ip", "user_id", "shop_id", "product_id", "created_at"), cost=1.2
+    "ip_bursts",
+    requires=("ip", "user_id", "shop_id", "product_id", "created_at"),
+    cost=1.2,
+    scope="shop",
 )
 def ip_bursts(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     df = lf.select("_rid", "user_id", "shop_id", "product_id", "_t", "_ip", "_net").collect()

@@ -185,27 +185,67 @@ def compute_features(
         reviews = reviews.take()
     lf = reviews.lazy() if isinstance(reviews, pl.DataFrame) else reviews
     steps, tables_needed, unavailable = plan(lf.collect_schema().names(), families, registry)
-    fams = set(FAMILIES if families is None else families)
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
     # Materialised once: every table reads it, and re-running the scan and
-    # normalisation per table would cost more than holding it. Only narrow
-    # columns are kept: the derived ``_*`` columns and the inputs a planned step
-    # or table names, less those read only through derived columns (raw text,
-    # times, addresses), so a large scan does not hold them twice.
-    named = {c for s in steps for c in s.requires} | {c for t in tables_needed for c in t.requires}
-    named = (named | set(KEY_COLUMNS)) - READ_AS_DERIVED
+    # normalisation per table would cost more than holding it.
     df = reviews if isinstance(reviews, pl.DataFrame) else lf.collect()
-    prepared = prepare_frame(df, named)
+    prepared = prepare_frame(df, kept_inputs(steps, tables_needed))
     del reviews, lf, df  # a handed-over input is freed here, but for the columns kept
     timings["prepare"] = time.perf_counter() - t0
+    workers = table_workers(prepared.height) if callable(table_workers) else table_workers
+    return features_of_prepared(
+        prepared,
+        steps,
+        tables_needed,
+        unavailable,
+        families,
+        registry,
+        build_table,
+        keep_tables,
+        workers,
+        timings,
+    )
 
+
+def kept_inputs(steps: Iterable[Step], tables: Iterable[Table]) -> set[str]:
+    """Input columns the prepared frame keeps besides the derived ``_*`` ones.
+
+    Only narrow columns: the inputs a planned step or table names, less those
+    read only through derived columns (raw text, times, addresses), so a large
+    scan does not hold them twice.
+    """
+    steps, tables = list(steps), list(tables)
+    named = {c for s in steps for c in s.requires} | {c for t in tables for c in t.requires}
+    return (named | set(KEY_COLUMNS)) - READ_AS_DERIVED
+
+
+def features_of_prepared(
+    prepared: pl.DataFrame,
+    steps: list[Step],
+    tables_needed: list[Table],
+    unavailable: dict[str, list[str]],
+    families: Iterable[str] | None = None,
+    registry: Registry = REGISTRY,
+    build_table: TableBuilder = _build_local,
+    keep_tables: bool = False,
+    workers: int = 1,
+    timings: dict[str, float] | None = None,
+    built: dict[str, pl.DataFrame] | None = None,
+) -> FeatureResult:
+    """Tables, steps and link keys over a prepared frame (:func:`features.prepare.prepare_frame`).
+
+    ``built`` holds tables built beforehand (an out-of-core scan's global
+    tables, built once over every shard); ``tables_needed`` are built here,
+    and may read them.
+    """
+    fams = set(FAMILIES if families is None else families)
+    timings = {} if timings is None else timings
     # read after the tables are built: by the steps, and by link_keys
     final = {t for s in steps for t in s.tables} | set(LINK_TABLES)
-    workers = table_workers(prepared.height) if callable(table_workers) else table_workers
     tables, prepared = _build_tables(
-        tables_needed, prepared, build_table, final, keep_tables, workers, timings
+        tables_needed, prepared, build_table, final, keep_tables, workers, timings, built
     )
 
     t0 = time.perf_counter()
@@ -246,6 +286,11 @@ def _run_steps(
     matrix = np.empty((prepared.height, len(columns)), dtype=np.float64, order="F")
     pos = {name: j for j, name in enumerate(columns)}
     base = prepared.lazy()
+    rids = prepared["_rid"].to_numpy()
+    if not (rids.size < 2 or (rids[1:] > rids[:-1]).all()):
+        raise ValueError("the prepared frame must be in ascending _rid order")
+    # a whole input's _rid is its row position; a shard's rows (sorted) are found by search
+    dense = rids.size == 0 or (rids[0] == 0 and rids[-1] == rids.size - 1)
     for i, step in enumerate(steps):
         wanted = [f for f in step.features if f.name in pos]
         if wanted:
@@ -264,8 +309,11 @@ def _run_steps(
             # value goes to its row by _rid, which must name every row once
             # (a scatter: ten times faster than sorting 10M rows)
             at = part["_rid"].to_numpy()
+            if not dense:
+                found = np.searchsorted(rids, at).clip(0, max(rids.size - 1, 0))
+                at = np.where(rids[found] == at, found, -1) if rids.size else at
             seen = np.zeros(prepared.height, dtype=bool)
-            seen[at] = True
+            seen[at[(at >= 0) & (at < prepared.height)]] = True
             if at.size != prepared.height or not seen.all():
                 raise RuntimeError(
                     f"feature step {step.name!r} returned {part.height:,} rows for "
@@ -283,13 +331,14 @@ def _run_steps(
 
 def _build_tables(
     needed: list[Table],
-    prepared: pl.DataFrame,
+    prepared: pl.DataFrame | pl.LazyFrame | Callable[[Table], pl.LazyFrame],
     build_table: TableBuilder,
     final: set[str],
     keep_tables: bool,
     workers: int,
     timings: dict[str, float],
-) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    built: dict[str, pl.DataFrame] | None = None,
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame | pl.LazyFrame | Callable]:
     """Build ``needed`` (in dependency order), up to ``workers`` at once.
 
     A table starts once every table it depends on is built; with several
@@ -299,10 +348,15 @@ def _build_tables(
     the co-review pairs alone are ~1 GB, the normalised texts more): peak
     memory is the sum of what is alive.
 
+    ``prepared`` may also be a lazy frame, or a function giving each table
+    the lazy frame it reads (an out-of-core scan reads its inputs from disk);
+    ``built`` are tables already built, which ``needed`` may depend on.
+
     Returns the tables and ``prepared``, without ``_text_norm`` once no table
     reads texts any more.
     """
-    tables: dict[str, pl.DataFrame] = {}
+    tables: dict[str, pl.DataFrame] = dict(built or {})
+    source = prepared if callable(prepared) else None
     running: dict[Future, Table] = {}
     # longest chain first: a table's cost plus that of the costliest chain
     # waiting on it (stable, so equal chains keep dependency order)
@@ -327,7 +381,8 @@ def _build_tables(
                 if all(d in tables for d in table.depends):
                     pending.remove(table)
                     # every table built so far (an engine may batch later tables with it)
-                    running[pool.submit(timed, table, prepared.lazy(), dict(tables))] = table
+                    lf = source(table) if source is not None else prepared.lazy()
+                    running[pool.submit(timed, table, lf, dict(tables))] = table
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in done:
                 tables[running.pop(fut).name] = fut.result()
@@ -336,7 +391,11 @@ def _build_tables(
                 needed_later = final | {d for t in later for d in t.depends}
                 for name in [n for n in tables if n not in needed_later]:
                     del tables[name]
-            if "_text_norm" in prepared.columns and not any("text" in t.requires for t in later):
+            if (
+                isinstance(prepared, pl.DataFrame)
+                and "_text_norm" in prepared.columns
+                and not any("text" in t.requires for t in later)
+            ):
                 prepared = prepared.drop("_text_norm")  # steps and keys join on _rid
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)

@@ -89,11 +89,9 @@ def _text_exprs() -> list[pl.Expr]:
 def prepare(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Add the derived columns the available inputs allow."""
     cols = set(lf.collect_schema().names())
-    out = (
-        lf.with_row_index("_rid")
-        .with_columns(pl.col("_rid").cast(pl.Int64))
-        .with_columns(_row_exprs(cols))
-    )
+    # a shard of a larger input carries its rows' keys in the whole input
+    out = lf if "_rid" in cols else lf.with_row_index("_rid")
+    out = out.with_columns(pl.col("_rid").cast(pl.Int64)).with_columns(_row_exprs(cols))
     if "ip" in cols:
         out = out.join(ip_keys(lf), on="ip", how="left", nulls_equal=False)
     if "text" in cols:
@@ -104,15 +102,23 @@ def prepare(lf: pl.LazyFrame) -> pl.LazyFrame:
 def prepare_frame(reviews: pl.DataFrame, keep: Iterable[str]) -> pl.DataFrame:
     """:func:`prepare` materialised: the ``keep`` input columns and every derived column.
 
+    ``_rid`` is the row position unless ``reviews`` already carries it (a
+    shard of an out-of-core scan).
+
     The same values in the same row order as ``prepare(reviews.lazy())``, but
     the kept input columns are the input's own buffers, not copies (1.5 GB at
     10M reviews), and only the derived columns are computed: row-wise ones
     in place, the IP keys over distinct addresses, the text normalisation
     (the costly part) on the streaming engine, on every core.
     """
-    cols, keep = set(reviews.columns), set(keep)
+    cols, keep = set(reviews.columns), set(keep) - {"_rid"}
+    rid = (
+        reviews.select(pl.col("_rid").cast(pl.Int64))
+        if "_rid" in cols  # a shard keeps its rows' keys in the whole input
+        else pl.DataFrame({"_rid": np.arange(reviews.height, dtype=np.int64)})
+    )
     parts = [
-        pl.DataFrame({"_rid": np.arange(reviews.height, dtype=np.int64)}),
+        rid,
         reviews.select([c for c in reviews.columns if c in keep]),
         reviews.select(_row_exprs(cols)),
     ]

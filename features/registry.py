@@ -24,6 +24,7 @@ StepFn = Callable[[pl.LazyFrame, Tables], pl.LazyFrame]
 TableFn = Callable[[pl.LazyFrame, Tables], pl.DataFrame]
 
 FAMILIES: tuple[str, ...] = ("burst", "identity", "text", "cooccurrence", "history")
+TABLE_SCOPES: tuple[str, ...] = ("global", "shop")
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,13 @@ class Table:
     ``cost`` is the table's build time in seconds per million reviews as
     measured here (2-core machine, generated data); when tables are built
     side by side the longest chain of them starts first.
+
+    ``scope`` says what a row of the table depends on: ``"global"`` tables
+    aggregate over all reviews (a user's whole history, a text cluster
+    across shops); a ``"shop"`` table's values for a review depend only on
+    the reviews of its own shop (and on global tables), so it can be built
+    over shards of whole shops and give the same values. An out-of-core scan
+    (:mod:`features.sharded`) relies on it.
     """
 
     name: str
@@ -90,6 +98,11 @@ class Table:
     build: TableFn
     depends: tuple[str, ...] = ()
     cost: float = 0.1
+    scope: str = "global"
+
+    def __post_init__(self) -> None:
+        if self.scope not in TABLE_SCOPES:
+            raise ValueError(f"table {self.name!r}: scope must be one of {TABLE_SCOPES}")
 
 
 @dataclass(frozen=True)
@@ -142,12 +155,17 @@ class Registry:
         return step
 
     def table(
-        self, name: str, requires: Iterable[str], depends: Iterable[str] = (), cost: float = 0.1
+        self,
+        name: str,
+        requires: Iterable[str],
+        depends: Iterable[str] = (),
+        cost: float = 0.1,
+        scope: str = "global",
     ):
         """Decorator registering a table-building function."""
 
         def wrap(fn: TableFn) -> TableFn:
-            self.add_table(Table(name, tuple(requires), fn, tuple(depends), cost))
+            self.add_table(Table(name, tuple(requires), fn, tuple(depends), cost, scope))
             return fn
 
         return wrap

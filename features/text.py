@@ -89,6 +89,7 @@ def text_clusters(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     "text_windows",
     requires=("text", "user_id", "shop_id", "created_at"),
     depends=("text_clusters",),
+    scope="shop",
 )
 def text_windows(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     df = (

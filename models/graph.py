@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from features.frames import group_codes
+from features.frames import dense_codes
 from features.params import DAY
 from models.propagation import GroupKind, homophily
 
@@ -15,16 +15,45 @@ GRAPH_KINDS: tuple[str, ...] = ("user", "product", "text_cluster", "network", "r
 EVIDENCE_KINDS: tuple[str, ...] = ("text_cluster", "network", "ring")
 
 
-def _codes(keys: pl.DataFrame, cols: list[str], mask: np.ndarray | None = None) -> np.ndarray:
-    """Dense ids of ``cols`` per row, -1 where any is null or ``mask`` is False."""
-    valid = np.ones(keys.height, dtype=bool)
-    for c in cols:
-        valid &= keys[c].is_not_null().to_numpy()
+#: The key columns of each node kind (``_wk``: the week of ``_t``).
+NODE_KEYS: dict[str, tuple[str, ...]] = {
+    "user": ("user_id",),
+    "product": ("product_id",),
+    "text_cluster": ("text_cluster",),
+    "network": ("_net", "shop_id", "_wk"),
+    "ring": ("ring_id",),
+}
+
+
+def node_hashes(keys: pl.DataFrame, kinds: tuple[str, ...] = GRAPH_KINDS) -> pl.DataFrame:
+    """Per review, a UInt64 hash of the node of each kind it attaches to (null: none).
+
+    One column per kind of ``kinds`` the keys can build. Hashes are row-wise,
+    so the hashes of shards of the reviews, concatenated, are those of the
+    whole; they live for one scan and are never persisted.
+    """
+    frame = keys
+    if "_net" in keys.columns:
+        # one node per /24 (/64) at one shop in one week: a campaign, not a carrier's whole history
+        frame = keys.with_columns((pl.col("_t") // (7 * DAY)).alias("_wk"))
+    exprs = []
+    for name in GRAPH_KINDS:
+        cols = NODE_KEYS[name]
+        if name in kinds and cols[0] in keys.columns:
+            attached = pl.all_horizontal([pl.col(c).is_not_null() for c in cols])
+            exprs.append(pl.when(attached).then(pl.struct(cols).hash(seed=0)).alias(name))
+    return frame.select(exprs)
+
+
+def _ids(hashes: pl.DataFrame, name: str, mask: np.ndarray | None = None) -> np.ndarray:
+    """Dense node ids of kind ``name`` per review, -1 where it attaches to none or ``mask`` is False."""
+    h = hashes[name]
+    valid = h.is_not_null().to_numpy()
     if mask is not None:
         valid &= mask
-    ids = np.full(keys.height, -1, dtype=np.int64)
+    ids = np.full(hashes.height, -1, dtype=np.int64)
     if valid.any():
-        ids[valid] = group_codes(keys.filter(pl.Series(valid)), *cols)
+        ids[valid] = dense_codes(h.fill_null(0).to_numpy()[valid])
     return ids
 
 
@@ -59,25 +88,24 @@ def build_kinds(
     kinds : tuple of str
         Which node kinds to use (see :data:`GRAPH_KINDS`).
     """
-    evidence: list[GroupKind] = []
-    if "text_cluster" in kinds and "text_cluster" in keys.columns:
-        evidence.append(GroupKind("text_cluster", _codes(keys, ["text_cluster"]), homophily(eps)))
-    if "network" in kinds and "_net" in keys.columns:
-        # one node per /24 (/64) at one shop in one week: a campaign, not a carrier's whole history
-        wk = keys.with_columns((pl.col("_t") // (7 * DAY)).alias("_wk"))
-        evidence.append(
-            GroupKind("network", _codes(wk, ["_net", "shop_id", "_wk"]), homophily(eps))
-        )
-    if "ring" in kinds and "ring_id" in keys.columns:
-        evidence.append(GroupKind("ring", _codes(keys, ["ring_id"]), homophily(eps)))
-    free = np.ones(keys.height, dtype=bool)
+    return kinds_from_hashes(node_hashes(keys, kinds), eps)
+
+
+def kinds_from_hashes(hashes: pl.DataFrame, eps: float = 0.1) -> list[GroupKind]:
+    """:func:`build_kinds` from :func:`node_hashes` (of all reviews, in ``_rid`` order)."""
+    evidence = [
+        GroupKind(name, _ids(hashes, name), homophily(eps))
+        for name in EVIDENCE_KINDS
+        if name in hashes.columns
+    ]
+    free = np.ones(hashes.height, dtype=bool)
     for kind in evidence:
         free &= ~_shared(kind.ids)
-    out: list[GroupKind] = []
-    if "user" in kinds:
-        out.append(GroupKind("user", _codes(keys, ["user_id"], free), homophily(eps)))
-    if "product" in kinds:
-        out.append(GroupKind("product", _codes(keys, ["product_id"], free), homophily(eps)))
+    out = [
+        GroupKind(name, _ids(hashes, name, free), homophily(eps))
+        for name in ("user", "product")
+        if name in hashes.columns
+    ]
     return out + evidence
 
 

@@ -186,10 +186,37 @@ class OneSidedIsolationForest(BaseEstimator):
         ``y`` is ignored; it is accepted for pipeline compatibility.
         """
         X = np.asarray(X, dtype=np.float64)
+        rng, idx = self._sample(X.shape[0])
+        return self._fit_sample(X if idx is None else X[idx], rng)
+
+    def _sample(self, n_rows: int) -> tuple[np.random.Generator, np.ndarray | None]:
         rng = np.random.default_rng(self.random_state)
-        if X.shape[0] > self.max_fit_rows:
-            idx = np.sort(rng.choice(X.shape[0], self.max_fit_rows, replace=False))
-            X = X[idx]
+        if n_rows > self.max_fit_rows:
+            return rng, np.sort(rng.choice(n_rows, self.max_fit_rows, replace=False))
+        return rng, None
+
+    def sample_rows(self, n_rows: int) -> np.ndarray:
+        """The rows (sorted positions) that :meth:`fit` on ``n_rows`` rows fits on."""
+        idx = self._sample(n_rows)[1]
+        return np.arange(n_rows) if idx is None else idx
+
+    def fit_sample(self, X_sample, n_rows: int):
+        """Fit as :meth:`fit` on ``n_rows`` rows would, given only their :meth:`sample_rows`.
+
+        For inputs too large to hold: ``fit_sample(X[sample_rows(n)], n)`` is
+        ``fit(X)``, value for value.
+        """
+        X_sample = np.asarray(X_sample, dtype=np.float64)
+        rng, idx = self._sample(n_rows)
+        expected = n_rows if idx is None else idx.size
+        if X_sample.shape[0] != expected:
+            raise ValueError(
+                f"fit_sample needs the {expected:,} rows of sample_rows({n_rows:,}), "
+                f"got {X_sample.shape[0]:,}"
+            )
+        return self._fit_sample(X_sample, rng)
+
+    def _fit_sample(self, X: np.ndarray, rng: np.random.Generator):
         oriented = self._oriented(X)
         self.n_features_in_ = X.shape[1]
         self.grid_ = np.quantile(

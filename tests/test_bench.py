@@ -302,8 +302,8 @@ def test_scale_hook(monkeypatch, tmp_path):
     assert "time_vs_size.png" in res["outputs"]
     md = (tmp_path / "results.md").read_text()
     assert "## Scale" in md
-    assert "| 100,000 | polars | 9.50 | 0.80 | 0.990 | 0.900 | – |" in md
-    assert "| 1,000,000 | polars | 88.0 | 2.50 | – | – | no |" in md
+    assert "| 100,000 | polars (in-core) | 9.50 | 0.80 | 0.990 | 0.900 | – |" in md
+    assert "| 1,000,000 | polars (in-core) | 88.0 | 2.50 | – | – | no |" in md
 
 
 def test_time_vs_size_of_methods_when_several_sizes(tmp_path):
@@ -442,7 +442,10 @@ def test_scale_suite_reports_the_median_of_interleaved_runs(tmp_path, monkeypatc
 
     monkeypatch.setattr(scale, "YELPCHI_META", tmp_path / "absent.gz")
     res = scale.run_scale(tmp_path, sizes=[3_000], repeats=2)
-    (row,) = res["sizes"]
+    row, ooc = res["sizes"]
+    assert (row["mode"], ooc["mode"]) == ("in-core", "out-of-core")
+    # the out-of-core scan gives the in-core results
+    assert ooc["returncode"] == 0 and ooc["quality"] == row["quality"]
     assert row["returncode"] == 0 and len(row["runs"]) == 2
     secs = sorted(r["seconds"] for r in row["runs"])
     assert row["seconds"] == pytest.approx(sum(secs) / 2, abs=0.01)

@@ -1,0 +1,585 @@
+"""Out-of-core scans: inputs larger than memory, one shard of whole shops at a time.
+
+An in-core scan (:func:`detector.scan.run_scan`) holds every review, its
+features and its keys at once: about 0.7 GB per million reviews with text and
+IP addresses. Here a scan streams instead:
+
+1. **stage** - each input file is loaded and validated on its own and its
+   valid rows are written, in contract types, to a Parquet file of the scan's
+   work directory, with ``_rid`` (the review's position among all valid
+   reviews, as in an in-core scan) and a bucket of its shop (rows sorted by
+   bucket, so a shard reads only its own row groups). A review id repeated
+   across files keeps its first copy, as the loader's rule says;
+2. **global tables** over all staged reviews, lazily, each reading only its
+   columns (:func:`features.sharded.build_global_tables`);
+3. **features** per shard of whole shops (contiguous buckets of at most
+   ``shard_rows`` reviews), written to disk with the shard's link keys and the
+   64-bit hashes of its review-graph nodes;
+4. **fit** the forest on the rows an in-core fit samples (read back by
+   ``_rid``), **score** shard by shard, **propagate** over the node hashes of
+   every review (9 bytes per review and node kind), choose the threshold;
+5. **explain and link** the flagged reviews only, then write scores and
+   features shard by shard (streamed into one file, or into the month
+   partitions).
+
+Everything per review but the scores and the graph's node ids is bounded by
+the largest shard. The results are those of an in-core scan of the same input
+and seed: the same features, scores (to the last bit), flags, reasons, cases
+and explanations (``tests/test_outofcore.py``); only the row order of
+``scores.parquet`` and ``features.parquet`` differs (by shard, input order
+within one).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from detector.atomic import write_json
+from detector.cases import attach_case_ids, build_cases, case_summary
+from detector.contract import (
+    DUPLICATE_REASON,
+    InputError,
+    LoadedInput,
+    _castable,
+    resolve_inputs,
+    scan_reviews,
+)
+from detector.engines.base import Engine, load_file, prune_files
+from detector.partition import partition_values, write_partitioned
+from detector.schema import CONTRACT, OPTIONAL, REQUIRED
+from features.registry import REGISTRY, Table
+from features.sharded import GLOBAL_ONLY_INPUTS, build_global_tables, shard_features
+from models.graph import default_kinds, kinds_from_hashes, node_hashes
+from models.isolation import OneSidedIsolationForest
+from models.propagation import propagate
+from models.threshold import valley_threshold
+
+#: Reviews per shard by default: a shard's features take about 1.5 GB here.
+SHARD_ROWS = 1_000_000
+#: Shop buckets of the staged input; a shard is a run of whole buckets.
+BUCKETS = 4096
+#: Rows per row group of a staged file, so a shard's read skips other buckets.
+ROW_GROUP_ROWS = 65_536
+#: Peak memory of an in-core scan per review, measured here (7.3 GB for 10M generated
+#: reviews with texts and IP addresses); what :func:`choose_out_of_core` budgets.
+IN_CORE_BYTES_PER_REVIEW = 750
+#: An in-core scan is chosen while its estimate stays under this share of the free memory.
+IN_CORE_SHARE = 0.6
+
+
+def available_memory() -> int:
+    """Bytes this process may still use: free memory, or less under a cgroup limit."""
+    import psutil
+
+    free = psutil.virtual_memory().available
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        ),
+    ):
+        try:
+            limit = Path(limit_file).read_text().strip()
+            if limit != "max" and int(limit) < 1 << 60:
+                free = min(free, int(limit) - int(Path(usage_file).read_text()))
+            break
+        except (OSError, ValueError):
+            continue
+    return max(free, 0)
+
+
+def choose_out_of_core(inputs, since=None, until=None) -> tuple[bool, str]:
+    """Whether a scan of ``inputs`` should stream out of core, and why.
+
+    Out of core when an in-core scan's estimated peak (rows from the Parquet
+    footers times :data:`IN_CORE_BYTES_PER_REVIEW`) passes
+    :data:`IN_CORE_SHARE` of the memory available. CSV row counts are unknown
+    before reading, so CSV input stays in core unless asked.
+    """
+    try:
+        files = prune_files(resolve_inputs(inputs), since, until)
+    except InputError:
+        return False, "in core (the loader reports the input's problem)"
+    if any(p.suffix.lower() != ".parquet" for p in files):
+        return False, "in core (CSV input: its size is unknown before reading)"
+    try:
+        rows = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in files)
+    except Exception:  # noqa: BLE001 - unreadable files are worded by the loader
+        return False, "in core (the loader reports the input's problem)"
+    need, free = rows * IN_CORE_BYTES_PER_REVIEW, available_memory()
+    why = (
+        f"{rows:,} input rows need about {need / 1e9:.1f} GB in core; "
+        f"{free / 1e9:.1f} GB of memory is available"
+    )
+    if need > IN_CORE_SHARE * free:
+        return True, f"out of core: {why}"
+    return False, f"in core: {why}"
+
+
+@dataclass
+class StagedInput:
+    """Valid reviews of every input file, staged as Parquet in shop buckets.
+
+    Attributes
+    ----------
+    paths : list of Path
+        The staged files (one per input file with valid rows).
+    files : list of Path
+        The input files read.
+    n_input : int
+        Rows read from the inputs (valid and rejected).
+    rejected : pl.DataFrame
+        Rejected rows with their ``reason``.
+    present_optional : list of str
+        Optional contract columns some input file has.
+    bucket_rows : ndarray
+        Valid reviews per shop bucket.
+    dropped : ndarray
+        Sorted staged ``_rid`` of later copies of a review id (rejected).
+    """
+
+    paths: list[Path]
+    files: list[Path]
+    n_input: int
+    rejected: pl.DataFrame
+    present_optional: list[str]
+    bucket_rows: np.ndarray
+    dropped: np.ndarray
+
+    @property
+    def n_valid(self) -> int:
+        return int(self.bucket_rows.sum())
+
+    @property
+    def columns(self) -> list[str]:
+        """Contract columns of the staged reviews, in contract order."""
+        present = set(REQUIRED) | set(self.present_optional)
+        return [c for c in CONTRACT if c in present]
+
+    def _valid(self, lf: pl.LazyFrame) -> pl.LazyFrame:
+        """``lf`` without the dropped copies, ``_rid`` renumbered to positions among valid reviews."""
+        if self.dropped.size == 0:
+            return lf
+        dropped = pl.Series("_d", self.dropped, dtype=pl.Int64)
+        return lf.filter(~pl.col("_rid").is_in(dropped.implode())).with_columns(
+            (pl.col("_rid") - pl.lit(dropped).search_sorted(pl.col("_rid"))).cast(pl.Int64)
+        )
+
+    def scan(self) -> pl.LazyFrame:
+        """Every valid review, lazily: ``_rid`` and the contract columns."""
+        return self._valid(pl.scan_parquet(self.paths)).select("_rid", *self.columns)
+
+    def shards(self, shard_rows: int) -> list[tuple[int, int]]:
+        """Runs ``[lo, hi)`` of buckets holding at most ``shard_rows`` reviews each.
+
+        A bucket larger than that (one very large shop) is a shard of its own.
+        """
+        out: list[tuple[int, int]] = []
+        lo, rows = 0, 0
+        for b, n in enumerate(self.bucket_rows.tolist()):
+            if rows and rows + n > shard_rows:
+                out.append((lo, b))
+                lo, rows = b, 0
+            rows += n
+        if rows:
+            out.append((lo, len(self.bucket_rows)))
+        return out
+
+    def read_shard(self, lo: int, hi: int, skip: Iterable[str] = ()) -> pl.DataFrame:
+        """The reviews of buckets ``[lo, hi)``, in ``_rid`` order, without the columns ``skip``."""
+        skip = set(skip)
+        lf = pl.scan_parquet(self.paths).filter(pl.col("_bucket").is_between(lo, hi - 1))
+        cols = [c for c in self.columns if c not in skip]
+        return self._valid(lf).select("_rid", *cols).collect().sort("_rid")
+
+    def loaded(self) -> LoadedInput:
+        """What :class:`detector.scan.ScanResult` records about the input (no reviews held)."""
+        empty = pl.DataFrame(schema={c: CONTRACT[c] for c in self.columns})
+        return LoadedInput(
+            empty, self.rejected, list(self.files), self.n_input, list(self.present_optional)
+        )
+
+
+def _bucket(shop: pl.Expr) -> pl.Expr:
+    # in-process only: staged files live for one scan (Polars hashes change between versions)
+    return (shop.hash(seed=0) % BUCKETS).cast(pl.UInt16)
+
+
+def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progress=None):
+    """Load and validate ``inputs`` file by file into staged Parquet under ``root``.
+
+    Memory is bounded by the largest input file. Raises
+    :class:`detector.contract.InputError` as the loader does (a bad file, no
+    rows at all).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    files = prune_files(resolve_inputs(inputs), since, until)
+    if not files:
+        scan_reviews(inputs, columns=columns, since=since, until=until)  # words the error
+        raise InputError("no input file in the time window")
+    if progress is not None:
+        progress.set_total(len(files))
+    paths, rejected, present = [], [], set()
+    bucket_rows = np.zeros(BUCKETS, dtype=np.int64)
+    n_input = offset = 0
+    for i, path in enumerate(files):
+        try:
+            part = load_file(path, columns=columns, since=since, until=until)
+        except InputError as exc:
+            if "no review rows" not in str(exc):
+                raise
+            part = None  # an empty file among others
+        if progress is not None:
+            progress.advance(1)
+        if part is None:
+            continue
+        valid, rej, n_in, opt = part
+        n_input += n_in
+        present |= set(opt)
+        if rej.height:
+            rejected.append(rej)
+        if valid.height == 0:
+            continue
+        n = valid.height
+        # every file staged with every contract column, so the staged files share one schema
+        staged = valid.select(
+            pl.int_range(offset, offset + n, dtype=pl.Int64).alias("_rid"),
+            _bucket(pl.col("shop_id")).alias("_bucket"),
+            *[
+                pl.col(c) if c in valid.columns else pl.lit(None, dtype=t).alias(c)
+                for c, t in CONTRACT.items()
+            ],
+        ).sort("_bucket", "_rid")
+        bucket_rows += np.bincount(staged["_bucket"].to_numpy(), minlength=BUCKETS)
+        out = root / f"input-{i:06d}.parquet"
+        staged.write_parquet(out, row_group_size=ROW_GROUP_ROWS, statistics=True)
+        paths.append(out)
+        offset += n
+        del valid, staged
+    if offset == 0:
+        shown = ", ".join(str(p) for p in files[:3])
+        more = f" and {len(files) - 3} more" if len(files) > 3 else ""
+        window = ""
+        if since is not None or until is not None:
+            window = f" with created_at in [{since or '-inf'}, {until or '+inf'})"
+        raise InputError(f"no review rows{window} in {shown}{more}")
+    dropped = np.zeros(0, dtype=np.int64)
+    if len(paths) > 1:
+        dropped, dup_rows = _later_copies(paths)
+        if dropped.size:
+            bucket_rows -= np.bincount(dup_rows["_bucket"].to_numpy(), minlength=BUCKETS)
+            rejected.append(_as_rejected(dup_rows.drop("_rid", "_bucket"), present))
+    rejected_all = (
+        pl.concat(rejected, how="diagonal_relaxed")
+        if rejected
+        else pl.DataFrame(schema={"review_id": pl.String, "reason": pl.String})
+    )
+    if "reason" in rejected_all.columns:
+        rejected_all = rejected_all.select(pl.exclude("reason"), pl.col("reason"))
+    return StagedInput(
+        paths,
+        files,
+        n_input,
+        rejected_all,
+        [c for c in OPTIONAL if c in present],
+        bucket_rows,
+        dropped,
+    )
+
+
+def _later_copies(paths: list[Path]) -> tuple[np.ndarray, pl.DataFrame]:
+    """Staged rows repeating the review id of an earlier staged row (across files).
+
+    Ids are compared by a 64-bit hash first (8 bytes a review, not the ids
+    themselves), then the few candidates by their text.
+    """
+    lf = pl.scan_parquet(paths)
+    hashes = lf.select("_rid", pl.col("review_id").hash(seed=0).alias("_h")).collect()
+    cand = hashes.filter(pl.col("_h").is_duplicated())["_rid"]
+    if cand.len() == 0:
+        return np.zeros(0, dtype=np.int64), pl.DataFrame()
+    rows = lf.filter(pl.col("_rid").is_in(cand.implode())).collect().sort("_rid")
+    later = rows.filter(pl.col("_rid") != pl.col("_rid").min().over("review_id"))
+    return np.sort(later["_rid"].to_numpy()), later
+
+
+def _as_rejected(rows: pl.DataFrame, present: set[str]) -> pl.DataFrame:
+    """Dropped copies in the rejects' form: columns as strings where possible, then ``reason``."""
+    cols = [c for c in rows.columns if c in REQUIRED or c in present]
+    return rows.select(
+        *[pl.col(c).cast(pl.String) if _castable(rows.schema[c]) else pl.col(c) for c in cols],
+        pl.lit(DUPLICATE_REASON).alias("reason"),
+    )
+
+
+def _gather(paths: list[Path], rids: np.ndarray, columns: list[str]) -> pl.DataFrame:
+    """Rows ``rids`` (``_rid`` values) of the shard files ``paths``, in ``_rid`` order."""
+    wanted = pl.Series("_rid", rids, dtype=pl.Int64).implode()
+    if rids.size == 0 or not paths:
+        return pl.scan_parquet(paths).select("_rid", *columns).head(0).collect()
+    parts = [
+        pl.scan_parquet(p).filter(pl.col("_rid").is_in(wanted)).select("_rid", *columns).collect()
+        for p in paths
+    ]
+    return pl.concat(parts).sort("_rid")
+
+
+def run_out_of_core(
+    inputs,
+    out: Path,
+    staging: Path,
+    columns,
+    since,
+    until,
+    config,
+    engine: Engine,
+    partition_by: str | None,
+    shard_rows: int = SHARD_ROWS,
+    mode: dict | None = None,
+):
+    """Stage, shard, score and write a scan into ``staging`` (published by the caller).
+
+    Returns ``(result, written)``: a :class:`detector.scan.ScanResult` whose
+    ``scores`` hold the flagged reviews only (a large scan never holds every
+    score row) and whose ``features`` is None, and the names staged.
+    """
+    from detector.scan import (
+        EXPLANATION_SCHEMA,
+        ScanResult,
+        explain_and_reason,
+        scores_frame,
+        summary_record,
+    )
+
+    if engine.name not in ("polars", "reference"):
+        raise ValueError(
+            f"out-of-core scans run on the polars engine; the {engine.name} engine "
+            "distributes a large scan itself"
+        )
+    if shard_rows < 1:
+        raise ValueError(f"shard_rows must be at least 1, not {shard_rows}")
+    progress = engine.progress
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+    work = staging / ".work"
+
+    t0 = time.perf_counter()
+    with progress.stage("load (staged file by file)") as st:
+        staged = stage_inputs(inputs, work / "input", columns, since, until, st)
+    n = staged.n_valid
+    progress.rows = n
+    if hasattr(engine, "warm"):
+        engine.warm(n)  # the scoring workers start while the features are computed
+    timings["load"] = time.perf_counter() - t0
+
+    def build(table: Table, lf: pl.LazyFrame, tables):
+        with progress.stage(f"  table {table.name}"):
+            return engine.build_table(table, lf, tables)
+
+    t0 = time.perf_counter()
+    with progress.stage("global tables"):
+        glob = build_global_tables(
+            staged.scan(), config.families, build_table=build, workers=engine.table_workers(n)
+        )
+    timings["global_tables"] = time.perf_counter() - t0
+    timings.update({f"features.{k}": v for k, v in glob.timings.items()})
+    names = [f for f in glob.features if REGISTRY.get(f).scored]
+    kinds: tuple[str, ...] = ()
+    if config.propagate and names:
+        kinds = (
+            tuple(config.graph_kinds)
+            if config.graph_kinds is not None
+            else default_kinds(glob.features, glob.unavailable)
+        )
+
+    t0 = time.perf_counter()
+    shards = staged.shards(shard_rows)
+    feature_paths, key_paths, node_parts = [], [], []
+    with progress.stage(f"features ({len(shards)} shards)", total=n) as st:
+        for k, (lo, hi) in enumerate(shards):
+            shard = staged.read_shard(lo, hi, skip=GLOBAL_ONLY_INPUTS)
+            if shard.height == 0:
+                continue
+            fr = shard_features(
+                shard,
+                glob,
+                config.families,
+                build_table=engine.build_table,
+                workers=engine.table_workers(shard.height),
+            )
+            del shard
+            feature_paths.append(work / f"features-{k:05d}.parquet")
+            key_paths.append(work / f"keys-{k:05d}.parquet")
+            fr.frame.write_parquet(feature_paths[-1])
+            fr.keys.write_parquet(key_paths[-1])
+            if kinds:
+                node_parts.append(node_hashes(fr.keys, kinds).with_columns(fr.keys["_rid"]))
+            st.advance(fr.frame.height)
+            del fr
+    timings["features"] = time.perf_counter() - t0
+    # the global tables are done with once every shard has its features
+    glob.tables.clear()
+
+    t0 = time.perf_counter()
+    model = OneSidedIsolationForest(
+        directions=[REGISTRY.get(f).direction for f in names],
+        clip_quantile=config.clip_quantile,
+        n_estimators=config.n_estimators,
+        max_samples=config.max_samples,
+        random_state=config.seed,
+    )
+    score = np.zeros(n)
+    if names:
+        with progress.stage("fit", total=n):
+            sample = _gather(feature_paths, model.sample_rows(n), names)
+            model.fit_sample(sample.select(names).to_numpy(order="fortran"), n)
+            del sample
+        for path in feature_paths:
+            part = pl.read_parquet(path, columns=["_rid", *names])
+            score[part["_rid"].to_numpy()] = engine.score_samples(
+                model, part.select(names).to_numpy(order="fortran")
+            )
+            del part
+    timings["score"] = time.perf_counter() - t0
+    prior = config.prior_low + (config.prior_high - config.prior_low) * score
+    score = prior
+    graph_kinds: list[str] = []
+    if node_parts:
+        t0 = time.perf_counter()
+        hashes = pl.concat(node_parts).sort("_rid")
+        node_parts.clear()
+        built = kinds_from_hashes(hashes.drop("_rid"), config.eps)
+        del hashes
+        graph_kinds = [k.name for k in built]
+        score = propagate(prior, built)
+        del built
+        timings["propagate"] = time.perf_counter() - t0
+
+    if config.threshold is not None:
+        threshold, method = config.threshold, "fixed"
+    else:
+        threshold, method = valley_threshold(score)
+    flagged = score >= threshold
+    idx = np.flatnonzero(flagged)
+
+    t0 = time.perf_counter()
+    flagged_features = _gather(feature_paths, idx, ["review_id", *glob.features])
+    X = (
+        flagged_features.select(names).to_numpy(order="fortran")
+        if names
+        else np.zeros((idx.size, 0))
+    )
+    explanations, reasons = explain_and_reason(model, X, idx, names, prior, score, config, engine)
+    timings["explain"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    with progress.stage("cases"):
+        key_cols = pl.read_parquet_schema(key_paths[0]).names() if key_paths else []
+        flagged_keys = _gather(key_paths, idx, [c for c in key_cols if c != "_rid"])
+        cases = build_cases(
+            flagged_keys.select("review_id", pl.lit(True).alias("flagged")),
+            flagged_keys,
+            flagged_features.drop("_rid"),
+        )
+    timings["cases"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    written = ["summary.json", "cases.parquet", "explanations.parquet"]
+    with progress.stage("write", total=n) as st:
+        cases.cases.write_parquet(staging / "cases.parquet", compression="zstd")
+        (
+            explanations.join(flagged_keys.select("_rid", "review_id"), on="_rid").select(
+                "review_id", "term", "contribution"
+            )
+            if explanations.height
+            else pl.DataFrame(schema=EXPLANATION_SCHEMA)
+        ).write_parquet(staging / "explanations.parquet", compression="zstd")
+        score_parts = []
+        for k, (fpath, kpath) in enumerate(zip(feature_paths, key_paths, strict=True)):
+            keys = pl.read_parquet(kpath, columns=["_rid", "review_id", "rating", "_t"])
+            rid = keys["_rid"].to_numpy()
+            scores = attach_case_ids(
+                scores_frame(keys.drop("_t"), score[rid], flagged[rid], reasons),
+                cases.review_case,
+            )
+            if partition_by is None:
+                score_parts.append(work / f"scores-{k:05d}.parquet")
+                scores.write_parquet(score_parts[-1])
+            else:
+                part = keys.select(partition_values(pl.col("_t"), partition_by).alias(partition_by))
+                features = pl.read_parquet(fpath).drop("_rid")
+                for name, frame in (("scores", scores), ("features", features)):
+                    write_partitioned(
+                        pl.concat([frame, part], how="horizontal"),
+                        staging / name,
+                        partition_by,
+                        file_name=f"part-{k:05d}.parquet",
+                    )
+            st.advance(keys.height)
+        if partition_by is None:
+            # streamed shard by shard into one file each
+            for name, parts, drop in (
+                ("scores.parquet", score_parts, []),
+                ("features.parquet", feature_paths, ["_rid"]),
+            ):
+                pl.scan_parquet(parts).drop(drop).sink_parquet(staging / name, compression="zstd")
+            written += ["scores.parquet", "features.parquet"]
+        else:
+            written += ["scores", "features"]
+        if staged.rejected.height:
+            staged.rejected.write_parquet(staging / "rejected.parquet", compression="zstd")
+            written.append("rejected.parquet")
+    timings["write"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_all
+
+    loaded = staged.loaded()
+    flagged_scores = attach_case_ids(
+        scores_frame(
+            flagged_keys.select("_rid", "review_id", "rating"),
+            score[idx],
+            np.ones(idx.size, dtype=bool),
+            reasons,
+        ),
+        cases.review_case,
+    )
+    by_dir = flagged_scores.group_by("direction").len()
+    summary = summary_record(
+        loaded,
+        scored=n,
+        flagged_by_direction=dict(
+            zip(by_dir["direction"].to_list(), by_dir["len"].to_list(), strict=True)
+        ),
+        used=glob.features,
+        unavailable=glob.unavailable,
+        threshold=float(threshold),
+        threshold_method=method,
+        graph_kinds=graph_kinds,
+        config=config,
+        timings=timings,
+    )
+    summary["engine"] = {
+        **engine.describe(),
+        "out_of_core": {"shards": len(feature_paths), "shard_rows": shard_rows},
+    }
+    summary["mode"] = mode or {"out_of_core": True, "chosen": False, "why": "asked for"}
+    summary["output"] = {"partition_by": partition_by}
+    summary["load"] = {
+        "columns": columns or None,
+        "since": since,
+        "until": until,
+        "cwd": os.getcwd(),
+    }
+    summary["cases"] = case_summary(cases.cases)
+    write_json(summary, staging / "summary.json")
+    shutil.rmtree(work, ignore_errors=True)
+    result = ScanResult(flagged_scores, None, model, float(threshold), summary, loaded, timings)
+    return result, written
