@@ -345,7 +345,7 @@ def run_scale(
         for n, mode, rep in plan:
             root = work / f"n{n}"
             out = root / f"out-{mode}-{rep}"
-            extra = ["--out-of-core"] if mode == "out-of-core" else []
+            extra = ["--out-of-core"] if mode == "out-of-core" else ["--in-core"]
             use_cap = cap if mode == "out-of-core" and n == CAPPED_SIZE else None
             res = run_measured(scan_command(root / "reviews", out, engine, extra), cap=use_cap)
             res["stages_s"] = _stage_timings(out)
@@ -358,7 +358,8 @@ def run_scale(
         if cap is not None and cap.procs is not None:
             # the same data in core under the same cap: expected to be killed
             root = work / f"n{CAPPED_SIZE}"
-            res = run_measured(scan_command(root / "reviews", root / "out-capped", engine), cap=cap)
+            cmd = scan_command(root / "reviews", root / "out-capped", engine, ["--in-core"])
+            res = run_measured(cmd, cap=cap)
             capped = {
                 "reviews": CAPPED_SIZE,
                 "memory_cap_gb": MEMORY_CAP_GB,
