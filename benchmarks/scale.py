@@ -216,36 +216,66 @@ def run_measured(
     import psutil
 
     t0 = time.perf_counter()
-    child = subprocess.Popen(
-        cmd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=cap.join if cap is not None and cap.procs is not None else None,
-    )
-    proc = psutil.Process(child.pid)
-    peak = 0
-    stop = threading.Event()
+    # Output goes to files, not pipes: a child killed for memory leaves worker
+    # processes behind that hold its pipes open, and reading them would never end.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=out,
+            stderr=err,
+            preexec_fn=cap.join if cap is not None and cap.procs is not None else None,
+        )
+        proc = psutil.Process(child.pid)
+        peak = 0
+        seen: dict[int, psutil.Process] = {}
+        stop = threading.Event()
 
-    def poll() -> None:
-        nonlocal peak
-        while not stop.is_set():
-            peak = max(peak, _tree_rss(proc))
-            stop.wait(interval)
+        def poll() -> None:
+            nonlocal peak
+            while not stop.is_set():
+                peak = max(peak, _tree_rss(proc))
+                try:
+                    seen.update((p.pid, p) for p in proc.children(recursive=True))
+                except psutil.Error:
+                    pass
+                stop.wait(interval)
 
-    th = threading.Thread(target=poll, daemon=True)
-    th.start()
-    out, err = child.communicate()
-    wall = time.perf_counter() - t0
-    stop.set()
-    th.join()
+        th = threading.Thread(target=poll, daemon=True)
+        th.start()
+        child.wait()
+        wall = time.perf_counter() - t0
+        stop.set()
+        th.join()
+        _kill_leftovers(list(seen.values()), cap)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     return {
         "seconds": round(wall, 2),
         "peak_gb": round(peak / 1e9, 3),
         "returncode": child.returncode,
-        "stdout": out.decode(errors="replace")[-2000:],
-        "stderr": err.decode(errors="replace")[-4000:],
+        "stdout": stdout.decode(errors="replace")[-2000:],
+        "stderr": stderr.decode(errors="replace")[-4000:],
     }
+
+
+def _kill_leftovers(procs: list, cap: MemoryCap | None) -> None:
+    """Kill what a finished (or killed) command left running: its workers, its cgroup's processes."""
+    import psutil
+
+    if cap is not None and cap.procs is not None:
+        try:
+            pids = [int(x) for x in cap.procs.read_text().split()]
+            procs = procs + [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
+        except (OSError, ValueError, psutil.Error):
+            pass
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(procs, timeout=10)
 
 
 def scan_command(inputs: Path, out: Path, engine: str = "polars", extra=()) -> list[str]:

@@ -15,6 +15,16 @@ err = Console(stderr=True)
 out = Console()
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def _add_scan(sub) -> None:
     p = sub.add_parser("scan", help="score reviews and write scores, features and a summary")
     p.add_argument(
@@ -74,7 +84,7 @@ def _add_scan(sub) -> None:
     )
     p.add_argument(
         "--shard-rows",
-        type=int,
+        type=_positive_int,
         metavar="N",
         help="reviews per shard of an --out-of-core scan (default 1,000,000; smaller uses less memory)",
     )
@@ -171,6 +181,20 @@ def cmd_scan(args) -> int:
     )
     inputs = args.input if len(args.input) > 1 else args.input[0]
     columns = parse_column_map(args.columns)
+    if args.out_of_core and args.engine != "polars":
+        err.print(
+            f"[bold red]error:[/] --out-of-core runs on the polars engine; --engine "
+            f"{args.engine} distributes a large scan itself",
+            highlight=False,
+        )
+        return 2
+    if args.incremental and args.out_of_core:
+        err.print(
+            "[bold red]error:[/] --incremental and --out-of-core cannot be combined: an "
+            "incremental run scans only new partitions (each small) against its state",
+            highlight=False,
+        )
+        return 2
     with ScanProgress.create(quiet=args.quiet, console=err) as progress:
         try:
             engine = get_engine(args.engine, address=args.address, progress=progress)
@@ -178,13 +202,6 @@ def cmd_scan(args) -> int:
             err.print(f"[bold red]error:[/] {exc}", highlight=False)
             return 2
         with engine:
-            if args.incremental and args.out_of_core:
-                err.print(
-                    "[bold red]error:[/] --incremental and --out-of-core cannot be combined: an "
-                    "incremental run scans only new partitions (each small) against its state",
-                    highlight=False,
-                )
-                return 2
             if args.incremental:
                 from detector.incremental import run_incremental
 

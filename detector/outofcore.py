@@ -32,7 +32,6 @@ within one).
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Iterable
@@ -43,7 +42,7 @@ import numpy as np
 import polars as pl
 
 from detector.atomic import write_json
-from detector.cases import attach_case_ids, build_cases, case_summary
+from detector.cases import attach_case_ids, build_cases
 from detector.contract import (
     DUPLICATE_REASON,
     InputError,
@@ -52,7 +51,7 @@ from detector.contract import (
     resolve_inputs,
     scan_reviews,
 )
-from detector.engines.base import Engine, load_file, prune_files
+from detector.engines.base import Engine, concat_rejected, load_file, prune_files
 from detector.partition import partition_values, write_partitioned
 from detector.schema import CONTRACT, OPTIONAL, REQUIRED
 from features.registry import REGISTRY, Table
@@ -278,18 +277,11 @@ def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progr
         if dropped.size:
             bucket_rows -= np.bincount(dup_rows["_bucket"].to_numpy(), minlength=BUCKETS)
             rejected.append(_as_rejected(dup_rows.drop("_rid", "_bucket"), present))
-    rejected_all = (
-        pl.concat(rejected, how="diagonal_relaxed")
-        if rejected
-        else pl.DataFrame(schema={"review_id": pl.String, "reason": pl.String})
-    )
-    if "reason" in rejected_all.columns:
-        rejected_all = rejected_all.select(pl.exclude("reason"), pl.col("reason"))
     return StagedInput(
         paths,
         files,
         n_input,
-        rejected_all,
+        concat_rejected(rejected),
         [c for c in OPTIONAL if c in present],
         bucket_rows,
         dropped,
@@ -358,6 +350,7 @@ def run_out_of_core(
         explain_and_reason,
         scores_frame,
         summary_record,
+        with_scan_context,
     )
 
     if engine.name not in ("polars", "reference"):
@@ -566,19 +559,17 @@ def run_out_of_core(
         config=config,
         timings=timings,
     )
-    summary["engine"] = {
-        **engine.describe(),
-        "out_of_core": {"shards": len(feature_paths), "shard_rows": shard_rows},
-    }
-    summary["mode"] = mode or {"out_of_core": True, "chosen": False, "why": "asked for"}
-    summary["output"] = {"partition_by": partition_by}
-    summary["load"] = {
-        "columns": columns or None,
-        "since": since,
-        "until": until,
-        "cwd": os.getcwd(),
-    }
-    summary["cases"] = case_summary(cases.cases)
+    summary = with_scan_context(
+        summary,
+        {
+            **engine.describe(),
+            "out_of_core": {"shards": len(feature_paths), "shard_rows": shard_rows},
+        },
+        mode or {"out_of_core": True, "chosen": False, "why": "asked for"},
+        partition_by,
+        {"columns": columns, "since": since, "until": until},
+        cases.cases,
+    )
     write_json(summary, staging / "summary.json")
     shutil.rmtree(work, ignore_errors=True)
     result = ScanResult(flagged_scores, None, model, float(threshold), summary, loaded, timings)

@@ -511,22 +511,46 @@ def _run_scan(
                 written.append("rejected.parquet")
         timings["write"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_all
-        summary = build_summary(loaded, sr, config, timings)
-        summary["engine"] = engine.describe()
-        summary["mode"] = mode or {"out_of_core": False, "chosen": False, "why": "asked for"}
-        summary["output"] = {"partition_by": partition_by}
-        summary["load"] = {
-            "columns": columns or None,
-            "since": since,
-            "until": until,
-            "cwd": os.getcwd(),
-        }
-        summary["cases"] = case_summary(cases.cases)
+        summary = with_scan_context(
+            build_summary(loaded, sr, config, timings),
+            engine.describe(),
+            mode or {"out_of_core": False, "chosen": False, "why": "asked for"},
+            partition_by,
+            {"columns": columns, "since": since, "until": until},
+            cases.cases,
+        )
         write_json(summary, staging / "summary.json")
         _publish(staging, out, written)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ScanResult(scores, fr, model, threshold, summary, loaded, timings)
+
+
+def with_scan_context(
+    summary: dict,
+    engine: dict,
+    mode: dict,
+    partition_by: str | None,
+    load: dict,
+    cases: pl.DataFrame,
+) -> dict:
+    """``summary`` plus what every scan records besides its results.
+
+    The engine (``engine.describe()``), the in-core or out-of-core ``mode``
+    and why, the output layout, the load options (``columns``, ``since``,
+    ``until``, read back to quote texts and check packets) and the case counts.
+    """
+    summary["engine"] = engine
+    summary["mode"] = mode
+    summary["output"] = {"partition_by": partition_by}
+    summary["load"] = {
+        "columns": load.get("columns") or None,
+        "since": load.get("since"),
+        "until": load.get("until"),
+        "cwd": os.getcwd(),
+    }
+    summary["cases"] = case_summary(cases)
+    return summary
 
 
 def build_summary(

@@ -166,3 +166,38 @@ def test_ray_load_repeated_ids_across_files(ray_local, market, tmp_path):
     assert loaded.reviews.equals(ref.reviews)
     assert loaded.rejected.height == ref.rejected.height == 5
     assert "load" in eng.fallbacks
+
+
+def test_scoring_workers_end_when_the_scan_is_killed(tmp_path):
+    """A scan killed outright (say for memory) leaves no scoring workers behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    code = (
+        "import time\n"
+        "from detector.engines.polars_engine import PolarsEngine, _ping\n"
+        "e = PolarsEngine(workers=2)\n"
+        "e._get_pool().submit(_ping).result()\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        workers = psutil.Process(child.pid).children(recursive=True)
+        assert workers
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        deadline = time.time() + 15
+        while time.time() < deadline and any(
+            w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers
+        ):
+            time.sleep(0.2)
+        alive = [w.pid for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+        assert alive == []
+    finally:
+        child.kill()

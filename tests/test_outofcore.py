@@ -223,6 +223,14 @@ def test_cli_out_of_core_flags(months, tmp_path, capsys):
     )
     assert code == 2
     assert "cannot be combined" in capsys.readouterr().err
+    code = main(
+        ["scan", str(root), "--out", str(tmp_path / "o3"), "--out-of-core", "--engine", "ray"]
+    )
+    assert code == 2 and "polars engine" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["scan", str(root), "--out", str(tmp_path / "o4"), "--shard-rows", "0"])
+    assert "at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "o3").exists() and not (tmp_path / "o4").exists()
 
 
 def test_mode_is_chosen_by_input_size_and_free_memory(months, tmp_path, monkeypatch, capsys):

@@ -209,14 +209,7 @@ def combine_loads(files, parts):
         return None
     order = [c for c in CONTRACT if c in reviews.columns]
     reviews = reviews.select(order + [c for c in reviews.columns if c not in order])
-    rej = [r for r in rejected if r.height]
-    rejected_all = (
-        pl.concat(rej, how="diagonal_relaxed")
-        if rej
-        else pl.DataFrame(schema={"review_id": pl.String, "reason": pl.String})
-    )
-    if "reason" in rejected_all.columns:
-        rejected_all = rejected_all.select(pl.exclude("reason"), pl.col("reason"))
+    rejected_all = concat_rejected(rejected)
     present = {c for p in parts if p is not None for c in p[3]}
     return LoadedInput(
         reviews=reviews,
@@ -225,6 +218,15 @@ def combine_loads(files, parts):
         n_input=sum(p[2] for _, p in kept),
         present_optional=[c for c in OPTIONAL if c in present],
     )
+
+
+def concat_rejected(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Rejected rows of several files as one frame, ``reason`` last (empty: ``review_id``, ``reason``)."""
+    parts = [r for r in parts if r.height]
+    if not parts:
+        return pl.DataFrame(schema={"review_id": pl.String, "reason": pl.String})
+    out = pl.concat(parts, how="diagonal_relaxed")
+    return out.select(pl.exclude("reason"), pl.col("reason")) if "reason" in out.columns else out
 
 
 def get_engine(

@@ -12,7 +12,8 @@ a copy of the fitted model. Every row's score is computed by the same
 single-process one, bit for bit.
 
 Workers come from a ``forkserver`` (never a fork of this multi-threaded
-process), ignore Ctrl-C (the parent stops them) and exit with the engine.
+process), ignore Ctrl-C (the parent stops them) and exit with the engine, or
+within a second of the scan process being killed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -44,8 +46,27 @@ SIDE_BY_SIDE_MAX_ROWS = 3_000_000
 _MODEL: tuple[str, object] | None = None  # (path, model) cached in a worker
 
 
-def _init_worker() -> None:
+def _init_worker(scan_pid: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if scan_pid is not None:
+        threading.Thread(target=_exit_with, args=(scan_pid,), daemon=True).start()
+
+
+def _exit_with(scan_pid: int, every: float = 1.0) -> None:
+    """End this worker once the scan that started it is gone.
+
+    A scan killed outright (by the kernel for memory, by ``kill -9``) cannot
+    close its pool; its workers would otherwise live on, holding memory and
+    the scan's output pipes.
+    """
+    while True:
+        time.sleep(every)
+        try:
+            os.kill(scan_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            pass
 
 
 def _model(path: str):
@@ -137,7 +158,10 @@ class PolarsEngine(Engine):
                 ctx = mp.get_context("forkserver")
                 ctx.set_forkserver_preload(["numpy", "sklearn.ensemble", "models.isolation"])
                 self._pool = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=ctx, initializer=_init_worker
+                    max_workers=self.workers,
+                    mp_context=ctx,
+                    initializer=_init_worker,
+                    initargs=(os.getpid(),),
                 )
             return self._pool
 
