@@ -252,3 +252,22 @@ def test_mode_is_chosen_by_input_size_and_free_memory(months, tmp_path, monkeypa
     monkeypatch.setattr(ooc, "available_memory", lambda: 0)
     assert ooc.choose_out_of_core(csv) == (False, ooc.choose_out_of_core(csv)[1])
     assert "CSV" in ooc.choose_out_of_core(csv)[1]
+
+
+def test_time_window_out_of_core_equals_in_core(months, tmp_path):
+    root, reviews = months
+    lo, hi = reviews["created_at"].min(), reviews["created_at"].max()
+    since, until = (lo + (hi - lo) * 0.3).isoformat(), (lo + (hi - lo) * 0.8).isoformat()
+    a = run_scan(root, tmp_path / "in", config=CONFIG, since=since, until=until)
+    b = run_scan(
+        root,
+        tmp_path / "ooc",
+        config=CONFIG,
+        since=since,
+        until=until,
+        out_of_core=True,
+        shard_rows=SHARD,
+    )
+    assert 0 < a.summary["rows"]["scored"] < reviews.height
+    assert a.summary["rows"] == b.summary["rows"] and a.summary["inputs"] == b.summary["inputs"]
+    _assert_same_outputs(tmp_path / "in", tmp_path / "ooc")
