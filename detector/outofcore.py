@@ -57,9 +57,7 @@ from detector.schema import CONTRACT, OPTIONAL, REQUIRED
 from features.registry import REGISTRY, Table
 from features.sharded import GLOBAL_ONLY_INPUTS, build_global_tables, shard_features
 from models.graph import default_kinds, kinds_from_hashes, node_hashes
-from models.isolation import OneSidedIsolationForest
 from models.propagation import propagate
-from models.threshold import valley_threshold
 
 #: Reviews per shard by default: a shard's features take about 1.5 GB here.
 SHARD_ROWS = 1_000_000
@@ -347,7 +345,9 @@ def run_out_of_core(
     from detector.scan import (
         EXPLANATION_SCHEMA,
         ScanResult,
+        choose_threshold,
         explain_and_reason,
+        new_model,
         scores_frame,
         summary_record,
         with_scan_context,
@@ -423,13 +423,7 @@ def run_out_of_core(
     glob.tables.clear()
 
     t0 = time.perf_counter()
-    model = OneSidedIsolationForest(
-        directions=[REGISTRY.get(f).direction for f in names],
-        clip_quantile=config.clip_quantile,
-        n_estimators=config.n_estimators,
-        max_samples=config.max_samples,
-        random_state=config.seed,
-    )
+    model = new_model(names, config)
     score = np.zeros(n)
     if names:
         with progress.stage("fit", total=n):
@@ -457,10 +451,7 @@ def run_out_of_core(
         del built
         timings["propagate"] = time.perf_counter() - t0
 
-    if config.threshold is not None:
-        threshold, method = config.threshold, "fixed"
-    else:
-        threshold, method = valley_threshold(score)
+    threshold, method = choose_threshold(score, config)
     flagged = score >= threshold
     idx = np.flatnonzero(flagged)
 

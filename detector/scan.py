@@ -154,13 +154,7 @@ def score_reviews(
     t0 = time.perf_counter()
     names = fr.scored
     X = fr.scored_matrix()  # a view of the feature values, not a copy
-    model = OneSidedIsolationForest(
-        directions=[REGISTRY.get(n).direction for n in names],
-        clip_quantile=config.clip_quantile,
-        n_estimators=config.n_estimators,
-        max_samples=config.max_samples,
-        random_state=config.seed,
-    )
+    model = new_model(names, config)
     if names:
         engine.fit(model, X)
         score = engine.score_samples(model, X)
@@ -185,10 +179,7 @@ def score_reviews(
         score = propagate(prior, kinds)
         timings["propagate"] = time.perf_counter() - t0
 
-    if config.threshold is not None:
-        threshold, method = config.threshold, "fixed"
-    else:
-        threshold, method = valley_threshold(score)
+    threshold, method = choose_threshold(score, config)
     flagged = score >= threshold
     t0 = time.perf_counter()
     idx = np.flatnonzero(flagged)
@@ -209,6 +200,24 @@ def score_reviews(
     return ScoreResult(
         scores, fr, model, float(threshold), timings, method, list(graph_kinds), explanations
     )
+
+
+def new_model(names: list[str], config: ScanConfig) -> OneSidedIsolationForest:
+    """The (unfitted) scorer of a scan over the scored features ``names``."""
+    return OneSidedIsolationForest(
+        directions=[REGISTRY.get(n).direction for n in names],
+        clip_quantile=config.clip_quantile,
+        n_estimators=config.n_estimators,
+        max_samples=config.max_samples,
+        random_state=config.seed,
+    )
+
+
+def choose_threshold(score: np.ndarray, config: ScanConfig) -> tuple[float, str]:
+    """The flagging threshold and how it was chosen: ``config.threshold`` or the valley of ``score``."""
+    if config.threshold is not None:
+        return config.threshold, "fixed"
+    return valley_threshold(score)
 
 
 def explain_and_reason(
