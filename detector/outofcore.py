@@ -9,7 +9,10 @@ IP addresses. Here a scan streams instead:
    work directory, with ``_rid`` (the review's position among all valid
    reviews, as in an in-core scan) and a bucket of its shop (rows sorted by
    bucket, so a shard reads only its own row groups). A review id repeated
-   across files keeps its first copy, as the loader's rule says;
+   across files keeps its first valid copy. (The one-pass loader's rule
+   differs in one corner: there a first copy that fails only a late check
+   - an invalid IP, DSR score or delivery time - still makes the later
+   copies duplicates; here the later valid copy is scored.);
 2. **global tables** over all staged reviews, lazily, each reading only its
    columns (:func:`features.sharded.build_global_tables`);
 3. **features** per shard of whole shops (contiguous buckets of at most
