@@ -841,12 +841,7 @@ def load_reviews(
     except Exception as exc:
         raise _failing_file(plan, exc) from exc
     if df.height == 0:
-        window = ""
-        if since is not None or until is not None:
-            window = f" with created_at in [{since or '-inf'}, {until or '+inf'})"
-        shown = ", ".join(str(p) for p in plan.files[:3])
-        more = f" and {len(plan.files) - 3} more" if len(plan.files) > 3 else ""
-        raise InputError(f"no review rows{window} in {shown}{more}")
+        raise no_rows_error(plan.files, since, until)
 
     bad = df.get_column(_BAD)
     reviews = df.select(*plan.contract, *plan.carried)
@@ -863,6 +858,16 @@ def load_reviews(
         n_input=df.height,
         present_optional=present_optional,
     )
+
+
+def no_rows_error(files: Sequence[Path], since=None, until=None) -> InputError:
+    """The error for inputs without a single review row (in the time window, when one is set)."""
+    window = ""
+    if since is not None or until is not None:
+        window = f" with created_at in [{since or '-inf'}, {until or '+inf'})"
+    shown = ", ".join(str(p) for p in files[:3])
+    more = f" and {len(files) - 3} more" if len(files) > 3 else ""
+    return InputError(f"no review rows{window} in {shown}{more}")
 
 
 def _rejected(plan: _Plan, bad: pl.DataFrame) -> pl.DataFrame:

@@ -51,6 +51,7 @@ from detector.contract import (
     InputError,
     LoadedInput,
     _castable,
+    no_rows_error,
     resolve_inputs,
     scan_reviews,
 )
@@ -271,12 +272,7 @@ def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progr
         offset += n
         del valid, staged
     if offset == 0:
-        shown = ", ".join(str(p) for p in files[:3])
-        more = f" and {len(files) - 3} more" if len(files) > 3 else ""
-        window = ""
-        if since is not None or until is not None:
-            window = f" with created_at in [{since or '-inf'}, {until or '+inf'})"
-        raise InputError(f"no review rows{window} in {shown}{more}")
+        raise no_rows_error(files, since, until)
     dropped = np.zeros(0, dtype=np.int64)
     if len(paths) > 1:
         dropped, dup_rows = _later_copies(paths)

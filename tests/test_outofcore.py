@@ -271,3 +271,16 @@ def test_time_window_out_of_core_equals_in_core(months, tmp_path):
     assert 0 < a.summary["rows"]["scored"] < reviews.height
     assert a.summary["rows"] == b.summary["rows"] and a.summary["inputs"] == b.summary["inputs"]
     _assert_same_outputs(tmp_path / "in", tmp_path / "ooc")
+
+
+def test_input_without_rows_is_reported_like_in_core(months, tmp_path):
+    _, reviews = months
+    empty = tmp_path / "in"
+    empty.mkdir()
+    reviews.head(0).write_parquet(empty / "a.parquet")
+    reviews.head(0).write_parquet(empty / "b.parquet")
+    with pytest.raises(InputError, match="no review rows in .*a.parquet") as ooc_err:
+        run_scan(empty, tmp_path / "o1", out_of_core=True)
+    with pytest.raises(InputError) as in_err:
+        run_scan(empty, tmp_path / "o2")
+    assert str(ooc_err.value) == str(in_err.value)
