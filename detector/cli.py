@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from detector import __version__
+from detector.clock import generation_time
 from detector.contract import InputError, parse_column_map
 
 err = Console(stderr=True)
@@ -339,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        generation_time()  # a bad SOURCE_DATE_EPOCH is reported before numpy trips over it
         return COMMANDS[args.command](args)
     except InputError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)

@@ -561,14 +561,37 @@ def test_hostile_values_are_inert(hostile):
     assert os.path.commonpath([out.resolve(), *(c.resolve() for c in cards)]) == str(out.resolve())
 
 
-def test_out_of_core_scan_gives_the_same_packet(world, tmp_path):
+def test_out_of_core_scan_gives_the_same_packet(world, tmp_path, monkeypatch):
     """A packet from an out-of-core scan cites the same reviews with the same evidence."""
+    # one generation time for both packets: the cards print it, so their bytes depend on it
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     run_scan(world.data, tmp_path / "scan", out_of_core=True, shard_rows=1_000)
-    out = tmp_path / "packet"
-    assert evidence(tmp_path / "scan", "--shop", world.shop, "--out", out, "--lang", "zh") == 0
-    a, b = world.packet, load_packet(out)
+    packets = []
+    for scan in (world.scan, tmp_path / "scan"):
+        out = tmp_path / scan.name / "packet"
+        assert evidence(scan, "--shop", world.shop, "--out", out, "--lang", "zh") == 0
+        packets.append(load_packet(out))
+    a, b = packets
+    assert a["generated_at"] == b["generated_at"] == "2026-01-01T00:00:00.000000Z"
     # only the scan outputs' own bytes differ (rows of scores/features come in shard order)
     for p in (a, b):
-        p.pop("generated_at")
         p["integrity"].pop("scan_outputs")
     assert a == b
+
+
+def test_source_date_epoch_makes_packets_reproducible(world, tmp_path, monkeypatch, capsys):
+    """Two packets built at the same SOURCE_DATE_EPOCH are the same bytes; a bad value is refused."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out in outs:
+        assert evidence(world.scan, "--shop", world.shop, "--out", out) == 0
+
+    def files(root):
+        return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    assert files(outs[0]) == files(outs[1])
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "tomorrow")
+    capsys.readouterr()
+    assert evidence(world.scan, "--shop", world.shop, "--out", tmp_path / "c") == 2
+    assert "SOURCE_DATE_EPOCH='tomorrow' is not a Unix time" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

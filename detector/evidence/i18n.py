@@ -350,7 +350,3 @@ def fit(candidates: list[str], limit: int | None) -> str:
         if len(c) <= limit:
             return c
     return candidates[-1][: limit - 1] + "…"
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

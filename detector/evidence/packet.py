@@ -75,6 +75,7 @@ import polars as pl
 from scipy import stats
 
 from detector import __version__
+from detector.clock import generation_time
 from detector.contract import InputError
 from detector.evidence import i18n
 from detector.evidence.i18n import KIND, LANGS, t
@@ -934,7 +935,7 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
     data = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
-        "generated_at": _iso(datetime.now(UTC)),
+        "generated_at": _iso(generation_time()),
         "shop_id": shop,
         "lang": lang,
         "platform": profile.to_json(),
