@@ -188,16 +188,53 @@ def band_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # numpy sorts without the GIL: bands sort side by side on every core
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         found = [p for p in pool.map(one_band, range(keys.shape[1])) if p.size]
+    idx = np.int32 if n < 2**31 else np.int64
     if not found:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    pair_keys = np.concatenate(found)
+        return np.zeros(0, dtype=idx), np.zeros(0, dtype=idx)
+    pair_keys = _concat_freeing(found)
     pair_keys.sort()
-    # sort-based dedup: measured 8x faster here than np.unique's hash table
-    keep = np.empty(pair_keys.size, dtype=bool)
-    keep[0] = True
-    np.not_equal(pair_keys[1:], pair_keys[:-1], out=keep[1:])
-    pair_keys = pair_keys[keep]
-    return (pair_keys >> bits).astype(np.int64), (pair_keys & low).astype(np.int64)
+    pair_keys = _dedup_sorted_in_place(pair_keys)
+    return (pair_keys >> bits).astype(idx), (pair_keys & low).astype(idx)
+
+
+#: Elements moved per step when compacting an array in place.
+_COMPACT_CHUNK = 1 << 22
+
+
+def _concat_freeing(parts: list[np.ndarray]) -> np.ndarray:
+    """``np.concatenate(parts)``, emptying ``parts`` as it goes: each part is
+    freed once copied, so the peak is about one copy instead of two."""
+    out = np.empty(sum(p.size for p in parts), dtype=parts[0].dtype)
+    at = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        out[at : at + part.size] = part
+        at += part.size
+        del part
+    return out
+
+
+def _dedup_sorted_in_place(a: np.ndarray) -> np.ndarray:
+    """The distinct values of sorted ``a``, compacted to its front (a view of ``a``).
+
+    Sort-based dedup (measured 8x faster here than ``np.unique``'s hash table);
+    compacted chunk by chunk, so no second array of the kept values is made
+    (a quarter of a GB for the 28M candidate pairs of 10M reviews).
+    """
+    if a.size == 0:
+        return a
+    write = 1
+    for start in range(1, a.size, _COMPACT_CHUNK):
+        stop = min(start + _COMPACT_CHUNK, a.size)
+        block = a[start:stop]
+        kept = block[block != a[start - 1 : stop - 1]]
+        # write <= start, and a[:start] is untouched unless every value so far
+        # was kept (then written over by itself): a block and its predecessor
+        # are read as they were sorted
+        a[write : write + kept.size] = kept
+        write += kept.size
+    return a[:write]
 
 
 def cluster_texts(texts: Texts, min_ratio: float = MIN_RATIO, seed: int = 7) -> np.ndarray:

@@ -1,4 +1,6 @@
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from features.minhash import candidate_pairs, cluster_texts, signatures
 
@@ -91,3 +93,31 @@ def test_band_pairs_equal_a_stable_sort_by_key_even_where_key_tops_clash():
         ).astype(np.uint64)
         got, want = band_pairs(keys), reference(keys)
         assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.integers(0, 40), max_size=300),
+    chunk=st.integers(1, 64),
+)
+def test_in_place_dedup_equals_unique(values, chunk):
+    """Compacting a sorted array in place, chunk by chunk, keeps exactly its distinct values."""
+    from features import minhash as mh
+
+    a = np.sort(np.asarray(values, dtype=np.uint64))
+    old, mh._COMPACT_CHUNK = mh._COMPACT_CHUNK, chunk
+    try:
+        got = mh._dedup_sorted_in_place(a.copy())
+    finally:
+        mh._COMPACT_CHUNK = old
+    assert np.array_equal(got, np.unique(a))
+
+
+def test_concat_freeing_equals_concatenate():
+    from features.minhash import _concat_freeing
+
+    rng = np.random.default_rng(0)
+    parts = [rng.integers(0, 100, int(k), dtype=np.uint64) for k in rng.integers(0, 50, 9)]
+    want = np.concatenate(parts)
+    got = _concat_freeing(list(parts))
+    assert np.array_equal(got, want)
