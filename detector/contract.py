@@ -81,6 +81,8 @@ _FROW = f"{_P}frow"  # row position in its file
 _FILE = f"{_P}file"  # position of the file in the input
 _DUP = f"{_P}dup"
 _BAD = f"{_P}bad"
+_ID = f"{_P}id"  # review_id as normalised (the rejects show it as read)
+_CLAIM = f"{_P}claim"  # rejected by checks 5-7 only, and its id's first row passing 1-3
 
 #: Headers seen in seller-centre exports, used only to suggest a --columns mapping.
 _HEADER_HINTS: dict[str, tuple[str, ...]] = {
@@ -113,6 +115,12 @@ class LoadedInput:
     files: list[Path]
     n_input: int
     present_optional: list[str] = field(default_factory=list)
+    #: The rejected rows (``row``: position in ``rejected``; ``review_id`` as
+    #: normalised) rejected by checks 5-7 only that are their id's first row passing
+    #: checks 1-3: the copy that counts as first, so a copy of the id in a file loaded
+    #: on its own later is a duplicate (out-of-core scans load file by file and use
+    #: this to reject such copies as one load of every file would).
+    claims: pl.DataFrame | None = None
 
 
 # --------------------------------------------------------------------------- mapping
@@ -771,6 +779,7 @@ def _plan(
             *[pl.col(c) for c in carried],
             (pl.col(_R_EARLY) | dup | pl.col(_R_LATE)).alias(_BAD),
             dup.alias(_DUP),
+            (ok_early & ~dup & pl.col(_R_LATE)).fill_null(False).alias(_CLAIM),
             pl.col(_FILE),
             pl.col(_FROW),
         )
@@ -848,7 +857,9 @@ def load_reviews(
     if bad.any():
         # filtering copies every column: only pay for it when rows are rejected
         reviews = reviews.filter(~bad)
-    rejected = _rejected(plan, df.filter(bad).select(_FILE, _FROW, _DUP))
+    rejected, claims = _rejected(
+        plan, df.filter(bad).select(_FILE, _FROW, _DUP, _CLAIM, pl.col("review_id").alias(_ID))
+    )
 
     present_optional = [c for c in OPTIONAL if c in plan.contract]
     return LoadedInput(
@@ -857,6 +868,7 @@ def load_reviews(
         files=plan.files,
         n_input=df.height,
         present_optional=present_optional,
+        claims=claims,
     )
 
 
@@ -870,18 +882,19 @@ def no_rows_error(files: Sequence[Path], since=None, until=None) -> InputError:
     return InputError(f"no review rows{window} in {shown}{more}")
 
 
-def _rejected(plan: _Plan, bad: pl.DataFrame) -> pl.DataFrame:
-    """The rejected rows as read (strings where possible), with the reason for each.
+def _rejected(plan: _Plan, bad: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rejected rows as read (strings where possible), with the reason for each,
+    and which of them claim their ``review_id`` (see :attr:`LoadedInput.claims`).
 
-    ``bad`` holds the file and file position of each rejected row and whether
-    it repeats an earlier ``review_id``; the reasons are worded here, for
-    those rows only.
+    ``bad`` holds the file and file position of each rejected row, whether
+    it repeats an earlier ``review_id`` and whether it claims its id; the
+    reasons are worded here, for those rows only.
     """
     parts = []
     for i, fp in enumerate(plan.file_plans):
         rows = bad.filter(pl.col(_FILE) == i)
         part = fp.reasons(rows.get_column(_FROW)).join(
-            rows.select(_FROW, _DUP), on=_FROW, how="left"
+            rows.select(_FROW, _DUP, _CLAIM, _ID), on=_FROW, how="left"
         )
         duplicate = pl.when(pl.col(_DUP)).then(pl.lit(DUPLICATE_REASON))
         reason = pl.coalesce(pl.col(_R_EARLY), duplicate, pl.col(_R_LATE))
@@ -899,4 +912,8 @@ def _rejected(plan: _Plan, bad: pl.DataFrame) -> pl.DataFrame:
             name = "input_reason" if c == "reason" else c  # keep "reason" for ours
             expr = pl.col(c).cast(pl.String) if _castable(dtype) else pl.col(c)
             rejected_cols.append(expr.alias(name))
-    return df.select(*rejected_cols, pl.col(REASON_COLUMN).alias("reason"))
+    claims = df.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), pl.col(_ID).alias("review_id")
+    )
+    claims = claims.filter(df.get_column(_CLAIM).fill_null(False))
+    return df.select(*rejected_cols, pl.col(REASON_COLUMN).alias("reason")), claims

@@ -9,10 +9,9 @@ IP addresses. Here a scan streams instead:
    work directory, with ``_rid`` (the review's position among all valid
    reviews, as in an in-core scan) and a bucket of its shop (rows sorted by
    bucket, so a shard reads only its own row groups). A review id repeated
-   across files keeps its first valid copy. (The one-pass loader's rule
-   differs in one corner: there a first copy that fails only a late check
-   - an invalid IP, DSR score or delivery time - still makes the later
-   copies duplicates; here the later valid copy is scored.);
+   across files is decided as in one load of every file: its first copy
+   passing the key, rating and time checks is the one kept, even when a
+   later check (IP, DSR score, delivery time) rejects it;
 2. **global tables** over all staged reviews, lazily, each reading only its
    columns (:func:`features.sharded.build_global_tables`);
 3. **features** per shard of whole shops (contiguous buckets of at most
@@ -232,7 +231,8 @@ def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progr
         raise InputError("no input file in the time window")
     if progress is not None:
         progress.set_total(len(files))
-    paths, rejected, present = [], [], set()
+    paths, rejected, claims, present = [], [], [], set()
+    starts: list[tuple[int, int]] = []  # (first _rid, input file) of each staged file
     bucket_rows = np.zeros(BUCKETS, dtype=np.int64)
     n_input = offset = 0
     for i, path in enumerate(files):
@@ -246,10 +246,18 @@ def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progr
             progress.advance(1)
         if part is None:
             continue
-        valid, rej, n_in, opt = part
+        valid, rej, n_in, opt, file_claims = part
         n_input += n_in
         present |= set(opt)
         if rej.height:
+            if file_claims is not None and file_claims.height:
+                # rows of this file's rejects claiming an id (see LoadedInput.claims)
+                claims.append(
+                    file_claims.with_columns(
+                        pl.lit(len(rejected), pl.Int64).alias("_part"),
+                        pl.lit(i, pl.Int64).alias("_file"),
+                    )
+                )
             rejected.append(rej)
         if valid.height == 0:
             continue
@@ -265,6 +273,7 @@ def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progr
         ).sort("_bucket", "_rid")
         bucket_rows += np.bincount(staged["_bucket"].to_numpy(), minlength=BUCKETS)
         out = root / f"input-{i:06d}.parquet"
+        starts.append((offset, i))
         staged.write_parquet(
             out, compression=WORK_COMPRESSION, row_group_size=ROW_GROUP_ROWS, statistics=True
         )
@@ -274,11 +283,18 @@ def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progr
     if offset == 0:
         raise no_rows_error(files, since, until)
     dropped = np.zeros(0, dtype=np.int64)
-    if len(paths) > 1:
-        dropped, dup_rows = _later_copies(paths)
+    if len(files) > 1:
+        claimed = pl.concat(claims) if claims else None
+        dropped, dup_rows, late = _later_copies(paths, starts, claimed)
         if dropped.size:
             bucket_rows -= np.bincount(dup_rows["_bucket"].to_numpy(), minlength=BUCKETS)
-            rejected.append(_as_rejected(dup_rows.drop("_rid", "_bucket"), present))
+            rejected.append(_as_rejected(dup_rows.drop("_rid", "_bucket", "_file"), present))
+        for k, rows in late.items():
+            # rejected copies of an id an earlier file holds: duplicates, as in one load
+            is_late = pl.int_range(pl.len(), dtype=pl.Int64).is_in(pl.Series(rows).implode())
+            rejected[k] = rejected[k].with_columns(
+                pl.when(is_late).then(pl.lit(DUPLICATE_REASON)).otherwise("reason").alias("reason")
+            )
     return StagedInput(
         paths,
         files,
@@ -290,20 +306,48 @@ def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progr
     )
 
 
-def _later_copies(paths: list[Path]) -> tuple[np.ndarray, pl.DataFrame]:
-    """Staged rows repeating the review id of an earlier staged row (across files).
+def _later_copies(
+    paths: list[Path], starts: list[tuple[int, int]], claims: pl.DataFrame | None
+) -> tuple[np.ndarray, pl.DataFrame, dict[int, list[int]]]:
+    """Rows repeating a review id that an earlier input file holds.
 
-    Ids are compared by a 64-bit hash first (8 bytes a review, not the ids
-    themselves), then the few candidates by their text.
+    A file's copy of an id counts when it is staged or when it claims the id
+    (rejected by a late check only, see :attr:`detector.contract.LoadedInput.claims`):
+    as in one load of every file, the first file's copy is the one kept. Ids are
+    compared by a 64-bit hash first (8 bytes a review, not the ids themselves),
+    then the few candidates by their text.
+
+    Returns the sorted staged ``_rid`` of later copies, those rows (with their
+    input ``_file``), and per part of the rejects the positions of its claiming
+    rows that are later copies.
     """
     lf = pl.scan_parquet(paths)
-    hashes = lf.select("_rid", pl.col("review_id").hash(seed=0).alias("_h")).collect()
-    cand = hashes.filter(pl.col("_h").is_duplicated())["_rid"]
-    if cand.len() == 0:
-        return np.zeros(0, dtype=np.int64), pl.DataFrame()
-    rows = lf.filter(pl.col("_rid").is_in(cand.implode())).collect().sort("_rid")
-    later = rows.filter(pl.col("_rid") != pl.col("_rid").min().over("review_id"))
-    return np.sort(later["_rid"].to_numpy()), later
+    hashes = lf.select(pl.col("review_id").hash(seed=0).alias("_h"), "_rid").collect()
+    if claims is not None:
+        claims = claims.with_columns(pl.col("review_id").hash(seed=0).alias("_h"))
+        hashes = pl.concat([hashes, claims.select("_h", pl.lit(None, pl.Int64).alias("_rid"))])
+    dup_h = hashes.filter(pl.col("_h").is_duplicated())["_h"].unique().implode()
+    cand = hashes.filter(pl.col("_h").is_in(dup_h))["_rid"].drop_nulls()
+    rows = lf.filter(pl.col("_rid").is_in(cand.implode())).collect()
+    # a staged row's input file: that of the last staged file starting at or before it
+    first_rid = np.array([r for r, _ in starts], dtype=np.int64)
+    file_of = np.array([f for _, f in starts], dtype=np.int64)
+    at = np.searchsorted(first_rid, rows["_rid"].to_numpy(), side="right") - 1
+    rows = rows.with_columns(pl.Series("_file", file_of[at], dtype=pl.Int64))
+    copies = [rows.select("review_id", "_file")]
+    if claims is not None:
+        claims = claims.filter(pl.col("_h").is_in(dup_h))
+        copies.append(claims.select("review_id", "_file"))
+    first = pl.concat(copies).group_by("review_id").agg(pl.col("_file").min().alias("_first"))
+    is_later = pl.col("_file") > pl.col("_first")
+    later = rows.join(first, on="review_id").filter(is_later).drop("_first").sort("_rid")
+    late: dict[int, list[int]] = {}
+    if claims is not None:
+        for part, row in (
+            claims.join(first, on="review_id").filter(is_later)[["_part", "row"]].iter_rows()
+        ):
+            late.setdefault(part, []).append(row)
+    return later["_rid"].to_numpy(), later, late
 
 
 def _as_rejected(rows: pl.DataFrame, present: set[str]) -> pl.DataFrame:

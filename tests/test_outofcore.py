@@ -122,6 +122,38 @@ def test_rejects_and_review_ids_repeated_across_files(months, tmp_path):
         assert x.sort(KEYS[name]).equals(y.sort(KEYS[name])), name
 
 
+def test_first_copy_rejected_by_a_late_check_still_counts_as_first(months, tmp_path):
+    """An id's first copy rejected for its IP (a check after the duplicate rule) still makes a
+    later file's copies duplicates, valid or not, exactly as one load of every file does."""
+    _, reviews = months
+    first, second = reviews.head(3_000), reviews.tail(3_000)
+    x, y, z = first.head(3).rows(named=True)
+    bad_ip = {"ip": "999.0.0.1"}
+    a_rows = pl.DataFrame([{**x, **bad_ip}, y, {**z, **bad_ip}], schema=first.schema)
+    b_rows = pl.DataFrame(
+        [
+            x,  # valid, but the first copy of x (bad IP) is in a: a duplicate
+            {**y, **bad_ip},  # rejected for its IP alone: reported as a duplicate of a's y
+            {**y, "rating": None},  # rejected for its rating, which comes first
+            {**z, **bad_ip},  # both copies of z rejected: the later one as a duplicate
+        ],
+        schema=first.schema,
+    )
+    (tmp_path / "in").mkdir()
+    pl.concat([first.slice(3), a_rows]).write_parquet(tmp_path / "in" / "a.parquet")
+    pl.concat([second, b_rows]).write_parquet(tmp_path / "in" / "b.parquet")
+    a = run_scan(tmp_path / "in", tmp_path / "o1", config=CONFIG)
+    b = run_scan(
+        tmp_path / "in", tmp_path / "o2", config=CONFIG, out_of_core=True, shard_rows=SHARD
+    )
+    assert a.summary["rows"] == b.summary["rows"]
+    _assert_same_outputs(tmp_path / "o1", tmp_path / "o2")
+    rej = pl.read_parquet(tmp_path / "o2" / "rejected.parquet").sort("review_id", "reason")
+    dups = rej.filter(pl.col("reason") == DUPLICATE_REASON)["review_id"].to_list()
+    assert sorted(dups) == sorted([x["review_id"], y["review_id"], z["review_id"]])
+    assert rej.height == 6  # x and z in a (IP), then x, y, y, z in b less the valid y in a
+
+
 def test_shards_hold_whole_shops_and_every_review_once(months, tmp_path):
     root, reviews = months
     staged = stage_inputs(root, tmp_path / "staged")

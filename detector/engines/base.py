@@ -175,7 +175,8 @@ def prune_files(files, since=None, until=None) -> list:
 
 
 def load_file(path, columns=None, since=None, until=None):
-    """``(valid, rejected, n_input, present_optional)`` of one file; None when no row is in the window."""
+    """``(valid, rejected, n_input, present_optional, claims)`` of one file; None when no row is
+    in the window (``claims`` as :attr:`detector.contract.LoadedInput.claims`)."""
     from detector.contract import InputError, load_reviews
 
     try:
@@ -185,7 +186,7 @@ def load_file(path, columns=None, since=None, until=None):
             if "no review rows" in str(exc) or "date partition" in str(exc):
                 return None
         raise
-    return loaded.reviews, loaded.rejected, loaded.n_input, loaded.present_optional
+    return loaded.reviews, loaded.rejected, loaded.n_input, loaded.present_optional, loaded.claims
 
 
 def combine_loads(files, parts):

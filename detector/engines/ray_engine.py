@@ -185,7 +185,8 @@ def _load_file(path: str, columns, since, until):
     part = load_file(path, columns, since, until)
     if part is None:
         return None
-    valid, rejected, n_input, present = part
+    # claims are for out-of-core staging; a load with ids in two files is redone whole
+    valid, rejected, n_input, present, _claims = part
     return _to_arrow(valid), _to_arrow(rejected), n_input, present
 
 
