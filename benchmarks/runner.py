@@ -966,11 +966,10 @@ def write_outputs(results: dict, run: QualityRun | None, out_dir: Path) -> list[
     are removed. Files other than these (e.g. the scale suite's) are left alone.
     """
     from benchmarks import plots, report
-    from detector.atomic import write_json, write_text
+    from detector.atomic import staging_dir, write_json, write_text
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".bench-staging-", dir=out_dir))
-    try:
+    with staging_dir(out_dir, ".bench-staging-") as staging:
         names = []
         if run is not None:
             for ds_name, by_method in run.scores.items():
@@ -1006,8 +1005,6 @@ def write_outputs(results: dict, run: QualityRun | None, out_dir: Path) -> list[
             os.replace(staging / name, out_dir / name)
             final.append(out_dir / name)
         return final
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def run_bench(

@@ -17,6 +17,11 @@ from typing import Any
 
 import polars as pl
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
@@ -60,6 +65,80 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+#: The lock file an owning run holds in its staging directory.
+OWNER_LOCK = ".owner.lock"
+
+
+@contextlib.contextmanager
+def staging_dir(parent: str | os.PathLike[str], prefix: str = ".staging-") -> Iterator[Path]:
+    """Yield a fresh work directory ``parent/<prefix>*``, removed when the block ends.
+
+    The run holds an exclusive lock on a file inside it for as long as it runs;
+    the kernel drops the lock when the process dies, however it dies. Staging
+    directories of earlier runs in ``parent`` whose lock is free (their run was
+    killed: ``kill -9``, the out-of-memory killer, a lost node) are removed
+    first: an out-of-core scan stages its whole input there, which would
+    otherwise stay on disk. A directory another live run holds is left alone.
+    """
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(parent, prefix)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    lock = _hold_lock(path / OWNER_LOCK)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        if lock is not None:
+            os.close(lock)
+
+
+def remove_stale_staging(parent: Path, prefix: str = ".staging-") -> list[Path]:
+    """Remove the staging directories in ``parent`` left by runs that died; return them."""
+    removed = []
+    for path in sorted(parent.glob(f"{prefix}*")):
+        if not path.is_dir() or not (path / OWNER_LOCK).exists():
+            continue  # not ours, or a run that has not taken its lock yet
+        fd = _try_lock(path / OWNER_LOCK)
+        if fd is None:
+            continue  # a live run holds it
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _hold_lock(path: Path) -> int | None:
+    """Lock a new file and only then give it the name ``path``: whoever sees the name
+    sees it locked (a cleaner never takes a directory that is still being set up)."""
+    fresh = path.with_name(path.name + ".new")
+    fd = _try_lock(fresh, create=True)
+    if fd is None:
+        if fcntl is not None:
+            raise RuntimeError(f"cannot lock the new staging file {fresh}")
+        return None
+    os.replace(fresh, path)
+    return fd
+
+
+def _try_lock(path: Path, create: bool = False) -> int | None:
+    """An open descriptor of ``path`` holding its exclusive lock, or None when it is held."""
+    if fcntl is None:  # no flock (Windows): staging of killed runs is not cleaned up
+        return None
+    try:
+        fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def write_parquet(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path:

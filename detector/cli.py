@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from detector import __version__
 from detector.clock import generation_time
 from detector.contract import InputError, parse_column_map
+from detector.interrupts import stop_on_signals, stop_signal
 
 err = Console(stderr=True)
 out = Console()
@@ -341,13 +343,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         generation_time()  # a bad SOURCE_DATE_EPOCH is reported before numpy trips over it
-        return COMMANDS[args.command](args)
+        with stop_on_signals():
+            return COMMANDS[args.command](args)
     except InputError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         return exc.exit_code
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted; no partial output was left behind[/]")
-        return 130
+    except BaseException as exc:
+        stop = stop_signal(exc)
+        if stop is None:
+            raise
+        what = "terminated (SIGTERM)" if stop == signal.SIGTERM else "interrupted"
+        err.print(f"[yellow]{what}; no partial output was left behind[/]")
+        return 128 + stop
 
 
 if __name__ == "__main__":

@@ -52,7 +52,6 @@ import dataclasses
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -60,11 +59,12 @@ import numpy as np
 import polars as pl
 
 from detector import __version__
-from detector.atomic import atomic_path, write_json
+from detector.atomic import atomic_path, staging_dir, write_json
 from detector.contract import DUPLICATE_REASON, InputError, LoadedInput, resolve_inputs
 from detector.engines.base import Engine, get_engine
 from detector.hashing import file_sha256
-from detector.partition import PARTITIONED_OUTPUTS, append_parts, deferred_interrupt
+from detector.interrupts import deferred_interrupt
+from detector.partition import PARTITIONED_OUTPUTS, append_parts
 from models.persist import load_model, save_model
 
 STATE_VERSION = 1
@@ -322,8 +322,7 @@ def run_incremental(
 
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".staging-inc-", dir=out))
-        try:
+        with staging_dir(out, ".staging-inc-") as work:
             t0 = time.perf_counter()
             result = run_scan(
                 new,
@@ -349,8 +348,6 @@ def run_incremental(
             _update_state(
                 state, result, new, refreshed, run, model is None, time.perf_counter() - t0
             )
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
         return result
     finally:
         if owns:

@@ -8,7 +8,7 @@ partitions, one directory per month of ``created_at`` (UTC)::
 
 so a reader can ``pl.scan_parquet("out/scores/**/*.parquet", hive_partitioning=True)``
 or pick a month by path. Everything is first written into ``out/.staging-*``;
-:func:`publish` then moves it into place while Ctrl-C is held back, so ``out``
+:func:`publish` then moves it into place while Ctrl-C and SIGTERM are held back, so ``out``
 never holds a mix of two runs and no staging directory is left behind.
 
 Incremental scans (:mod:`detector.incremental`) *append*: each run adds its own
@@ -17,15 +17,14 @@ Incremental scans (:mod:`detector.incremental`) *append*: each run adds its own
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
+
+from detector.interrupts import deferred_interrupt
 
 #: Accepted values of ``--partition-by``.
 PARTITION_KINDS = ("month",)
@@ -62,31 +61,6 @@ def write_partitioned(
         part.write_parquet(path, compression="zstd")
         written.append(path)
     return written
-
-
-@contextlib.contextmanager
-def deferred_interrupt() -> Iterator[None]:
-    """Hold back Ctrl-C (SIGINT) inside the block and raise it right after.
-
-    Used around the few renames that publish an output, so an interrupt never
-    lands between two of them. Outside the main thread it does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[tuple] = []
-    previous = signal.getsignal(signal.SIGINT)
-
-    def hold(signum, frame):
-        caught.append((signum, frame))
-
-    signal.signal(signal.SIGINT, hold)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            raise KeyboardInterrupt
 
 
 def publish(staging: Path, out: Path, written: Iterable[str], known: Iterable[str]) -> None:

@@ -8,8 +8,6 @@ the previous outputs (or none), never a mix.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from detector import __version__
-from detector.atomic import write_json
+from detector.atomic import staging_dir, write_json
 from detector.cases import attach_case_ids, build_cases, case_summary
 from detector.contract import LoadedInput
 from detector.engines import Engine, get_engine
@@ -458,8 +456,7 @@ def _run_out_of_core(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
-    try:
+    with staging_dir(out) as staging:
         result, written = run_out_of_core(
             inputs,
             out,
@@ -474,8 +471,6 @@ def _run_out_of_core(
             mode,
         )
         _publish(staging, out, written)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return result
 
 
@@ -506,8 +501,7 @@ def _run_scan(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
-    try:
+    with staging_dir(out) as staging:
         t0 = time.perf_counter()
         with progress.stage("write", total=scores.height):
             written = ["summary.json", "cases.parquet"]
@@ -530,8 +524,6 @@ def _run_scan(
         )
         write_json(summary, staging / "summary.json")
         _publish(staging, out, written)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return ScanResult(scores, fr, model, threshold, summary, loaded, timings)
 
 

@@ -11,7 +11,8 @@ import pytest
 import detector.scan as scan_mod
 from benchmarks.generator import generate
 from detector.cli import main
-from detector.partition import deferred_interrupt, read_partitioned, write_partitioned
+from detector.interrupts import deferred_interrupt
+from detector.partition import read_partitioned, write_partitioned
 from detector.scan import ScanConfig, run_scan
 
 CONFIG = ScanConfig(n_estimators=40)

@@ -1,0 +1,103 @@
+"""Stopping a run: SIGTERM ends it as Ctrl-C does; a killed run's staging is removed later."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import write_months
+
+from benchmarks.generator import generate
+from detector.atomic import OWNER_LOCK, remove_stale_staging, staging_dir
+from detector.interrupts import Terminated, deferred_interrupt, stop_on_signals
+from detector.scan import ScanConfig, run_scan
+
+CONFIG = ScanConfig(n_estimators=40)
+
+
+@pytest.fixture(scope="module")
+def months(tmp_path_factory):
+    """20,000 generated reviews in month partitions: staging goes file by file."""
+    reviews, _ = generate(20_000, seed=4)
+    root = tmp_path_factory.mktemp("stop") / "in"
+    write_months(reviews, root)
+    return root
+
+
+def _hidden(out: Path) -> list[str]:
+    return sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+
+
+def _files(out: Path) -> dict:
+    return {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+
+
+def _scan_until_staged(inputs: Path, out: Path) -> subprocess.Popen:
+    """A CLI out-of-core scan, returned once its first staged input file exists."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector", "scan", str(inputs), "--out", str(out)]
+        + ["--out-of-core", "--shard-rows", "3000", "--quiet"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".staging-*/**/input-*.parquet")):
+        assert proc.poll() is None, f"the scan ended first: {proc.stderr.read()}"
+        assert time.monotonic() < deadline, "the scan never staged its input"
+        time.sleep(0.02)
+    return proc
+
+
+def test_sigterm_leaves_the_previous_output_and_no_staging(months, tmp_path):
+    out = tmp_path / "out"
+    run_scan(months, out, config=CONFIG)
+    before = _files(out)
+    proc = _scan_until_staged(months, out)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "terminated" in err
+    assert _files(out) == before
+    assert _hidden(out) == []
+
+
+def test_a_killed_runs_staging_is_removed_by_the_next_run(months, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = _scan_until_staged(months, out)
+    proc.kill()  # SIGKILL: no cleanup can run
+    proc.wait(timeout=60)
+    left = [p for p in out.glob(".staging-*") if p.is_dir()]
+    assert left and all((p / OWNER_LOCK).exists() for p in left)
+    run_scan(months, out, config=CONFIG, out_of_core=True, shard_rows=3_000)
+    assert _hidden(out) == []
+    assert (out / "scores.parquet").exists()
+
+
+def test_a_live_runs_staging_is_left_alone(tmp_path):
+    with staging_dir(tmp_path) as live:
+        (live / "work.parquet").write_bytes(b"x")
+        dead = tmp_path / ".staging-dead"
+        dead.mkdir()
+        (dead / OWNER_LOCK).touch()  # a lock file nobody holds
+        foreign = tmp_path / ".staging-not-ours"
+        foreign.mkdir()  # no lock file: not made by staging_dir, never touched
+        assert remove_stale_staging(tmp_path) == [dead]
+        assert (live / "work.parquet").exists() and foreign.exists()
+    assert not live.exists()
+
+
+def test_sigterm_waits_for_the_publish_block():
+    done = []
+    with stop_on_signals():
+        with pytest.raises(Terminated):
+            with deferred_interrupt():
+                os.kill(os.getpid(), signal.SIGTERM)
+                done.append(1)  # still runs: the stop waits for the block to end
+    assert done == [1]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
