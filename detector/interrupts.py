@@ -17,7 +17,7 @@ import signal
 import threading
 from collections.abc import Iterator
 
-#: The signals a run stops on, each with the exception it raises.
+#: The signals that stop a run (held back together by :func:`deferred_interrupt`).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
