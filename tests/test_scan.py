@@ -54,6 +54,18 @@ def test_scan_writes_every_output_with_the_documented_schema(scanned, small_mark
     assert not any(p.name.startswith(".") for p in out.iterdir())
 
 
+def test_outputs_are_readable_as_plain_new_files_would_be(scanned, tmp_path):
+    """Atomic writes (temporary file, then rename) keep the usual file mode, not mkstemp's 0600:
+    a team sharing a scan directory can read summary.json as well as the Parquet files."""
+    _, out = scanned
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    want = plain.stat().st_mode & 0o777
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir() if p.is_file()}
+    assert "summary.json" in modes
+    assert modes == dict.fromkeys(modes, want)
+
+
 def test_explanations_add_up_to_the_score(scanned):
     result, out = scanned
     expl = pl.read_parquet(out / "explanations.parquet")

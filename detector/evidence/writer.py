@@ -11,11 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 from pathlib import Path
 
-from detector.atomic import atomic_dir
+from detector.atomic import atomic_dir, current_umask
 from detector.contract import InputError
 from detector.evidence.cards import render_cards
 from detector.evidence.overview import render_overview
@@ -30,12 +29,6 @@ def _cell(value) -> str:
     """A CSV cell that spreadsheets will not run as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _check_out(out: Path) -> None:
@@ -108,7 +101,7 @@ def write_packet(packet: Packet, out: str | Path) -> dict:
     data["warnings"].extend(warnings)
 
     with atomic_dir(out) as tmp:
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; a packet is meant to be shared
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700; a packet is meant to be shared
         card_files: list[str] = []
         card_of: dict[str, str] = {}
         cards_dir = safe_join(tmp, "cards")
