@@ -414,7 +414,7 @@ def run_out_of_core(
     work = staging / ".work"
 
     t0 = time.perf_counter()
-    with progress.stage("load (staged file by file)") as st:
+    with progress.stage("load (staged file by file)", unit="files") as st:
         staged = stage_inputs(inputs, work / "input", columns, since, until, st)
     n = staged.n_valid
     progress.rows = n
@@ -478,12 +478,15 @@ def run_out_of_core(
             sample = _gather(feature_paths, model.sample_rows(n), names)
             model.fit_sample(sample.select(names).to_numpy(order="fortran"), n)
             del sample
-        for path in feature_paths:
-            part = pl.read_parquet(path, columns=["_rid", *names])
-            score[part["_rid"].to_numpy()] = engine.score_samples(
-                model, part.select(names).to_numpy(order="fortran")
-            )
-            del part
+        with progress.stage(f"score ({len(feature_paths)} shards)", total=n) as st:
+            for path in feature_paths:
+                part = pl.read_parquet(path, columns=["_rid", *names])
+                with progress.muted():  # one line for all shards
+                    score[part["_rid"].to_numpy()] = engine.score_samples(
+                        model, part.select(names).to_numpy(order="fortran")
+                    )
+                st.advance(part.height)
+                del part
     timings["score"] = time.perf_counter() - t0
     prior = config.prior_low + (config.prior_high - config.prior_low) * score
     score = prior

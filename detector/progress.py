@@ -29,6 +29,7 @@ class Stage:
     name: str
     total: int | None = None
     done: int = 0
+    unit: str = "rows"
     started: float = field(default_factory=time.perf_counter)
     _progress: ScanProgress | None = None
     _task: object = None
@@ -63,6 +64,7 @@ class ScanProgress:
         self.enabled = enabled
         self.rows: int | None = None  # rows of the scan, once known
         self.stages: list[Stage] = []
+        self._muted = 0
         self._rich = None
         if enabled:
             from rich.console import Console
@@ -106,16 +108,31 @@ class ScanProgress:
 
     # -- stages ----------------------------------------------------------------
     @contextlib.contextmanager
-    def stage(self, name: str, total: int | None = None) -> Iterator[Stage]:
-        """A stage from start to end; rows default to the scan's rows when it ends."""
-        st = Stage(name, total, _progress=self)
+    def muted(self) -> Iterator[None]:
+        """Stages opened inside the block are neither shown nor recorded: the
+        caller's own stage covers them (one "score" line for all the shards of an
+        out-of-core scan, not one per shard)."""
+        self._muted += 1
+        try:
+            yield
+        finally:
+            self._muted -= 1
+
+    @contextlib.contextmanager
+    def stage(self, name: str, total: int | None = None, unit: str = "rows") -> Iterator[Stage]:
+        """A stage from start to end, counted in ``unit``; a stage counting rows shows
+        the scan's rows when it ends without having counted any."""
+        if self._muted:
+            yield Stage(name, total, unit=unit)
+            return
+        st = Stage(name, total, unit=unit, _progress=self)
         self.stages.append(st)
         if self._rich is not None:
             st._task = self._rich.add_task(name, total=total, rows="", rate="")
         try:
             yield st
         finally:
-            if st.done == 0 and (st.total or self.rows):
+            if st.done == 0 and (st.total or (self.rows and unit == "rows")):
                 st.done = st.total or self.rows or 0
             if st.total is None:
                 st.total = st.done
@@ -125,8 +142,8 @@ class ScanProgress:
         if self._rich is None or st._task is None:
             return
         secs = max(st.seconds, 1e-9)
-        rows = f"{st.done:,} rows" if st.done else ""
-        rate = f"{st.done / secs:,.0f} rows/s" if st.done and (final or secs > 0.2) else ""
+        rows = f"{st.done:,} {st.unit}" if st.done else ""
+        rate = f"{st.done / secs:,.0f} {st.unit}/s" if st.done and (final or secs > 0.2) else ""
         kw = {"rows": rows, "rate": rate}
         if final:
             self._rich.update(

@@ -13,6 +13,7 @@ from detector.cli import main
 from detector.contract import DUPLICATE_REASON, InputError
 from detector.outofcore import stage_inputs
 from detector.partition import read_partitioned
+from detector.progress import ScanProgress
 from detector.scan import ScanConfig, run_scan
 from features.pipeline import compute_features
 from features.sharded import build_global_tables, shard_features
@@ -169,6 +170,19 @@ def test_shards_hold_whole_shops_and_every_review_once(months, tmp_path):
         # a shard over the limit is one bucket (one very large shop)
         assert p.height <= SHARD or np.count_nonzero(staged.bucket_rows[lo:hi]) == 1
         assert p["_rid"].is_sorted()
+
+
+def test_progress_shows_one_score_line_for_all_shards_and_counts_files_staged(months, tmp_path):
+    root, reviews = months
+    progress = ScanProgress(enabled=False)
+    run_scan(
+        root, tmp_path / "o", config=CONFIG, out_of_core=True, shard_rows=SHARD, progress=progress
+    )
+    scoring = [s for s in progress.stages if s.name.startswith("score")]
+    assert len(scoring) == 1 and scoring[0].name.endswith("shards)")
+    assert scoring[0].done == reviews.height
+    (load,) = [s for s in progress.stages if s.name.startswith("load")]
+    assert (load.unit, load.done) == ("files", len(list(root.rglob("*.parquet"))))
 
 
 def test_sharded_features_equal_whole_input_features(small_market):
