@@ -53,15 +53,18 @@ def _scan_until_staged(inputs: Path, out: Path) -> subprocess.Popen:
     return proc
 
 
-def test_sigterm_leaves_the_previous_output_and_no_staging(months, tmp_path):
+@pytest.mark.parametrize(
+    "sig, says", [(signal.SIGTERM, "terminated"), (signal.SIGINT, "interrupted")]
+)
+def test_a_stop_leaves_the_previous_output_and_no_staging(months, tmp_path, sig, says):
     out = tmp_path / "out"
     run_scan(months, out, config=CONFIG)
     before = _files(out)
     proc = _scan_until_staged(months, out)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 128 + signal.SIGTERM, err
-    assert "terminated" in err
+    assert proc.returncode == 128 + sig, err
+    assert says in err
     assert _files(out) == before
     assert _hidden(out) == []
 
