@@ -62,6 +62,8 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    # mkdtemp makes it 0700; the output gets the mode a plain mkdir() would give it
+    tmp.chmod(0o777 & ~current_umask())
     try:
         yield tmp
         if final.exists():

@@ -595,3 +595,10 @@ def test_source_date_epoch_makes_packets_reproducible(world, tmp_path, monkeypat
     assert evidence(world.scan, "--shop", world.shop, "--out", tmp_path / "c") == 2
     assert "SOURCE_DATE_EPOCH='tomorrow' is not a Unix time" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_packet_directory_has_a_plain_directorys_mode(world, tmp_path):
+    """The packet is staged in a temporary directory (mkdtemp: 0700) but is meant to be shared."""
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert (world.out.stat().st_mode & 0o777) == (plain.stat().st_mode & 0o777)

@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from detector.atomic import atomic_dir, current_umask
+from detector.atomic import atomic_dir
 from detector.contract import InputError
 from detector.evidence.cards import render_cards
 from detector.evidence.overview import render_overview
@@ -101,7 +101,6 @@ def write_packet(packet: Packet, out: str | Path) -> dict:
     data["warnings"].extend(warnings)
 
     with atomic_dir(out) as tmp:
-        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700; a packet is meant to be shared
         card_files: list[str] = []
         card_of: dict[str, str] = {}
         cards_dir = safe_join(tmp, "cards")
