@@ -23,8 +23,8 @@ only appeal those); a case's reviews at other shops are shown as context.
         appeal_window_days, one_appeal_per_review, editable},
     impact {n_reviews, n_cited, rating_before, rating_after,
         positive_rate_before, positive_rate_after,
-        dsr? {dsr_description|dsr_service|dsr_logistics:
-              {before, after, n_before, n_after}}},   # only when DSR columns exist
+        dsr {dsr_description?|dsr_service?|dsr_logistics?:
+             {before, after, n_before, n_after}}},  # a dimension only when the input has it
     n_flagged_at_shop, n_flagged_unlinked,
     cases [{case_id, kind, kind_label, shop_ids, product_ids, start, end,
         n_reviews, n_users, n_cited, n_negative_at_shop, n_positive_at_shop,
@@ -192,8 +192,7 @@ def compute_impact(shop_reviews: pl.DataFrame, cited: set[str] | pl.Series) -> d
                 "n_before": int(shop_reviews[c].drop_nulls().len()),
                 "n_after": int(after[c].drop_nulls().len()),
             }
-    if dsr:
-        out["dsr"] = dsr
+    out["dsr"] = dsr  # only the dimensions the input has per review (Taobao's DSR is anonymous)
     return out
 
 
