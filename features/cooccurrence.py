@@ -17,9 +17,10 @@ import polars as pl
 
 from features.frames import group_codes, map_shards, shop_shards
 from features.params import COREVIEW_WINDOW_S, HUB_CAP, RING_MIN_PRODUCTS, RING_MIN_SHARE
-from features.registry import REGISTRY, Feature
+from features.registry import REGISTRY, Claim, Feature
 
 F = Feature
+C = Claim
 #: Co-review pairs counted per slice when finding strong pairs.
 PAIR_SLICE_ROWS = 5_000_000
 RING = (
@@ -29,6 +30,12 @@ RING = (
         1,
         "accounts that repeatedly review the same products in lockstep with this reviewer also reviewed this product",
         "与该评价者多次同步评价相同商品的账号也评价了本商品",
+        claim=C(
+            1.0,
+            "{k} account(s) that co-reviewed at least {m} products with this account, each within "
+            "{h} h, also reviewed this product",
+            "与该账号在{h}小时内共同评价过至少{m}个商品的{k}个账号也评价了本商品",
+        ),
     ),
     F(
         "ring_core",
@@ -36,6 +43,11 @@ RING = (
         1,
         "the review was written in lockstep by a tightly knit group of accounts that co-review many products (k-core)",
         "该评价由频繁共同评价商品的紧密账号群体同步发布（k-core）",
+        claim=C(
+            2.0,
+            "this account is in a group where every account co-reviewed with at least {k} others",
+            "该账号所在群体中每个账号都与至少{k}个其他账号多次共同评价",
+        ),
     ),
     F(
         "ring_size",
@@ -43,6 +55,11 @@ RING = (
         1,
         "number of accounts in the co-review ring that wrote this review in lockstep",
         "同步发布该评价的共评团伙账号数量",
+        claim=C(
+            3.0,
+            "the co-review ring of this account has {n} accounts",
+            "该账号所在的共评团伙共有{n}个账号",
+        ),
     ),
 )
 REQUIRES = ("user_id", "shop_id", "product_id", "created_at")
