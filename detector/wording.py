@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -103,8 +104,13 @@ def duration(seconds: float, lang: str) -> str:
 
 
 def zone_name(summary: dict | None) -> str:
-    """The IANA zone a scan's times are shown in: ``summary["input"]["timezone"]``, else UTC."""
-    return ((summary or {}).get("input") or {}).get("timezone") or "UTC"
+    """The IANA zone a scan's times are shown in, else UTC.
+
+    ``summary["input"]["effective_timezone"]`` (the zone naive export times
+    were read in, a preset's when none was given), else ``["timezone"]``.
+    """
+    record = (summary or {}).get("input") or {}
+    return record.get("effective_timezone") or record.get("timezone") or "UTC"
 
 
 def scan_zone(summary: dict | None) -> ZoneInfo:
@@ -188,12 +194,14 @@ def reason_texts(
     reasons: pl.DataFrame,
     lang: str,
     zone: ZoneInfo,
+    redact: Callable[[str, object], object] | None = None,
 ) -> dict[str, list[dict]]:
-    """Per review id, its reasons as ``{"feature", "text"}`` with the review's numbers.
+    """Per review id, its reasons as ``{"feature", "text", "facts"}`` with the review's numbers.
 
     ``reasons`` holds ``review_id`` and ``reasons`` (a scan's reason column);
     a reason whose claim the data does not support is left out
-    (:func:`features.claims.claim_facts`).
+    (:func:`features.claims.claim_facts`). ``redact(fact, value)``, when
+    given, replaces each fact first (a packet's masked IPs and pseudonyms).
     """
     pairs = (
         reasons.select("review_id", pl.col("reasons").alias("feature"))
@@ -205,6 +213,8 @@ def reason_texts(
     out: dict[str, list[dict]] = {}
     for rid, name in pairs.iter_rows():
         f = facts.get((rid, name))
+        if f is not None and redact is not None:
+            f = {k: redact(k, v) for k, v in f.items()}
         if f is not None:
             out.setdefault(rid, []).append(
                 {

@@ -53,17 +53,23 @@ _VALUE = {
 
 
 def keyed(reviews: pl.DataFrame) -> pl.DataFrame:
-    """``reviews`` with ``_t`` (epoch s), ``_pol`` and, with an ``ip`` column, ``_ip``/``_net``."""
-    df = reviews.with_columns(
-        pl.col("created_at").dt.epoch("s").alias("_t"),
-        pl.when(pl.col("rating") >= 4)
-        .then(1)
-        .when(pl.col("rating") <= 2)
-        .then(-1)
-        .otherwise(0)
-        .cast(pl.Int8)
-        .alias("_pol"),
-    )
+    """``reviews`` with ``_t`` (epoch s), ``_pol`` and, with an ``ip`` column, ``_ip``/``_net``.
+
+    Columns already there are kept (a scan's link keys carry them).
+    """
+    df = reviews
+    if "_t" not in df.columns:
+        df = df.with_columns(pl.col("created_at").dt.epoch("s").alias("_t"))
+    if "_pol" not in df.columns:
+        df = df.with_columns(
+            pl.when(pl.col("rating") >= 4)
+            .then(1)
+            .when(pl.col("rating") <= 2)
+            .then(-1)
+            .otherwise(0)
+            .cast(pl.Int8)
+            .alias("_pol")
+        )
     if "ip" in df.columns and "_ip" not in df.columns:
         df = df.join(ip_keys(df.lazy().select("ip")).collect(), on="ip", how="left")
     return df
@@ -181,10 +187,10 @@ def _product_facts(reviews: pl.DataFrame, rows: pl.DataFrame) -> dict[str, dict]
     return out
 
 
-def _delay(r: dict) -> dict | None:
-    if r.get("delivered_at") is None:
+def _delay(minutes: float | None) -> dict | None:
+    """Facts of ``review_delay_minutes``: the minutes from confirmed receipt to the review."""
+    if minutes is None or minutes != minutes:
         return None
-    minutes = (r["created_at"] - r["delivered_at"]).total_seconds() / 60.0
     m = abs(minutes)
     en, zh = (
         (f"{m:.0f} min", f"{m:.0f}分钟") if m < 120 else (f"{m / 60:.1f} h", f"{m / 60:.1f}小时")
@@ -200,10 +206,10 @@ def claim_facts(reviews: pl.DataFrame, features: pl.DataFrame, pairs: pl.DataFra
     Parameters
     ----------
     reviews : DataFrame
-        Every review of the scan in contract columns (``review_id``,
-        ``shop_id``, ``product_id``, ``user_id``, ``rating``, ``created_at``
-        and, when present, ``ip``, ``device_id``, ``delivered_at``); counts
-        are over all of them.
+        Every review of the scan: ``review_id``, ``shop_id``, ``product_id``,
+        ``user_id``, ``rating``, ``created_at`` (or its ``_t``) and, when
+        present, ``ip`` (or ``_ip``/``_net``) and ``device_id``: contract
+        columns, or a scan's link keys; counts are over all of them.
     features : DataFrame
         ``review_id`` and the feature columns, for at least the reviews of ``pairs``.
     pairs : DataFrame
@@ -255,7 +261,7 @@ def claim_facts(reviews: pl.DataFrame, features: pl.DataFrame, pairs: pl.DataFra
         elif name == "product_age_days":
             facts = prod[rid]["age"]
         elif name == "review_delay_minutes":
-            facts = _delay(r)
+            facts = _delay(value.get(rid, {}).get(name))
         elif name in others:
             k = others[name].get(rid, 0)
             key = {"ip": r.get("_ip"), "net": r.get("_net"), "product": r["product_id"]}

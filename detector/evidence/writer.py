@@ -61,6 +61,8 @@ def _appeals_csv(packet: Packet, card_of: dict[str, str]) -> str:
             "card",
             "appeal_text",
             "row_sha256",
+            "appeal_past",
+            "timezone",
         ]
     )
     hashes = packet.data["integrity"]["rows"]["sha256"]
@@ -79,6 +81,8 @@ def _appeals_csv(packet: Packet, card_of: dict[str, str]) -> str:
                         card_of.get(c["case_id"], ""),
                         c["appeal_text"],
                         hashes.get(r["review_id"], ""),
+                        "yes" if r.get("appeal_past") else "no",
+                        packet.data["timezone"],
                     )
                 ]
             )
