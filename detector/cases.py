@@ -64,6 +64,7 @@ type, a, b).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -230,6 +231,155 @@ def link_edges(flagged: pl.DataFrame, rule: _EdgeRule) -> pl.DataFrame:
     )
 
 
+def _with_burst_strength(keys: pl.DataFrame, features: pl.DataFrame | None) -> pl.DataFrame:
+    """``keys`` with ``_in_burst``: whether a review may take part in a ``burst`` link."""
+    if features is None:
+        return keys.with_columns(pl.lit(True).alias("_in_burst"))
+    if "product_burst" not in features.columns:
+        return keys.with_columns(pl.lit(False).alias("_in_burst"))
+    return (
+        keys.join(features.select("review_id", "product_burst"), on="review_id", how="left")
+        .with_columns(
+            (pl.col("product_burst").fill_null(0.0) >= BURST_MIN_SURPRISE).alias("_in_burst")
+        )
+        .drop("product_burst")
+    )
+
+
+def attach_candidates(flagged_keys: pl.DataFrame) -> pl.Expr:
+    """A filter over link keys keeping every review :func:`attach_unflagged` could attach.
+
+    Reviews of a flagged review's product and polarity, or of its text
+    cluster at its shop: a scan that holds its keys in shards gathers only
+    these (with the flagged ones) before :func:`build_cases`.
+    """
+    pairs = flagged_keys.select(
+        pl.concat_str([pl.col("product_id"), pl.col("_pol").cast(pl.String)], separator="|")
+    ).to_series()
+    keep = pl.concat_str(
+        [pl.col("product_id"), pl.col("_pol").cast(pl.String)], separator="|"
+    ).is_in(pairs.unique().implode())
+    if "text_cluster" in flagged_keys.columns:
+        clusters = flagged_keys["text_cluster"].drop_nulls().unique()
+        keep = keep | pl.col("text_cluster").is_in(clusters.implode())
+    return keep
+
+
+def _nearest(cand: pl.DataFrame) -> pl.DataFrame:
+    """Per candidate review, its nearest linked member (by time, then review id)."""
+    return (
+        cand.with_columns((pl.col("_t") - pl.col("_tm")).abs().alias("_dt"))
+        .sort("_dt", "_member", "_comp")
+        .unique("review_id", keep="first", maintain_order=True)
+    )
+
+
+def attach_unflagged(
+    flagged: pl.DataFrame, others: pl.DataFrame, edges: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Add to campaign-like components the unflagged reviews concrete evidence ties to them.
+
+    A score below the threshold does not make a review honest: a smear
+    campaign's quieter reviews share its template or its burst window. An
+    unflagged review joins a component of two or more flagged reviews from
+    two or more accounts when, at the same polarity,
+
+    * ``text``: it is in the same text cluster at the same shop as a member,
+      by another account, within ``TEXT_WINDOW_S`` of it; or
+    * ``burst``: it is in a significant burst itself (``product_burst`` >=
+      :data:`BURST_MIN_SURPRISE`) on a product whose member reviews the
+      component links by ``burst`` edges, from ``BURST_WINDOW_S`` before the
+      first of them to ``BURST_WINDOW_S`` after the last (the reviews the
+      burst feature counts with them; the window the packet shows).
+
+    Each attached review is linked to its nearest member by one edge of that
+    type; attached reviews are never linked to each other, so a case cannot
+    grow through honest reviews. Returns ``flagged`` with the attached rows
+    appended (new ``_pos``) and ``edges`` with their edges.
+    """
+    big = flagged.group_by("_comp").agg(
+        pl.len().alias("_n"), pl.col("user_id").n_unique().alias("_u")
+    )
+    big = big.filter((pl.col("_n") >= 2) & (pl.col("_u") >= 2)).select("_comp")
+    members = flagged.join(big, on="_comp", how="semi")
+    if members.height == 0 or others.height == 0:
+        return flagged, edges
+    cand = []
+    m = members.select(
+        "_comp", "_pos", "shop_id", "product_id", "_pol", pl.col("_t").alias("_tm"),
+        pl.col("user_id").alias("_um"), pl.col("review_id").alias("_member"),
+        *(["text_cluster"] if "text_cluster" in members.columns else []),
+    )  # fmt: skip
+    if "text_cluster" in others.columns:
+        text = (
+            others.drop_nulls("text_cluster")
+            .join(
+                m.drop_nulls("text_cluster").drop("product_id"),
+                on=["shop_id", "text_cluster", "_pol"],
+            )
+            .filter(
+                ((pl.col("_t") - pl.col("_tm")).abs() <= TEXT_WINDOW_S)
+                & (pl.col("user_id") != pl.col("_um"))
+            )
+        )
+        cand.append(
+            text.with_columns(
+                pl.lit("text").alias("type"), pl.col("text_cluster").cast(pl.String).alias("key")
+            )
+        )
+    burst_pos = pl.concat([edges.filter(pl.col("type") == "burst")[c] for c in ("_pa", "_pb")])
+    runs = (
+        m.filter(pl.col("_pos").is_in(burst_pos.implode()))
+        .group_by("_comp", "product_id", "_pol")
+        .agg(pl.col("_tm").min().alias("_t0"), pl.col("_tm").max().alias("_t1"))
+    )
+    if runs.height:
+        inside = (
+            others.filter(pl.col("_in_burst"))
+            .join(runs, on=["product_id", "_pol"])
+            .filter(
+                pl.col("_t").is_between(
+                    pl.col("_t0") - BURST_WINDOW_S, pl.col("_t1") + BURST_WINDOW_S
+                )
+            )
+            .join(
+                m.drop("shop_id", "text_cluster", strict=False), on=["_comp", "product_id", "_pol"]
+            )
+            .filter(pl.col("user_id") != pl.col("_um"))
+        )
+        cand.append(
+            inside.with_columns(
+                pl.lit("burst").alias("type"),
+                pl.concat_str(
+                    [pl.col("product_id"), pl.col("_pol").cast(pl.String)], separator="|"
+                ).alias("key"),
+            )
+        )
+    cand = [c for c in cand if c.height]
+    if not cand:
+        return flagged, edges
+    cols = ["review_id", "_comp", "_pos", "_t", "_tm", "_member", "type", "key"]
+    best = _nearest(pl.concat([c.select(cols) for c in cand])).sort("review_id")
+    start = flagged.height
+    best = best.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + start).alias("_new"))
+    added = (
+        others.join(best.select("review_id", "_comp", "_new"), on="review_id")
+        .rename({"_new": "_pos"})
+        .select(flagged.columns)
+    )
+    later = pl.col("_t") >= pl.col("_tm")
+    new_edges = best.select(
+        pl.when(later).then(pl.col("_pos")).otherwise(pl.col("_new")).alias("_pa"),
+        pl.when(later).then(pl.col("_new")).otherwise(pl.col("_pos")).alias("_pb"),
+        "type",
+        pl.col("key").cast(pl.String),
+    )
+    return (
+        pl.concat([flagged, added.cast(flagged.schema)]),
+        pl.concat([edges, new_edges.cast(edges.schema)]),
+    )
+
+
 def _empty_cases() -> CaseResult:
     return CaseResult(
         pl.DataFrame(schema=CASES_SCHEMA),
@@ -238,9 +388,12 @@ def _empty_cases() -> CaseResult:
 
 
 def build_cases(
-    scores: pl.DataFrame, keys: pl.DataFrame, features: pl.DataFrame | None = None
+    scores: pl.DataFrame,
+    keys: pl.DataFrame,
+    features: pl.DataFrame | None = None,
+    weak_identity: Iterable[str] = (),
 ) -> CaseResult:
-    """Link the flagged reviews of ``scores`` into cases.
+    """Link the flagged reviews of ``scores`` into cases, and attach the unflagged ones evidence ties to them.
 
     Parameters
     ----------
@@ -258,29 +411,29 @@ def build_cases(
         given) every flagged review may take part in a burst edge; when
         features are given but ``product_burst`` is not among them (the burst
         family was left out), there are no burst edges.
+        Reviews of ``keys`` that ``scores`` does not flag may be attached to
+        a case (:func:`attach_unflagged`).
+    weak_identity : iterable of str
+        Identity columns that are not accounts (``summary["input"]["weak_identity"]``,
+        e.g. masked nicknames in ``user_id``): they make no ``user`` or
+        ``ring`` edge and no professional negative reviewer.
     """
+    weak = set(weak_identity)
     flagged_ids = scores.filter(pl.col("flagged")).select("review_id")
     if flagged_ids.height == 0:
         return _empty_cases()
+    keyed = _with_burst_strength(keys, features)
     flagged = (
-        keys.join(flagged_ids, on="review_id", how="semi")
+        keyed.join(flagged_ids, on="review_id", how="semi")
         .sort("review_id")
         .with_row_index("_pos")
         .with_columns(pl.col("_pos").cast(pl.Int64))
     )
     n = flagged.height
-    in_burst = pl.lit(True)
-    if features is not None:
-        if "product_burst" in features.columns:
-            flagged = flagged.join(
-                features.select("review_id", "product_burst"), on="review_id", how="left"
-            )
-            in_burst = pl.col("product_burst").fill_null(0.0) >= BURST_MIN_SURPRISE
-        else:
-            in_burst = pl.lit(False)
+    rules = [r for r in EDGE_RULES if not (weak & {"user_id"} and r.type in ("user", "ring"))]
     parts = []
-    for rule in EDGE_RULES:
-        rows = flagged.filter(in_burst) if rule.type == "burst" else flagged
+    for rule in rules:
+        rows = flagged.filter(pl.col("_in_burst")) if rule.type == "burst" else flagged
         parts.append(link_edges(rows, rule))
     edges = pl.concat(parts)
 
@@ -289,11 +442,13 @@ def build_cases(
     graph = coo_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
     _, comp = connected_components(graph, directed=False)
     flagged = flagged.with_columns(pl.Series("_comp", comp.astype(np.int64)))
+    others = keyed.join(flagged_ids, on="review_id", how="anti")
+    flagged, edges = attach_unflagged(flagged, others, edges)
 
-    has_ring = "ring_id" in flagged.columns
+    has_ring = "ring_id" in flagged.columns and "user_id" not in weak
     # Accounts with 1-2★ reviews at several shops inside their component.
     pro_users = (
-        flagged.filter(pl.col("_pol") == -1)
+        flagged.filter((pl.col("_pol") == -1) & pl.lit("user_id" not in weak))
         .group_by("_comp", "user_id")
         .agg(pl.col("shop_id").n_unique().alias("_neg_shops"))
         .filter(pl.col("_neg_shops") >= PRO_NEGATIVE_MIN_SHOPS)
