@@ -16,7 +16,8 @@ only appeal those); a case's reviews at other shops are shown as context.
 
 ``packet.json`` (``schema`` = :data:`SCHEMA`, ``schema_version`` = 1)::
 
-    schema, schema_version, generated_at (ISO-8601 UTC), shop_id, lang,
+    schema, schema_version, generated_at, timezone (IANA; every time below is
+        ISO-8601 with its offset in this zone), shop_id, lang,
     selection ("attacks" | "all"), redacted (bool), summary (one sentence,
         at most platform.summary_max_chars),
     platform {key, max_images, max_image_bytes, summary_max_chars,
@@ -43,8 +44,9 @@ only appeal those); a case's reviews at other shops are shown as context.
                   links [{a, b, products}]} | null,
             reviewers [{user_id, n_reviews, n_negative, negative_shops, first,
                 last, median_minutes_after_delivery}]},
-        reviews [{review_id, created_at, rating, product_id, user_id, ip,
-            device_id, text, score, reasons [{feature, text}], appeal_by}],
+        reviews [{review_id, order_id, created_at, rating, product_id, user_id, ip,
+            device_id, text, score, reasons [{feature, text, facts}], appeal_by,
+            appeal_past}],
         related_reviews [{review_id, shop_id, created_at, rating, product_id,
             user_id, text}]}],
     files {html, json, cards [{file, case_id, bytes, scale}], overview,
@@ -840,6 +842,7 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
             review_rows.append(
                 {
                     "review_id": r["review_id"],
+                    "order_id": r.get("order_id"),
                     "created_at": iso(r["created_at"], zone),
                     "rating": int(r["rating"]),
                     "product_id": r["product_id"],

@@ -63,6 +63,7 @@ def _appeals_csv(packet: Packet, card_of: dict[str, str]) -> str:
             "row_sha256",
             "appeal_past",
             "timezone",
+            "order_id",
         ]
     )
     hashes = packet.data["integrity"]["rows"]["sha256"]
@@ -83,6 +84,7 @@ def _appeals_csv(packet: Packet, card_of: dict[str, str]) -> str:
                         hashes.get(r["review_id"], ""),
                         "yes" if r.get("appeal_past") else "no",
                         packet.data["timezone"],
+                        r.get("order_id"),
                     )
                 ]
             )
