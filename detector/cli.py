@@ -265,8 +265,11 @@ def cmd_scan(args) -> int:
     if args.quiet:
         return 0
     if result is None:
-        out.print(
-            f"nothing to do: no new or changed input since the last scan ({args.incremental})"
+        _plain(
+            out,
+            f"无需处理：自上次检测以来没有新增或变更的输入（{args.incremental}）"
+            if _lang(args) == "zh"
+            else f"nothing to do: no new or changed input since the last scan ({args.incremental})",
         )
         return 0
     print_scan_summary(out, result, Path(args.out), lang=_lang(args))
