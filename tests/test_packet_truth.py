@@ -183,7 +183,10 @@ def _check_claim(name: str, facts: dict, r: dict, data: pl.DataFrame, feats: dic
 
 
 def _shown_reasons(scan: Path) -> tuple[pl.DataFrame, dict, dict]:
-    """Every flagged review's reasons as the scan summary and packets word them."""
+    """Every flagged review's reasons as the scan summary and packets word them.
+
+    Each name in the ``reasons`` column of scores.parquet has its claim.
+    """
     bundle = load_scan(scan)
     flagged = bundle.scores.filter(pl.col("flagged"))
     said = wording.reason_texts(
@@ -194,6 +197,9 @@ def _shown_reasons(scan: Path) -> tuple[pl.DataFrame, dict, dict]:
         wording.scan_zone(None),
     )
     feats = {r["review_id"]: r for r in bundle.features.iter_rows(named=True)}
+    named = flagged.select("review_id", "reasons").explode("reasons").drop_nulls()
+    worded = {(rid, x["feature"]) for rid, xs in said.items() for x in xs}
+    assert set(named.iter_rows()) == worded
     return bundle.reviews, said, feats
 
 
