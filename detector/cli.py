@@ -11,7 +11,7 @@ from rich.console import Console
 
 from detector import __version__
 from detector.clock import generation_time
-from detector.contract import InputError, parse_column_map
+from detector.contract import InputError, InputSpec, parse_column_map
 from detector.interrupts import stop_on_signals, stop_signal
 
 err = Console(stderr=True)
@@ -183,7 +183,7 @@ def cmd_scan(args) -> int:
         threshold=args.threshold,
     )
     inputs = args.input if len(args.input) > 1 else args.input[0]
-    columns = parse_column_map(args.columns)
+    spec = InputSpec(columns=parse_column_map(args.columns), since=args.since, until=args.until)
     if args.out_of_core and args.engine != "polars":
         err.print(
             f"[bold red]error:[/] --out-of-core runs on the polars engine; --engine "
@@ -212,9 +212,7 @@ def cmd_scan(args) -> int:
                     inputs,
                     args.out,
                     args.incremental,
-                    columns=columns,
-                    since=args.since,
-                    until=args.until,
+                    spec=spec,
                     config=config,
                     engine=engine,
                     partition_by=args.partition_by or "month",
@@ -223,9 +221,7 @@ def cmd_scan(args) -> int:
                 result = run_scan(
                     inputs,
                     args.out,
-                    columns=columns,
-                    since=args.since,
-                    until=args.until,
+                    spec=spec,
                     config=config,
                     engine=engine,
                     partition_by=args.partition_by,

@@ -43,11 +43,13 @@ from pathlib import Path
 
 import polars as pl
 
+from detector.hashing import file_sha256
 from detector.schema import CONTRACT, DSR_COLUMNS, OPTIONAL, REQUIRED, UTC_DATETIME
 from features.ipaddr import ip_is_valid
 
 __all__ = [
     "InputError",
+    "InputSpec",
     "LoadedInput",
     "load_reviews",
     "parse_column_map",
@@ -106,6 +108,148 @@ class InputError(Exception):
     exit_code = 2
 
 
+def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone this machine knows, else :class:`InputError`."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InputError(
+            f"unknown time zone {name!r}; give an IANA name such as Asia/Shanghai or UTC"
+        ) from None
+    return name
+
+
+def _window_text(value) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How to read a scan's input: everything besides the file paths.
+
+    Recorded in ``summary.json`` (``input``, :meth:`to_dict`) so that
+    ``evidence`` and incremental runs re-read the input exactly as it was
+    scanned (:meth:`from_dict`).
+
+    Attributes
+    ----------
+    columns : dict, optional
+        ``{file header: contract name}`` (``--columns``); overrides the preset.
+    preset : str, optional
+        A seller-centre export layout (:data:`detector.presets.PRESETS`).
+    shop : str, optional
+        The shop of an export without a shop column (``--shop``).
+    timezone : str, optional
+        IANA zone of naive times in the input; default :attr:`effective_timezone`.
+    orders : tuple of str
+        Order-export files joined on ``order_id`` (``--orders``).
+    since, until : str or datetime, optional
+        Only reviews created in ``[since, until)``; naive bounds are in the time zone.
+    """
+
+    columns: dict[str, str] | None = None
+    preset: str | None = None
+    shop: str | None = None
+    timezone: str | None = None
+    orders: tuple[str, ...] = ()
+    since: datetime | date | str | None = None
+    until: datetime | date | str | None = None
+
+    def __post_init__(self) -> None:
+        from detector.presets import PRESETS
+
+        if self.preset is not None and self.preset not in PRESETS:
+            raise InputError(f"unknown preset {self.preset!r}; choose from {', '.join(PRESETS)}")
+        if self.timezone is not None:
+            check_timezone(self.timezone)
+        if self.shop is not None and not str(self.shop).strip():
+            raise InputError("--shop needs a non-empty shop name")
+        orders = (self.orders,) if isinstance(self.orders, str | os.PathLike) else self.orders
+        object.__setattr__(self, "orders", tuple(os.fspath(o) for o in orders or ()))
+        if self.columns is not None:
+            object.__setattr__(self, "columns", dict(self.columns) or None)
+
+    @property
+    def effective_timezone(self) -> str:
+        """The zone naive times are read in: the given one, else the preset's, else UTC."""
+        if self.timezone is not None:
+            return self.timezone
+        if self.preset is not None:
+            from detector.presets import PRESETS
+
+            return PRESETS[self.preset].timezone
+        return "UTC"
+
+    def to_dict(self) -> dict:
+        """A JSON-ready record (``since``/``until`` as ISO text)."""
+        return {
+            "columns": dict(self.columns) if self.columns else None,
+            "preset": self.preset,
+            "shop": self.shop,
+            "timezone": self.timezone,
+            "orders": list(self.orders),
+            "since": _window_text(self.since),
+            "until": _window_text(self.until),
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict | None) -> InputSpec:
+        """The spec :meth:`to_dict` wrote; unknown keys (added by later versions) are ignored."""
+        record = record or {}
+        return cls(
+            columns=record.get("columns") or None,
+            preset=record.get("preset"),
+            shop=record.get("shop"),
+            timezone=record.get("timezone"),
+            orders=tuple(record.get("orders") or ()),
+            since=record.get("since"),
+            until=record.get("until"),
+        )
+
+    @classmethod
+    def from_summary(cls, summary: dict) -> InputSpec:
+        """How a scan read its input: its ``summary.json``'s ``input``, else the older ``load``."""
+        if summary.get("input"):
+            return cls.from_dict(summary["input"])
+        load = summary.get("load") or {}
+        return cls(
+            columns=load.get("columns") or None, since=load.get("since"), until=load.get("until")
+        )
+
+
+def input_record(spec: InputSpec, loaded: LoadedInput) -> dict:
+    """The ``input`` section of ``summary.json``.
+
+    :meth:`InputSpec.to_dict` plus ``effective_timezone`` (the zone naive
+    times were read in, and the one to show times in), ``weak_identity``
+    (identity columns not treated as accounts, e.g. masked nicknames),
+    ``headers`` (file header -> contract column, as mapped) and ``orders_sha256``
+    (the order exports read, by path).
+    """
+    record = spec.to_dict()
+    record["effective_timezone"] = spec.effective_timezone
+    record["weak_identity"] = list(loaded.weak_identity)
+    record["headers"] = dict(loaded.headers)
+    record["orders_sha256"] = {p: file_sha256(p) for p in spec.orders if os.path.isfile(p)}
+    return record
+
+
+def as_spec(spec: InputSpec | None = None, columns=None, since=None, until=None) -> InputSpec:
+    """``spec``, or one built from the older ``columns``/``since``/``until`` arguments.
+
+    Raises :class:`InputError` when both are given and disagree.
+    """
+    if spec is None:
+        return InputSpec(columns=columns or None, since=since, until=until)
+    given = {"columns": columns, "since": since, "until": until}
+    clash = [k for k, v in given.items() if v is not None and v != getattr(spec, k)]
+    if clash:
+        raise InputError(f"{', '.join(clash)} given both in the InputSpec and on their own")
+    return spec
+
+
 @dataclass
 class LoadedInput:
     """Reviews split into scored and rejected rows."""
@@ -121,6 +265,10 @@ class LoadedInput:
     #: on its own later is a duplicate (out-of-core scans load file by file and use
     #: this to reject such copies as one load of every file would).
     claims: pl.DataFrame | None = None
+    #: File header -> contract column of every header that was mapped (preset or --columns).
+    headers: dict[str, str] = field(default_factory=dict)
+    #: Identity columns read as weak: not accounts (masked nicknames: ``user_id``).
+    weak_identity: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- mapping
@@ -729,13 +877,12 @@ class _Plan:
 
 def _plan(
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    columns: dict[str, str] | None,
-    since: datetime | date | str | None,
-    until: datetime | date | str | None,
+    spec: InputSpec,
     keep_raw: bool,
     flags_only: bool = False,
 ) -> _Plan:
-    lo, hi = _to_utc(since, "since"), _to_utc(until, "until")
+    columns = spec.columns
+    lo, hi = _to_utc(spec.since, "since"), _to_utc(spec.until, "until")
     if lo is not None and hi is not None and lo >= hi:
         raise InputError(
             f"empty time window: since {lo.isoformat()} is not before until {hi.isoformat()}"
@@ -801,6 +948,7 @@ def scan_reviews(
     columns: dict[str, str] | None = None,
     since: datetime | date | str | None = None,
     until: datetime | date | str | None = None,
+    spec: InputSpec | None = None,
 ) -> tuple[pl.LazyFrame, list[Path]]:
     """Lazily read reviews into the contract.
 
@@ -812,9 +960,10 @@ def scan_reviews(
     as a Datetime or Date, and files in ``dt=``/``ds=``/``date=`` partitions more
     than a day outside the window are not opened at all. Naive ``since``/``until``
     are UTC. Schemas are checked eagerly: a missing required column or an
-    unreadable file raises :class:`InputError`.
+    unreadable file raises :class:`InputError`. ``spec`` (:class:`InputSpec`)
+    gives every read option at once, instead of ``columns``/``since``/``until``.
     """
-    plan = _plan(inputs, columns, since, until, keep_raw=False)
+    plan = _plan(inputs, as_spec(spec, columns, since, until), keep_raw=False)
     return plan.frame, plan.files
 
 
@@ -836,6 +985,7 @@ def load_reviews(
     columns: dict[str, str] | None = None,
     since: datetime | date | str | None = None,
     until: datetime | date | str | None = None,
+    spec: InputSpec | None = None,
 ) -> LoadedInput:
     """Read reviews and split them into valid rows and rejected rows with reasons.
 
@@ -843,8 +993,11 @@ def load_reviews(
     and types, then the other columns untouched. ``rejected`` holds the rest:
     ``review_id`` and the other columns as they were read (as strings where
     possible), then ``reason``. Raises :class:`InputError` when no rows remain.
+    ``spec`` (:class:`InputSpec`) gives every read option at once.
     """
-    plan = _plan(inputs, columns, since, until, keep_raw=False, flags_only=True)
+    spec = as_spec(spec, columns, since, until)
+    since, until = spec.since, spec.until
+    plan = _plan(inputs, spec, keep_raw=False, flags_only=True)
     try:
         df = plan.frame.collect()
     except Exception as exc:

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from detector.cases import CASES_SCHEMA
-from detector.contract import InputError, load_reviews
+from detector.contract import InputError, InputSpec, load_reviews
 from detector.hashing import file_sha256
 
 SCAN_FILES = ("summary.json", "scores.parquet", "cases.parquet")
@@ -98,13 +98,15 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
             )
         inputs.append({"path": str(path), "sha256": actual})
 
-    load = summary.get("load") or {}
-    loaded = load_reviews(
-        [p for p, _ in _input_paths(summary, root)],
-        columns=load.get("columns") or None,
-        since=load.get("since"),
-        until=load.get("until"),
-    )
+    spec = InputSpec.from_summary(summary)
+    for path in spec.orders:
+        expected = (summary.get("input") or {}).get("orders_sha256", {}).get(path)
+        if expected is not None and (not Path(path).is_file() or file_sha256(path) != expected):
+            raise InputError(
+                f"order export {path} recorded in {root / 'summary.json'} is gone or changed "
+                "since the scan; restore it or re-run the scan before building evidence"
+            )
+    loaded = load_reviews([p for p, _ in _input_paths(summary, root)], spec=spec)
     outputs = [
         {"name": n, "sha256": file_sha256(root / n)} for n in SCAN_FILES if (root / n).is_file()
     ]
