@@ -38,6 +38,32 @@ def _add_scan(sub) -> None:
         "--columns",
         help="map input headers to contract names, e.g. '评价时间=created_at,评分=rating'",
     )
+    p.add_argument(
+        "--preset",
+        choices=("taobao", "tmall", "jd", "pdd", "douyin"),
+        help="read a seller-centre review export of this platform: its usual headers are "
+        "mapped onto the contract (--columns overrides), nicknames are masked (not accounts), "
+        "naive times are Beijing time",
+    )
+    p.add_argument(
+        "--shop",
+        metavar="NAME",
+        help="the shop of an export without a shop column (the export is one shop's)",
+    )
+    p.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="IANA time zone of naive times in the input, e.g. Asia/Shanghai (default: "
+        "Asia/Shanghai with --preset, else UTC); packets show times in it",
+    )
+    p.add_argument(
+        "--orders",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="an order export (CSV/Excel) joined on the order id for paid, shipped and "
+        "received times (repeat for several files)",
+    )
     p.add_argument("--since", help="only reviews created at or after this time (ISO-8601)")
     p.add_argument("--until", help="only reviews created before this time (ISO-8601)")
     p.add_argument("--families", help="comma-separated feature families to use (default: all)")
@@ -183,7 +209,15 @@ def cmd_scan(args) -> int:
         threshold=args.threshold,
     )
     inputs = args.input if len(args.input) > 1 else args.input[0]
-    spec = InputSpec(columns=parse_column_map(args.columns), since=args.since, until=args.until)
+    spec = InputSpec(
+        columns=parse_column_map(args.columns),
+        preset=args.preset,
+        shop=args.shop,
+        timezone=args.timezone,
+        orders=tuple(args.orders),
+        since=args.since,
+        until=args.until,
+    )
     if args.out_of_core and args.engine != "polars":
         err.print(
             f"[bold red]error:[/] --out-of-core runs on the polars engine; --engine "

@@ -30,7 +30,6 @@ whose message names the file or column and says what to do.
 
 from __future__ import annotations
 
-import codecs
 import glob
 import os
 import re
@@ -43,9 +42,19 @@ from pathlib import Path
 
 import polars as pl
 
+from detector.errors import InputError
 from detector.hashing import file_sha256
+from detector.presets import PRESETS, Preset, header_key, match_headers
+from detector.readers import SUFFIXES, open_table
 from detector.schema import CONTRACT, DSR_COLUMNS, OPTIONAL, REQUIRED, UTC_DATETIME
-from features.ipaddr import ip_is_valid
+from detector.values import as_text as _as_text
+from detector.values import castable as _castable
+from detector.values import clean_timestamp_text as _clean_timestamp_text
+from detector.values import id_text
+from detector.values import parse_clean_timestamp as _parse_clean_timestamp
+from detector.values import rating_text as _rating_text
+from detector.values import temporal_to_utc as _temporal_to_utc
+from features.ipaddr import ip_is_valid, ip_masked
 
 __all__ = [
     "InputError",
@@ -64,7 +73,6 @@ _ID_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, "order_id", "device_id")
 REASON_COLUMN = "_reject_reason"
 DUPLICATE_REASON = "duplicate review_id (first kept)"
 
-_SUFFIXES = {".parquet": "parquet", ".csv": "csv"}
 _GLOB_CHARS = ("*", "?", "[")
 #: Partition keys whose value is the review date; partitions far outside
 #: [since, until) are skipped without being opened.
@@ -87,6 +95,9 @@ _ID = f"{_P}id"  # review_id as normalised (the rejects show it as read)
 _CLAIM = f"{_P}claim"  # rejected by checks 5-7 only, and its id's first row passing 1-3
 
 #: Headers seen in seller-centre exports, used only to suggest a --columns mapping.
+#: The shop of a one-shop export (no shop column) when a preset is given without --shop.
+DEFAULT_SHOP = "shop"
+
 _HEADER_HINTS: dict[str, tuple[str, ...]] = {
     "review_id": ("评价ID", "评价id", "评价编号", "评论ID", "评论id", "评论编号", "评价单号"),
     "shop_id": ("店铺", "店铺ID", "店铺id", "店铺编号", "店铺名称", "商家", "商家ID"),
@@ -100,12 +111,6 @@ _HEADER_HINTS: dict[str, tuple[str, ...]] = {
     "device_id": ("设备ID", "设备id", "设备号"),
     "delivered_at": ("签收时间", "收货时间"),
 }
-
-
-class InputError(Exception):
-    """A problem with the input; the message names the file or column and what to do."""
-
-    exit_code = 2
 
 
 def check_timezone(name: str) -> str:
@@ -219,6 +224,12 @@ class InputSpec:
         )
 
 
+def weak_identity(present: Sequence[str]) -> list[str]:
+    """Identity columns read as weak, from the columns a load produced (``user_nick``: masked
+    nicknames, so ``user_id`` holds pseudo-accounts; see :mod:`detector.identities`)."""
+    return ["user_id"] if "user_nick" in present else []
+
+
 def input_record(spec: InputSpec, loaded: LoadedInput) -> dict:
     """The ``input`` section of ``summary.json``.
 
@@ -230,7 +241,7 @@ def input_record(spec: InputSpec, loaded: LoadedInput) -> dict:
     """
     record = spec.to_dict()
     record["effective_timezone"] = spec.effective_timezone
-    record["weak_identity"] = list(loaded.weak_identity)
+    record["weak_identity"] = list(loaded.weak_identity or weak_identity(loaded.present_optional))
     record["headers"] = dict(loaded.headers)
     record["orders_sha256"] = {p: file_sha256(p) for p in spec.orders if os.path.isfile(p)}
     return record
@@ -312,7 +323,7 @@ def parse_column_map(spec: str | None) -> dict[str, str]:
 
 
 def _supported(path: Path) -> bool:
-    return path.suffix.lower() in _SUFFIXES
+    return path.suffix.lower() in SUFFIXES
 
 
 def _expand_dir(root: Path) -> list[Path]:
@@ -331,11 +342,11 @@ def resolve_inputs(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[s
     """Expand files, directories (recursively ``*.parquet`` / ``*.csv``) and globs into a sorted file list.
 
     Raises :class:`InputError` for a path that does not exist, a directory or glob
-    with no Parquet/CSV file, a file of another type, or a file that cannot be read.
+    with no Parquet/CSV/Excel file, a file of another type, or a file that cannot be read.
     """
     items = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
     if not items:
-        raise InputError("no input given; pass a Parquet/CSV file, a directory or a glob")
+        raise InputError("no input given; pass a Parquet, CSV or Excel file, a directory or a glob")
     found: set[Path] = set()
     for item in items:
         text = os.fspath(item)
@@ -343,11 +354,11 @@ def resolve_inputs(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[s
         if path.is_dir():
             files = _expand_dir(path)
             if not files:
-                raise InputError(f"no .parquet or .csv files under directory {text}")
+                raise InputError(f"no .parquet, .csv or .xlsx files under directory {text}")
         elif path.is_file():
             if not _supported(path):
                 raise InputError(
-                    f"unsupported input file {text}: expected a .parquet or .csv file "
+                    f"unsupported input file {text}: expected a .parquet, .csv, .xlsx or .xls file "
                     f"(got '{path.suffix or 'no suffix'}')"
                 )
             files = [path]
@@ -360,7 +371,7 @@ def resolve_inputs(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[s
                 elif m.is_file() and _supported(m):
                     files.append(m)
             if not files:
-                raise InputError(f"no .parquet or .csv files match {text!r}")
+                raise InputError(f"no .parquet, .csv or .xlsx files match {text!r}")
         elif path.exists():
             raise InputError(f"input {text} is neither a file nor a directory")
         else:
@@ -413,7 +424,8 @@ def _partition_in_window(
 # --------------------------------------------------------------------------- time window
 
 
-def _to_utc(value: datetime | date | str | None, name: str) -> datetime | None:
+def _to_utc(value: datetime | date | str | None, name: str, zone: str = "UTC") -> datetime | None:
+    """``since``/``until`` as an aware UTC datetime; naive values and dates are in ``zone``."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -423,12 +435,12 @@ def _to_utc(value: datetime | date | str | None, name: str) -> datetime | None:
         except ValueError:
             raise InputError(
                 f"cannot parse {name} {text!r}; use ISO-8601 such as 2025-01-02 or "
-                "2025-01-02T13:04:05+08:00 (times without an offset are UTC)"
+                f"2025-01-02T13:04:05+08:00 (times without an offset are in {zone})"
             ) from None
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
+        return value.replace(tzinfo=zoneinfo.ZoneInfo(zone)).astimezone(UTC)
     return value.astimezone(UTC)
 
 
@@ -439,11 +451,16 @@ def _ceil_date(t: datetime) -> date:
 
 
 def _raw_window_filter(
-    name: str, dtype: pl.DataType, since: datetime | None, until: datetime | None
+    name: str,
+    dtype: pl.DataType,
+    since: datetime | None,
+    until: datetime | None,
+    zone: str = "UTC",
 ) -> pl.Expr | None:
     """A window filter on a temporal column as stored in the file, so the scan can prune row groups.
 
-    Rows with a null time pass (they are rejected later, not dropped).
+    Rows with a null time pass (they are rejected later, not dropped). Naive
+    stored times are in ``zone``.
     """
     col = pl.col(name)
     conds: list[pl.Expr] = []
@@ -451,7 +468,11 @@ def _raw_window_filter(
         tz = dtype.time_zone
         target = pl.Datetime(dtype.time_unit, tz)
         if tz is None:
-            bounds = [None if t is None else t.replace(tzinfo=None) for t in (since, until)]
+            local = zoneinfo.ZoneInfo(zone)
+            bounds = [
+                None if t is None else t.astimezone(local).replace(tzinfo=None)
+                for t in (since, until)
+            ]
         else:
             try:
                 zone = zoneinfo.ZoneInfo(tz)
@@ -491,70 +512,8 @@ def _window_filter(since: datetime | None, until: datetime | None) -> pl.Expr | 
 # --------------------------------------------------------------------------- normalisation
 
 
-def _castable(dtype: pl.DataType) -> bool:
-    """Whether a column of this type can be cast to String."""
-    return not (dtype.is_nested() or isinstance(dtype, pl.Binary | pl.Object | pl.Null))
-
-
-def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
-    """The column as String; integral floats lose their ``.0`` (ids stored as float64)."""
-    col = pl.col(name)
-    if dtype == pl.String:
-        return col
-    if isinstance(dtype, pl.Null):
-        return pl.lit(None, pl.String)
-    if dtype.is_float():
-        integral = col.is_finite() & (col == col.round(0)) & (col.abs() < 2.0**53)
-        return (
-            pl.when(integral)
-            .then(col.cast(pl.Int64, strict=False).cast(pl.String))
-            .otherwise(col.cast(pl.String))
-        )
-    return col.cast(pl.String, strict=False)
-
-
 def _shown(text: pl.Expr) -> pl.Expr:
     return text.str.slice(0, _MAX_SHOWN)
-
-
-def _clean_timestamp_text(text: pl.Expr) -> pl.Expr:
-    """Rewrite the accepted timestamp spellings into ``YYYY-MM-DD[ HH:MM[:SS[.f]]][+HH:MM]``."""
-    return (
-        text.str.strip_chars()
-        .str.replace(r"^([0-9]{4})[/.]([0-9]{1,2})[/.]([0-9]{1,2})", "${1}-${2}-${3}")
-        .str.replace(r"^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})(?:[Tt]| +)", "${1} ")
-        .str.replace(r"\s*(?:[Zz]|UTC|GMT)$", "+00:00")
-        .str.replace(r"\s+([+-][0-9]{2}:?[0-9]{2})$", "${1}")
-    )
-
-
-def _parse_clean_timestamp(s: pl.Expr) -> pl.Expr:
-    """Cleaned timestamp text to Datetime("us", "UTC"); naive times are UTC, unparseable -> null."""
-
-    def parse(fmt: str) -> pl.Expr:
-        return s.str.to_datetime(fmt, strict=False, exact=True, time_unit="us")
-
-    aware = pl.coalesce(
-        parse("%Y-%m-%d %H:%M:%S%.f%z"),
-        parse("%Y-%m-%d %H:%M%z"),
-    ).dt.convert_time_zone("UTC")
-    naive = pl.coalesce(
-        parse("%Y-%m-%d %H:%M:%S%.f"),
-        parse("%Y-%m-%d %H:%M"),
-        parse("%Y-%m-%d"),
-    ).dt.replace_time_zone("UTC")
-    return pl.coalesce(aware, naive)
-
-
-def _temporal_to_utc(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """A Datetime (any unit/zone; naive = UTC) or Date column as Datetime("us", "UTC")."""
-    if isinstance(dtype, pl.Datetime):
-        tz = dtype.time_zone
-        as_us = col.cast(pl.Datetime("us", tz))
-        if tz is None:
-            return as_us.dt.replace_time_zone("UTC")
-        return as_us.dt.convert_time_zone("UTC")
-    return col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
 _SCORE_COLUMNS: tuple[str, ...] = ("rating", *DSR_COLUMNS)
@@ -572,8 +531,13 @@ def _normalise(
     carried: list[str],
     keep_raw: bool,
     flags_only: bool = False,
+    zone: str = "UTC",
 ) -> pl.LazyFrame:
     """Contract columns in contract types, carried columns, raw texts (if kept) and reasons.
+
+    Naive times are wall-clock times in ``zone``; ratings may be words
+    (:func:`_rating_text`); a masked IPv4 address (``117.136.*.*``) is kept
+    in its canonical masked form (:func:`features.ipaddr.ip_masked`).
 
     Built in stages of ``with_columns`` so that every intermediate (stripped
     text, parsed number, cleaned timestamp) is computed once per row.
@@ -606,7 +570,9 @@ def _normalise(
         if numeric(c):
             continue
         if c in _ID_COLUMNS or c in _SCORE_COLUMNS or c == "ip":
-            stripped = raw[c].str.strip_chars()
+            stripped = id_text(raw[c]) if c in _ID_COLUMNS else raw[c].str.strip_chars()
+            if c == "rating":
+                stripped = _rating_text(stripped)
             stage.append(pl.when(stripped != "").then(stripped).alias(f"{_P}txt_{c}"))
         elif c in _TIME_COLUMNS and not temporal(c):
             stage.append(_clean_timestamp_text(raw[c]).alias(f"{_P}txt_{c}"))
@@ -621,12 +587,13 @@ def _normalise(
             stage.append(txt[c].cast(pl.Float64, strict=False).alias(f"{_P}val_{c}"))
         elif c in _TIME_COLUMNS:
             value = (
-                _temporal_to_utc(pl.col(c), types[c])
+                _temporal_to_utc(pl.col(c), types[c], zone)
                 if temporal(c)
-                else _parse_clean_timestamp(txt[c])
+                else _parse_clean_timestamp(txt[c], zone)
             )
             stage.append(value.alias(f"{_P}val_{c}"))
         elif c == "ip":
+            stage.append(ip_masked(txt[c]).alias(f"{_P}ip_mask"))
             stage.append(ip_is_valid(txt[c]).alias(f"{_P}ip_ok"))
     lf = lf.with_columns(stage)
 
@@ -636,7 +603,9 @@ def _normalise(
     for c in contract:
         # null as read; typed temporal columns are tested without their text
         is_null = pl.col(c).is_null() if temporal(c) or numeric(c) else raw[c].is_null()
-        if c in _ID_COLUMNS or c == "ip":
+        if c == "ip":  # a masked address is kept for the network it reveals
+            values.append(pl.coalesce(pl.col(f"{_P}ip_mask"), txt[c]).alias(c))
+        elif c in _ID_COLUMNS:
             values.append(txt[c].alias(c))
         elif c in _SCORE_COLUMNS:
             num = val[c]
@@ -678,7 +647,7 @@ def _normalise(
         if c == "ip":
             checks[c] = [
                 (
-                    txt[c].is_not_null() & ~ip_ok,
+                    txt[c].is_not_null() & ~ip_ok & pl.col(f"{_P}ip_mask").is_null(),
                     lambda c=c: pl.format("invalid ip '{}'", _shown(txt[c])),
                 )
             ]
@@ -709,46 +678,13 @@ def _normalise(
 # --------------------------------------------------------------------------- scanning
 
 
-def _sniff_separator(path: Path) -> str:
-    """Pick the CSV separator from the header line; check the start of the file is UTF-8."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(1 << 16)
-    except OSError as exc:
-        raise InputError(f"cannot read input file {path}: {exc.strerror or exc}") from None
-    try:
-        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
-    except UnicodeDecodeError:
-        raise InputError(
-            f"{path} is not UTF-8 text; re-save it as UTF-8 (exports in GBK/GB18030 "
-            "can be converted with: iconv -f GB18030 -t UTF-8)"
-        ) from None
-    header = text.split("\n", 1)[0]
-    counts = {sep: header.count(sep) for sep in (",", "\t", ";", "|")}
-    best = max(counts, key=lambda s: counts[s])
-    return best if counts[best] > 0 else ","
-
-
-def _open(path: Path) -> pl.LazyFrame:
-    if _SUFFIXES[path.suffix.lower()] == "parquet":
-        return pl.scan_parquet(path, hive_partitioning=False)
-    lf = pl.scan_csv(
-        path,
-        separator=_sniff_separator(path),
-        infer_schema=False,  # keep ids such as "00123" as written
-        encoding="utf8",
-        raise_if_empty=True,
-    )
-    return lf
-
-
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
 
 def _missing_message(
-    path: Path, missing: list[str], found: list[str], mapping: dict[str, str]
+    path: Path, missing: list[str], found: list[str], mapping: dict[str, str], read=None
 ) -> str:
     pairs = []
     used = set(mapping)
@@ -762,7 +698,63 @@ def _missing_message(
         what, it = f"missing required column {names}", "it"
     else:
         what, it = f"missing required columns {names}", "them"
-    return f"{what} in {path}; map {it} with --columns '{','.join(pairs)}' (found columns: {shown})"
+    extra = ""
+    if "shop_id" in missing:
+        extra = "; an export of one shop needs no shop column: pass --shop NAME"
+    return (
+        f"{what} in {path}; map {it} with --columns '{','.join(pairs)}'{extra} "
+        f"(found columns: {shown})"
+    )
+
+
+def _check_mapping_keys(mapping: dict[str, str], plans: list[_FilePlan]) -> None:
+    """:class:`InputError` for a ``--columns`` key that names a header of no input file."""
+    found = set().union(*(p.given for p in plans)) if plans else set()
+    unknown = [k for k in mapping if k not in found]
+    if not unknown:
+        return
+    first = plans[0]
+    raise InputError(
+        f"--columns names header {unknown[0]!r}, which no input file has; the headers of "
+        f"{first.path} are: {', '.join(first.headers) or '(none)'}. Spell it as the file "
+        "does, or leave it out"
+    )
+
+
+@dataclass
+class _Read:
+    """The read options of one load, resolved once (see :class:`InputSpec`)."""
+
+    spec: InputSpec
+    mapping: dict[str, str]  # --columns, names tidied
+    preset: Preset | None
+    zone: str
+    since: datetime | None  # UTC
+    until: datetime | None
+    orders: pl.DataFrame | None  # detector.orders.load_orders
+
+
+def _read_options(spec: InputSpec) -> _Read:
+    zone = spec.effective_timezone
+    lo, hi = _to_utc(spec.since, "since", zone), _to_utc(spec.until, "until", zone)
+    if lo is not None and hi is not None and lo >= hi:
+        raise InputError(
+            f"empty time window: since {lo.isoformat()} is not before until {hi.isoformat()}"
+        )
+    orders = None
+    if spec.orders:
+        from detector.orders import load_orders
+
+        orders = load_orders(spec.orders, zone)
+    return _Read(
+        spec=spec,
+        mapping={k.strip().lstrip("\ufeff"): v.strip() for k, v in (spec.columns or {}).items()},
+        preset=PRESETS[spec.preset] if spec.preset else None,
+        zone=zone,
+        since=lo,
+        until=hi,
+        orders=orders,
+    )
 
 
 @dataclass
@@ -773,6 +765,10 @@ class _FilePlan:
     carried: list[str]  # other columns, in file order
     raw_types: dict[str, pl.DataType]
     source: pl.LazyFrame  # mapped columns and _FROW, before any filter
+    zone: str = "UTC"
+    headers: list[str] = field(default_factory=list)  # as in the file, tidied
+    mapped: dict[str, str] = field(default_factory=dict)  # header -> contract column
+    given: set[str] = field(default_factory=set)  # --columns keys this file has
 
     def reasons(self, rows: pl.Series) -> pl.DataFrame:
         """Raw texts and worded reasons of the rows at file positions ``rows``."""
@@ -787,34 +783,133 @@ class _FilePlan:
             self.contract,
             [*self.carried, _FROW],
             keep_raw=True,
+            zone=self.zone,
         )
         return out.collect()
 
 
+def _header_renames(names: list[str], read: _Read) -> tuple[dict[str, str], set[str]]:
+    """``{header as in the file: name after mapping}`` and the --columns keys found.
+
+    ``--columns`` keys match a header exactly (after trimming) or tolerantly
+    (:func:`detector.presets.header_key`); the preset maps the headers left,
+    onto the contract columns neither ``--columns`` nor a header already names.
+    """
+    clean = {n: n.strip().lstrip("\ufeff").strip() for n in names}
+    by_key: dict[str, str] = {}
+    for n in names:
+        by_key.setdefault(header_key(clean[n]), n)
+    explicit: dict[str, str] = {}
+    given: set[str] = set()
+    for key, target in read.mapping.items():
+        hit = next((n for n in names if clean[n] == key or n == key), None)
+        hit = hit or by_key.get(header_key(key))
+        if hit is not None:
+            explicit[hit] = target
+            given.add(key)
+    auto: dict[str, str] = {}
+    if read.preset is not None:
+        named = set(explicit.values()) | {clean[n] for n in names if clean[n] in CONTRACT}
+        synonyms = {c: v for c, v in read.preset.headers.items() if c not in named}
+        auto = match_headers([n for n in names if n not in explicit], synonyms)
+    renames = {n: explicit.get(n) or auto.get(n) or clean[n] for n in names}
+    return renames, given
+
+
+def _derive(
+    lf: pl.LazyFrame, types: dict[str, pl.DataType], read: _Read, path: Path, excel: bool
+) -> tuple[pl.LazyFrame, dict[str, pl.DataType]]:
+    """Columns an export leaves out, derived as documented (:mod:`detector.identities`).
+
+    The shop of a one-shop export, the review id, the pseudo-account behind
+    masked nicknames and the order times of ``--orders``; the order ids are
+    checked for spreadsheet rounding first.
+    """
+    from detector import identities
+
+    if "shop_id" not in types and (read.spec.shop or read.preset is not None):
+        lf = lf.with_columns(pl.lit(read.spec.shop or DEFAULT_SHOP, pl.String).alias("shop_id"))
+        types["shop_id"] = pl.String()
+    order = None
+    if "order_id" in types and _castable(types["order_id"]):
+        order = id_text(_as_text("order_id", types["order_id"]))
+        order = pl.when(order != "").then(order)
+        if excel or path.suffix.lower() == ".csv" or types["order_id"].is_float():
+            identities.check_rounded_ids(lf, "order_id", types["order_id"], path, order)
+    if "review_id" not in types and (order is not None or read.preset is not None):
+        unique = False
+        if order is not None:
+            ids = lf.select(order.alias("o")).collect()["o"]
+            unique = ids.null_count() == 0 and ids.n_unique() == ids.len()
+        if unique:
+            rid = order
+        else:
+            texts = [
+                _as_text(c, types[c])
+                for c in CONTRACT
+                if c in types and c not in ("review_id", "shop_id") and _castable(types[c])
+            ]
+            rid = identities.content_id(texts, order)
+        lf = lf.with_columns(rid.alias("review_id"))
+        types["review_id"] = pl.String()
+    weak = read.preset is not None and read.preset.masked_nicknames
+    if "user_id" in types and not weak and _castable(types["user_id"]):
+        text = _as_text("user_id", types["user_id"])
+        weak = identities.masked_share(lf, text) >= identities.MASKED_SHARE
+    if weak and "review_id" in types and "user_nick" not in types:
+        if "user_id" in types:
+            lf = lf.with_columns(_as_text("user_id", types["user_id"]).alias("user_nick"))
+            types["user_nick"] = pl.String()
+        rid = id_text(_as_text("review_id", types["review_id"]))
+        lf = lf.with_columns(identities.pseudo_account(order, rid).alias("user_id"))
+        types["user_id"] = pl.String()
+    if read.orders is not None:
+        lf, types = _join_orders(lf, types, read.orders, order, path)
+    return lf, types
+
+
+def _join_orders(lf, types, orders: pl.DataFrame, order: pl.Expr | None, path: Path):
+    """The order export's times joined on the order id (the review's own columns first)."""
+    if order is None:
+        raise InputError(
+            f"--orders joins on the order id, but {path} has no order id column; map it "
+            "with --columns 'YOUR_HEADER=order_id'"
+        )
+    wanted = [c for c in orders.columns if c != "order_id" and c not in types]
+    if not wanted:
+        return lf, types
+    key = f"{_P}order"
+    right = orders.lazy().select(pl.col("order_id").alias(key), *wanted)
+    lf = (
+        lf.with_columns(order.alias(key))
+        .join(right, on=key, how="left", maintain_order="left")
+        .drop(key)
+    )
+    for c in wanted:
+        types[c] = CONTRACT[c]
+    return lf, types
+
+
 def _plan_file(
     path: Path,
-    mapping: dict[str, str],
-    since: datetime | None,
-    until: datetime | None,
+    read: _Read,
     keep_raw: bool,
     flags_only: bool = False,
 ) -> _FilePlan:
     try:
-        lf = _open(path)
+        lf = open_table(path)
         schema = lf.collect_schema()
     except InputError:
         raise
     except Exception as exc:  # polars raises several error types for a bad file
         raise InputError(
             f"cannot read input file {path}: {_describe(exc)}; check that it is a complete, "
-            "valid Parquet or UTF-8 CSV file"
+            "valid Parquet, UTF-8 CSV or Excel file"
         ) from exc
+    mapping, since, until = read.mapping, read.since, read.until
 
-    # Tidy CSV headers (stray spaces), then apply the mapping.
-    renames: dict[str, str] = {}
-    for name in schema.names():
-        clean = name.strip().lstrip("\ufeff").strip()
-        renames[name] = mapping.get(clean, mapping.get(name, clean))
+    # Tidy headers (stray spaces, BOM), then apply --columns and the preset.
+    renames, given = _header_renames(schema.names(), read)
     targets = list(renames.values())
     dupes = sorted({t for t in targets if targets.count(t) > 1})
     if dupes:
@@ -825,10 +920,15 @@ def _plan_file(
         )
     lf = lf.rename({s: t for s, t in renames.items() if s != t})
     types = {renames[n]: dt for n, dt in schema.items()}
+    headers = [n.strip().lstrip("\ufeff").strip() for n in schema.names()]
+    mapped = {
+        h: renames[n] for h, n in zip(headers, schema.names(), strict=True) if h != renames[n]
+    }
 
     for key, value in _hive_partitions(path).items():
         if key not in types:
             target = mapping.get(key, key)
+            given.add(key)
             if target not in types:
                 lf = lf.with_columns(pl.lit(value, pl.String).alias(target))
                 types[target] = pl.String()
@@ -837,9 +937,11 @@ def _plan_file(
     if reserved:
         raise InputError(f"column {reserved[0]!r} in {path} uses a reserved name; rename it")
 
+    excel = SUFFIXES.get(path.suffix.lower()) == "excel"
+    lf, types = _derive(lf, types, read, path, excel)
     missing = [c for c in REQUIRED if c not in types]
     if missing:
-        raise InputError(_missing_message(path, missing, list(types), mapping))
+        raise InputError(_missing_message(path, missing, headers, mapping, read))
     contract = [c for c in CONTRACT if c in types]
     for c in contract:
         if not _castable(types[c]) and not isinstance(types[c], pl.Null):
@@ -852,17 +954,16 @@ def _plan_file(
     # positions in the file, to find rejected rows again (see _FilePlan.reasons)
     source = lf.with_row_index(_FROW)
     lf = source if flags_only else lf
-    pushdown = _raw_window_filter("created_at", types["created_at"], since, until)
+    pushdown = _raw_window_filter("created_at", types["created_at"], since, until, read.zone)
     if pushdown is not None:
         lf = lf.filter(pushdown)
 
-    lf = _normalise(
-        lf, types, contract, [*carried, *([_FROW] if flags_only else [])], keep_raw, flags_only
-    )
+    extra = [_FROW] if flags_only else []
+    lf = _normalise(lf, types, contract, [*carried, *extra], keep_raw, flags_only, read.zone)
     window = _window_filter(since, until)
     if window is not None:
         lf = lf.filter(window)
-    return _FilePlan(path, lf, contract, carried, types, source)
+    return _FilePlan(path, lf, contract, carried, types, source, read.zone, headers, mapped, given)
 
 
 @dataclass
@@ -881,13 +982,8 @@ def _plan(
     keep_raw: bool,
     flags_only: bool = False,
 ) -> _Plan:
-    columns = spec.columns
-    lo, hi = _to_utc(spec.since, "since"), _to_utc(spec.until, "until")
-    if lo is not None and hi is not None and lo >= hi:
-        raise InputError(
-            f"empty time window: since {lo.isoformat()} is not before until {hi.isoformat()}"
-        )
-    mapping = {k.strip(): v.strip() for k, v in (columns or {}).items()}
+    read = _read_options(spec)
+    lo, hi = read.since, read.until
     resolved = resolve_inputs(inputs)
     files = [p for p in resolved if _partition_in_window(_hive_partitions(p), lo, hi)]
     if not files:
@@ -895,7 +991,8 @@ def _plan(
             f"none of the {len(resolved)} input file(s) has a date partition between "
             f"{lo.isoformat() if lo else '-inf'} and {hi.isoformat() if hi else '+inf'}"
         )
-    plans = [_plan_file(p, mapping, lo, hi, keep_raw, flags_only) for p in files]
+    plans = [_plan_file(p, read, keep_raw, flags_only) for p in files]
+    _check_mapping_keys(read.mapping, plans)
 
     contract_set = {c for p in plans for c in p.contract}
     contract = [c for c in CONTRACT if c in contract_set]
@@ -975,7 +1072,7 @@ def _failing_file(plan: _Plan, exc: BaseException) -> InputError:
         except Exception as inner:
             return InputError(
                 f"cannot read input file {fp.path}: {_describe(inner)}; check that it is a "
-                "complete, valid Parquet or UTF-8 CSV file"
+                "complete, valid Parquet, UTF-8 CSV or Excel file"
             )
     return InputError(f"cannot read the input: {_describe(exc)}")
 
@@ -1015,6 +1112,9 @@ def load_reviews(
     )
 
     present_optional = [c for c in OPTIONAL if c in plan.contract]
+    headers: dict[str, str] = {}
+    for fp in plan.file_plans:
+        headers.update({h: c for h, c in fp.mapped.items() if h not in headers})
     return LoadedInput(
         reviews=reviews,
         rejected=rejected,
@@ -1022,6 +1122,8 @@ def load_reviews(
         n_input=df.height,
         present_optional=present_optional,
         claims=claims,
+        headers=headers,
+        weak_identity=weak_identity(present_optional),
     )
 
 
