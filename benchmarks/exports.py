@@ -27,7 +27,7 @@ Planted in it, every parameter drawn from the seed:
     orders) with varied texts and platform default texts.
 
 Ground truth (``truth``) is keyed by order id: ``order_id``, ``is_fake``
-(smear only), ``kind``.
+(smear only), ``kind``, ``product_id`` and ``buyer`` (who is behind the nickname).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class Export:
     platform: str
     reviews: pl.DataFrame  # the review export: Chinese headers, every value as text
     orders: pl.DataFrame  # the order export
-    truth: pl.DataFrame  # order_id, is_fake, kind
+    truth: pl.DataFrame  # order_id, is_fake, kind, product_id, buyer (the person behind a nickname)
     params: dict = field(default_factory=dict)  # the drawn parameters
     headers: dict[str, str] = field(default_factory=dict)  # meaning -> review-export header
 
@@ -405,7 +405,7 @@ def build_export(platform: str, seed: int = 0, n: int = 2000) -> Export:
         pl.Series(after).alias(ohead["after_sale"]),
     ).sort(ohead["ordered_at"])
     truth = rows.select(
-        "order_id", (pl.col("kind") == "smear").alias("is_fake"), "kind", "product_id"
+        "order_id", (pl.col("kind") == "smear").alias("is_fake"), "kind", "product_id", "buyer"
     )
     return Export(platform, reviews, orders, truth, p, dict(head))
 

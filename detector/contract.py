@@ -817,7 +817,12 @@ def _header_renames(names: list[str], read: _Read) -> tuple[dict[str, str], set[
 
 
 def _derive(
-    lf: pl.LazyFrame, types: dict[str, pl.DataType], read: _Read, path: Path, excel: bool
+    lf: pl.LazyFrame,
+    types: dict[str, pl.DataType],
+    read: _Read,
+    path: Path,
+    excel: bool,
+    header_of: dict[str, str],
 ) -> tuple[pl.LazyFrame, dict[str, pl.DataType]]:
     """Columns an export leaves out, derived as documented (:mod:`detector.identities`).
 
@@ -835,7 +840,9 @@ def _derive(
         order = id_text(_as_text("order_id", types["order_id"]))
         order = pl.when(order != "").then(order)
         if excel or path.suffix.lower() == ".csv" or types["order_id"].is_float():
-            identities.check_rounded_ids(lf, "order_id", types["order_id"], path, order)
+            head = header_of.get("order_id")
+            shown = f"'{head}' (order_id)" if head else "'order_id'"
+            identities.check_rounded_ids(lf, "order_id", types["order_id"], path, order, shown)
     if "review_id" not in types and (order is not None or read.preset is not None):
         unique = False
         if order is not None:
@@ -938,7 +945,8 @@ def _plan_file(
         raise InputError(f"column {reserved[0]!r} in {path} uses a reserved name; rename it")
 
     excel = SUFFIXES.get(path.suffix.lower()) == "excel"
-    lf, types = _derive(lf, types, read, path, excel)
+    header_of = {t: h for h, t in mapped.items()}
+    lf, types = _derive(lf, types, read, path, excel, header_of)
     missing = [c for c in REQUIRED if c not in types]
     if missing:
         raise InputError(_missing_message(path, missing, headers, mapping, read))

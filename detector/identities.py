@@ -85,12 +85,18 @@ def pseudo_account(order_key: pl.Expr | None, review_id: pl.Expr) -> pl.Expr:
 
 
 def check_rounded_ids(
-    lf: pl.LazyFrame, header: str, dtype: pl.DataType, path: Path, text: pl.Expr
+    lf: pl.LazyFrame,
+    header: str,
+    dtype: pl.DataType,
+    path: Path,
+    text: pl.Expr,
+    shown: str | None = None,
 ) -> None:
     """:class:`InputError` when the ids in ``header`` were stored as numbers and rounded.
 
     A spreadsheet keeps 15 significant digits: an 18-19 digit order id typed as
     a number is rounded (shown ``4.01E+18``) and no longer names its order.
+    ``header`` is the column in ``lf``, ``shown`` its name in the message.
     Detected as a float column holding values of 16 digits or more, or as text
     in scientific notation, or as long digit strings ending in the zeros
     rounding leaves (most of at least three).
@@ -116,7 +122,7 @@ def check_rounded_ids(
         return
     row, value = hits.row(0)[:2]
     raise InputError(
-        f"the ids in column {header!r} of {path} were stored as numbers and rounded "
+        f"the ids in column {shown or repr(header)} of {path} were stored as numbers and rounded "
         f"({hits.height} of {probe.height} rows, e.g. data row {row + 1}: {value}); a rounded "
         "order id no longer names its order. Export the file again with that column as "
         "text (the seller centre's own .xlsx/CSV keeps it; re-saving in Excel rounds it)"

@@ -46,3 +46,7 @@ DSR_COLUMNS: tuple[str, ...] = ("dsr_description", "dsr_service", "dsr_logistics
 LABEL_COLUMNS: tuple[str, ...] = ("is_fake", "attack_type", "campaign_id", "trap")
 
 CONTRACT: dict[str, pl.DataType] = {**REQUIRED, **OPTIONAL}
+
+#: Optional columns only merchant exports give (read from them, derived or joined from an
+#: order export); synthetic markets have none of them.
+EXPORT_ONLY: tuple[str, ...] = ("ip_region", "user_nick", "paid_at", "shipped_at")

@@ -33,6 +33,35 @@ import polars as pl
 from features.ipaddr import ip_normalized, ip_prefix, masked_prefix
 from features.textnorm import is_template_candidate, normalize_text
 
+#: The column a load adds when ``user_id`` is weak: masked nicknames (``梁***k``) kept
+#: for display while ``user_id`` holds a pseudo-account per order (detector.identities).
+WEAK_USER_MARK = "user_nick"
+#: Features that describe the account behind a review (its history, rings, the
+#: freshness of a burst's accounts). With a weak ``user_id`` they would describe the
+#: pseudo-account, i.e. the review itself, and claim account behaviour that no one
+#: observed: :func:`account_features_withheld` withholds them.
+PER_ACCOUNT: frozenset[str] = frozenset(
+    {
+        "user_review_count",
+        "user_active_days",
+        "user_extreme_share",
+        "user_neg_shops",
+        "user_day_share",
+        "ring_partners",
+        "ring_core",
+        "ring_size",
+        "fresh_burst",
+    }
+)
+#: What ``summary.json`` lists as missing for a withheld per-account feature.
+WEAK_USER_REASON = "user_id (weak: masked nicknames are not accounts)"
+
+
+def account_features_withheld(columns: Iterable[str]) -> bool:
+    """Whether reviews with these columns have a weak ``user_id`` (see :data:`PER_ACCOUNT`)."""
+    return WEAK_USER_MARK in set(columns)
+
+
 #: Inputs that steps and tables read only through their derived columns.
 READ_AS_DERIVED: frozenset[str] = frozenset({"created_at", "delivered_at", "ip", "text"})
 
