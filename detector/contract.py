@@ -1,9 +1,15 @@
 """Loading reviews into the input contract.
 
 Inputs are Parquet (one file, a directory - hive partitions such as
-``dt=2025-01-01/part.parquet`` allowed - or a glob) or UTF-8 CSV (Chinese
-headers and a BOM allowed) whose headers are renamed onto contract names with a
-column mapping such as ``"订单号=order_id,评价时间=created_at"``.
+``dt=2025-01-01/part.parquet`` allowed - or a glob), UTF-8 CSV (Chinese
+headers and a BOM allowed) or Excel (:mod:`detector.readers`), whose headers
+are renamed onto contract names with a column mapping such as
+``"订单号=order_id,评价时间=created_at"`` and/or a seller-centre preset
+(:mod:`detector.presets`). How to read them is one :class:`InputSpec`
+(mapping, preset, shop, time zone, order exports, time window). Columns an
+export leaves out are derived (:mod:`detector.identities`: review id, shop,
+pseudo-accounts behind masked nicknames) or joined from order exports
+(:mod:`detector.orders`).
 
 Every file is scanned on its own, renamed, and its columns normalised to the
 contract types (:data:`detector.schema.CONTRACT`) with non-strict casts, so
@@ -16,10 +22,11 @@ Every row is either scored or rejected with one reason, never dropped: a bad
 row gets a ``_reject_reason`` (the first that applies, in this order):
 
 1. null or empty key (``review_id``, ``shop_id``, ``product_id``, ``user_id``)
-2. rating missing, not an integer, or outside 1-5
+2. rating missing, not an integer, or outside 1-5 (words such as 五星 or 好评 are
+   read as :data:`detector.presets.RATING_WORDS` says)
 3. ``created_at`` null or unparseable
 4. duplicate ``review_id`` (the first occurrence among rows passing 1-3 is kept)
-5. invalid ``ip`` (null is fine)
+5. invalid ``ip`` (null is fine; a masked ``117.136.*.*`` is kept)
 6. a DSR score outside 1-5 or not an integer (null is fine)
 7. unparseable ``delivered_at`` (null is fine)
 
