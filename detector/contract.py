@@ -531,6 +531,15 @@ def _raw_name(c: str) -> str:
     return f"{_P}raw_{c}"
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """How a file's values are read (what :func:`_normalise` needs beyond the types)."""
+
+    zone: str = "UTC"
+    tidy_ids: bool = False  # strip spreadsheet wrappers (="..."): CSV and Excel files
+    masked_ips: bool = False  # some ip of the file is masked: keep those
+
+
 def _normalise(
     lf: pl.LazyFrame,
     types: dict[str, pl.DataType],
@@ -538,13 +547,15 @@ def _normalise(
     carried: list[str],
     keep_raw: bool,
     flags_only: bool = False,
-    zone: str = "UTC",
+    how: _Reading | None = None,
 ) -> pl.LazyFrame:
     """Contract columns in contract types, carried columns, raw texts (if kept) and reasons.
 
-    Naive times are wall-clock times in ``zone``; ratings may be words
-    (:func:`_rating_text`); a masked IPv4 address (``117.136.*.*``) is kept
-    in its canonical masked form (:func:`features.ipaddr.ip_masked`).
+    ``how`` (:class:`_Reading`): naive times are wall-clock times in its zone;
+    ids of exports lose the wrappers that keep spreadsheets off them
+    (:func:`detector.values.id_text`); a masked IPv4 address (``117.136.*.*``)
+    is kept in its canonical masked form (:func:`features.ipaddr.ip_masked`).
+    Ratings may be words (:func:`detector.values.rating_text`).
 
     Built in stages of ``with_columns`` so that every intermediate (stripped
     text, parsed number, cleaned timestamp) is computed once per row.
@@ -555,6 +566,8 @@ def _normalise(
     :func:`load_reviews` flags rows first and words the reasons of the
     rejected rows only, in a second pass over those rows.
     """
+    how = how or _Reading()
+    zone = how.zone
     raw = {c: pl.col(_raw_name(c)) for c in contract}
     txt = {c: pl.col(f"{_P}txt_{c}") for c in contract}
     val = {c: pl.col(f"{_P}val_{c}") for c in contract}
@@ -577,7 +590,8 @@ def _normalise(
         if numeric(c):
             continue
         if c in _ID_COLUMNS or c in _SCORE_COLUMNS or c == "ip":
-            stripped = id_text(raw[c]) if c in _ID_COLUMNS else raw[c].str.strip_chars()
+            tidy = c in _ID_COLUMNS and how.tidy_ids
+            stripped = id_text(raw[c]) if tidy else raw[c].str.strip_chars()
             if c == "rating":
                 stripped = _rating_text(stripped)
             stage.append(pl.when(stripped != "").then(stripped).alias(f"{_P}txt_{c}"))
@@ -600,7 +614,8 @@ def _normalise(
             )
             stage.append(value.alias(f"{_P}val_{c}"))
         elif c == "ip":
-            stage.append(ip_masked(txt[c]).alias(f"{_P}ip_mask"))
+            masked = ip_masked(txt[c]) if how.masked_ips else pl.lit(None, pl.String)
+            stage.append(masked.alias(f"{_P}ip_mask"))
             stage.append(ip_is_valid(txt[c]).alias(f"{_P}ip_ok"))
     lf = lf.with_columns(stage)
 
@@ -772,7 +787,7 @@ class _FilePlan:
     carried: list[str]  # other columns, in file order
     raw_types: dict[str, pl.DataType]
     source: pl.LazyFrame  # mapped columns and _FROW, before any filter
-    zone: str = "UTC"
+    how: _Reading = field(default_factory=lambda: _Reading())
     headers: list[str] = field(default_factory=list)  # as in the file, tidied
     mapped: dict[str, str] = field(default_factory=dict)  # header -> contract column
     given: set[str] = field(default_factory=set)  # --columns keys this file has
@@ -790,7 +805,7 @@ class _FilePlan:
             self.contract,
             [*self.carried, _FROW],
             keep_raw=True,
-            zone=self.zone,
+            how=self.how,
         )
         return out.collect()
 
@@ -823,19 +838,51 @@ def _header_renames(names: list[str], read: _Read) -> tuple[dict[str, str], set[
     return renames, given
 
 
+@dataclass
+class _Probe:
+    """What one pass over a file tells the loader before it plans the file."""
+
+    order_unique: bool = False  # every row has an order id, and no two the same
+    masked_users: float = 0.0  # share of nicknames containing '*'
+    masked_ips: bool = False  # some ip is masked (117.136.*.*)
+
+
+def _probe(lf: pl.LazyFrame, types, order: pl.Expr | None, want: set[str]) -> _Probe:
+    from detector import identities
+
+    exprs: list[pl.Expr] = []
+    if "order" in want and order is not None:
+        exprs += [order.null_count().alias("o_null"), order.n_unique().alias("o_n"), pl.len()]
+    if "user" in want:
+        exprs += identities.masked_share_exprs(_as_text("user_id", types["user_id"]))
+    if "ip" in want:
+        ip = _as_text("ip", types["ip"])
+        exprs.append(ip.str.contains(r"[*xX]").any().alias("ip_masked"))
+    if not exprs:
+        return _Probe()
+    row = lf.select(exprs).collect().row(0, named=True)
+    return _Probe(
+        order_unique="o_n" in row and row["o_null"] == 0 and row["o_n"] == row["len"],
+        masked_users=identities.share_of(row),
+        masked_ips=bool(row.get("ip_masked")),
+    )
+
+
 def _derive(
     lf: pl.LazyFrame,
     types: dict[str, pl.DataType],
     read: _Read,
     path: Path,
-    excel: bool,
+    export: bool,
     header_of: dict[str, str],
-) -> tuple[pl.LazyFrame, dict[str, pl.DataType]]:
+) -> tuple[pl.LazyFrame, dict[str, pl.DataType], bool]:
     """Columns an export leaves out, derived as documented (:mod:`detector.identities`).
 
     The shop of a one-shop export, the review id, the pseudo-account behind
-    masked nicknames and the order times of ``--orders``; the order ids are
-    checked for spreadsheet rounding first.
+    masked nicknames and the order times of ``--orders``; the order ids of a
+    CSV or spreadsheet (``export``) are checked for rounding first. Also
+    returns whether some ip is masked. One pass over the file (:func:`_probe`)
+    decides what needs the data.
     """
     from detector import identities
 
@@ -846,30 +893,22 @@ def _derive(
     if "order_id" in types and _castable(types["order_id"]):
         order = id_text(_as_text("order_id", types["order_id"]))
         order = pl.when(order != "").then(order)
-        if excel or path.suffix.lower() == ".csv" or types["order_id"].is_float():
+        if export or types["order_id"].is_float():
             head = header_of.get("order_id")
             shown = f"'{head}' (order_id)" if head else "'order_id'"
             identities.check_rounded_ids(lf, "order_id", types["order_id"], path, order, shown)
-    if "review_id" not in types and (order is not None or read.preset is not None):
-        unique = False
-        if order is not None:
-            ids = lf.select(order.alias("o")).collect()["o"]
-            unique = ids.null_count() == 0 and ids.n_unique() == ids.len()
-        if unique:
-            rid = order
-        else:
-            texts = [
-                _as_text(c, types[c])
-                for c in CONTRACT
-                if c in types and c not in ("review_id", "shop_id") and _castable(types[c])
-            ]
-            rid = identities.content_id(texts, order)
-        lf = lf.with_columns(rid.alias("review_id"))
-        types["review_id"] = pl.String()
+    derive_id = "review_id" not in types and (order is not None or read.preset is not None)
     weak = read.preset is not None and read.preset.masked_nicknames
+    want = {"order"} if derive_id else set()
     if "user_id" in types and not weak and _castable(types["user_id"]):
-        text = _as_text("user_id", types["user_id"])
-        weak = identities.masked_share(lf, text) >= identities.MASKED_SHARE
+        want.add("user")
+    if "ip" in types and _castable(types["ip"]):
+        want.add("ip")
+    probe = _probe(lf, types, order, want)
+    if derive_id:
+        lf = lf.with_columns(_review_id(types, order, probe.order_unique).alias("review_id"))
+        types["review_id"] = pl.String()
+    weak = weak or probe.masked_users >= identities.MASKED_SHARE
     if weak and "review_id" in types and "user_nick" not in types:
         if "user_id" in types:
             lf = lf.with_columns(_as_text("user_id", types["user_id"]).alias("user_nick"))
@@ -879,7 +918,21 @@ def _derive(
         types["user_id"] = pl.String()
     if read.orders is not None:
         lf, types = _join_orders(lf, types, read.orders, order, path)
-    return lf, types
+    return lf, types, probe.masked_ips
+
+
+def _review_id(types: dict[str, pl.DataType], order: pl.Expr | None, unique: bool) -> pl.Expr:
+    """The order id when unique per row, else the content id (:func:`identities.content_id`)."""
+    from detector import identities
+
+    if unique and order is not None:
+        return order
+    texts = [
+        _as_text(c, types[c])
+        for c in CONTRACT
+        if c in types and c not in ("review_id", "shop_id") and _castable(types[c])
+    ]
+    return identities.content_id(texts, order)
 
 
 def _join_orders(lf, types, orders: pl.DataFrame, order: pl.Expr | None, path: Path):
@@ -951,9 +1004,9 @@ def _plan_file(
     if reserved:
         raise InputError(f"column {reserved[0]!r} in {path} uses a reserved name; rename it")
 
-    excel = SUFFIXES.get(path.suffix.lower()) == "excel"
+    export = SUFFIXES.get(path.suffix.lower()) != "parquet"  # CSV or spreadsheet
     header_of = {t: h for h, t in mapped.items()}
-    lf, types = _derive(lf, types, read, path, excel, header_of)
+    lf, types, masked_ips = _derive(lf, types, read, path, export, header_of)
     missing = [c for c in REQUIRED if c not in types]
     if missing:
         raise InputError(_missing_message(path, missing, headers, mapping, read))
@@ -974,11 +1027,12 @@ def _plan_file(
         lf = lf.filter(pushdown)
 
     extra = [_FROW] if flags_only else []
-    lf = _normalise(lf, types, contract, [*carried, *extra], keep_raw, flags_only, read.zone)
+    how = _Reading(read.zone, tidy_ids=export, masked_ips=masked_ips)
+    lf = _normalise(lf, types, contract, [*carried, *extra], keep_raw, flags_only, how)
     window = _window_filter(since, until)
     if window is not None:
         lf = lf.filter(window)
-    return _FilePlan(path, lf, contract, carried, types, source, read.zone, headers, mapped, given)
+    return _FilePlan(path, lf, contract, carried, types, source, how, headers, mapped, given)
 
 
 @dataclass

@@ -35,8 +35,9 @@ __all__ = [
     "MASKED_SHARE",
     "check_rounded_ids",
     "content_id",
-    "masked_share",
+    "masked_share_exprs",
     "pseudo_account",
+    "share_of",
 ]
 
 #: Share of non-empty nicknames containing ``*`` from which a file's user_id is weak.
@@ -62,18 +63,19 @@ def content_id(texts: list[pl.Expr], order_key: pl.Expr | None) -> pl.Expr:
     return pl.when(order_key.is_not_null()).then(with_order).otherwise(fallback)
 
 
-def masked_share(lf: pl.LazyFrame, text: pl.Expr) -> float:
-    """Share of the non-empty values of ``text`` that contain ``*`` (0 when none)."""
+def masked_share_exprs(text: pl.Expr) -> list[pl.Expr]:
+    """Aggregates giving :func:`share_of`: non-empty values of ``text`` and those with ``*``."""
     t = text.str.strip_chars()
-    row = (
-        lf.select(
-            (t.str.len_chars() > 0).sum().alias("n"),
-            t.str.contains("*", literal=True).sum().alias("masked"),
-        )
-        .collect()
-        .row(0)
-    )
-    return (row[1] or 0) / row[0] if row[0] else 0.0
+    return [
+        (t.str.len_chars() > 0).sum().alias("nick_n"),
+        t.str.contains("*", literal=True).sum().alias("nick_masked"),
+    ]
+
+
+def share_of(row: dict) -> float:
+    """Share of masked nicknames from the aggregates of :func:`masked_share_exprs` (0 if none)."""
+    n = row.get("nick_n") or 0
+    return (row.get("nick_masked") or 0) / n if n else 0.0
 
 
 def pseudo_account(order_key: pl.Expr | None, review_id: pl.Expr) -> pl.Expr:
