@@ -84,6 +84,10 @@ def test_scan_with_a_spec_runs_out_of_core_and_incrementally(exports, tmp_path, 
         capsys,
     )
     assert code == 0, err
+    for d in ("a", "b"):
+        summary = json.loads((tmp_path / d / "summary.json").read_text(encoding="utf-8"))
+        assert summary["input"]["headers"]["订单编号"] == "order_id"
+        assert summary["input"]["weak_identity"] == ["user_id"]
     a = pl.read_parquet(tmp_path / "a" / "scores.parquet").sort("review_id")
     b = pl.read_parquet(tmp_path / "b" / "scores.parquet").sort("review_id")
     assert a["review_id"].equals(b["review_id"])
