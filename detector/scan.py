@@ -27,6 +27,7 @@ from detector.progress import ScanProgress
 from features import params
 from features.pipeline import FeatureResult, Handoff
 from features.registry import LINKED_EVIDENCE, REGISTRY
+from models.content import content_keys
 from models.explain import MAX_REASONS, MIN_SHARE
 from models.graph import build_kinds, default_kinds
 from models.isolation import OneSidedIsolationForest
@@ -154,7 +155,8 @@ def score_reviews(
     X = fr.scored_matrix()  # a view of the feature values, not a copy
     model = new_model(names, config)
     if names:
-        engine.fit(model, X)
+        # the fit's sample and draws are keyed on the reviews, not their positions
+        engine.fit(model, X, content_keys(fr.frame["review_id"]))
         score = engine.score_samples(model, X)
     else:
         score = np.zeros(fr.frame.height)

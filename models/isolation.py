@@ -17,6 +17,8 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 from sklearn.utils.validation import check_is_fitted
 
+from models.content import splitmix64
+
 _GRID = 2001
 #: Transforms of at least this many rows run a column per thread.
 _THREADED_ROWS = 100_000
@@ -64,7 +66,8 @@ class OneSidedIsolationForest(BaseEstimator):
     n_jobs : int
         Threads for scoring.
     random_state : int
-        Seed for the sample and the forest.
+        Seed for the sample and the forest; with content keys (see :meth:`fit`)
+        the sample and the trees' draws depend on it and the reviews only.
     max_occlusions : int
         Explanations occlude at most this many of a row's strongest features.
 
@@ -180,43 +183,56 @@ class OneSidedIsolationForest(BaseEstimator):
         return Z
 
     # -- fit / score ---------------------------------------------------------
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, keys=None):
         """Fit the percentile grid and the forest on a sample of ``X``.
 
-        ``y`` is ignored; it is accepted for pipeline compatibility.
+        ``keys`` are the rows' content keys (:func:`models.content.content_keys`
+        of their review ids): the sample and the order the trees draw from are
+        keyed on them, so the same reviews in any order fit the same model.
+        Without keys the row positions stand in (the model then depends on
+        row order). ``y`` is ignored; it is accepted for pipeline compatibility.
         """
         X = np.asarray(X, dtype=np.float64)
-        rng, idx = self._sample(X.shape[0])
-        return self._fit_sample(X if idx is None else X[idx], rng)
+        return self._fit_sample(X[self.sample_rows(X.shape[0] if keys is None else keys)])
 
-    def _sample(self, n_rows: int) -> tuple[np.random.Generator, np.ndarray | None]:
-        rng = np.random.default_rng(self.random_state)
-        if n_rows > self.max_fit_rows:
-            return rng, np.sort(rng.choice(n_rows, self.max_fit_rows, replace=False))
-        return rng, None
+    def _ranks(self, keys) -> np.ndarray:
+        """Each row's draw: its content key mixed with ``random_state``."""
+        if np.isscalar(keys):
+            keys = np.arange(int(keys), dtype=np.uint64)
+        salt = splitmix64(np.array([self.random_state], dtype=np.uint64))[0]
+        return splitmix64(np.asarray(keys, dtype=np.uint64) ^ salt)
 
-    def sample_rows(self, n_rows: int) -> np.ndarray:
-        """The rows (sorted positions) that :meth:`fit` on ``n_rows`` rows fits on."""
-        idx = self._sample(n_rows)[1]
-        return np.arange(n_rows) if idx is None else idx
+    def sample_rows(self, keys) -> np.ndarray:
+        """Positions of the rows :meth:`fit` fits on, in fitting order.
 
-    def fit_sample(self, X_sample, n_rows: int):
-        """Fit as :meth:`fit` on ``n_rows`` rows would, given only their :meth:`sample_rows`.
+        The ``max_fit_rows`` rows of lowest draw (:meth:`_ranks`), ordered by
+        draw: a uniform sample that depends only on the rows' keys and the
+        seed. ``keys`` may be a number of rows (positions as keys).
+        """
+        r = self._ranks(keys)
+        m = self.max_fit_rows
+        if r.size > m:
+            idx = np.argpartition(r, m - 1)[:m]
+            return idx[np.argsort(r[idx], kind="stable")]
+        return np.argsort(r, kind="stable")
 
-        For inputs too large to hold: ``fit_sample(X[sample_rows(n)], n)`` is
-        ``fit(X)``, value for value.
+    def fit_sample(self, X_sample, keys_sample):
+        """Fit as :meth:`fit` would, given only the rows :meth:`sample_rows` chose, in any order.
+
+        For inputs too large to hold: ``fit_sample(X[rows], keys[rows])`` with
+        ``rows = sample_rows(keys)`` is ``fit(X, keys=keys)``, value for value.
         """
         X_sample = np.asarray(X_sample, dtype=np.float64)
-        rng, idx = self._sample(n_rows)
-        expected = n_rows if idx is None else idx.size
-        if X_sample.shape[0] != expected:
+        r = self._ranks(keys_sample)
+        if X_sample.shape[0] != r.size or r.size > self.max_fit_rows:
             raise ValueError(
-                f"fit_sample needs the {expected:,} rows of sample_rows({n_rows:,}), "
-                f"got {X_sample.shape[0]:,}"
+                f"fit_sample needs the rows of sample_rows (at most {self.max_fit_rows:,}) "
+                f"and one key per row, got {X_sample.shape[0]:,} rows and {r.size:,} keys"
             )
-        return self._fit_sample(X_sample, rng)
+        return self._fit_sample(X_sample[np.argsort(r, kind="stable")])
 
-    def _fit_sample(self, X: np.ndarray, rng: np.random.Generator):
+    def _fit_sample(self, X: np.ndarray):
+        """Fit on ``X``, rows in fitting order (the trees draw their sub-samples by position)."""
         oriented = self._oriented(X)
         self.n_features_in_ = X.shape[1]
         self.grid_ = np.quantile(
@@ -233,9 +249,9 @@ class OneSidedIsolationForest(BaseEstimator):
             n_jobs=1,
         ).fit(Z)
         self.baseline_ = float(self._raw(np.zeros((1, Z.shape[1])))[0])
-        # The calibration reference only needs the top of the distribution; a
-        # 20k-row sample of the fitting rows keeps fitting cheap at any size.
-        ref = Z if Z.shape[0] <= 20_000 else Z[rng.choice(Z.shape[0], 20_000, replace=False)]
+        # The calibration reference only needs the top of the distribution; the
+        # first 20k rows in fitting order (a random sample) keep fitting cheap.
+        ref = Z[:20_000]
         self.train_scores_ = np.sort(self._raw(ref))
         return self
 
