@@ -508,7 +508,8 @@ def run_out_of_core(
         del built
         timings["propagate"] = time.perf_counter() - t0
 
-    threshold, method = choose_threshold(score, config)
+    choice = choose_threshold(score, config)
+    threshold = choice.value
     flagged = score >= threshold
     idx = np.flatnonzero(flagged)
 
@@ -601,8 +602,7 @@ def run_out_of_core(
         ),
         used=glob.features,
         unavailable=glob.unavailable,
-        threshold=float(threshold),
-        threshold_method=method,
+        threshold=choice,
         graph_kinds=graph_kinds,
         config=config,
         timings=timings,

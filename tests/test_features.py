@@ -193,6 +193,53 @@ def test_platform_default_texts_are_never_templates():
     assert f["text_cluster_users"].max() == 0
 
 
+def _many_shops(n_shops: int, per_shop: int, seed: int) -> pl.DataFrame:
+    """Honest buyers at ``n_shops`` shops of equal size, each writing its own texts."""
+    return pl.concat(
+        [market(seed + k, per_shop, f"H{k:02d}", with_optional=True) for k in range(n_shops)]
+    )
+
+
+def test_a_phrase_many_buyers_write_everywhere_is_no_template():
+    """A common phrase fires nothing; the same phrase piled up at one shop still does."""
+    df = _many_shops(12, 150, 40)
+    shops = sorted(df["shop_id"].unique().to_list())
+    phrase = "物流很快，质量很好，下次还来"  # 12 letters after normalising: a candidate
+    n = 40  # below the 50 writers the old absolute rule needed
+    common = pl.DataFrame(
+        {
+            "review_id": [f"C-r{i}" for i in range(n)],
+            "shop_id": [shops[(i * 7) % len(shops)] for i in range(n)],
+            "product_id": [f"C-p{i % 9}" for i in range(n)],
+            "user_id": [f"C-u{i}" for i in range(n)],
+            "rating": [5] * n,
+            "created_at": [T0 + dt.timedelta(hours=29 * i) for i in range(n)],
+            "text": [phrase] * n,
+            "ip": [f"88.{i}.3.4" for i in range(n)],
+            "device_id": [f"C-d{i}" for i in range(n)],
+            "delivered_at": [T0 + dt.timedelta(hours=29 * i - 50) for i in range(n)],
+        },
+        schema=df.schema,
+    )
+    f = compute_features(pl.concat([df, common])).frame
+    c = f.filter(pl.col("review_id").str.starts_with("C-"))
+    assert c["text_cluster_users"].max() == 0 and c["text_dup_window"].max() == 0
+    # 25 of the writers at one shop, within days: that shop holds far more than its share
+    piled = common.with_columns(
+        pl.when(pl.int_range(pl.len()) < 25)
+        .then(pl.lit(shops[0]))
+        .otherwise(pl.col("shop_id"))
+        .alias("shop_id"),
+        pl.when(pl.int_range(pl.len()) < 25)
+        .then(pl.lit(T0) + pl.duration(hours=pl.int_range(pl.len())))
+        .otherwise(pl.col("created_at"))
+        .alias("created_at"),
+    )
+    f = compute_features(pl.concat([df, piled])).frame
+    c = f.filter(pl.col("review_id").is_in([f"C-r{i}" for i in range(25)]))
+    assert c["text_cluster_users"].min() >= 24 and c["text_dup_window"].min() >= 10
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_family_ablation_removes_only_that_family(family):
     df = market(7, 300, "A")
