@@ -16,6 +16,9 @@ BURST_WINDOW_S = 12 * HOUR
 BASELINE_FLOOR_S = 30 * DAY
 #: Half-width of the window for reviewers sharing an address or network.
 IDENTITY_WINDOW_S = 24 * HOUR
+#: An address's share of a shop's reviewers is smoothed as if the shop had this
+#: many more reviewers (one in ten until its history says otherwise).
+SHARE_PRIOR = 10.0
 #: Half-width of the window for near-duplicate texts at one shop.
 TEXT_WINDOW_S = 72 * HOUR
 #: Two reviewers "co-review" a product when their reviews are this close.
