@@ -70,6 +70,11 @@ class OneSidedIsolationForest(BaseEstimator):
         the sample and the trees' draws depend on it and the reviews only.
     max_occlusions : int
         Explanations occlude at most this many of a row's strongest features.
+    tail_spreads : float or None
+        The single-signal term (:meth:`tail_score`): a feature this many of its
+        upper spreads beyond its ``tail_quantile`` value scores as the most
+        anomalous fitted review, whatever the other features say; ``None``
+        leaves the forest alone.
 
     Attributes
     ----------
@@ -95,6 +100,7 @@ class OneSidedIsolationForest(BaseEstimator):
         n_jobs: int = 2,
         random_state: int = 0,
         max_occlusions: int = 6,
+        tail_spreads: float | None = 10.0,
     ):
         self.directions = directions
         self.clip_quantile = clip_quantile
@@ -106,6 +112,7 @@ class OneSidedIsolationForest(BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.max_occlusions = max_occlusions
+        self.tail_spreads = tail_spreads
 
     # -- transform -----------------------------------------------------------
     def _oriented(self, X) -> np.ndarray:
@@ -323,8 +330,47 @@ class OneSidedIsolationForest(BaseEstimator):
         return np.clip((raw - self.baseline_) / (top - self.baseline_), 0.0, 1.0)
 
     def score_samples(self, X, raw_map=None) -> np.ndarray:
-        """Calibrated suspicion in [0, 1] (higher = more suspicious); ``raw_map`` as in :meth:`raw_score`."""
-        return self.calibrate(self.raw_score(X, raw_map))
+        """Calibrated suspicion in [0, 1] (higher = more suspicious); ``raw_map`` as in :meth:`raw_score`.
+
+        The larger of the forest's calibrated score and :meth:`tail_score`.
+        """
+        return np.maximum(self.calibrate(self.raw_score(X, raw_map)), self.tail_score(X)[0])
+
+    def tail_score(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """The single-signal term and the feature carrying it, per row.
+
+        An isolation forest averages path lengths over trees that split on
+        randomly chosen features, so a review whose one tell is extreme (every
+        review minutes after receipt, thirty accounts on one device) scores
+        like a review that is mildly unusual everywhere. Here a feature's
+        excess beyond its ``tail_quantile`` value, in units of its upper spread
+        (as in :meth:`transform`), maps on a log scale onto [0, 1]:
+        ``log1p(excess) / log1p(tail_spreads)``; the row takes its strongest
+        feature. Zero for every row when ``tail_spreads`` or
+        ``tail_quantile`` is None.
+
+        Returns
+        -------
+        score : ndarray of shape (n_rows,)
+        feature : ndarray of int, shape (n_rows,)
+            Column of the strongest excess (0 where there is none).
+        """
+        check_is_fitted(self, "grid_")
+        X, d = self._checked(X)
+        best = np.zeros(X.shape[0])
+        arg = np.zeros(X.shape[0], dtype=np.int64)
+        if self.tail_spreads is None or self.tail_quantile is None:
+            return best, arg
+        n = self.grid_.shape[0]
+        top = self.grid_[int(round(self.tail_quantile * (n - 1)))]
+        mid = self.grid_[int(round(self.clip_quantile * (n - 1)))]
+        spread = np.where(top - mid > 0, top - mid, np.maximum(np.abs(top), 1.0))
+        for j in range(X.shape[1]):  # a column at a time: no oriented copy of X
+            o = np.nan_to_num(X[:, j] * d[j], nan=0.0)
+            excess = np.log1p(np.maximum(o - top[j], 0.0) / spread[j])
+            better = excess > best
+            best[better], arg[better] = excess[better], j
+        return np.minimum(best / np.log1p(self.tail_spreads), 1.0), arg
 
     # -- explanations --------------------------------------------------------
     def contributions(self, X) -> tuple[float, np.ndarray]:
@@ -332,8 +378,10 @@ class OneSidedIsolationForest(BaseEstimator):
 
         Each active feature's contribution is the score lost when that feature
         alone is reset to ordinary (occlusion), rescaled so that the
-        contributions add up exactly to ``score - baseline``; the baseline of
-        the calibrated score is 0.
+        contributions add up exactly to the forest's score; where the
+        single-signal term (:meth:`tail_score`) is higher, its feature also
+        carries the difference, so the contributions add up exactly to
+        ``score - baseline``; the baseline of the calibrated score is 0.
 
         Returns
         -------
@@ -342,7 +390,9 @@ class OneSidedIsolationForest(BaseEstimator):
         contrib : ndarray of shape (n_rows, n_features)
         """
         Z = self.transform(X)
-        full = self.calibrate(self._raw(Z))
+        forest = self.calibrate(self._raw(Z))
+        tail, tail_feature = self.tail_score(X)
+        full = forest  # the forest's part first; the tail's excess over it is added below
         contrib = np.zeros_like(Z)
         # Occlude only each row's strongest features: beyond the top few the
         # contributions are negligible and the cost grows with every feature.
@@ -366,4 +416,7 @@ class OneSidedIsolationForest(BaseEstimator):
         if flat.any():
             act = (Z[flat] > 0).astype(np.float64)
             contrib[flat] = act / np.maximum(act.sum(axis=1, keepdims=True), 1.0) * full[flat, None]
+        # where the single-signal term is the score, its feature carries the difference
+        rows = np.flatnonzero(tail > forest)
+        contrib[rows, tail_feature[rows]] += tail[rows] - forest[rows]
         return 0.0, contrib

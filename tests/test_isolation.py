@@ -100,3 +100,20 @@ def test_weak_evidence_flags_nothing_and_ties_go_together():
     assert precision_threshold(tied, 0.91).flagged == 10
     fixed = estimate(tied, 0.5, "fixed", None)
     assert fixed.flagged == 20 and abs(fixed.estimated_precision - 0.9) < 1e-12
+
+
+def test_a_single_extreme_feature_is_not_diluted_by_the_others():
+    """Thirty reviews whose one tell is one feature far beyond the bulk score with the most anomalous."""
+    rng = np.random.default_rng(4)
+    X = rng.exponential(size=(6_000, 12))
+    X[:200, :6] *= 3.0  # reviews mildly unusual on half the features
+    X[-30:, 5] = 60.0  # the single tell: far beyond feature 5's 99th percentile (~4.6)
+    kw = dict(n_estimators=200, random_state=0)
+    plain = OneSidedIsolationForest(tail_spreads=None, **kw).fit(X)
+    model = OneSidedIsolationForest(**kw).fit(X)
+    honest_top = np.quantile(model.score_samples(X[:-30]), 0.99)
+    assert np.quantile(plain.score_samples(X[-30:]), 0.5) < honest_top  # the forest alone dilutes
+    assert model.score_samples(X[-30:]).min() >= 0.99 > honest_top
+    _, contrib = model.contributions(X[-30:])
+    assert np.allclose(contrib.sum(axis=1), model.score_samples(X[-30:]))
+    assert (contrib.argmax(axis=1) == 5).all()
