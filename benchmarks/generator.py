@@ -298,7 +298,7 @@ def generate(
             _rng(seed, "camouflage"), mk, cfg, ring_acc.users, ring_acc.home, ring_acc.device, camo
         )
     )
-    aged_room = max(0, room // 3 - int(camo.sum()))
+    aged_room = max(0, room // 5 - int(camo.sum()))
     blocks.extend(_histories(_rng(seed, "aged"), mk, cfg, blocks[:4], aged_room))
     n_honest = n_reviews - sum(b.height for b in blocks)
     traps = market.Traps(
