@@ -16,6 +16,13 @@ Knob semantics shared by the families (see the config classes in
   campaign draws ``paraphrase x U(0.4, 1.6)`` (clipped to [0, 1]), so 0 stays 0.
 * ``spread_hours``: range the campaign's time spread is drawn from.
 * ``delay_minutes``: range of the (log-uniform) delivered→review delay.
+* Evasions (:class:`benchmarks.generator.CampaignKnobs`, defaults change
+  nothing): ``pool_prefix`` / ``pool_hosts`` (the shared pool over a /16),
+  ``text="honest"`` (natural texts instead of templates), ``perturb`` (noise
+  and an extra phrase, :func:`benchmarks.texts.perturb_texts`) and, applied by
+  the generator, ``aged_share`` / ``history``; per family
+  ``four_star_share`` / ``two_star_share`` and (boost, smear)
+  ``device_pool_share`` / ``device_pool``.
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ column, in that order), sorted by ``created_at`` then ``review_id``.
   operator (1-3 accounts), for ``ring`` one ring.
 * ``trap`` (String): one of :data:`TRAPS` when an honest review belongs to a
   trap (honest behaviour that looks suspicious), else null; always null for
-  fake reviews.
+  fake reviews. Configs that turn on the further traps (off by default; see
+  :mod:`benchmarks.market` and :mod:`benchmarks.matrix`) can write any of
+  :data:`ALL_TRAPS`.
 
 Label semantics
 ---------------
@@ -27,6 +29,8 @@ Label semantics
   null), although the account is fake: the unit of truth is the review, and a
   camouflage review harms nobody. A detector that flags whole accounts pays for
   it in false positives there.
+* Aged accounts (``aged_share`` of a family's config) get a history of
+  ordinary reviews before their campaign, labelled honest like camouflage.
 * Trap reviews are honest (``is_fake`` False) with ``trap`` set. Traps are
   disjoint: a flash-sale buyer is never a shared-IP buyer, and default texts are
   only put on reviews in neither.

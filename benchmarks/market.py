@@ -34,6 +34,24 @@ Model
     over the year and over many shops.
   - ``default_text``: platform default texts ("此用户没有填写评价", "默认好评",
     "Good" ...) repeated word for word, mostly on 5★ reviews.
+  Off by default (share 0; turned on by :mod:`benchmarks.matrix`):
+  - ``campus``: like ``shared_ip`` but many hosts spread over one /16, and a
+    share of the buyers' reviews going to a few "campus" shops;
+  - ``ipv6_mobile``: many buyers in one IPv6 /64, each review from its own
+    interface id (privacy addresses);
+  - ``common_phrase``: short praise thousands write word for word
+    (:data:`benchmarks.texts.COMMON_PHRASES`, "物流很快，质量很好");
+  - ``repeat_buyer``: loyal buyers (3-40 reviews) buying from one or two
+    shops again and again, some pasting their own text each time;
+  - ``defect_batch``: a burst of genuine complaints (1-3★, established buyers,
+    ordinary delays and addresses, varied texts, often naming the same fault)
+    on one product, like a flash sale turned sour (the same event mechanics);
+  - ``real_text``: real buyers' words from the optional corpus
+    (:func:`benchmarks.texts.load_corpus`); without it nothing is labelled.
+  ``shared_ip``, ``campus`` and ``ipv6_mobile`` are one implementation
+  (:class:`NetPools`), as are ``flash_sale`` and ``defect_batch``
+  (``_event_slots``). A trap at size 0 draws nothing, so turning the new
+  ones on never shifts the rest of a default market.
 """
 
 from __future__ import annotations
