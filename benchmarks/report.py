@@ -515,17 +515,23 @@ def _scale_section(scale: dict) -> list[str]:
 # ----------------------------------------------------------------------------- README
 
 
+def _link(out_dir, name: str, readme: Path, what: str) -> str:
+    """`` what: [path](path).`` for ``out_dir/name`` relative to the README, or "" outside its tree."""
+    if out_dir is None:
+        return ""
+    try:
+        rel = os.path.relpath(Path(out_dir).resolve() / name, readme.resolve().parent)
+    except ValueError:  # other drive on Windows
+        return ""
+    return "" if rel.startswith("..") else f" {what}: [{rel}]({rel})."
+
+
 def readme_section(results: dict, out_dir: str | os.PathLike[str] | None, readme: Path) -> str:
     """What goes between the README markers: the summary table and where it came from."""
     lines = summary_table(results)
-    where = ""
-    if out_dir is not None:
-        try:
-            rel = os.path.relpath(Path(out_dir).resolve() / "results.md", readme.resolve().parent)
-            if not rel.startswith(".."):
-                where = f" Full tables, per-family and trap figures, ablation and plots: [{rel}]({rel})."
-        except ValueError:  # other drive on Windows
-            pass
+    where = _link(
+        out_dir, "results.md", readme, "Full tables, per-family and trap figures, ablation and plots"
+    )
     lines += ["", f"Latest run: {_run_line(results)}.{where}"]
     return "\n".join(lines)
 
@@ -728,14 +734,7 @@ def update_matrix_readme(path: str | os.PathLike[str], res: dict, out_dir=None) 
     """Put the matrix tables between ``MATRIX_START`` and ``MATRIX_END`` in ``path``."""
 
     def body(p: Path) -> str:
-        where = ""
-        if out_dir is not None:
-            try:
-                rel = os.path.relpath(Path(out_dir).resolve() / "matrix.md", p.resolve().parent)
-                if not rel.startswith(".."):
-                    where = f" Every cell and seed, drawn parameters: [{rel}]({rel})."
-            except ValueError:
-                pass
+        where = _link(out_dir, "matrix.md", p, "Every cell and seed, drawn parameters")
         lines = matrix_tables(res)
         lines += [f"Run: {_run_line(res)}; {_matrix_run_line(res)}.{where}"]
         return "\n".join(lines)
