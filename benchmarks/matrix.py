@@ -766,6 +766,7 @@ def run_matrix_suite(
         for s in seed_list
         if s in DEV_SEEDS
     ]
+    env = environment(command)  # at the start: the commit and load the run began with
     note = environment_note()
     log(
         f"matrix: {len(chosen)} cells x {len(seed_list)} seeds at {n:,} reviews; real text: {note['real_text_source']}"
@@ -776,7 +777,7 @@ def run_matrix_suite(
     result = {
         "suite": "matrix",
         "quick": quick,
-        **environment(command),
+        **env,
         "seeds": list(seed_list),
         "seed_kind": "development" if all(s in DEV_SEEDS for s in seed_list) else "reporting",
         "n_reviews": n,
