@@ -860,7 +860,8 @@ def _trap_texts(
         fault = texts.aspect_phrases(
             rng, category[slots][np.unique(event, return_index=True)[1]], texts.NEG
         )
-        named = rng.random(len(slots)) < cfg.defect_phrase_share
+        chinese = text.gather(slots).str.contains("[\u4e00-\u9fff]").fill_null(False).to_numpy()
+        named = (rng.random(len(slots)) < cfg.defect_phrase_share) & chinese
         rows = slots[named]
         sep = pl.Series(["，", "。", "！", " "]).gather(rng.integers(0, 4, len(rows)))
         joined = pl.DataFrame(

@@ -60,7 +60,8 @@ API
 ``run_matrix(seeds, n_reviews, cells=None, method=None, log=None) -> pl.DataFrame``
     One row per (cell, seed): ``family, variant, kind, seed, n_reviews,
     n_fake, n_target, roc_auc, average_precision, precision, recall,
-    flag_rate, target_flag_rate, trap_flag_rate, honest_flag_rate, seconds``.
+    flag_rate, target_flag_rate, trap_flag_rate, honest_flag_rate, tell_auc,
+    top_feature, top_feature_auc, seconds``.
     ``method(reviews, seed) -> MethodOutput`` defaults to review-detector
     (:func:`benchmarks.baselines.review_detector`), scored in-process.
     ``cells`` is a list of ``(family, variant)`` or ``"family/variant"`` or
@@ -75,7 +76,13 @@ the cell's fakes against every honest review (honest cells: all fakes);
 share of the cell's target fakes flagged (honest cells: all fakes);
 ``target_flag_rate`` the flagged share of the honest crowd (honest cells);
 ``trap_flag_rate`` of all honest trap rows; ``honest_flag_rate`` of all honest
-reviews.
+reviews. Per feature (:func:`feature_aucs`, when the method returns the
+engine's feature values): ``tell_auc`` is the ROC-AUC of a signal cell's own
+feature alone (:data:`SIGNAL_FEATURE`) — high there with a low recall means
+the engine has the signal and dilutes it; ``top_feature`` / ``top_feature_auc``
+the single feature that best separates the cell's target (honest cells: the
+feature that most sets the crowd apart from other honest buyers, the likely
+source of false flags).
 """
 
 from __future__ import annotations
@@ -596,6 +603,9 @@ ROW_SCHEMA: dict[str, pl.DataType] = {
     "target_flag_rate": pl.Float64(),
     "trap_flag_rate": pl.Float64(),
     "honest_flag_rate": pl.Float64(),
+    "tell_auc": pl.Float64(),
+    "top_feature": pl.String(),
+    "top_feature_auc": pl.Float64(),
     "seconds": pl.Float64(),
 }
 
@@ -603,7 +613,35 @@ ROW_SCHEMA: dict[str, pl.DataType] = {
 def _default_method(reviews: pl.DataFrame, seed: int):
     from benchmarks.baselines import review_detector
 
-    return review_detector(reviews, seed=seed)
+    return review_detector(reviews, seed=seed, keep_features=True)
+
+
+def feature_aucs(cell: Cell, labels: pl.DataFrame, frame: pl.DataFrame) -> dict[str, float]:
+    """Per engine feature (oriented by its registry direction), the ROC-AUC of the cell's target.
+
+    Attack and signal cells: the target fakes against every honest review
+    (which single feature would catch them). Honest cells: the crowd against
+    the other honest reviews outside any trap (which feature makes the crowd
+    look suspicious). Missing values count as the least suspicious.
+    """
+    from features.registry import REGISTRY
+
+    target = target_mask(labels, cell.family, cell.variant)
+    y = labels["is_fake"].to_numpy().astype(bool)
+    if cell.kind == "honest":
+        rest = ~y & labels["trap"].is_null().to_numpy()
+    else:
+        rest = ~y
+    sel = target | rest
+    out = {}
+    for name in frame.columns:
+        if name == "review_id":
+            continue
+        v = frame[name].cast(pl.Float64).fill_nan(None).to_numpy() * REGISTRY.get(name).direction
+        low = np.nanmin(v) if np.isfinite(v).any() else 0.0
+        v = np.where(np.isfinite(v), v, low)
+        out[name] = metrics.roc_auc(target[sel], v[sel])
+    return out
 
 
 def run_matrix(
@@ -629,6 +667,19 @@ def run_matrix(
             out = fn(reviews, 0)
             secs = time.perf_counter() - t0
             ev = evaluate_cell(cell, labels, out.scores, out.flagged)
+            frame = (getattr(out, "info", None) or {}).get("feature_frame")
+            aucs = feature_aucs(cell, labels, frame) if frame is not None else {}
+            ev["tell_auc"] = (
+                aucs.get(SIGNAL_FEATURE.get(cell.variant, ""), math.nan)
+                if cell.kind == "signal"
+                else math.nan
+            )
+            top = max(
+                aucs.items(),
+                key=lambda kv: -1.0 if math.isnan(kv[1]) else kv[1],
+                default=(None, math.nan),
+            )
+            ev["top_feature"], ev["top_feature_auc"] = top
             rows.append(
                 {
                     "family": cell.family,
@@ -665,6 +716,8 @@ def summarise(rows: pl.DataFrame) -> pl.DataFrame:
     """
     order = {c.name: i for i, c in enumerate(CELLS)}
     figs = [
+        "tell_auc",
+        "top_feature_auc",
         "roc_auc",
         "average_precision",
         "precision",
@@ -688,6 +741,7 @@ def summarise(rows: pl.DataFrame) -> pl.DataFrame:
             pl.col("recall").min().alias("min_recall"),
             pl.col("target_flag_rate").max().alias("max_target_flag_rate"),
             pl.col("trap_flag_rate").max().alias("max_trap_flag_rate"),
+            pl.col("top_feature").drop_nulls().mode().sort().first(),
             pl.col("seconds").median(),
         )
         .with_columns(

@@ -530,7 +530,10 @@ def readme_section(results: dict, out_dir: str | os.PathLike[str] | None, readme
     """What goes between the README markers: the summary table and where it came from."""
     lines = summary_table(results)
     where = _link(
-        out_dir, "results.md", readme, "Full tables, per-family and trap figures, ablation and plots"
+        out_dir,
+        "results.md",
+        readme,
+        "Full tables, per-family and trap figures, ablation and plots",
     )
     lines += ["", f"Latest run: {_run_line(results)}.{where}"]
     return "\n".join(lines)
@@ -614,14 +617,28 @@ def matrix_tables(res: dict) -> list[str]:
             [
                 r["variant"],
                 f"`{feat.get(r['variant'], '?')}`",
+                _num(r.get("tell_auc"), 3),
                 f"{_num(r['recall'], 2)} (min {_num(r['min_recall'], 2)})",
                 _num(r["precision"], 2),
                 _num(r["roc_auc"], 3),
                 _num(r["average_precision"], 3),
+                _top(r),
             ]
             for r in sig
         ]
-        lines += _table(["tell", "feature", "recall", "precision", "ROC-AUC", "AP"], rows) + [""]
+        lines += _table(
+            [
+                "tell",
+                "feature",
+                "feature's own ROC-AUC",
+                "engine recall",
+                "precision",
+                "engine ROC-AUC",
+                "AP",
+                "best single feature",
+            ],
+            rows,
+        ) + [""]
     hon = [r for r in res.get("summary", []) if r["kind"] == "honest"]
     if hon:
         lines += [
@@ -636,6 +653,7 @@ def matrix_tables(res: dict) -> list[str]:
                 f"{_pct(r['target_flag_rate'])} ({_pct(r['max_target_flag_rate'])})"
                 + ("" if r["meets_target"] else " ✗"),
                 _pct(r["honest_flag_rate"]),
+                _top(r),
                 _cell_fig(r, {}),
             ]
             for r in hon
@@ -646,11 +664,17 @@ def matrix_tables(res: dict) -> list[str]:
                 "trap label",
                 "crowd flagged",
                 "all honest flagged",
+                "feature most raised on the crowd (ROC-AUC vs other honest)",
                 "attacks: ROC-AUC / AP / P / R",
             ],
             rows,
         ) + [""]
     return lines
+
+
+def _top(r: dict) -> str:
+    name = r.get("top_feature")
+    return DASH if not name else f"`{name}` {_num(r.get('top_feature_auc'), 2)}"
 
 
 def _matrix_run_line(res: dict) -> str:
@@ -706,6 +730,7 @@ def render_matrix(res: dict) -> str:
             "recall",
             "crowd flagged",
             "traps flagged",
+            "best single feature",
             "s",
         ],
         [
@@ -720,6 +745,7 @@ def render_matrix(res: dict) -> str:
                 _num(r["recall"], 2),
                 _pct(r["target_flag_rate"]),
                 _pct(r["trap_flag_rate"]),
+                _top(r),
                 _secs(r["seconds"]),
             ]
             for r in res.get("rows", [])

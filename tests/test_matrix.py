@@ -320,6 +320,15 @@ def test_matrix_suite_with_the_engine_writes_json_and_markdown(tmp_path):
     assert on_disk["parameters"]["boost/aged@1001"]["boost"]["aged_share"] >= 0.7
     boost = next(r for r in on_disk["rows"] if r["family"] == "boost")
     assert boost["roc_auc"] > 0.8 and boost["n_target"] > 0
+    # per feature: the signal cell's own feature, and the best single feature of every cell
+    from features.registry import REGISTRY
+
+    device = next(r for r in on_disk["rows"] if r["family"] == "signal")
+    assert 0.5 < device["tell_auc"] <= 1.0
+    assert boost["tell_auc"] is None  # only signal cells have a tell
+    for r in on_disk["rows"]:
+        assert REGISTRY.get(r["top_feature"]).name == r["top_feature"]
+        assert 0.5 <= r["top_feature_auc"] <= 1.0
     md = (tmp_path / "matrix.md").read_text(encoding="utf-8")
     assert "| variant | boost |" in md and "`device_users`" in md and "`common_phrase`" in md
     assert "pytest matrix" in md
