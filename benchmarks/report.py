@@ -424,6 +424,15 @@ def render_markdown(results: dict) -> str:
         lines.append("")
     if scale.get("status") == "ok":
         lines += _scale_section(scale)
+    m = results.get("matrix") or {}
+    if m.get("status") == "ok":
+        lines += [
+            "## Scenario matrix",
+            "",
+            f"{m['cells_meeting_target']} of {m['cells']} cells meet their target on seeds "
+            f"{m['seeds']}: see [matrix.md](matrix.md) (`benchmarks/matrix.py`).",
+            "",
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 

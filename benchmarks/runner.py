@@ -1010,6 +1010,8 @@ def write_outputs(results: dict, run: QualityRun | None, out_dir: Path) -> list[
             for f in ("scale.json", "time_vs_size.png")
             if scale.get("status") == "ok" and (out_dir / f).is_file()
         ]
+        if (results.get("matrix") or {}).get("status") == "ok":
+            scale_files += [f for f in ("matrix.json", "matrix.md") if (out_dir / f).is_file()]
         results["outputs"] = sorted([*OWN_FILES, *names, *scale_files])
         write_text(report.render_markdown(results), staging / "results.md")
         write_json(_clean(results), staging / "results.json")

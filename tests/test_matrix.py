@@ -379,3 +379,13 @@ def test_cli_matrix_suite(tmp_path):
 def test_configs_are_plain_dataclasses():
     cfg = matrix.cell_config("ring", "mixed", 1001, 10_000)
     assert dataclasses.is_dataclass(cfg) and cfg.ring.weight == 1.0 and cfg.boost.weight == 0.0
+
+
+def test_results_md_points_to_the_matrix_when_all_suites_ran():
+    results = {
+        "quality": {"status": "not run"},
+        "scale": {"status": "not run", "reason": "test"},
+        "matrix": {"status": "ok", "cells": 55, "seeds": [1001], "cells_meeting_target": 17},
+    }
+    md = report.render_markdown(results)
+    assert "## Scenario matrix" in md and "17 of 55 cells" in md and "(matrix.md)" in md
