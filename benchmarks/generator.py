@@ -88,6 +88,8 @@ ALL_TRAPS: tuple[str, ...] = (
     "repeat_buyer",
     "defect_batch",
     "real_text",
+    "prompt_review",
+    "shared_device",
 )
 
 LABEL_SCHEMA: dict[str, pl.DataType] = {
@@ -232,6 +234,11 @@ class GeneratorConfig:
     defect_window_hours: tuple[float, float] = (12.0, 120.0)
     defect_phrase_share: float = 0.5  # complaints naming the batch's fault
     real_text_share: float = 0.0  # real buyers' texts (optional corpus, texts.load_corpus)
+    honest_delay_days: float = 3.0  # median delivery-to-review delay of honest buyers
+    prompt_review_share: float = 0.0  # honest reviews written minutes after confirming receipt
+    prompt_review_minutes: tuple[float, float] = (1.0, 30.0)
+    shared_device_share: float = 0.0  # households: a few accounts on one phone and one address
+    household_size: tuple[int, int] = (2, 4)
     english_share: float = 0.10
     ipv6_share: float = 0.15
     device_null_share: float = 0.04
@@ -327,6 +334,8 @@ _TRAP_SHARES = {
     "repeat_buyer": "repeat_buyer_share",
     "defect_batch": "defect_batch_share",
     "real_text": "real_text_share",
+    "prompt_review": "prompt_review_share",
+    "shared_device": "shared_device_share",
 }
 
 

@@ -79,6 +79,7 @@ TRAP_NONE = -1
 TRAP_FLASH, TRAP_SHARED, TRAP_DEFAULT = 0, 1, 2
 TRAP_CAMPUS, TRAP_IPV6_MOBILE, TRAP_COMMON_PHRASE = 3, 4, 5
 TRAP_REPEAT_BUYER, TRAP_DEFECT_BATCH, TRAP_REAL_TEXT = 6, 7, 8
+TRAP_PROMPT_REVIEW, TRAP_SHARED_DEVICE = 9, 10
 
 #: Internal block layout (integer codes; strings are made in the generator).
 BLOCK_SCHEMA: dict[str, pl.DataType] = {
@@ -473,9 +474,13 @@ def sample_times(
     return t.astype(np.int64)
 
 
-def honest_delay(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Delivery-to-review delay of ordinary buyers: log-normal, median 3 days, 0.5-15 days."""
-    days = np.clip(rng.lognormal(np.log(3.0), 0.8, n), 0.5, 15.0)
+def honest_delay(rng: np.random.Generator, n: int, median_days: float = 3.0) -> np.ndarray:
+    """Delivery-to-review delay of ordinary buyers: log-normal, median 3 days, 0.5-15 days.
+
+    Another ``median_days`` scales the whole range (median / 6 to median x 5).
+    """
+    m = float(median_days)
+    days = np.clip(rng.lognormal(np.log(m), 0.8, n), m / 6.0, m * 5.0)
     return (days * DAY_US).astype(np.int64)
 
 
@@ -531,6 +536,8 @@ class Traps:
     repeat_buyer: int = 0
     defect_batch: int = 0
     real_text: int = 0
+    prompt_review: int = 0
+    shared_device: int = 0
 
 
 @dataclass
@@ -685,6 +692,31 @@ def _net_pools(
         rating[focus] = sample_ratings(rng, market, product[focus])
 
 
+def _households(
+    rng: np.random.Generator,
+    buyers: _Buyers,
+    n_reviews: int,
+    size: tuple[int, int],
+    ip: IPs,
+    device: np.ndarray,
+    trap: np.ndarray,
+) -> None:
+    """Families sharing one phone and the home address: every review of ``size``-member households."""
+    chosen = buyers.pick(rng, n_reviews)
+    k = rng.integers(size[0], size[1] + 1, len(chosen))
+    household = np.repeat(np.arange(len(chosen)), k)[: len(chosen)]
+    n_h = int(household.max()) + 1 if len(chosen) else 0
+    head = chosen[np.searchsorted(household, np.arange(n_h))]  # each household's first member
+    src = buyers.first_slot[head]  # the head's first review: the family's phone and address
+    phone = np.where(device[src] == 0, random_device(rng, n_h), device[src])
+    home = ip.take(src)
+    rows, which = buyers.rows_of(chosen)
+    h = household[which]
+    device[rows] = phone[h]
+    ip.v6[rows], ip.hi[rows], ip.lo[rows] = home.v6[h], home.hi[h], home.lo[h]
+    trap[rows] = TRAP_SHARED_DEVICE
+
+
 def _repeat_buyers(
     rng: np.random.Generator,
     market: Market,
@@ -791,6 +823,8 @@ def honest_block(
         np.uint64
     )
     device[rng.random(n) < cfg.device_null_share] = 0
+    if traps.shared_device > 0:
+        _households(rng, buyers, traps.shared_device, cfg.household_size, ip, device, trap)
 
     category = market.product_cat[product]
     text = texts.honest_texts(rng, rating, category, english_u[user])
@@ -798,7 +832,15 @@ def honest_block(
         rng, cfg, traps, text, rating, category, trap, repeat_rows, repeat_which, defect, buyers
     )
 
-    delivered = created - honest_delay(rng, n)
+    delivered = created - honest_delay(rng, n, cfg.honest_delay_days)
+    if traps.prompt_review > 0:  # confirm receipt, then review at once, as the app prompts
+        free = np.flatnonzero(trap == TRAP_NONE)
+        rows = np.sort(rng.choice(free, min(traps.prompt_review, len(free)), replace=False))
+        lo, hi = cfg.prompt_review_minutes
+        delivered[rows] = created[rows] - (log_uniform(rng, lo, hi, len(rows)) * MINUTE_US).astype(
+            np.int64
+        )
+        trap[rows] = TRAP_PROMPT_REVIEW
     block = make_block(
         n,
         shop=market.product_shop[product],
@@ -929,7 +971,7 @@ def camouflage_block(
         user=np.asarray(users)[owner],
         rating=rating,
         created=created,
-        delivered=created - honest_delay(rng, n),
+        delivered=created - honest_delay(rng, n, cfg.honest_delay_days),
         text=text,
         ip_v6=ip.v6,
         ip_hi=ip.hi,

@@ -39,10 +39,15 @@ Cells
     in one /64), ``common_phrase`` ("物流很快，质量很好" word for word),
     ``repeat_buyer`` (loyal buyers, often pasting their own text),
     ``defect_batch`` (a burst of genuine, varied complaints about one bad
-    batch), ``default_text`` (platform defaults) and ``real_text`` (real
+    batch), ``default_text`` (platform defaults), ``real_text`` (real
     buyers' words from the optional ``bench-text`` corpus, see
     :func:`benchmarks.texts.load_corpus`; without it the built-in texts are
-    used and the report says so).
+    used and the report says so), ``prompt_review`` (20-45 % of the buyers
+    review minutes after confirming receipt, as the app prompts them) and
+    ``shared_device`` (households: a few accounts on one phone and address).
+    Every market also has some prompt reviewers (2-20 %) and households
+    (0-2 %), and its honest delivery-to-review delays drawn around a median
+    of 1.5-5 days, so that no single feature is a free tell.
 
 Seeds
 -----
@@ -156,6 +161,8 @@ HONEST_VARIANTS: tuple[str, ...] = (
     "defect_batch",
     "default_text",
     "real_text",
+    "prompt_review",
+    "shared_device",
 )
 #: The trap label each honest variant writes.
 HONEST_TRAP: dict[str, str] = {
@@ -168,6 +175,8 @@ HONEST_TRAP: dict[str, str] = {
     "defect_batch": "defect_batch",
     "default_text": "default_text",
     "real_text": "real_text",
+    "prompt_review": "prompt_review",
+    "shared_device": "shared_device",
 }
 
 #: Targets of issue 13 a cell is checked against.
@@ -361,6 +370,9 @@ def base_config(seed: int, n_reviews: int) -> GeneratorConfig:
         shared_ip_hosts=(1, int(rng.integers(1, 17))),
         shared_ip_pool_reviews=_log_u(rng, 50.0, 3000.0),
         default_text_share=u(0.005, 0.04),
+        honest_delay_days=u(1.5, 5.0),
+        prompt_review_share=u(0.02, 0.2),
+        shared_device_share=u(0.0, 0.02),
         **fams,
     )
 
@@ -507,6 +519,12 @@ def _honest(cfg: GeneratorConfig, variant: str, rng: np.random.Generator) -> Gen
         return replace(cfg, default_text_share=share)
     if variant == "real_text":
         return replace(cfg, real_text_share=u(0.3, 0.9))
+    if variant == "prompt_review":
+        return replace(
+            cfg, prompt_review_share=u(0.2, 0.45), prompt_review_minutes=(1.0, u(5.0, 60.0))
+        )
+    if variant == "shared_device":
+        return replace(cfg, shared_device_share=share, household_size=(2, int(rng.integers(2, 7))))
     raise ValueError(f"unknown honest variant {variant!r}")
 
 

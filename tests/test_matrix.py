@@ -60,7 +60,7 @@ def _campaigns(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def test_cells_cover_every_family_and_variant():
-    assert len(matrix.CELLS) == len(set(matrix.CELLS)) == 4 * 10 + 6 + 9
+    assert len(matrix.CELLS) == len(set(matrix.CELLS)) == 4 * 10 + 6 + 11
     assert {c.family for c in matrix.CELLS} == {*ATTACK_FAMILIES, "signal", "honest"}
     assert set(matrix.SIGNAL_FEATURE) == set(matrix.SIGNAL_VARIANTS)
     assert set(matrix.HONEST_TRAP) == set(matrix.HONEST_VARIANTS)
@@ -237,6 +237,21 @@ def test_honest_crowds():
     assert (by_product["t"] >= 0.9 * by_product["len"]).all()  # varied, not a template
 
 
+def test_prompt_reviewers_and_households():
+    prompt = _joined("honest", "prompt_review").filter(pl.col("trap") == "prompt_review")
+    delay = (prompt["created_at"] - prompt["delivered_at"]).dt.total_minutes()
+    assert prompt.height >= 0.15 * N and delay.max() <= 60 and delay.min() >= 1
+    home = _joined("honest", "shared_device").filter(pl.col("trap") == "shared_device")
+    per = home.group_by("device_id").agg(
+        pl.col("user_id").n_unique().alias("users"), pl.col("ip").n_unique().alias("ips")
+    )
+    assert home["device_id"].null_count() == 0
+    assert per["users"].max() >= 2 and (per["ips"] == 1).all()
+    # every market has some of both, so a minutes-after-receipt review is no free tell
+    _, labels = matrix.build_cell("boost", "plain", SEED, N)
+    assert (labels["trap"] == "prompt_review").sum() >= 0.01 * N
+
+
 def test_real_text_from_the_corpus_or_a_clean_fallback(monkeypatch):
     corpus = texts.load_corpus()
     if corpus is not None:
@@ -285,7 +300,8 @@ def test_run_matrix_rows_and_summary_shape():
     assert rows.height == 6
     assert rows.select("family", "variant").unique().height == 3
     sig = rows.filter(pl.col("family") == "signal")
-    assert (sig["recall"] > 0.9).all()  # minutes after receipt: the stand-in catches it
+    # minutes after receipt: the stand-in ranks them high, but honest prompt reviewers share the tell
+    assert (sig["roc_auc"] > 0.8).all() and (sig["precision"] < 0.9).all()
     hon = rows.filter(pl.col("kind") == "honest")
     assert hon["target_flag_rate"].is_not_nan().all()
     assert rows.filter(pl.col("kind") != "honest")["target_flag_rate"].is_nan().all()
