@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detector.cases import CASES_SCHEMA
 from detector.cli import main
@@ -150,6 +152,21 @@ def test_dsr_lines_cross_once_and_name_no_case_when_fraud_does_not_explain_them(
     assert sorted(a["rule"] for a in logistics) == ["jd_logistics", "taobao_dsr_logistics"]
     assert all(a["case_ids"] == [] and a["value"] < 4.6 for a in logistics)
     assert "dsr_logistics" in daily.columns and "dsr_service" not in daily.columns
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_row_order_and_an_unrelated_shop_change_nothing(seed):
+    reviews = market({12: (60, 0.35)})
+    scores, cases = smear_case(reviews, 12, 6)
+    daily, alerts, _ = alerts_of(reviews, scores, cases)
+    other = market({5: (90, 0.4)}, seed=9).with_columns(
+        pl.lit("S2").alias("shop_id"), ("x" + pl.col("review_id")).alias("review_id")
+    )
+    both = pl.concat([reviews, other]).sample(fraction=1.0, shuffle=True, seed=seed)
+    d2, a2, _ = alerts_of(both, scores.sample(fraction=1.0, shuffle=True, seed=seed), cases)
+    assert d2.filter(pl.col("shop_id") == "S1").equals(daily)
+    assert [a for a in a2 if a["shop"] == "S1"] == alerts
 
 
 # --------------------------------------------------------------------------- alerts

@@ -77,9 +77,15 @@ def _rules(rules: list[Rule] | str | os.PathLike[str] | None) -> list[Rule]:
 
 
 def scan_context(summary: dict) -> tuple[str, str | None]:
-    """The time zone (``summary["input"]["timezone"]``, UTC if absent) and platform of a scan."""
+    """The time zone and the platform of a scan, from ``summary.json``'s ``input`` record.
+
+    The zone is the one the input's naive times were read in
+    (``effective_timezone``: ``--timezone``, else the preset's), else
+    ``timezone``, else UTC; the platform is the preset's (None without one).
+    """
     info = summary.get("input") or {}
-    return info.get("timezone") or "UTC", alert_platform(info.get("preset"))
+    zone = info.get("effective_timezone") or info.get("timezone") or "UTC"
+    return zone, alert_platform(info.get("preset"))
 
 
 def monitor_scan(
