@@ -207,6 +207,35 @@ def test_tiny_days_never_raise_the_growth_rule():
     assert not [a for a in alerts if a["rule"] == "bad_review_growth"]
 
 
+def test_a_line_crossed_again_after_a_wobble_fires_once_until_rearmed(tmp_path):
+    # 差评率 by day: 6% 4% 6% 4% 6% 2% 6% (100 reviews a day)
+    bad = [6, 4, 6, 4, 6, 2, 6]
+    reviews = pl.concat(
+        honest_day(np.random.default_rng(d), d, 100, 0.0).with_columns(
+            pl.when(pl.int_range(pl.len()) < k).then(1).otherwise(5).cast(pl.Int8).alias("rating")
+        )
+        for d, k in enumerate(bad)
+    )
+    daily = daily_metrics(reviews, *no_cases(reviews))
+
+    def fired(rearm: float) -> list[str]:
+        text = f"""
+[rules.daily_bad]
+metric = "bad_rate"
+op = ">"
+threshold = 0.05
+trigger = "cross"
+rearm = {rearm}
+message_zh = "{{value}}"
+message_en = "{{value}}"
+"""
+        rules = [r for r in load_rules(write(tmp_path, text)) if r.name == "daily_bad"]
+        return [a["date"][-2:] for a in evaluate_alerts(daily, rules)[0]]
+
+    assert fired(0.0) == ["01", "03", "05", "07"]
+    assert fired(0.02) == ["01", "07"]  # back at 3% or below re-arms it: day 6's 2%
+
+
 # --------------------------------------------------------------------------- rules files
 
 

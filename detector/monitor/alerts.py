@@ -17,9 +17,10 @@ probability at most ``max_p``. So a day of 2 reviews, or 6 reviews of which
 1 is bad after a week at 5%, never raises the 15% growth rule.
 
 ``trigger = "day"`` raises every judged day on the wrong side of the
-threshold; ``"cross"`` only the first such judged day after a judged day on
-the right side (or the first judged day of the shop): a shop under a platform
-line for a month gets one alert, not thirty.
+threshold; ``"cross"`` only the first such judged day after the value was
+back on the right side by ``rearm`` (or the shop's first judged day): a shop
+under a platform line for a month gets one alert, not thirty, and a 30-day
+rate wobbling around the line fires once.
 
 Fraud behind an alert: an ``attack`` alert names the cases of its 1-2 star
 reviews. Any other alert on a metric with a ``*_clean`` twin names the
@@ -180,6 +181,22 @@ def _judge_count(daily: pl.DataFrame, rule: Rule, m: Metric) -> pl.DataFrame:
 _JUDGES = {"rate": _judge_rate, "growth": _judge_growth, "count": _judge_count}
 
 
+def _crossed(rule: Rule) -> pl.Expr:
+    """True on the judged days where ``rule`` crosses its line (rows sorted by shop, date).
+
+    Hysteresis: after firing, the rule re-arms only once the value is back on
+    the right side by ``rule.rearm``; a value wobbling around the line in
+    between fires once. The state (over the line or re-armed) is the last such
+    event, carried forward per shop.
+    """
+    v = pl.col("value")
+    back_at = rule.threshold - rule.rearm if rule.op in (">", ">=") else rule.threshold + rule.rearm
+    back = ~_OPS[rule.op](v, back_at)
+    event = pl.when(pl.col("wrong")).then(True).when(back).then(False).otherwise(None)
+    state = event.forward_fill().over("shop_id").fill_null(False)
+    return state & ~state.shift(1).over("shop_id").fill_null(False)
+
+
 def _fired(daily: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     """The judged days of ``rule`` that raise it, with their value and fraud cases."""
     m = METRICS[rule.metric]
@@ -187,8 +204,7 @@ def _fired(daily: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     wrong = _OPS[rule.op](pl.col("value"), rule.threshold)
     judged = judged.with_columns(wrong.alias("wrong"))
     if rule.trigger == "cross":
-        before = pl.col("wrong").shift(1).over("shop_id").fill_null(False)
-        judged = judged.with_columns((pl.col("wrong") & ~before).alias("wrong"))
+        judged = judged.with_columns(_crossed(rule).alias("wrong"))
     fired = judged.filter(pl.col("wrong"))
     if rule.kind == "attack":
         explained = pl.lit(True)

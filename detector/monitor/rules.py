@@ -157,6 +157,7 @@ class Rule:
     min_baseline_reviews: int = 0
     max_p: float = 1.0
     trigger: str = "day"
+    rearm: float = 0.0
     platform: str = "any"
     source: str = ""
     enabled: bool = True
@@ -198,7 +199,7 @@ def _check_value(origin: str, name: str, key: str, value) -> object:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise RulesError(f"{at}: expected a whole number of at least {low}, got {value!r}")
         return value
-    if key in ("threshold", "max_p"):
+    if key in ("threshold", "max_p", "rearm"):
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
@@ -207,6 +208,8 @@ def _check_value(origin: str, name: str, key: str, value) -> object:
             raise RulesError(f"{at}: expected a number, got {value!r}")
         if key == "max_p" and not 0 < value <= 1:
             raise RulesError(f"{at}: a probability in (0, 1] is needed, got {value!r}")
+        if key == "rearm" and value < 0:
+            raise RulesError(f"{at}: a margin of at least 0 is needed, got {value!r}")
         return float(value)
     if not isinstance(value, str):
         raise RulesError(f"{at}: expected text, got {value!r}")
