@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from detector import __version__
+from detector import __version__, monitor
 from detector.clock import generation_time
 from detector.contract import InputError, InputSpec, parse_column_map
 from detector.interrupts import stop_on_signals, stop_signal
@@ -194,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_bench(sub)
     _add_evidence(sub)
+    monitor.add_parser(sub)
     return parser
 
 
@@ -365,6 +366,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "bench": cmd_bench,
     "evidence": cmd_evidence,
+    "monitor": monitor.run,
 }
 
 

@@ -246,9 +246,9 @@ class IncrementalEngine(Engine):
     def build_table(self, table, lf, tables):
         return self.base.build_table(table, lf, tables)
 
-    def fit(self, model, X: np.ndarray):
+    def fit(self, model, X: np.ndarray, keys: np.ndarray | None = None):
         if self.model is None:
-            return self.base.fit(model, X)
+            return self.base.fit(model, X, keys)
         if self._scored is not None and self.features is not None and self._scored != self.features:
             raise InputError(
                 "the stored model was fitted on features "

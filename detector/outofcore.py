@@ -61,6 +61,7 @@ from detector.partition import partition_values, write_partitioned
 from detector.schema import CONTRACT, OPTIONAL, REQUIRED
 from features.registry import REGISTRY, Table
 from features.sharded import GLOBAL_ONLY_INPUTS, build_global_tables, shard_features
+from models.content import content_keys
 from models.graph import default_kinds, kinds_from_hashes, node_hashes
 from models.propagation import propagate
 
@@ -448,6 +449,7 @@ def run_out_of_core(
     t0 = time.perf_counter()
     shards = staged.shards(shard_rows)
     feature_paths, key_paths, node_parts = [], [], []
+    row_keys = np.zeros(n, dtype=np.uint64)  # content keys of every review, by _rid
     with progress.stage(f"features ({len(shards)} shards)", total=n) as st:
         for k, (lo, hi) in enumerate(shards):
             shard = staged.read_shard(lo, hi, skip=GLOBAL_ONLY_INPUTS)
@@ -465,6 +467,7 @@ def run_out_of_core(
             key_paths.append(work / f"keys-{k:05d}.parquet")
             fr.frame.write_parquet(feature_paths[-1], compression=WORK_COMPRESSION)
             fr.keys.write_parquet(key_paths[-1], compression=WORK_COMPRESSION)
+            row_keys[fr.keys["_rid"].to_numpy()] = content_keys(fr.keys["review_id"])
             if kinds:
                 node_parts.append(node_hashes(fr.keys, kinds).with_columns(fr.keys["_rid"]))
             st.advance(fr.frame.height)
@@ -478,8 +481,11 @@ def run_out_of_core(
     score = np.zeros(n)
     if names:
         with progress.stage("fit", total=n):
-            sample = _gather(feature_paths, model.sample_rows(n), names)
-            model.fit_sample(sample.select(names).to_numpy(order="fortran"), n)
+            sample = _gather(feature_paths, model.sample_rows(row_keys), names)
+            model.fit_sample(
+                sample.select(names).to_numpy(order="fortran"),
+                row_keys[sample["_rid"].to_numpy()],
+            )
             del sample
         with progress.stage(f"score ({len(feature_paths)} shards)", total=n) as st:
             for path in feature_paths:
@@ -505,7 +511,8 @@ def run_out_of_core(
         del built
         timings["propagate"] = time.perf_counter() - t0
 
-    threshold, method = choose_threshold(score, config)
+    choice = choose_threshold(score, config)
+    threshold = choice.value
     flagged = score >= threshold
     idx = np.flatnonzero(flagged)
 
@@ -598,8 +605,7 @@ def run_out_of_core(
         ),
         used=glob.features,
         unavailable=glob.unavailable,
-        threshold=float(threshold),
-        threshold_method=method,
+        threshold=choice,
         graph_kinds=graph_kinds,
         config=config,
         timings=timings,

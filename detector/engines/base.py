@@ -141,10 +141,10 @@ class Engine:
         """Build one global table; the reference runs the table's own function."""
         return table.build(lf, tables)
 
-    def fit(self, model, X: np.ndarray):
-        """Fit ``model`` on ``X`` (the model samples what it needs)."""
+    def fit(self, model, X: np.ndarray, keys: np.ndarray | None = None):
+        """Fit ``model`` on ``X`` (the model samples what it needs, keyed on the rows' ``keys``)."""
         with self.progress.stage("fit", total=X.shape[0]) as st:
-            model.fit(X)
+            model.fit(X, keys=keys)
             st.advance(X.shape[0])
         return model
 
