@@ -951,12 +951,13 @@ def _review_id(types: dict[str, pl.DataType], order: pl.Expr | None, unique: boo
 
     if unique and order is not None:
         return order
+    readable = (c for c in CONTRACT if c in types and c not in ("review_id", "shop_id"))
     texts = [
         _as_text(c, types[c])
-        for c in CONTRACT
-        if c in types and c not in ("review_id", "shop_id") and _castable(types[c])
+        for c in readable
+        if _castable(types[c]) or isinstance(types[c], pl.Null)  # Null: an empty sheet
     ]
-    return identities.content_id(texts, order)
+    return identities.content_id(texts or [pl.lit(None, pl.String)], order)
 
 
 def _join_orders(lf, types, orders: pl.DataFrame, order: pl.Expr | None, path: Path):

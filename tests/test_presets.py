@@ -369,9 +369,18 @@ def _broken_xlsx(tmp_path):
     return [str(tmp_path / "cut.xlsx"), "--preset", "jd"]
 
 
+def _header_only_xlsx(tmp_path):
+    import xlsxwriter
+
+    with xlsxwriter.Workbook(tmp_path / "head.xlsx") as wb:
+        wb.add_worksheet().write_row(0, 0, ["订单号", "评价时间", "评分", "用户昵称", "商品编号"])
+    return [str(tmp_path / "head.xlsx"), "--preset", "jd"]
+
+
 @pytest.mark.parametrize(
     "make, named",
     [
+        (_header_only_xlsx, "no review rows in"),
         (_gbk, "UTF-8"),
         (_rounded, "订单号"),
         (_rounded_csv, "4.01235E+18"),
