@@ -19,7 +19,13 @@ ring     one co-review ring, on one product, within                    ``ring_id
          ``COREVIEW_WINDOW_S``
 user     one reviewer account and polarity (a professional negative   user id
          reviewer's reviews across shops are one case)
+window   (attached reviews only) a second template of the campaign     ``shop_id|polarity``
+         used by several accounts in its hours at the shop
 ======== ============================================================ ====================
+
+Unflagged reviews that such evidence ties to a campaign-like case are
+attached to it (:func:`attach_unflagged`): a high score is not needed to
+be cited, evidence is.
 
 Every type except ``user`` links reviews of *different* accounts. Within a key
 group, reviews are sorted by time and each is linked to its time-neighbour
@@ -80,7 +86,7 @@ from features.params import (
 )
 
 CASE_KINDS: tuple[str, ...] = ("smear", "boost", "ring", "pro_negative", "other")
-EDGE_TYPES: tuple[str, ...] = ("ip", "net", "device", "text", "burst", "ring", "user")
+EDGE_TYPES: tuple[str, ...] = ("ip", "net", "device", "text", "burst", "ring", "user", "window")
 #: Kinds that harm the shop they target (a packet's default selection also
 #: checks the polarity of the reviews at that shop, see ``detector.evidence``).
 ATTACK_KINDS: tuple[str, ...] = ("smear", "pro_negative")
@@ -290,12 +296,20 @@ def attach_unflagged(
       :data:`BURST_MIN_SURPRISE`) on a product whose member reviews the
       component links by ``burst`` edges, from ``BURST_WINDOW_S`` before the
       first of them to ``BURST_WINDOW_S`` after the last (the reviews the
-      burst feature counts with them; the window the packet shows).
+      burst feature counts with them; the window the packet shows); or
+    * ``window``: it uses a second template of the campaign: a text cluster
+      that :data:`WINDOW_TEMPLATE_MIN_USERS` or more accounts used at the
+      same shop, each in a significant burst of their own product, inside the
+      component's hours at that shop (``BURST_WINDOW_S`` around its first
+      and last review). Those reviews then anchor ``text`` and ``burst``
+      links on their own product as the members do.
 
-    Each attached review is linked to its nearest member by one edge of that
-    type; attached reviews are never linked to each other, so a case cannot
-    grow through honest reviews. Returns ``flagged`` with the attached rows
-    appended (new ``_pos``) and ``edges`` with their edges.
+    Each attached review is linked to its nearest anchor by one edge of that
+    type (a second template's reviews to each other by ``text`` edges, its
+    first one to the component by a ``window`` edge); attached reviews anchor
+    nothing else, so a case cannot grow through honest reviews. Returns
+    ``flagged`` with the attached rows appended (new ``_pos``) and ``edges``
+    with their edges.
     """
     big = flagged.group_by("_comp").agg(
         pl.len().alias("_n"), pl.col("user_id").n_unique().alias("_u")
@@ -304,11 +318,55 @@ def attach_unflagged(
     members = flagged.join(big, on="_comp", how="semi")
     if members.height == 0 or others.height == 0:
         return flagged, edges
+    burst_pos = pl.concat([edges.filter(pl.col("type") == "burst")[c] for c in ("_pa", "_pb")])
+    anchors = members.with_columns(pl.col("_pos").is_in(burst_pos.implode()).alias("_run"))
+    flagged, edges, added = _attach_round(flagged, others, edges, anchors)
+    rest = others.join(added.select("review_id"), on="review_id", how="anti")
+    case = pl.concat([members, added.select(members.columns)])
+    flagged, edges, second = _second_templates(flagged, rest, edges, case)
+    if second.height:
+        rest = rest.join(second.select("review_id"), on="review_id", how="anti")
+        flagged, edges, _ = _attach_round(
+            flagged, rest, edges, second.with_columns(pl.lit(True).alias("_run"))
+        )
+    return flagged, edges
+
+
+#: Accounts that must share a second template inside a campaign's hours (see attach_unflagged).
+WINDOW_TEMPLATE_MIN_USERS = 3
+
+
+def _append(
+    flagged: pl.DataFrame, others: pl.DataFrame, comp: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``flagged`` plus the ``others`` named in ``comp`` (``review_id``, ``_comp``), new ``_pos``."""
+    comp = comp.sort("review_id").with_columns(
+        (pl.int_range(pl.len(), dtype=pl.Int64) + flagged.height).alias("_pos")
+    )
+    added = others.join(comp, on="review_id").select(flagged.columns).cast(flagged.schema)
+    return pl.concat([flagged, added]), added
+
+
+def _edge_rows(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Edges from ``_p1``/``_t1`` and ``_p2``/``_t2`` positions, the earlier review first."""
+    later = pl.col("_t2") >= pl.col("_t1")
+    return pairs.select(
+        pl.when(later).then(pl.col("_p1")).otherwise(pl.col("_p2")).alias("_pa"),
+        pl.when(later).then(pl.col("_p2")).otherwise(pl.col("_p1")).alias("_pb"),
+        "type",
+        pl.col("key").cast(pl.String),
+    )
+
+
+def _attach_round(
+    flagged: pl.DataFrame, others: pl.DataFrame, edges: pl.DataFrame, anchors: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """One round of ``text`` and ``burst`` attachments to ``anchors`` (``_run``: burst-linked)."""
     cand = []
-    m = members.select(
-        "_comp", "_pos", "shop_id", "product_id", "_pol", pl.col("_t").alias("_tm"),
+    m = anchors.select(
+        "_comp", "_pos", "shop_id", "product_id", "_pol", "_run", pl.col("_t").alias("_tm"),
         pl.col("user_id").alias("_um"), pl.col("review_id").alias("_member"),
-        *(["text_cluster"] if "text_cluster" in members.columns else []),
+        *(["text_cluster"] if "text_cluster" in anchors.columns else []),
     )  # fmt: skip
     if "text_cluster" in others.columns:
         text = (
@@ -327,9 +385,8 @@ def attach_unflagged(
                 pl.lit("text").alias("type"), pl.col("text_cluster").cast(pl.String).alias("key")
             )
         )
-    burst_pos = pl.concat([edges.filter(pl.col("type") == "burst")[c] for c in ("_pa", "_pb")])
     runs = (
-        m.filter(pl.col("_pos").is_in(burst_pos.implode()))
+        m.filter(pl.col("_run"))
         .group_by("_comp", "product_id", "_pol")
         .agg(pl.col("_tm").min().alias("_t0"), pl.col("_tm").max().alias("_t1"))
     )
@@ -357,27 +414,74 @@ def attach_unflagged(
         )
     cand = [c for c in cand if c.height]
     if not cand:
-        return flagged, edges
+        return flagged, edges, others.head(0)
     cols = ["review_id", "_comp", "_pos", "_t", "_tm", "_member", "type", "key"]
-    best = _nearest(pl.concat([c.select(cols) for c in cand])).sort("review_id")
-    start = flagged.height
-    best = best.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + start).alias("_new"))
-    added = (
-        others.join(best.select("review_id", "_comp", "_new"), on="review_id")
-        .rename({"_new": "_pos"})
-        .select(flagged.columns)
+    best = _nearest(pl.concat([c.select(cols) for c in cand]))
+    flagged, added = _append(flagged, others, best.select("review_id", "_comp"))
+    pairs = best.join(added.select("review_id", pl.col("_pos").alias("_p2")), on="review_id")
+    new = _edge_rows(pairs.rename({"_pos": "_p1", "_tm": "_t1", "_t": "_t2"}))
+    return flagged, pl.concat([edges, new.cast(edges.schema)]), added
+
+
+def _second_templates(
+    flagged: pl.DataFrame, others: pl.DataFrame, edges: pl.DataFrame, case: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Attach the reviews of a second template used inside a component's hours (``window``)."""
+    if "text_cluster" not in others.columns or others.height == 0:
+        return flagged, edges, others.head(0)
+    hours = case.group_by("_comp", "shop_id", "_pol").agg(
+        (pl.col("_t").min() - BURST_WINDOW_S).alias("_w0"),
+        (pl.col("_t").max() + BURST_WINDOW_S).alias("_w1"),
     )
-    later = pl.col("_t") >= pl.col("_tm")
-    new_edges = best.select(
-        pl.when(later).then(pl.col("_pos")).otherwise(pl.col("_new")).alias("_pa"),
-        pl.when(later).then(pl.col("_new")).otherwise(pl.col("_pos")).alias("_pb"),
-        "type",
-        pl.col("key").cast(pl.String),
+    inside = (
+        others.filter(pl.col("_in_burst") & pl.col("text_cluster").is_not_null())
+        .join(hours, on=["shop_id", "_pol"])
+        .filter(pl.col("_t").is_between(pl.col("_w0"), pl.col("_w1")))
     )
-    return (
-        pl.concat([flagged, added.cast(flagged.schema)]),
-        pl.concat([edges, new_edges.cast(edges.schema)]),
+    shared = (
+        inside.group_by("_comp", "text_cluster")
+        .agg(pl.col("user_id").n_unique().alias("_k"))
+        .filter(pl.col("_k") >= WINDOW_TEMPLATE_MIN_USERS)
     )
+    rows = (
+        inside.join(shared, on=["_comp", "text_cluster"], how="semi")
+        .sort("_t", "review_id", "_comp")
+        .unique("review_id", keep="first", maintain_order=True)
+    )
+    if rows.height == 0:
+        return flagged, edges, others.head(0)
+    flagged, added = _append(flagged, others, rows.select("review_id", "_comp"))
+    added = added.sort("_comp", "text_cluster", "_t", "review_id")
+    chain = added.select(
+        "_comp", "text_cluster", pl.col("_pos").alias("_p2"), pl.col("_t").alias("_t2")
+    ).with_columns(
+        pl.col("_p2").shift(1).over("_comp", "text_cluster").alias("_p1"),
+        pl.col("_t2").shift(1).over("_comp", "text_cluster").alias("_t1"),
+        pl.lit("text").alias("type"),
+        pl.col("text_cluster").cast(pl.String).alias("key"),
+    )
+    first = chain.filter(pl.col("_p1").is_null()).select("_comp", "_p2", "_t2", "text_cluster")
+    to_case = _nearest(
+        first.join(
+            case.select("_comp", pl.col("_pos").alias("_pos"), pl.col("_t").alias("_tm"),
+                        pl.col("review_id").alias("_member"), "shop_id", "_pol"),
+            on="_comp",
+        ).rename({"_t2": "_t"}).with_columns(pl.col("_p2").alias("review_id"))
+    )  # fmt: skip
+    window = to_case.select(
+        pl.col("_pos").alias("_p1"),
+        pl.col("_tm").alias("_t1"),
+        "_p2",
+        pl.col("_t").alias("_t2"),
+        pl.lit("window").alias("type"),
+        pl.concat_str([pl.col("shop_id"), pl.col("_pol").cast(pl.String)], separator="|").alias(
+            "key"
+        ),
+    )
+    new = pl.concat(
+        [_edge_rows(chain.drop_nulls("_p1")), _edge_rows(window)], how="vertical_relaxed"
+    )
+    return flagged, pl.concat([edges, new.cast(edges.schema)]), added
 
 
 def _empty_cases() -> CaseResult:

@@ -82,6 +82,11 @@ EDGE = {
         "zh": f"团伙账号在{_h(COREVIEW_WINDOW_S)}小时内评价同一商品",
     },
     "user": {"en": "same reviewer account", "zh": "同一评价账号"},
+    "window": {
+        "en": "a second template of the campaign, used by several accounts in its burst hours "
+        "at the same shop",
+        "zh": "同一店铺在集中爆发时段内被多个账号使用的另一条模板内容",
+    },
 }
 
 IDENTITY = {
