@@ -9,6 +9,7 @@ with the command to run next (which shop to pass to ``evidence``).
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 
@@ -19,7 +20,6 @@ from rich.text import Text
 from detector import wording
 from detector.cases import ATTACK_KINDS
 from detector.evidence.i18n import KIND
-from detector.evidence.safety import safe_name
 from features.registry import REGISTRY
 
 MSG = {
@@ -258,6 +258,12 @@ def _print_top_reviews(console, result, flagged, top, lang, zone) -> None:
             _say(console, f"  · {MSG['no_claim'][lang]}")
 
 
+def _dir_part(name: str) -> str:
+    """``name`` as one directory name: separators, control and shell-hostile characters replaced."""
+    part = re.sub(r'[\\/\x00-\x1f\x7f:*?"<>|\s]', "_", name).strip("._")
+    return part[:60] or "shop"
+
+
 def _print_next(console: Console, cases: pl.DataFrame | None, out_dir: Path, lang: str) -> None:
     files = ", ".join(p.name for p in sorted(out_dir.iterdir()) if not p.name.startswith("."))
     _say(console, "")
@@ -266,7 +272,7 @@ def _print_next(console: Console, cases: pl.DataFrame | None, out_dir: Path, lan
     if shop is None:
         _say(console, msg("next_none", lang))
         return
-    packet = out_dir.parent / f"{out_dir.name}-packet-{safe_name(shop)}"
+    packet = out_dir.parent / f"{out_dir.name}-packet-{_dir_part(shop)}"
     _say(console, msg("next", lang, shop=shop), "bold")
     cmd = (
         f"  review-detector evidence {shlex.quote(str(out_dir))} --shop {shlex.quote(shop)} "

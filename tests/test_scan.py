@@ -32,9 +32,15 @@ def test_scan_writes_every_output_with_the_documented_schema(scanned, small_mark
     assert set(scores["direction"].unique()) <= {"boost", "attack"}
     flagged = scores.filter(pl.col("flagged"))
     assert flagged.height > 0
-    assert flagged["reasons"].list.len().min() >= 1
-    known = set(REGISTRY.features) | set(REGISTRY.terms)
-    assert set(flagged["reasons"].explode().unique()) <= known
+    # a reason is a feature in its suspicious tail; most flagged reviews have one
+    assert (flagged["reasons"].list.len() >= 1).mean() >= 0.8
+    assert set(flagged["reasons"].explode().drop_nulls().unique()) <= set(REGISTRY.features)
+    values = pl.read_parquet(out / "features.parquet").join(
+        flagged.select("review_id", "reasons"), on="review_id"
+    )
+    for row in values.iter_rows(named=True):
+        for name in row["reasons"]:
+            assert REGISTRY.get(name).in_tail(row[name]), (row["review_id"], name, row[name])
     assert scores.filter(~pl.col("flagged"))["reasons"].list.len().max() == 0
     # boost = praise, attack = criticism
     joined = scores.join(reviews.select("review_id", "rating"), on="review_id")
