@@ -255,16 +255,15 @@ def _with_burst_strength(keys: pl.DataFrame, features: pl.DataFrame | None) -> p
 def attach_candidates(flagged_keys: pl.DataFrame) -> pl.Expr:
     """A filter over link keys keeping every review :func:`attach_unflagged` could attach.
 
-    Reviews of a flagged review's product and polarity, or of its text
-    cluster at its shop: a scan that holds its keys in shards gathers only
-    these (with the flagged ones) before :func:`build_cases`.
+    Reviews of a flagged review's product or shop at its polarity, or of its
+    text cluster: a scan that holds its keys in shards gathers only these
+    (with the flagged ones) before :func:`build_cases`.
     """
-    pairs = flagged_keys.select(
-        pl.concat_str([pl.col("product_id"), pl.col("_pol").cast(pl.String)], separator="|")
-    ).to_series()
-    keep = pl.concat_str(
-        [pl.col("product_id"), pl.col("_pol").cast(pl.String)], separator="|"
-    ).is_in(pairs.unique().implode())
+    keep = pl.lit(False)
+    for col in ("product_id", "shop_id"):  # same product (burst), same shop (second templates)
+        key = pl.concat_str([pl.col(col), pl.col("_pol").cast(pl.String)], separator="|")
+        pairs = flagged_keys.select(key).to_series().unique()
+        keep = keep | key.is_in(pairs.implode())
     if "text_cluster" in flagged_keys.columns:
         clusters = flagged_keys["text_cluster"].drop_nulls().unique()
         keep = keep | pl.col("text_cluster").is_in(clusters.implode())
@@ -414,7 +413,7 @@ def _attach_round(
         )
     cand = [c for c in cand if c.height]
     if not cand:
-        return flagged, edges, others.head(0)
+        return flagged, edges, flagged.head(0)
     cols = ["review_id", "_comp", "_pos", "_t", "_tm", "_member", "type", "key"]
     best = _nearest(pl.concat([c.select(cols) for c in cand]))
     flagged, added = _append(flagged, others, best.select("review_id", "_comp"))
@@ -428,7 +427,7 @@ def _second_templates(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Attach the reviews of a second template used inside a component's hours (``window``)."""
     if "text_cluster" not in others.columns or others.height == 0:
-        return flagged, edges, others.head(0)
+        return flagged, edges, flagged.head(0)
     hours = case.group_by("_comp", "shop_id", "_pol").agg(
         (pl.col("_t").min() - BURST_WINDOW_S).alias("_w0"),
         (pl.col("_t").max() + BURST_WINDOW_S).alias("_w1"),
@@ -449,7 +448,7 @@ def _second_templates(
         .unique("review_id", keep="first", maintain_order=True)
     )
     if rows.height == 0:
-        return flagged, edges, others.head(0)
+        return flagged, edges, flagged.head(0)
     flagged, added = _append(flagged, others, rows.select("review_id", "_comp"))
     added = added.sort("_comp", "text_cluster", "_t", "review_id")
     chain = added.select(
