@@ -298,7 +298,9 @@ def _summary_card(packet: Packet, n_cards: int, lang: str, font_ok: bool) -> byt
         p.at(820, p.y, after, size=24, bold=True, color=charts.GREEN)
         p.y += 36
     p.text(
-        i18n.t("impact_note", lang, n=imp["n_reviews"], c=imp["n_cited"]),
+        i18n.t(
+            "impact_note", lang, n=i18n.fmt_rate(imp["n_reviews"]), c=i18n.fmt_rate(imp["n_cited"])
+        ),
         size=17,
         color=charts.MUTED,
     )
