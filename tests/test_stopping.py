@@ -104,3 +104,37 @@ def test_sigterm_waits_for_the_publish_block():
                 done.append(1)  # still runs: the stop waits for the block to end
     assert done == [1]
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_a_supervisor_reading_a_killed_scans_pipes_does_not_hang():
+    """kill -9 of a scan with live scoring workers: its pipes close before it is reaped.
+
+    The supervisor reads the scan's stdout and stderr to the end *before*
+    reaping it (as ``subprocess.run`` and most job runners do). While the scan
+    is an unreaped zombie, workers polling ``os.kill(pid, 0)`` would live on and
+    hold the pipes open; workers watching the liveness pipe end at once.
+    """
+    psutil = pytest.importorskip("psutil")
+    code = (
+        "import time\n"
+        "from detector.engines.polars_engine import PolarsEngine, _ping\n"
+        "e = PolarsEngine(workers=2)\n"
+        "pids = {e._get_pool().submit(_ping).result() for _ in range(8)}\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    scan = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert scan.stdout.readline().strip() == "ready"
+        helpers = psutil.Process(scan.pid).children(recursive=True)
+        assert len(helpers) >= 3  # the forkserver and two workers
+        os.kill(scan.pid, signal.SIGKILL)
+        # reads both pipes to end-of-file, then reaps: hangs while any helper holds them
+        scan.communicate(timeout=30)
+        gone, alive = psutil.wait_procs(helpers, timeout=10)
+        assert [p.pid for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+    finally:
+        scan.kill()
+        scan.wait()
