@@ -52,32 +52,6 @@ def current_umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary directory beside ``path``; swap it in on success.
-
-    Used for outputs made of many files (partitioned Parquet, packets): the
-    whole directory appears at once or not at all.
-    """
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    # mkdtemp makes it 0700; the output gets the mode a plain mkdir() would give it
-    tmp.chmod(0o777 & ~current_umask())
-    try:
-        yield tmp
-        if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 #: The lock file an owning run holds in its staging directory.
 OWNER_LOCK = ".owner.lock"
 

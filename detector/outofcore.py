@@ -383,8 +383,11 @@ def run_out_of_core(
     partition_by: str | None,
     shard_rows: int = SHARD_ROWS,
     mode: dict | None = None,
+    run_id: str | None = None,
 ):
     """Stage, shard, score and write a scan into ``staging`` (published by the caller).
+
+    ``run_id`` names the published version in ``summary.json``.
 
     Returns ``(result, written)``: a :class:`detector.scan.ScanResult` whose
     ``scores`` hold the flagged reviews only (a large scan never holds every
@@ -609,7 +612,7 @@ def run_out_of_core(
         },
         mode or {"out_of_core": True, "chosen": False, "why": "asked for"},
         partition_by,
-        {"columns": columns, "since": since, "until": until},
+        {"columns": columns, "since": since, "until": until, "run_id": run_id},
         cases.cases,
     )
     write_json(summary, staging / "summary.json")

@@ -1,15 +1,16 @@
 """Scan orchestration: load -> features -> score -> flag -> write.
 
-Every output of one scan is staged in a hidden directory inside ``out`` and
-renamed into place only after all of it was written, so a failed run leaves
-the previous outputs (or none), never a mix.
+Every output of one scan is written into a new version of ``out`` and made
+current in one rename only after all of it was written
+(:class:`detector.publish.Publication`), so a failed or killed run leaves the
+previous outputs (or none), never a mix.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,13 +18,14 @@ import numpy as np
 import polars as pl
 
 from detector import __version__
-from detector.atomic import staging_dir, write_json
+from detector.atomic import write_json
 from detector.cases import attach_case_ids, build_cases, case_summary
 from detector.contract import LoadedInput
 from detector.engines import Engine, get_engine
 from detector.hashing import file_sha256
-from detector.partition import PARTITIONED_OUTPUTS, partition_values, publish, write_partitioned
+from detector.partition import PARTITIONED_OUTPUTS, partition_values, write_partitioned
 from detector.progress import ScanProgress
+from detector.publish import Publication
 from features import params
 from features.pipeline import FeatureResult, Handoff
 from features.registry import LINKED_EVIDENCE, REGISTRY
@@ -362,12 +364,14 @@ def explain_flagged(
     )
 
 
-def _publish(staging: Path, out: Path, written: Iterable[str]) -> None:
-    """Move staged outputs into ``out`` and remove outputs this run did not produce.
+#: Every entry a scan (plain, partitioned or incremental) writes into ``out``; other
+#: entries (the user's) are carried into each new version.
+SCAN_OUTPUTS = (*OUTPUT_FILES, *PARTITIONED_OUTPUTS, "runs")
 
-    Ctrl-C is held back while the renames run (:func:`detector.partition.publish`).
-    """
-    publish(staging, out, written, known=(*OUTPUT_FILES, *PARTITIONED_OUTPUTS))
+
+def keeps_foreign(name: str) -> bool:
+    """Whether a new scan version carries the entry ``name`` of the current one: not a scan output."""
+    return name not in SCAN_OUTPUTS
 
 
 def _write_rows(
@@ -409,8 +413,14 @@ def run_scan(
     writes scores and features as hive partitions (:mod:`detector.partition`).
     ``keep_reviews=False`` frees the loaded reviews as soon as the features are
     prepared (a large scan holds its texts and unused columns no longer) and
-    leaves ``result.loaded.reviews`` empty. Ctrl-C leaves ``out`` as it was:
-    nothing is published before every output is staged.
+    leaves ``result.loaded.reviews`` empty.
+
+    ``out`` is checked before any work (a file, a read-only or full disk:
+    :class:`detector.publish.OutputError`); the outputs are written into a new
+    version of ``out`` and published all at once
+    (:class:`detector.publish.Publication`): Ctrl-C, SIGTERM, ``kill -9`` or a
+    failure leave ``out`` as it was. ``summary.json`` names the version as
+    ``run_id``.
 
     ``out_of_core=True`` streams the scan through shards of whole shops of at
     most ``shard_rows`` reviews (:mod:`detector.outofcore`) for inputs larger
@@ -420,10 +430,49 @@ def run_scan(
     (:func:`detector.outofcore.choose_out_of_core`); ``summary.json`` records
     the mode and why under ``mode``.
     """
+    publication = Publication(out, carry=keeps_foreign)
+    with publication:
+        return stage_scan(
+            inputs,
+            publication.path,
+            publication.run_id,
+            columns=columns,
+            since=since,
+            until=until,
+            config=config,
+            engine=engine,
+            progress=progress,
+            partition_by=partition_by,
+            keep_reviews=keep_reviews,
+            out_of_core=out_of_core,
+            shard_rows=shard_rows,
+        )
+
+
+def stage_scan(
+    inputs,
+    directory: Path,
+    run_id: str,
+    columns: dict[str, str] | None = None,
+    since=None,
+    until=None,
+    config: ScanConfig | None = None,
+    engine: str | Engine | None = None,
+    progress: ScanProgress | None = None,
+    partition_by: str | None = None,
+    keep_reviews: bool = True,
+    out_of_core: bool | None = False,
+    shard_rows: int | None = None,
+) -> ScanResult:
+    """:func:`run_scan` writing every output into the new directory ``directory``, unpublished.
+
+    ``run_id`` is recorded in ``summary.json``. The caller publishes (or
+    discards) ``directory``.
+    """
     config = config or ScanConfig()
+    Path(directory).mkdir(parents=True, exist_ok=True)
     owns_engine = not isinstance(engine, Engine)
     engine = get_engine(engine, progress=progress)
-    progress = engine.progress
     mode = {"out_of_core": bool(out_of_core), "chosen": False, "why": "asked for"}
     if out_of_core is None:
         from detector.outofcore import choose_out_of_core
@@ -436,48 +485,37 @@ def run_scan(
                 f"in core: the {engine.name} engine distributes a large scan itself",
             )
         mode = {"out_of_core": chosen, "chosen": True, "why": why}
+    load = {"columns": columns, "since": since, "until": until, "run_id": run_id}
     try:
         if mode["out_of_core"]:
-            return _run_out_of_core(
-                inputs, out, columns, since, until, config, engine, partition_by, shard_rows, mode
+            from detector.outofcore import SHARD_ROWS, run_out_of_core
+
+            result, _ = run_out_of_core(
+                inputs,
+                directory,
+                directory,
+                columns,
+                since,
+                until,
+                config,
+                engine,
+                partition_by,
+                shard_rows or SHARD_ROWS,
+                mode,
+                run_id=run_id,
             )
-        return _run_scan(
-            inputs, out, columns, since, until, config, engine, partition_by, keep_reviews, mode
-        )
+            return result
+        return _run_scan(inputs, directory, load, config, engine, partition_by, keep_reviews, mode)
     finally:
         if owns_engine:
             engine.close()
 
 
-def _run_out_of_core(
-    inputs, out, columns, since, until, config, engine, partition_by, shard_rows, mode=None
-) -> ScanResult:
-    from detector.outofcore import SHARD_ROWS, run_out_of_core
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    with staging_dir(out) as staging:
-        result, written = run_out_of_core(
-            inputs,
-            out,
-            staging,
-            columns,
-            since,
-            until,
-            config,
-            engine,
-            partition_by,
-            shard_rows or SHARD_ROWS,
-            mode,
-        )
-        _publish(staging, out, written)
-    return result
-
-
 def _run_scan(
-    inputs, out, columns, since, until, config, engine, partition_by, keep_reviews=True, mode=None
+    inputs, staging: Path, load, config, engine, partition_by, keep_reviews=True, mode=None
 ) -> ScanResult:
     progress = engine.progress
+    columns, since, until = load["columns"], load["since"], load["until"]
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     t0 = time.perf_counter()
@@ -499,31 +537,24 @@ def _run_scan(
     timings["cases"] = time.perf_counter() - t0
     timings.update(sr.timings)
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    with staging_dir(out) as staging:
-        t0 = time.perf_counter()
-        with progress.stage("write", total=scores.height):
-            written = ["summary.json", "cases.parquet"]
-            cases.cases.write_parquet(staging / "cases.parquet", compression="zstd")
-            written += _write_rows(staging, scores, fr, partition_by)
-            sr.explanations.write_parquet(staging / "explanations.parquet", compression="zstd")
-            written.append("explanations.parquet")
-            if loaded.rejected.height:
-                loaded.rejected.write_parquet(staging / "rejected.parquet", compression="zstd")
-                written.append("rejected.parquet")
-        timings["write"] = time.perf_counter() - t0
-        timings["total"] = time.perf_counter() - t_all
-        summary = with_scan_context(
-            build_summary(loaded, sr, config, timings),
-            engine.describe(),
-            mode or {"out_of_core": False, "chosen": False, "why": "asked for"},
-            partition_by,
-            {"columns": columns, "since": since, "until": until},
-            cases.cases,
-        )
-        write_json(summary, staging / "summary.json")
-        _publish(staging, out, written)
+    t0 = time.perf_counter()
+    with progress.stage("write", total=scores.height):
+        cases.cases.write_parquet(staging / "cases.parquet", compression="zstd")
+        _write_rows(staging, scores, fr, partition_by)
+        sr.explanations.write_parquet(staging / "explanations.parquet", compression="zstd")
+        if loaded.rejected.height:
+            loaded.rejected.write_parquet(staging / "rejected.parquet", compression="zstd")
+    timings["write"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_all
+    summary = with_scan_context(
+        build_summary(loaded, sr, config, timings),
+        engine.describe(),
+        mode or {"out_of_core": False, "chosen": False, "why": "asked for"},
+        partition_by,
+        load,
+        cases.cases,
+    )
+    write_json(summary, staging / "summary.json")
     return ScanResult(scores, fr, model, threshold, summary, loaded, timings)
 
 
@@ -539,8 +570,11 @@ def with_scan_context(
 
     The engine (``engine.describe()``), the in-core or out-of-core ``mode``
     and why, the output layout, the load options (``columns``, ``since``,
-    ``until``, read back to quote texts and check packets) and the case counts.
+    ``until``, read back to quote texts and check packets), the case counts
+    and the ``run_id`` of the published version (``load["run_id"]``).
     """
+    if load.get("run_id"):
+        summary["run_id"] = load["run_id"]
     summary["engine"] = engine
     summary["mode"] = mode
     summary["output"] = {"partition_by": partition_by}

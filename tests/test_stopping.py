@@ -15,6 +15,7 @@ from conftest import write_months
 from benchmarks.generator import generate
 from detector.atomic import OWNER_LOCK, remove_stale_staging, staging_dir
 from detector.interrupts import Terminated, deferred_interrupt, stop_on_signals
+from detector.publish import versions_dir
 from detector.scan import ScanConfig, run_scan
 
 CONFIG = ScanConfig(n_estimators=40)
@@ -30,7 +31,10 @@ def months(tmp_path_factory):
 
 
 def _hidden(out: Path) -> list[str]:
-    return sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+    """Hidden entries inside ``out`` and staging directories beside its versions."""
+    inside = [p.name for p in out.iterdir() if p.name.startswith(".")] if out.exists() else []
+    staging = [p.name for p in versions_dir(out).glob(".staging-*")]
+    return sorted(inside + staging)
 
 
 def _files(out: Path) -> dict:
@@ -46,7 +50,7 @@ def _scan_until_staged(inputs: Path, out: Path) -> subprocess.Popen:
         text=True,
     )
     deadline = time.monotonic() + 120
-    while not list(out.glob(".staging-*/**/input-*.parquet")):
+    while not list(versions_dir(out).glob(".staging-*/**/input-*.parquet")):
         assert proc.poll() is None, f"the scan ended first: {proc.stderr.read()}"
         assert time.monotonic() < deadline, "the scan never staged its input"
         time.sleep(0.02)
@@ -75,7 +79,7 @@ def test_a_killed_runs_staging_is_removed_by_the_next_run(months, tmp_path):
     proc = _scan_until_staged(months, out)
     proc.kill()  # SIGKILL: no cleanup can run
     proc.wait(timeout=60)
-    left = [p for p in out.glob(".staging-*") if p.is_dir()]
+    left = [p for p in versions_dir(out).glob(".staging-*") if p.is_dir()]
     assert left and all((p / OWNER_LOCK).exists() for p in left)
     run_scan(months, out, config=CONFIG, out_of_core=True, shard_rows=3_000)
     assert _hidden(out) == []

@@ -52,10 +52,15 @@ def _input_paths(summary: dict, scan_dir: Path) -> list[tuple[Path, str]]:
 
 
 def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
-    """Read ``scan_dir`` and its input; :class:`InputError` (exit code 2) on any mismatch."""
+    """Read ``scan_dir`` and its input; :class:`InputError` (exit code 2) on any mismatch.
+
+    ``scan_dir`` is resolved once: every file is read from the one version it
+    links to, even while a new scan is being published there.
+    """
     root = Path(scan_dir)
     if not root.is_dir():
         raise InputError(f"scan directory not found: {root}")
+    given, root = Path(os.path.abspath(root)), root.resolve()
     partitioned = not (root / "scores.parquet").is_file() and (root / SCORES_DIR).is_dir()
     for name in SCAN_FILES:
         if name == "scores.parquet" and partitioned:
@@ -84,7 +89,7 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
         raise InputError(f"{root / 'summary.json'} lists no input files")
 
     inputs = []
-    for path, expected in _input_paths(summary, root):
+    for path, expected in _input_paths(summary, given):
         if not path.is_file():
             raise InputError(
                 f"input file {path} recorded in {root / 'summary.json'} is gone; "
@@ -100,7 +105,7 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
 
     load = summary.get("load") or {}
     loaded = load_reviews(
-        [p for p, _ in _input_paths(summary, root)],
+        [p for p, _ in _input_paths(summary, given)],
         columns=load.get("columns") or None,
         since=load.get("since"),
         until=load.get("until"),
@@ -113,4 +118,4 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
             {"name": str(p.relative_to(root)), "sha256": file_sha256(p)}
             for p in sorted((root / SCORES_DIR).rglob("*.parquet"))
         ]
-    return ScanBundle(root, summary, scores, cases, loaded.reviews, inputs, outputs)
+    return ScanBundle(given, summary, scores, cases, loaded.reviews, inputs, outputs)
