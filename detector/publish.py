@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from detector.atomic import staging_dir
+from detector.atomic import remove_stale_staging, staging_dir
 from detector.contract import InputError
 from detector.interrupts import deferred_interrupt
 
@@ -243,6 +243,7 @@ class Publication:
                 f"e.g. {point / 'scan'}"
             )
         check_writable_dir(self.versions, self.what)
+        remove_stale_staging(self.versions)  # of runs killed here before (their lock is free)
         # the switch renames an entry in the parent (the versions directory may predate a
         # change of the parent's permissions or mount)
         parent = point.parent
