@@ -408,3 +408,11 @@ def test_enospc_at_the_os_call_boundary(data, tmp_path, monkeypatch, capsys):
     with pytest.raises(OutputError):
         with Publication(out) as pub:
             raise OSError(errno.EROFS, "Read-only file system", str(pub.path))
+
+
+def test_a_mount_point_as_out_is_exit_2(data, tmp_path, monkeypatch, capsys):
+    root, _, _ = data
+    with _tmpfs(tmp_path / "mnt", "1m") as mnt:
+        _no_loading(monkeypatch)
+        assert main(["scan", str(root / "all"), "--out", str(mnt), "--quiet"]) == 2
+        assert "mount point" in _error(capsys) and list(mnt.iterdir()) == []

@@ -203,3 +203,39 @@ def test_each_run_is_one_version_with_all_runs_so_far(world):
     part = next((before / "scores").rglob("part-00001.parquet"))
     assert part.stat().st_nlink >= 2
     assert pl.read_parquet(part).height > 0
+
+
+def test_a_full_disk_while_writing_the_state_changes_nothing(world, monkeypatch):
+    """ENOSPC on the history part (Polars' ComputeError, the probe's errno): exit 2, all as it was."""
+    import errno
+    import os
+
+    import detector.publish as publish_mod
+    from detector.publish import OutputError
+
+    w, _ = world
+    before = _snapshot(w)
+    link = (w / "out").readlink()
+    real_write = pl.DataFrame.write_parquet
+
+    def full(self, file, *a, **k):
+        if str(w / "state") in str(file):
+            raise pl.exceptions.ComputeError("parquet: underlying IO error")
+        return real_write(self, file, *a, **k)
+
+    def probe(directory, reserve=1):
+        if reserve > 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(directory))
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+    monkeypatch.setattr(publish_mod, "probe_write", probe)
+    with pytest.raises(OutputError, match="cannot write the state"):
+        run_incremental(w / "in", w / "out", w / "state", config=CONFIG)
+    assert _snapshot(w) == before and (w / "out").readlink() == link
+    monkeypatch.undo()
+    assert run_incremental(w / "in", w / "out", w / "state", config=CONFIG) is not None
+
+
+def test_rebuild_state_needs_incremental(tmp_path, capsys):
+    assert main(["scan", str(tmp_path), "--out", str(tmp_path / "o"), "--rebuild-state"]) == 2
+    assert "--incremental" in capsys.readouterr().err
