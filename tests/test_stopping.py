@@ -142,3 +142,36 @@ def test_a_supervisor_reading_a_killed_scans_pipes_does_not_hang():
     finally:
         scan.kill()
         scan.wait()
+
+
+def test_a_killed_bench_leaves_no_measured_run_behind(tmp_path):
+    """The bench's per-run child (forked from its forkserver) ends with the bench."""
+    psutil = pytest.importorskip("psutil")
+    fifo = tmp_path / "data.parquet"
+    os.mkfifo(fifo)  # the child blocks opening it: a run that would go on for ever
+    code = (
+        "import sys, threading, time\n"
+        "from benchmarks.runner import Isolator\n"
+        "iso = Isolator(True)\n"
+        "task = {'method': 'review_detector', 'data': sys.argv[1], 'seed': 0}\n"
+        "threading.Thread(target=iso.run, args=(task,), daemon=True).start()\n"
+        "time.sleep(300)\n"
+    )
+    bench = subprocess.Popen(
+        [sys.executable, "-c", code, str(fifo)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 120
+        helpers: list = []
+        # until the measured child (the forkserver's child, not the bench's) runs
+        while not any(p.ppid() != bench.pid for p in helpers):
+            assert bench.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+            helpers = psutil.Process(bench.pid).children(recursive=True)
+        os.kill(bench.pid, signal.SIGKILL)
+        bench.communicate(timeout=30)  # pipes read to the end before reaping
+        _, alive = psutil.wait_procs(helpers, timeout=10)
+        assert [p.pid for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+    finally:
+        bench.kill()
+        bench.wait()

@@ -55,7 +55,16 @@ _MODEL: tuple[str, object] | None = None  # (path, model) cached in a worker
 def _init_worker(alive: Connection | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if alive is not None:
-        threading.Thread(target=_exit_with, args=(alive,), daemon=True).start()
+        exit_with_parent(alive)
+
+
+def exit_with_parent(alive: Connection) -> None:
+    """End this process as soon as the process holding the write end of ``alive`` is gone.
+
+    ``alive`` is the read end of a ``Pipe(duplex=False)`` whose write end only
+    that process holds (never sent to a child); a daemon thread waits on it.
+    """
+    threading.Thread(target=_exit_with, args=(alive,), daemon=True).start()
 
 
 def _exit_with(alive: Connection) -> None:
