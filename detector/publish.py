@@ -242,8 +242,12 @@ class Publication:
                 f"as a whole, which a mount point cannot be; give a directory inside it, "
                 f"e.g. {point / 'scan'}"
             )
+        existed = self.versions.exists()
         check_writable_dir(self.versions, self.what)
-        remove_stale_staging(self.versions)  # of runs killed here before (their lock is free)
+        if not existed:
+            self.versions.rmdir()  # made again when the run starts writing; none if it never does
+        else:
+            remove_stale_staging(self.versions)  # of runs killed here before (their lock is free)
         # the switch renames an entry in the parent (the versions directory may predate a
         # change of the parent's permissions or mount)
         parent = point.parent
@@ -287,6 +291,9 @@ class Publication:
                 self._raise_write_error(exc)
         finally:
             self._stack.close()
+            if self.version is None and self.current is None:
+                with contextlib.suppress(OSError):
+                    self.versions.rmdir()  # a first run that failed leaves nothing at all
 
     def _raise_write_error(self, exc: BaseException) -> None:
         """Raise :class:`OutputError` when ``exc`` comes from a disk that refuses writes."""
