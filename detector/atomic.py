@@ -86,7 +86,7 @@ def remove_stale_staging(parent: Path, prefix: str = ".staging-") -> list[Path]:
     for path in sorted(parent.glob(f"{prefix}*")):
         if not path.is_dir() or not (path / OWNER_LOCK).exists():
             continue  # not ours, or a run that has not taken its lock yet
-        fd = _try_lock(path / OWNER_LOCK)
+        fd = try_lock(path / OWNER_LOCK)
         if fd is None:
             continue  # a live run holds it
         try:
@@ -101,7 +101,7 @@ def _hold_lock(path: Path) -> int | None:
     """Lock a new file and only then give it the name ``path``: whoever sees the name
     sees it locked (a cleaner never takes a directory that is still being set up)."""
     fresh = path.with_name(path.name + ".new")
-    fd = _try_lock(fresh, create=True)
+    fd = try_lock(fresh, create=True)
     if fd is None:
         if fcntl is not None:
             raise RuntimeError(f"cannot lock the new staging file {fresh}")
@@ -110,7 +110,7 @@ def _hold_lock(path: Path) -> int | None:
     return fd
 
 
-def _try_lock(path: Path, create: bool = False) -> int | None:
+def try_lock(path: Path, create: bool = False) -> int | None:
     """An open descriptor of ``path`` holding its exclusive lock, or None when it is held."""
     if fcntl is None:  # no flock (Windows): staging of killed runs is not cleaned up
         return None

@@ -63,6 +63,7 @@ the text (other texts never reach a cross-review table).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -76,7 +77,7 @@ import numpy as np
 import polars as pl
 
 from detector import __version__
-from detector.atomic import atomic_path, write_json
+from detector.atomic import atomic_path, try_lock, write_json
 from detector.contract import DUPLICATE_REASON, InputError, LoadedInput, resolve_inputs
 from detector.engines.base import Engine, get_engine
 from detector.hashing import file_sha256
@@ -84,8 +85,15 @@ from detector.partition import PARTITIONED_OUTPUTS
 from detector.publish import Publication, check_writable_dir, stop_point
 from models.persist import ModelMismatch, load_model, save_model
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
 STATE_VERSION = 2
 STATE_FILE = "state.json"
+#: Held (flock) by the run using the state.
+LOCK_FILE = ".lock"
 HISTORY_DIR = "history"
 RUNS_DIR = "runs"
 #: What every refusal of a state says to do.
@@ -448,12 +456,59 @@ def run_incremental(
     :class:`detector.publish.OutputError`). ``rebuild=True`` discards the
     state and scans every partition into a new output.
     """
-    from detector.scan import ScanConfig, keeps_foreign
+    from detector.scan import ScanConfig
 
     config = config or ScanConfig()
     fingerprint = config_fingerprint(config, columns, since, until, partition_by)
     publication = Publication(out)  # --out can be written, before any work
     root = check_writable_dir(state_dir, "--incremental")
+    with _holding(root):
+        return _run_locked(
+            inputs,
+            publication,
+            root,
+            fingerprint,
+            rebuild,
+            columns,
+            since,
+            until,
+            config,
+            engine,
+            partition_by,
+        )
+
+
+@contextlib.contextmanager
+def _holding(root: Path):
+    """Hold ``root``'s state lock for the run: two runs on one state would interleave commits."""
+    fd = try_lock(root / LOCK_FILE, create=True)
+    if fd is None and fcntl is not None:
+        raise StateError(
+            f"another incremental run is using {root} (it holds {root / LOCK_FILE}); "
+            "wait for it to finish"
+        )
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _run_locked(
+    inputs,
+    publication,
+    root,
+    fingerprint,
+    rebuild,
+    columns,
+    since,
+    until,
+    config,
+    engine,
+    partition_by,
+):
+    from detector.scan import keeps_foreign
+
     state = State.new(root) if rebuild else State.open(root, fingerprint)
     if not rebuild:
         _check_output(state, publication)

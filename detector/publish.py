@@ -226,6 +226,7 @@ class Publication:
         self.version: Path | None = None
         self._stack: contextlib.ExitStack | None = None
         self._carried = False
+        self._lock_depth = 0
         self._check()
 
     # -- before any work -------------------------------------------------------
@@ -282,8 +283,9 @@ class Publication:
         try:
             if exc is None:
                 try:
-                    self.prepare()
-                    self.switch()
+                    with self._locked():  # no other run's collection between the two
+                        self.prepare()
+                        self.switch()
                 except Exception as failed:
                     self._raise_write_error(failed)
                     raise
@@ -336,7 +338,7 @@ class Publication:
         if self.version is None:
             self.carry_in()
             stop_point(0, "staged")
-            with deferred_interrupt(), _lock(self.versions):
+            with deferred_interrupt(), self._locked():
                 self.version = self.versions / self.run_id
                 os.replace(self.path, self.version)
             stop_point(1, "prepared")
@@ -345,7 +347,9 @@ class Publication:
     def switch(self, version: Path | None = None) -> None:
         """Make ``version`` (this publication's by default) current; remove older versions."""
         version = version or self.prepare()
-        with deferred_interrupt(), _lock(self.versions):
+        with deferred_interrupt(), self._locked():
+            if not version.is_dir():
+                raise OutputError(f"the version {version} to publish is gone; run the scan again")
             previous = self.current
             if previous is not None and previous.resolve() == version.resolve():
                 return
@@ -361,6 +365,23 @@ class Publication:
             keep = {version.name} | ({previous.name} if previous is not None else set())
             collect_versions(self.versions, keep)
             stop_point(4, "collected")
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the versions directory's publish lock (re-entrant within this publication)."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        with _lock(self.versions):
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
 
     def _swap_plain_dir(self, link: Path, version: Path) -> Path:
         """Replace the plain directory ``point`` by ``link``; returns where the old one went."""

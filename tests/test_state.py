@@ -9,6 +9,7 @@ nothing; ``--rebuild-state`` then rebuilds.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import polars as pl
@@ -17,7 +18,7 @@ from conftest import write_months
 
 from benchmarks.generator import generate
 from detector.cli import main
-from detector.incremental import STATE_FILE, StateError, run_incremental
+from detector.incremental import LOCK_FILE, STATE_FILE, StateError, run_incremental
 from detector.partition import read_partitioned
 from detector.publish import versions_dir
 from detector.scan import ScanConfig
@@ -55,7 +56,7 @@ def _snapshot(w):
     files = {}
     for top in (w / "state", w / "out"):
         for p in sorted(top.rglob("*")):
-            if p.is_file():
+            if p.is_file() and p.name != LOCK_FILE:  # the run's (empty) lock file apart
                 files[p.relative_to(w)] = p.read_bytes()
     return files
 
@@ -208,7 +209,6 @@ def test_each_run_is_one_version_with_all_runs_so_far(world):
 def test_a_full_disk_while_writing_the_state_changes_nothing(world, monkeypatch):
     """ENOSPC on the history part (Polars' ComputeError, the probe's errno): exit 2, all as it was."""
     import errno
-    import os
 
     import detector.publish as publish_mod
     from detector.publish import OutputError
@@ -239,3 +239,16 @@ def test_a_full_disk_while_writing_the_state_changes_nothing(world, monkeypatch)
 def test_rebuild_state_needs_incremental(tmp_path, capsys):
     assert main(["scan", str(tmp_path), "--out", str(tmp_path / "o"), "--rebuild-state"]) == 2
     assert "--incremental" in capsys.readouterr().err
+
+
+def test_a_second_run_on_a_state_in_use_is_refused(world):
+    from detector.atomic import try_lock
+
+    w, _ = world
+    fd = try_lock(w / "state" / LOCK_FILE, create=True)  # a live run holds it
+    try:
+        with pytest.raises(StateError, match="another incremental run"):
+            run_incremental(w / "in", w / "out", w / "state", config=CONFIG)
+    finally:
+        os.close(fd)
+    assert run_incremental(w / "in", w / "out", w / "state", config=CONFIG) is not None
