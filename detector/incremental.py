@@ -78,7 +78,14 @@ import polars as pl
 
 from detector import __version__
 from detector.atomic import atomic_path, try_lock, write_json
-from detector.contract import DUPLICATE_REASON, InputError, LoadedInput, resolve_inputs
+from detector.contract import (
+    DUPLICATE_REASON,
+    InputError,
+    InputSpec,
+    LoadedInput,
+    as_spec,
+    resolve_inputs,
+)
 from detector.engines.base import Engine, get_engine
 from detector.hashing import file_sha256
 from detector.partition import PARTITIONED_OUTPUTS
@@ -136,11 +143,12 @@ def compact_history(reviews: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
-def config_fingerprint(config, columns=None, since=None, until=None, partition_by=None) -> dict:
+def config_fingerprint(config, spec: InputSpec | None = None, partition_by=None) -> dict:
     """Everything a state's results depend on besides the input: compared on every run.
 
     The scan parameters (seed, forest, families, propagation, the requested
-    threshold), the load options, the output partitioning, the engine version,
+    threshold), how the input is read (the :class:`InputSpec`: column map,
+    preset, shop, time zone, order exports, time window), the output partitioning, the engine version,
     the feature windows and the columns the history keeps. The engine that
     runs the scan (polars, ray) is not part of it: engines give the same values.
     """
@@ -155,7 +163,7 @@ def config_fingerprint(config, columns=None, since=None, until=None, partition_b
             {
                 "engine_version": __version__,
                 "scan": scan,
-                "load": {"columns": columns or None, "since": since, "until": until},
+                "load": (spec or InputSpec()).to_dict(),
                 "partition_by": partition_by,
                 "windows": windows,
                 "history_columns": history_columns(),
@@ -367,8 +375,8 @@ class IncrementalEngine(Engine):
         if hasattr(self.base, "warm"):
             self.base.warm(n_rows)
 
-    def load(self, inputs, columns=None, since=None, until=None) -> LoadedInput:
-        loaded = self.base.load(inputs, columns=columns, since=since, until=until)
+    def load(self, inputs, spec=None) -> LoadedInput:
+        loaded = self.base.load(inputs, spec)
         if self.history is None or self.history.height == 0:
             return loaded
         seen = self.history.select("review_id")
@@ -399,9 +407,9 @@ class IncrementalEngine(Engine):
     def build_table(self, table, lf, tables):
         return self.base.build_table(table, lf, tables)
 
-    def fit(self, model, X: np.ndarray):
+    def fit(self, model, X: np.ndarray, keys: np.ndarray | None = None):
         if self.model is None:
-            return self.base.fit(model, X)
+            return self.base.fit(model, X, keys)
         if self._scored is not None and self.features is not None and self._scored != self.features:
             raise InputError(
                 "the stored model was fitted on features "
@@ -447,35 +455,43 @@ def run_incremental(
     engine: str | Engine | None = None,
     partition_by: str = "month",
     rebuild: bool = False,
+    spec: InputSpec | None = None,
 ):
     """Scan the partitions of ``inputs`` not seen in ``state_dir``; None when there are none.
 
-    Returns the :class:`detector.scan.ScanResult` of the new reviews. ``out``
-    and ``state_dir`` are checked for writability, and the state for damage
-    and configuration changes, before any work (:class:`StateError`,
+    ``spec`` (:class:`detector.contract.InputSpec`) says how to read them
+    (``columns``/``since``/``until`` are its older spelling). Returns the
+    :class:`detector.scan.ScanResult` of the new reviews. ``out`` and
+    ``state_dir`` are checked for writability, and the state for damage and
+    configuration changes, before any work (:class:`StateError`,
     :class:`detector.publish.OutputError`). ``rebuild=True`` discards the
     state and scans every partition into a new output.
     """
     from detector.scan import ScanConfig
 
+    spec = as_spec(spec, columns, since, until)
     config = config or ScanConfig()
-    fingerprint = config_fingerprint(config, columns, since, until, partition_by)
-    publication = Publication(out)  # --out can be written, before any work
+    job = _Job(
+        Publication(out),  # --out can be written, before any work
+        config_fingerprint(config, spec, partition_by),
+        spec,
+        config,
+        partition_by,
+    )
     root = check_writable_dir(state_dir, "--incremental")
     with _holding(root):
-        return _run_locked(
-            inputs,
-            publication,
-            root,
-            fingerprint,
-            rebuild,
-            columns,
-            since,
-            until,
-            config,
-            engine,
-            partition_by,
-        )
+        return _run_locked(inputs, root, rebuild, job, engine)
+
+
+@dataclasses.dataclass
+class _Job:
+    """What one incremental run writes where, and how it reads and scores."""
+
+    publication: Publication
+    fingerprint: dict
+    spec: InputSpec
+    config: object
+    partition_by: str
 
 
 @contextlib.contextmanager
@@ -494,26 +510,14 @@ def _holding(root: Path):
             os.close(fd)
 
 
-def _run_locked(
-    inputs,
-    publication,
-    root,
-    fingerprint,
-    rebuild,
-    columns,
-    since,
-    until,
-    config,
-    engine,
-    partition_by,
-):
+def _run_locked(inputs, root: Path, rebuild: bool, job: _Job, engine):
     from detector.scan import keeps_foreign
 
-    state = State.new(root) if rebuild else State.open(root, fingerprint)
+    state = State.new(root) if rebuild else State.open(root, job.fingerprint)
     if not rebuild:
-        _check_output(state, publication)
+        _check_output(state, job.publication)
     # a later run starts from the output so far; a first run (or a rebuild) replaces it
-    publication.carry = _carry_all if state.runs else keeps_foreign
+    job.publication.carry = _carry_all if state.runs else keeps_foreign
     files = resolve_inputs(inputs)
     new, _same, refreshed = classify(files, state)
     if not new:
@@ -524,19 +528,7 @@ def _run_locked(
     owns = not isinstance(engine, Engine)
     engine = get_engine(engine)
     try:
-        return _run(
-            state,
-            new,
-            refreshed,
-            publication,
-            fingerprint,
-            columns,
-            since,
-            until,
-            config,
-            engine,
-            partition_by,
-        )
+        return _run(state, new, refreshed, job, engine)
     finally:
         if owns:
             engine.close()
@@ -581,21 +573,10 @@ def _summary(directory: Path | None) -> dict:
         return {}
 
 
-def _run(
-    state,
-    new,
-    refreshed,
-    publication,
-    fingerprint,
-    columns,
-    since,
-    until,
-    config,
-    engine,
-    partition_by,
-):
+def _run(state: State, new, refreshed, job: _Job, engine):
     from detector.scan import stage_scan
 
+    publication, config = job.publication, job.config
     run = state.runs + 1
     history = state.history()
     model = features = None
@@ -619,12 +600,10 @@ def _run(
             new,
             incoming,
             publication.run_id,
-            columns=columns,
-            since=since,
-            until=until,
+            spec=job.spec,
             config=config,
             engine=inc,
-            partition_by=partition_by,
+            partition_by=job.partition_by,
         )
         result.summary["incremental"] = {
             "state_dir": str(state.root.resolve()),
@@ -646,7 +625,7 @@ def _run(
         seconds = time.perf_counter() - t0
         _write_state(
             lambda: _update_state(
-                state, result, new, refreshed, run, model is None, seconds, fingerprint, output
+                state, result, new, refreshed, run, model is None, seconds, job.fingerprint, output
             ),
             state.root,
         )

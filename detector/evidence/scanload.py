@@ -7,6 +7,7 @@ compared with the hashes recorded at scan time before anything is read.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from detector.cases import CASES_SCHEMA
-from detector.contract import InputError, load_reviews
+from detector.contract import InputError, InputSpec, load_reviews
 from detector.hashing import file_sha256
 
 SCAN_FILES = ("summary.json", "scores.parquet", "cases.parquet")
@@ -51,6 +52,17 @@ def _input_paths(summary: dict, scan_dir: Path) -> list[tuple[Path, str]]:
     return out
 
 
+def _resolved(path: str, cwd: str | None, scan_dir: Path) -> str:
+    """A relative path recorded in a summary, as the scan saw it (from its working directory)."""
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return path
+    for base in (Path(cwd) if cwd else None, scan_dir.parent):
+        if base is not None and (base / p).exists():
+            return str(base / p)
+    return path
+
+
 def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
     """Read ``scan_dir`` and its input; :class:`InputError` (exit code 2) on any mismatch.
 
@@ -60,7 +72,7 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
     root = Path(scan_dir)
     if not root.is_dir():
         raise InputError(f"scan directory not found: {root}")
-    given, root = Path(os.path.abspath(root)), root.resolve()
+    scan_path, root = Path(os.path.abspath(root)), root.resolve()
     partitioned = not (root / "scores.parquet").is_file() and (root / SCORES_DIR).is_dir()
     for name in SCAN_FILES:
         if name == "scores.parquet" and partitioned:
@@ -89,7 +101,7 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
         raise InputError(f"{root / 'summary.json'} lists no input files")
 
     inputs = []
-    for path, expected in _input_paths(summary, given):
+    for path, expected in _input_paths(summary, scan_path):
         if not path.is_file():
             raise InputError(
                 f"input file {path} recorded in {root / 'summary.json'} is gone; "
@@ -103,13 +115,21 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
             )
         inputs.append({"path": str(path), "sha256": actual})
 
-    load = summary.get("load") or {}
-    loaded = load_reviews(
-        [p for p, _ in _input_paths(summary, given)],
-        columns=load.get("columns") or None,
-        since=load.get("since"),
-        until=load.get("until"),
-    )
+    spec = InputSpec.from_summary(summary)
+    cwd = (summary.get("load") or {}).get("cwd")
+    recorded = (summary.get("input") or {}).get("orders_sha256") or {}
+    orders = []
+    for given in spec.orders:
+        path = _resolved(given, cwd, scan_path)
+        expected = recorded.get(given)
+        if expected is not None and (not Path(path).is_file() or file_sha256(path) != expected):
+            raise InputError(
+                f"order export {path} recorded in {root / 'summary.json'} is gone or changed "
+                "since the scan; restore it or re-run the scan before building evidence"
+            )
+        orders.append(path)
+    spec = dataclasses.replace(spec, orders=tuple(orders))
+    loaded = load_reviews([p for p, _ in _input_paths(summary, scan_path)], spec=spec)
     outputs = [
         {"name": n, "sha256": file_sha256(root / n)} for n in SCAN_FILES if (root / n).is_file()
     ]
@@ -118,4 +138,4 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
             {"name": str(p.relative_to(root)), "sha256": file_sha256(p)}
             for p in sorted((root / SCORES_DIR).rglob("*.parquet"))
         ]
-    return ScanBundle(given, summary, scores, cases, loaded.reviews, inputs, outputs)
+    return ScanBundle(scan_path, summary, scores, cases, loaded.reviews, inputs, outputs)
