@@ -144,6 +144,7 @@ def test_a_lost_state_directory_beside_incremental_output_is_refused(world, caps
         (["--threshold", "0.7"], "scan.threshold: None -> 0.7"),
         (["--since", "2020-01-01"], "load.since"),
         (["--families", "burst"], "scan.families"),
+        (["--timezone", "Asia/Shanghai"], "load.timezone: None -> 'Asia/Shanghai'"),
     ],
 )
 def test_a_configuration_change_is_refused(world, capsys, option, says):
