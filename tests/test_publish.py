@@ -26,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
@@ -416,3 +417,57 @@ def test_a_mount_point_as_out_is_exit_2(data, tmp_path, monkeypatch, capsys):
         _no_loading(monkeypatch)
         assert main(["scan", str(root / "all"), "--out", str(mnt), "--quiet"]) == 2
         assert "mount point" in _error(capsys) and list(mnt.iterdir()) == []
+
+
+def _kill_around_publish(args: list[str], out: Path, delay: float) -> None:
+    """Run the CLI and ``kill -9`` it ``delay`` seconds after its last output is staged.
+
+    No hook: the run is watched from outside, as an operator's kill would land.
+    "Staged" is when a ``summary.json`` (written last) appears in a hidden
+    staging directory beside or inside ``out``.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    patterns = [".staging-*/**/summary.json"]
+    roots = [out.parent / f".{out.name}.versions", out]
+
+    def staged() -> bool:
+        try:
+            return any(r.is_dir() and any(r.glob(p)) for r in roots for p in patterns)
+        except OSError:  # a directory went while it was listed
+            return False
+
+    try:
+        while proc.poll() is None:
+            if staged():
+                t = time.perf_counter() + delay
+                while time.perf_counter() < t:
+                    pass
+                break
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_kill_9_at_random_instants_around_publishing_leaves_one_scan(data, tmp_path):
+    """Kills 0-3 ms after staging ends, without the hook: still one scan's files each time."""
+    import random
+
+    root, _, _ = data
+    extra = ["--partition-by", "month"]
+    ref = {}
+    for name, inp in (("A", root / "first"), ("B", root / "all")):
+        out = tmp_path / f"ref-{name}" / "out"
+        assert main(["scan", str(inp), "--out", str(out), "--quiet", *extra]) == 0
+        ref[name] = (_fingerprint(out), _summary_inputs(out))
+    rng = random.Random(5)
+    for k in range(8):
+        trial = tmp_path / f"kill-{k}"
+        shutil.copytree(tmp_path / "ref-A", trial, symlinks=True)
+        out = trial / "out"
+        args = ["scan", str(root / "all"), "--out", str(out), "--quiet", *extra]
+        _kill_around_publish(args, out, rng.uniform(0, 0.003))
+        _one_scans(out, ref)
