@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from detector import __version__
 from detector.clock import generation_time
@@ -16,6 +17,17 @@ from detector.interrupts import stop_on_signals, stop_signal
 
 err = Console(stderr=True)
 out = Console()
+
+
+def _say(console: Console, label: str, style: str, message: object) -> None:
+    """``label`` styled, then ``message`` as plain text: user strings (paths, ids, column
+    names, error messages quoting them) are never read as Rich markup, and a long
+    path is not broken across lines."""
+    console.print(Text.assemble((label, style), " ", str(message)), highlight=False, soft_wrap=True)
+
+
+def _error(message: object) -> None:
+    _say(err, "error:", "bold red", message)
 
 
 def _positive_int(text: str) -> int:
@@ -185,24 +197,22 @@ def cmd_scan(args) -> int:
     inputs = args.input if len(args.input) > 1 else args.input[0]
     columns = parse_column_map(args.columns)
     if args.out_of_core and args.engine != "polars":
-        err.print(
-            f"[bold red]error:[/] --out-of-core runs on the polars engine; --engine "
-            f"{args.engine} distributes a large scan itself",
-            highlight=False,
+        _error(
+            f"--out-of-core runs on the polars engine; --engine "
+            f"{args.engine} distributes a large scan itself"
         )
         return 2
     if args.incremental and args.out_of_core:
-        err.print(
-            "[bold red]error:[/] --incremental and --out-of-core cannot be combined: an "
-            "incremental run scans only new partitions (each small) against its state",
-            highlight=False,
+        _error(
+            "--incremental and --out-of-core cannot be combined: an "
+            "incremental run scans only new partitions (each small) against its state"
         )
         return 2
     with ScanProgress.create(quiet=args.quiet, console=err) as progress:
         try:
             engine = get_engine(args.engine, address=args.address, progress=progress)
         except (ImportError, ValueError) as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            _error(exc)
             return 2
         with engine:
             if args.incremental:
@@ -236,14 +246,14 @@ def cmd_scan(args) -> int:
                 )
                 mode = result.summary.get("mode") or {}
                 if mode.get("out_of_core") and mode.get("chosen") and not args.quiet:
-                    err.print(
-                        f"[bold]note:[/] {mode['why']} (--in-core to override)", highlight=False
-                    )
+                    _say(err, "note:", "bold", f"{mode['why']} (--in-core to override)")
     if args.quiet:
         return 0
     if result is None:
         out.print(
-            f"nothing to do: no new or changed input since the last scan ({args.incremental})"
+            f"nothing to do: no new or changed input since the last scan ({args.incremental})",
+            markup=False,
+            highlight=False,
         )
         return 0
     print_scan_summary(out, result, Path(args.out))
@@ -263,7 +273,7 @@ def cmd_generate(args) -> int:
         f"in {time.perf_counter() - t0:.1f} s:"
     )
     for p in paths:
-        out.print(f"  {p}")
+        out.print(f"  {p}", markup=False, highlight=False)
     return 0
 
 
@@ -273,10 +283,12 @@ def cmd_demo(args) -> int:
     from detector.scan import run_scan
 
     root = Path(args.out)
-    out.print(f"[bold]1/2[/] generating {args.reviews:,} synthetic reviews (seed {args.seed}) ...")
+    _say(
+        out, "1/2", "bold", f"generating {args.reviews:,} synthetic reviews (seed {args.seed}) ..."
+    )
     reviews, labels = generate(args.reviews, seed=args.seed)
     data_path, labels_path = write_dataset(root / "data", reviews, labels)
-    out.print(f"[bold]2/2[/] scanning {data_path} ...")
+    _say(out, "2/2", "bold", f"scanning {data_path} ...")
     result = run_scan(data_path, root / "scan")
     print_scan_summary(out, result, root / "scan", labels=labels)
     return 0
@@ -308,7 +320,7 @@ def cmd_evidence(args) -> int:
     try:
         packet = build_packet(bundle, options)
     except NoCasesError as exc:
-        err.print(f"[yellow]no packet:[/] {exc}", highlight=False)
+        _say(err, "no packet:", "yellow", exc)
         return exc.exit_code
     result = write_packet(packet, args.out)
     if not args.quiet:
@@ -318,6 +330,7 @@ def cmd_evidence(args) -> int:
             f"{len(d['cases'])} case(s), {d['impact']['n_cited']} cited review(s), "
             f"{len(result['files']['cards'])} card(s) in {time.perf_counter() - t0:.1f} s",
             highlight=False,
+            markup=False,
         )
         for w in d["warnings"]:
             out.print(f"note: {w}", highlight=False, markup=False)
@@ -346,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         with stop_on_signals():
             return COMMANDS[args.command](args)
     except InputError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        _error(exc)
         return exc.exit_code
     except BaseException as exc:
         stop = stop_signal(exc)

@@ -49,7 +49,9 @@ from detector.contract import (
     DUPLICATE_REASON,
     InputError,
     LoadedInput,
+    NoRowsError,
     _castable,
+    all_rejected_error,
     no_rows_error,
     resolve_inputs,
     scan_reviews,
@@ -228,7 +230,7 @@ def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progr
     files = prune_files(resolve_inputs(inputs), since, until)
     if not files:
         scan_reviews(inputs, columns=columns, since=since, until=until)  # words the error
-        raise InputError("no input file in the time window")
+        raise NoRowsError("no input file in the time window", files=files)
     if progress is not None:
         progress.set_total(len(files))
     paths, rejected, claims, present = [], [], [], set()
@@ -238,9 +240,7 @@ def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progr
     for i, path in enumerate(files):
         try:
             part = load_file(path, columns=columns, since=since, until=until)
-        except InputError as exc:
-            if "no review rows" not in str(exc):
-                raise
+        except NoRowsError:
             part = None  # an empty file among others
         if progress is not None:
             progress.advance(1)
@@ -281,6 +281,8 @@ def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progr
         offset += n
         del valid, staged
     if offset == 0:
+        if rejected:
+            raise all_rejected_error(files, n_input, concat_rejected(rejected))
         raise no_rows_error(files, since, until)
     dropped = np.zeros(0, dtype=np.int64)
     if len(files) > 1:

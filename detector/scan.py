@@ -19,7 +19,7 @@ import polars as pl
 from detector import __version__
 from detector.atomic import staging_dir, write_json
 from detector.cases import attach_case_ids, build_cases, case_summary
-from detector.contract import LoadedInput
+from detector.contract import LoadedInput, NoRowsError, all_rejected_error, reason_counts
 from detector.engines import Engine, get_engine
 from detector.hashing import file_sha256
 from detector.partition import PARTITIONED_OUTPUTS, partition_values, publish, write_partitioned
@@ -444,9 +444,47 @@ def run_scan(
         return _run_scan(
             inputs, out, columns, since, until, config, engine, partition_by, keep_reviews, mode
         )
+    except NoRowsError as exc:
+        if exc.rejected.height == 0:
+            raise
+        load = {"columns": columns, "since": since, "until": until}
+        raise publish_all_rejected(out, exc, load) from None
     finally:
         if owns_engine:
             engine.close()
+
+
+def publish_all_rejected(out: str | Path, exc: NoRowsError, load: dict) -> NoRowsError:
+    """Publish the outputs of a scan whose every input row was rejected; the error to raise.
+
+    ``out`` gets ``rejected.parquet`` (every row with its reason) and a
+    ``summary.json`` that records the counts, and loses the outputs of an earlier
+    scan (as any scan replaces them), so no reader mistakes old scores for this
+    input's. The error counts the reasons and names the rejects file.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    done = all_rejected_error(exc.files, exc.n_input, exc.rejected, out / "rejected.parquet")
+    counts = reason_counts(exc.rejected)
+    summary = {
+        "version": __version__,
+        "inputs": [{"path": str(p), "sha256": file_sha256(p)} for p in exc.files],
+        "rows": {
+            "input": exc.n_input,
+            "scored": 0,
+            "rejected": exc.rejected.height,
+            "flagged": 0,
+            "flagged_by_direction": {},
+        },
+        "rejected_reasons": dict(zip(counts["kind"], counts["rows"], strict=True)),
+        "error": str(done),
+        "load": {**load, "cwd": os.getcwd()},
+    }
+    with staging_dir(out) as staging:
+        exc.rejected.write_parquet(staging / "rejected.parquet", compression="zstd")
+        write_json(summary, staging / "summary.json")
+        _publish(staging, out, ["rejected.parquet", "summary.json"])
+    return done
 
 
 def _run_out_of_core(
@@ -483,6 +521,8 @@ def _run_scan(
     t0 = time.perf_counter()
     loaded = engine.load(inputs, columns=columns, since=since, until=until)
     timings["load"] = time.perf_counter() - t0
+    if loaded.reviews.height == 0:
+        raise all_rejected_error(loaded.files, loaded.n_input, loaded.rejected)
     if hasattr(engine, "warm"):
         engine.warm(loaded.reviews.height)
 

@@ -177,14 +177,13 @@ def prune_files(files, since=None, until=None) -> list:
 def load_file(path, columns=None, since=None, until=None):
     """``(valid, rejected, n_input, present_optional, claims)`` of one file; None when no row is
     in the window (``claims`` as :attr:`detector.contract.LoadedInput.claims`)."""
-    from detector.contract import InputError, load_reviews
+    from detector.contract import NoRowsError, load_reviews
 
     try:
         loaded = load_reviews(path, columns=columns, since=since, until=until)
-    except InputError as exc:
+    except NoRowsError:
         if since is not None or until is not None:
-            if "no review rows" in str(exc) or "date partition" in str(exc):
-                return None
+            return None
         raise
     return loaded.reviews, loaded.rejected, loaded.n_input, loaded.present_optional, loaded.claims
 
