@@ -52,13 +52,17 @@ def _add_scan(sub) -> None:
     )
     p.add_argument("--since", help="only reviews created at or after this time (ISO-8601)")
     p.add_argument("--until", help="only reviews created before this time (ISO-8601)")
-    p.add_argument("--families", help="comma-separated feature families to use (default: all)")
+    p.add_argument(
+        "--families",
+        type=_families,
+        help="comma-separated feature families to use (default: all)",
+    )
     p.add_argument(
         "--threshold",
-        type=float,
+        type=_finite,
         help="flag scores at or above this (default: chosen from the data)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument(
         "--quiet", action="store_true", help="print nothing but errors (no progress display)"
     )
@@ -113,7 +117,7 @@ def _add_scan(sub) -> None:
 def _add_generate(sub) -> None:
     p = sub.add_parser("generate", help="write a synthetic review set with planted fraud")
     p.add_argument("--reviews", type=int, required=True, help="number of reviews")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument(
         "--out", required=True, help="output directory (reviews.parquet, labels.parquet)"
     )
@@ -168,6 +172,38 @@ def _add_evidence(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
+def _families(text: str) -> list[str] | None:
+    from features.registry import FAMILIES
+
+    names = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = [f for f in names if f not in FAMILIES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown feature family {unknown[0]!r}; choose from {', '.join(FAMILIES)}"
+        )
+    return names or None
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2**32-1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="review-detector",
@@ -190,7 +226,7 @@ def cmd_scan(args) -> int:
     from detector.scan import ScanConfig, run_scan
 
     config = ScanConfig(
-        families=[f.strip() for f in args.families.split(",")] if args.families else None,
+        families=args.families,
         seed=args.seed,
         threshold=args.threshold,
     )
@@ -283,12 +319,10 @@ def cmd_demo(args) -> int:
     from detector.scan import run_scan
 
     root = Path(args.out)
-    _say(
-        out, "1/2", "bold", f"generating {args.reviews:,} synthetic reviews (seed {args.seed}) ..."
-    )
+    out.print(f"[bold]1/2[/] generating {args.reviews:,} synthetic reviews (seed {args.seed}) ...")
     reviews, labels = generate(args.reviews, seed=args.seed)
     data_path, labels_path = write_dataset(root / "data", reviews, labels)
-    _say(out, "2/2", "bold", f"scanning {data_path} ...")
+    out.print(f"[bold]2/2[/] scanning {data_path} ...")
     result = run_scan(data_path, root / "scan")
     print_scan_summary(out, result, root / "scan", labels=labels)
     return 0
@@ -330,7 +364,6 @@ def cmd_evidence(args) -> int:
             f"{len(d['cases'])} case(s), {d['impact']['n_cited']} cited review(s), "
             f"{len(result['files']['cards'])} card(s) in {time.perf_counter() - t0:.1f} s",
             highlight=False,
-            markup=False,
         )
         for w in d["warnings"]:
             out.print(f"note: {w}", highlight=False, markup=False)

@@ -628,9 +628,10 @@ def _sniff_separator(path: Path) -> str:
 
 def _open(path: Path) -> pl.LazyFrame:
     if _SUFFIXES[path.suffix.lower()] == "parquet":
-        return pl.scan_parquet(path, hive_partitioning=False)
+        return pl.scan_parquet(path, hive_partitioning=False, glob=False)
     lf = pl.scan_csv(
         path,
+        glob=False,  # a file named "x[1].csv" is that file, not a pattern
         separator=_sniff_separator(path),
         infer_schema=False,  # keep ids such as "00123" as written
         encoding="utf8",
@@ -927,10 +928,11 @@ def _files_shown(files: Sequence[Path]) -> str:
 
 def no_rows_error(files: Sequence[Path], since=None, until=None) -> NoRowsError:
     """The error for inputs without a single review row (in the time window, when one is set)."""
-    window = ""
+    window, todo = "", "check that the input is the file you meant and holds reviews"
     if since is not None or until is not None:
         window = f" with created_at in [{since or '-inf'}, {until or '+inf'})"
-    return NoRowsError(f"no review rows{window} in {_files_shown(files)}", files=files)
+        todo = "widen --since/--until, or " + todo
+    return NoRowsError(f"no review rows{window} in {_files_shown(files)}; {todo}", files=files)
 
 
 def reason_kind(reason: pl.Expr) -> pl.Expr:

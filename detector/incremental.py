@@ -146,7 +146,7 @@ class State:
         files = [self.root / HISTORY_DIR / f for f in self.manifest.get("history", [])]
         if not files:
             return None
-        return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+        return pl.concat([pl.read_parquet(f, glob=False) for f in files], how="diagonal_relaxed")
 
 
 def _identity(path: Path) -> dict:

@@ -8,17 +8,26 @@ hypothesis fuzz over column names, dtypes and subsets.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+import re
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from benchmarks.generator import generate
 from detector.cases import CASES_SCHEMA
 from detector.cli import main
 from detector.contract import NoRowsError, load_reviews
 from detector.scan import EXPLANATION_SCHEMA, SCORES_SCHEMA, run_scan
-from detector.schema import CONTRACT
+from detector.schema import CONTRACT, REQUIRED
 from features.prepare import DERIVED
 from features.registry import REGISTRY
 
@@ -149,3 +158,198 @@ def test_every_row_rejected_is_an_error_type_with_the_rows(tmp_path, market):
         run_scan(tmp_path / "in.parquet", tmp_path / "out")
     assert info.value.exit_code == 2
     assert info.value.rejected.height == 30 and info.value.n_input == 30
+
+
+# ----------------------------------------------------------------------------- fuzz
+
+#: Examples per fuzz run: bounded so the test takes well under a minute on 2 cores;
+#: ``FUZZ_EXAMPLES=2000`` explores further (and without ``derandomize``) when hunting.
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0")) or 30
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+KINDS = ("good", "string", "bool", "int", "float", "binary", "list", "struct", "null")
+WEIRD_NAMES = ("[/]", "[bold]x[/]", "评分", "rating ", "", "a,b", 'q"uote', "\ttab", "__rd_row")
+#: Strings that mean something to some column (times at the ends of the range, ratings, IPs).
+SPELLINGS = (
+    *("2025-03-01", "2025/3/1 12:30", "2025-03-01T10:00:00+08:00", "0001-01-01", "9999-12-31"),
+    *("5", "5.0", "4.5", "-1", "1e3", "１", "1.2.3.4", "::1", "fe80::1%eth0", "[/]", " ", "null"),
+)
+
+
+def _good(name: str, n: int, seed: int) -> list:
+    """Values a valid review has in contract column ``name``."""
+    if name in ("created_at", "delivered_at"):
+        return [T0 + timedelta(hours=(seed + 7 * i) % 500) for i in range(n)]
+    if name == "rating" or name.startswith("dsr_"):
+        return [1 + (seed + i) % 5 for i in range(n)]
+    if name == "ip":
+        return [f"10.{seed % 3}.{i % 4}.{i}" for i in range(n)]
+    if name == "review_id":  # now and then repeated
+        return [f"r{i % max(n - seed % 3, 1)}" for i in range(n)]
+    if name == "text":
+        return [f"很好 great product number {(seed + i) % 3}" for i in range(n)]
+    return [f"{name[0]}{(seed + i) % 4}" for i in range(n)]
+
+
+def _values(draw, kind: str, name: str, n: int) -> pl.Series:
+    nullable = draw(st.booleans())
+
+    def many(strategy):
+        each = st.none() | strategy if nullable else strategy
+        return draw(st.lists(each, min_size=n, max_size=n))
+
+    if kind == "good":
+        values = _good(name, n, draw(st.integers(0, 99)))
+        if nullable and n:
+            values[draw(st.integers(0, n - 1))] = None
+        return pl.Series(name, values)
+    if kind == "null":
+        return pl.Series(name, [None] * n, dtype=pl.Null)
+    strategies = {
+        "string": st.text(max_size=12) | st.sampled_from(SPELLINGS),
+        "bool": st.booleans(),
+        "int": st.integers(-(2**63), 2**63 - 1) | st.integers(0, 6),
+        "float": st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([1.0, 5.0, 2.5]),
+        "binary": st.binary(max_size=8),
+        "list": st.lists(st.integers(-5, 5), max_size=3),
+        "struct": st.fixed_dictionaries({"a": st.integers(0, 9), "b": st.text(max_size=3)}),
+    }
+    dtypes = {
+        "string": pl.String,
+        "bool": pl.Boolean,
+        "int": pl.Int64,
+        "float": pl.Float64,
+        "binary": pl.Binary,
+        "list": pl.List(pl.Int64),
+        "struct": pl.Struct({"a": pl.Int64, "b": pl.String}),
+    }
+    return pl.Series(name, many(strategies[kind]), dtype=dtypes[kind])
+
+
+@st.composite
+def frames(draw) -> pl.DataFrame:
+    """Any subset of the contract's columns, each in any dtype (mostly valid), and other
+    columns named like the engine's, like the contract's with stray spaces, or anything."""
+    n = draw(st.integers(0, 3) | st.integers(4, 40))
+    columns: dict[str, pl.Series] = {}
+    for name in CONTRACT:
+        required = name in REQUIRED
+        if draw(st.integers(0, 19)) < (19 if required else 10):
+            odd = draw(st.integers(0, 11)) < (1 if required else 3)
+            kind = draw(st.sampled_from(KINDS)) if odd else "good"
+            columns[name] = _values(draw, kind, name, n)
+    others = st.sampled_from(ENGINE_NAMES) | st.sampled_from(WEIRD_NAMES) | st.text(max_size=6)
+    for name in draw(st.lists(others, max_size=4, unique=True)):
+        if name not in columns:
+            columns[name] = _values(draw, draw(st.sampled_from(KINDS[1:])), name, n)
+    order = draw(st.permutations(list(columns)))
+    return pl.DataFrame([columns[c] for c in order])
+
+
+def _as_csv(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` as a CSV can hold it: binary, list and struct columns as text."""
+
+    def text(c: str, dt: pl.DataType) -> pl.Expr:
+        col = pl.col(c)
+        if dt == pl.Binary:
+            return col.bin.encode("hex")
+        if isinstance(dt, pl.List):
+            return col.list.eval(pl.element().cast(pl.String)).list.join("|")
+        if isinstance(dt, pl.Struct):
+            return col.struct.json_encode()
+        return col
+
+    return df.select(text(c, dt) for c, dt in df.schema.items())
+
+
+def _run(args: list[str]) -> tuple[int, str]:
+    """``review-detector ARGS`` in this process: its exit code and everything it printed."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        code = main(args)
+    return code, buf.getvalue()
+
+
+def _write(df: pl.DataFrame, root: Path, fmt: str, files: int) -> Path | None:
+    """``df`` as one file, or split by rows into ``files`` files of a directory; None
+    when Polars cannot write it in that format."""
+    root.mkdir()
+    step = -(-df.height // files) if df.height else 1
+    parts = [df.slice(k * step, step) for k in range(files)] if files > 1 else [df]
+    for k, part in enumerate(parts):
+        path = root / f"part-{k}.{fmt}"
+        if fmt == "csv":
+            try:
+                _as_csv(part).write_csv(path)
+            except pl.exceptions.ComputeError:
+                return None
+        else:
+            part.write_parquet(path)
+    return root if files > 1 else root / f"part-0.{fmt}"
+
+
+def _rows_written(out: Path, name: str) -> int:
+    """Rows of output ``name`` (a file, or a directory of month partitions)."""
+    if (out / f"{name}.parquet").exists():
+        return pl.read_parquet(out / f"{name}.parquet").height
+    if (out / name).is_dir():
+        return pl.read_parquet(out / name, hive_partitioning=True).height
+    return 0
+
+
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    derandomize="FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    df=frames(),
+    fmt=st.sampled_from(["parquet", "parquet", "csv"]),
+    files=st.sampled_from([1, 1, 2]),
+    mode=st.sampled_from(["--in-core", "--out-of-core"]),
+    partitioned=st.booleans(),
+)
+def test_fuzz_scan_exits_0_with_every_row_accounted_or_2_with_a_message(
+    df, fmt, files, mode, partitioned
+):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _write(df, Path(tmp) / "in", fmt, files)
+        if path is None:
+            return  # Polars cannot write this frame as CSV: nothing to scan
+        out = Path(tmp) / "out"
+        args = ["scan", str(path), "--out", str(out), "--quiet", mode]
+        code, printed = _run(args + (["--partition-by", "month"] if partitioned else []))
+        assert code in (0, 2), printed
+        assert "Traceback" not in printed
+        if code == 0:
+            rows = json.loads((out / "summary.json").read_text())["rows"]
+            assert rows["input"] == df.height
+            assert rows["scored"] + rows["rejected"] == df.height
+            assert _rows_written(out, "scores") == rows["scored"]
+            assert _rows_written(out, "rejected") == rows["rejected"]
+            scores = pl.read_parquet(out / "scores" if partitioned else out / "scores.parquet")
+            assert scores["score"].is_finite().all()
+            return
+        message = " ".join(printed.split())
+        assert message.startswith("error: "), printed
+        # it names the file or a column, and says what to do
+        named = [str(path), *(repr(c) for c in df.columns), *CONTRACT]
+        assert any(name in message for name in named), message
+        assert re.search(r"\b(map|rename|fix|check|re-save|use|pass|keep|widen)\b", message), (
+            message
+        )
+
+
+@pytest.mark.parametrize("mode", ["--in-core", "--out-of-core"])
+def test_paths_with_glob_characters_are_read_as_named(tmp_path, market, mode):
+    """``x[b].parquet`` is that file, not a pattern matching ``xb.parquet`` (Polars globs
+    every path it is given unless told not to), and an --out with brackets works."""
+    root = tmp_path / "in[1]"
+    root.mkdir()
+    market.write_parquet(root / "x[b].parquet")
+    market.head(10).write_parquet(root / "xb.parquet")
+    out = tmp_path / "out[2]" / "[a-z]"
+    assert _scan(root / "x[b].parquet", out, mode, "--partition-by", "month") == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rows"]["scored"] == market.height
+    assert pl.read_parquet(out / "scores", glob=False).height == market.height
