@@ -290,9 +290,9 @@ def _write(df: pl.DataFrame, root: Path, fmt: str, files: int) -> Path | None:
 def _rows_written(out: Path, name: str) -> int:
     """Rows of output ``name`` (a file, or a directory of month partitions)."""
     if (out / f"{name}.parquet").exists():
-        return pl.read_parquet(out / f"{name}.parquet").height
+        return pl.read_parquet(out / f"{name}.parquet", glob=False).height
     if (out / name).is_dir():
-        return pl.read_parquet(out / name, hive_partitioning=True).height
+        return pl.read_parquet(out / name, hive_partitioning=True, glob=False).height
     return 0
 
 
@@ -308,15 +308,16 @@ def _rows_written(out: Path, name: str) -> int:
     files=st.sampled_from([1, 1, 2]),
     mode=st.sampled_from(["--in-core", "--out-of-core"]),
     partitioned=st.booleans(),
+    where=st.sampled_from(["in", "in[1]", "a*b?", "评价 [bold]"]),
 )
 def test_fuzz_scan_exits_0_with_every_row_accounted_or_2_with_a_message(
-    df, fmt, files, mode, partitioned
+    df, fmt, files, mode, partitioned, where
 ):
     with tempfile.TemporaryDirectory() as tmp:
-        path = _write(df, Path(tmp) / "in", fmt, files)
+        path = _write(df, Path(tmp) / where, fmt, files)
         if path is None:
             return  # Polars cannot write this frame as CSV: nothing to scan
-        out = Path(tmp) / "out"
+        out = Path(tmp) / f"out-{where}"
         args = ["scan", str(path), "--out", str(out), "--quiet", mode]
         code, printed = _run(args + (["--partition-by", "month"] if partitioned else []))
         assert code in (0, 2), printed
@@ -327,7 +328,9 @@ def test_fuzz_scan_exits_0_with_every_row_accounted_or_2_with_a_message(
             assert rows["scored"] + rows["rejected"] == df.height
             assert _rows_written(out, "scores") == rows["scored"]
             assert _rows_written(out, "rejected") == rows["rejected"]
-            scores = pl.read_parquet(out / "scores" if partitioned else out / "scores.parquet")
+            scores = pl.read_parquet(
+                out / "scores" if partitioned else out / "scores.parquet", glob=False
+            )
             assert scores["score"].is_finite().all()
             return
         message = " ".join(printed.split())
@@ -353,3 +356,25 @@ def test_paths_with_glob_characters_are_read_as_named(tmp_path, market, mode):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rows"]["scored"] == market.height
     assert pl.read_parquet(out / "scores", glob=False).height == market.height
+
+
+HEADER = "review_id,shop_id,product_id,user_id,rating,created_at\n"
+BROKEN_FILES = {
+    "empty.csv": (b"", "empty CSV"),
+    "bom-only.csv": (b"\xef\xbb\xbf", "empty CSV"),
+    "header-only.csv": (HEADER.encode(), "no review rows"),
+    "ragged.csv": ((HEADER + "r1,s,p,u,5,2025-01-01\nr2,s,p,u,5,2025-01-01,x\n").encode(), "check"),
+    "open-quote.csv": ((HEADER + 'r1,"s,p,u,5,2025-01-01\n').encode(), "check"),
+    "gbk.csv": ("评价ID,店铺\n1,店\n".encode("gbk"), "iconv -f GB18030 -t UTF-8"),
+    "truncated.parquet": (b"PAR1\x00\x00", "check that it is a complete"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_FILES))
+def test_broken_files_exit_2_naming_the_file(tmp_path, capsys, name):
+    data, says = BROKEN_FILES[name]
+    (tmp_path / name).write_bytes(data)
+    assert _scan(tmp_path / name, tmp_path / "out") == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert str(tmp_path / name) in err and says in err, err
+    assert not (tmp_path / "out" / "scores.parquet").exists()
