@@ -464,6 +464,15 @@ def publish_all_rejected(out: str | Path, exc: NoRowsError, load: dict) -> NoRow
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    with staging_dir(out) as staging:
+        done = write_all_rejected(staging, out, exc, load)
+        _publish(staging, out, ["rejected.parquet", "summary.json"])
+    return done
+
+
+def write_all_rejected(directory: Path, out: Path, exc: NoRowsError, load: dict) -> NoRowsError:
+    """Write the outputs of a scan whose every row was rejected into ``directory``,
+    to be published as ``out``; the error to raise once they are."""
     done = all_rejected_error(exc.files, exc.n_input, exc.rejected, out / "rejected.parquet")
     counts = reason_counts(exc.rejected)
     summary = {
@@ -480,10 +489,8 @@ def publish_all_rejected(out: str | Path, exc: NoRowsError, load: dict) -> NoRow
         "error": str(done),
         "load": {**load, "cwd": os.getcwd()},
     }
-    with staging_dir(out) as staging:
-        exc.rejected.write_parquet(staging / "rejected.parquet", compression="zstd")
-        write_json(summary, staging / "summary.json")
-        _publish(staging, out, ["rejected.parquet", "summary.json"])
+    exc.rejected.write_parquet(directory / "rejected.parquet", compression="zstd")
+    write_json(summary, directory / "summary.json")
     return done
 
 

@@ -166,7 +166,10 @@ def test_every_row_rejected_is_an_error_type_with_the_rows(tmp_path, market):
 #: ``FUZZ_EXAMPLES=2000`` explores further (and without ``derandomize``) when hunting.
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0")) or 30
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
-KINDS = ("good", "string", "bool", "int", "float", "binary", "list", "struct", "null")
+KINDS = (
+    *("good", "string", "bool", "int", "float", "binary", "list", "struct", "null"),
+    *("date", "zoned", "time", "duration", "decimal", "categorical", "uint8"),
+)
 WEIRD_NAMES = ("[/]", "[bold]x[/]", "评分", "rating ", "", "a,b", 'q"uote', "\ttab", "__rd_row")
 #: Strings that mean something to some column (times at the ends of the range, ratings, IPs).
 SPELLINGS = (
@@ -204,6 +207,13 @@ def _values(draw, kind: str, name: str, n: int) -> pl.Series:
         return pl.Series(name, values)
     if kind == "null":
         return pl.Series(name, [None] * n, dtype=pl.Null)
+    if kind in LIKE:  # another type's values, stored as this one
+        like, cast = LIKE[kind]
+        if like == "time":
+            values = pl.Series(name, _good("created_at", n, draw(st.integers(0, 99))))
+        else:
+            values = _values(draw, like, name, n)
+        return values.cast(cast, strict=False)
     strategies = {
         "string": st.text(max_size=12) | st.sampled_from(SPELLINGS),
         "bool": st.booleans(),
@@ -223,6 +233,18 @@ def _values(draw, kind: str, name: str, n: int) -> pl.Series:
         "struct": pl.Struct({"a": pl.Int64, "b": pl.String}),
     }
     return pl.Series(name, many(strategies[kind]), dtype=dtypes[kind])
+
+
+#: Further storage types: (the values of a kind above, cast to this type).
+LIKE = {
+    "date": ("time", pl.Date),
+    "zoned": ("time", pl.Datetime("ns", "Asia/Shanghai")),
+    "time": ("time", pl.Time),
+    "duration": ("int", pl.Duration("ms")),
+    "decimal": ("float", pl.Decimal(12, 2)),
+    "categorical": ("string", pl.Categorical),
+    "uint8": ("int", pl.UInt8),
+}
 
 
 @st.composite
