@@ -400,3 +400,23 @@ def test_broken_files_exit_2_naming_the_file(tmp_path, capsys, name):
     err = " ".join(capsys.readouterr().err.split())
     assert str(tmp_path / name) in err and says in err, err
     assert not (tmp_path / "out" / "scores.parquet").exists()
+
+
+def test_evidence_for_a_shop_whose_every_review_is_cited(tmp_path):
+    """``evidence --all`` citing every review of a shop leaves no rating "after": the
+    summary says so (it formatted None with ``:.2f``, a TypeError, found by fuzzing)."""
+    columns = [*REQUIRED, "delivered_at", "dsr_service"]
+    pl.DataFrame([pl.Series(c, _good(c, 30, 3)) for c in columns]).write_parquet(
+        tmp_path / "in.parquet"
+    )
+    assert _scan(tmp_path / "in.parquet", tmp_path / "scan") == 0
+    code, printed = _run(
+        [
+            *("evidence", str(tmp_path / "scan"), "--shop", "s1", "--all", "--lang", "en"),
+            *("--out", str(tmp_path / "packet")),
+        ]
+    )
+    assert code == 0, printed
+    impact = json.loads((tmp_path / "packet" / "packet.json").read_text())["impact"]
+    assert impact["n_cited"] == impact["n_reviews"] and impact["rating_after"] is None
+    assert "none would remain" in " ".join(printed.split())
