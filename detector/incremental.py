@@ -301,7 +301,7 @@ class State:
         files = [self.root / f for f in self.manifest.get("history", [])]
         if not files:
             return None
-        return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+        return pl.concat([pl.read_parquet(f, glob=False) for f in files], how="diagonal_relaxed")
 
     def add_file(self, name: str) -> None:
         self.manifest.setdefault("files", {})[name] = _file_record(self.root / name)

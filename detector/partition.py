@@ -64,4 +64,4 @@ def read_partitioned(root: str | os.PathLike) -> pl.DataFrame:
     files = sorted(Path(root).rglob("*.parquet"))
     if not files:
         return pl.DataFrame()
-    return pl.scan_parquet(files, hive_partitioning=True).collect()
+    return pl.scan_parquet(files, hive_partitioning=True, glob=False).collect()

@@ -20,7 +20,15 @@ import polars as pl
 from detector import __version__
 from detector.atomic import write_json
 from detector.cases import attach_case_ids, build_cases, case_summary
-from detector.contract import InputSpec, LoadedInput, as_spec, input_record
+from detector.contract import (
+    InputSpec,
+    LoadedInput,
+    NoRowsError,
+    all_rejected_error,
+    as_spec,
+    input_record,
+    reason_counts,
+)
 from detector.engines import Engine, get_engine
 from detector.hashing import file_sha256
 from detector.partition import PARTITIONED_OUTPUTS, partition_values, write_partitioned
@@ -456,19 +464,27 @@ def run_scan(
     spec = as_spec(spec, columns, since, until)
     publication = Publication(out, carry=keeps_foreign)
     with publication:
-        return stage_scan(
-            inputs,
-            publication.path,
-            publication.run_id,
-            spec=spec,
-            config=config,
-            engine=engine,
-            progress=progress,
-            partition_by=partition_by,
-            keep_reviews=keep_reviews,
-            out_of_core=out_of_core,
-            shard_rows=shard_rows,
-        )
+        try:
+            return stage_scan(
+                inputs,
+                publication.path,
+                publication.run_id,
+                spec=spec,
+                config=config,
+                engine=engine,
+                progress=progress,
+                partition_by=partition_by,
+                keep_reviews=keep_reviews,
+                out_of_core=out_of_core,
+                shard_rows=shard_rows,
+            )
+        except NoRowsError as exc:
+            if exc.rejected.height == 0:
+                raise
+            # every row rejected: the rejects and their counts are this scan's outputs,
+            # published like any other (replacing an earlier scan's)
+            done = write_all_rejected(publication.path, Path(out), exc, spec)
+    raise done
 
 
 def stage_scan(
@@ -531,6 +547,39 @@ def stage_scan(
             engine.close()
 
 
+def write_all_rejected(
+    directory: Path, out: Path, exc: NoRowsError, spec: InputSpec
+) -> NoRowsError:
+    """Write the outputs of a scan whose every row was rejected into ``directory``,
+    to be published as ``out``; the error to raise once they are."""
+    done = all_rejected_error(exc.files, exc.n_input, exc.rejected, out / "rejected.parquet")
+    counts = reason_counts(exc.rejected)
+    summary = {
+        "version": __version__,
+        "inputs": [{"path": str(p), "sha256": file_sha256(p)} for p in exc.files],
+        "rows": {
+            "input": exc.n_input,
+            "scored": 0,
+            "rejected": exc.rejected.height,
+            "flagged": 0,
+            "flagged_by_direction": {},
+        },
+        "rejected_reasons": dict(zip(counts["kind"], counts["rows"], strict=True)),
+        "error": str(done),
+        "run_id": directory.name,
+        "input": spec.to_dict(),
+        "load": {
+            "columns": spec.columns or None,
+            "since": spec.to_dict()["since"],
+            "until": spec.to_dict()["until"],
+            "cwd": os.getcwd(),
+        },
+    }
+    exc.rejected.write_parquet(directory / "rejected.parquet", compression="zstd")
+    write_json(summary, directory / "summary.json")
+    return done
+
+
 def _run_scan(
     inputs, staging: Path, spec, config, engine, partition_by, keep_reviews, mode, run_id
 ) -> ScanResult:
@@ -540,6 +589,8 @@ def _run_scan(
     t0 = time.perf_counter()
     loaded = engine.load(inputs, spec)
     timings["load"] = time.perf_counter() - t0
+    if loaded.reviews.height == 0:
+        raise all_rejected_error(loaded.files, loaded.n_input, loaded.rejected)
     if hasattr(engine, "warm"):
         engine.warm(loaded.reviews.height)
 

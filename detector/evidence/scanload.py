@@ -87,11 +87,11 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
     try:
         summary = json.loads((root / "summary.json").read_text(encoding="utf-8"))
         scores = (
-            pl.read_parquet(root / SCORES_DIR, hive_partitioning=True)
+            pl.read_parquet(root / SCORES_DIR, hive_partitioning=True, glob=False)
             if partitioned
-            else pl.read_parquet(root / "scores.parquet")
+            else pl.read_parquet(root / "scores.parquet", glob=False)
         )
-        cases = pl.read_parquet(root / "cases.parquet")
+        cases = pl.read_parquet(root / "cases.parquet", glob=False)
     except Exception as exc:
         raise InputError(f"cannot read the scan in {root}: {exc}") from exc
     missing = [c for c in CASES_SCHEMA if c not in cases.columns]
