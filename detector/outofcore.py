@@ -429,7 +429,12 @@ def run_out_of_core(
 
     t0 = time.perf_counter()
     with progress.stage("load (staged file by file)", unit="files") as st:
-        staged = stage_inputs(inputs, work / "input", spec, st)
+        try:
+            staged = stage_inputs(inputs, work / "input", spec, st)
+        except NoRowsError:
+            # an all-rejected input publishes its rejects from this directory: no work files
+            shutil.rmtree(work, ignore_errors=True)
+            raise
     n = staged.n_valid
     progress.rows = n
     if hasattr(engine, "warm"):
