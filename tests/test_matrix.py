@@ -362,6 +362,7 @@ def test_dev_seeds_are_marked_and_warned(tmp_path):
         tmp_path, seeds="dev:1", n_reviews=1_000, cells="boost/plain", log=lambda m: None
     )
     assert res["seed_kind"] == "development" and "development seed" in res["warnings"][0]
+    assert matrix._seed_kind([0, 1001]) == "mixed" and matrix._seed_kind([1001]) == "reporting"
 
 
 def test_cli_matrix_suite(tmp_path):
