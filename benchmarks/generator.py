@@ -73,7 +73,7 @@ import polars as pl
 
 from benchmarks import attacks, market
 from detector.atomic import write_parquet
-from detector.schema import CONTRACT, DSR_COLUMNS
+from detector.schema import CONTRACT, DSR_COLUMNS, EXPORT_ONLY
 
 ATTACK_FAMILIES: tuple[str, ...] = ("boost", "smear", "ring", "pro_negative")
 #: The classic traps every default market has.
@@ -549,7 +549,7 @@ def _finalise(raw: pl.DataFrame, rng: np.random.Generator) -> tuple[pl.DataFrame
         .alias("trap"),
     ).sort(["created_at", "review_id"], maintain_order=True)
 
-    reviews = out.select([pl.col(c).cast(t) for c, t in CONTRACT.items()])
+    reviews = out.select([pl.col(c).cast(t) for c, t in CONTRACT.items() if c not in EXPORT_ONLY])
     labels = out.select([pl.col(c).cast(t) for c, t in LABEL_SCHEMA.items()])
     return reviews, labels
 
