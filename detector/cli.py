@@ -94,6 +94,12 @@ def _add_scan(sub) -> None:
         help="score only input partitions not seen before, reusing the model and history in "
         "STATE_DIR (created on the first run); output accumulates in month partitions",
     )
+    p.add_argument(
+        "--rebuild-state",
+        action="store_true",
+        help="with --incremental: discard STATE_DIR (damaged, or built with other options) and "
+        "scan every input partition afresh, replacing the incremental output in --out",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--out-of-core",
@@ -226,6 +232,13 @@ def cmd_scan(args) -> int:
             highlight=False,
         )
         return 2
+    if args.rebuild_state and not args.incremental:
+        err.print(
+            "[bold red]error:[/] --rebuild-state rebuilds the state of --incremental STATE_DIR; "
+            "give --incremental too",
+            highlight=False,
+        )
+        return 2
     if args.incremental and args.out_of_core:
         err.print(
             "[bold red]error:[/] --incremental and --out-of-core cannot be combined: an "
@@ -251,6 +264,7 @@ def cmd_scan(args) -> int:
                     config=config,
                     engine=engine,
                     partition_by=args.partition_by or "month",
+                    rebuild=args.rebuild_state,
                 )
             else:
                 result = run_scan(

@@ -387,8 +387,11 @@ def run_out_of_core(
     partition_by: str | None,
     shard_rows: int = SHARD_ROWS,
     mode: dict | None = None,
+    run_id: str | None = None,
 ):
     """Stage, shard, score and write a scan into ``staging`` (published by the caller).
+
+    ``run_id`` names the published version in ``summary.json``.
 
     Returns ``(result, written)``: a :class:`detector.scan.ScanResult` whose
     ``scores`` hold the flagged reviews only (a large scan never holds every
@@ -620,6 +623,7 @@ def run_out_of_core(
         partition_by,
         input_record(spec, loaded),
         cases.cases,
+        run_id=run_id,
     )
     write_json(summary, staging / "summary.json")
     shutil.rmtree(work, ignore_errors=True)
