@@ -57,13 +57,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from benchmarks import metrics
+from benchmarks import matrix, metrics
 from benchmarks.baselines import METHODS
 from benchmarks.generator import ATTACK_FAMILIES, TRAPS, generate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results" / "latest"
-DEV_SEEDS = range(10)
+DEV_SEEDS = matrix.DEV_SEEDS  # one definition of the development seeds for every suite
 WARMUP_ROWS = 500
 RESULTS_SCHEMA = 1
 
