@@ -189,7 +189,7 @@ def print_scan_summary(
         _say(console, msg("labels", lang, p=p, r=r, tp=wording.human(tp), n=wording.human(fakes)))
     flagged = result.scores.filter(pl.col("flagged"))
     cases_path = out_dir / "cases.parquet"
-    all_cases = pl.read_parquet(cases_path) if cases_path.exists() else None
+    all_cases = pl.read_parquet(cases_path, glob=False) if cases_path.exists() else None
     if flagged.height and all_cases is not None and all_cases.height:
         cases = all_cases.sort(["n_reviews", "case_id"], descending=[True, False]).head(top)
         _say(console, "")
