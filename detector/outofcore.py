@@ -50,6 +50,8 @@ from detector.contract import (
     InputError,
     LoadedInput,
     _castable,
+    as_spec,
+    input_record,
     no_rows_error,
     resolve_inputs,
     scan_reviews,
@@ -101,7 +103,7 @@ def available_memory() -> int:
     return max(free, 0)
 
 
-def choose_out_of_core(inputs, since=None, until=None) -> tuple[bool, str]:
+def choose_out_of_core(inputs, spec=None) -> tuple[bool, str]:
     """Whether a scan of ``inputs`` should stream out of core, and why.
 
     Out of core when an in-core scan's estimated peak (rows from the Parquet
@@ -109,12 +111,13 @@ def choose_out_of_core(inputs, since=None, until=None) -> tuple[bool, str]:
     :data:`IN_CORE_SHARE` of the memory available. CSV row counts are unknown
     before reading, so CSV input stays in core unless asked.
     """
+    spec = as_spec(spec)
     try:
-        files = prune_files(resolve_inputs(inputs), since, until)
+        files = prune_files(resolve_inputs(inputs), spec.since, spec.until)
     except InputError:
         return False, "in core (the loader reports the input's problem)"
     if any(p.suffix.lower() != ".parquet" for p in files):
-        return False, "in core (CSV input: its size is unknown before reading)"
+        return False, "in core (CSV or Excel input: its size is unknown before reading)"
     try:
         rows = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in files)
     except Exception:  # noqa: BLE001 - unreadable files are worded by the loader
@@ -218,17 +221,19 @@ def _bucket(shop: pl.Expr) -> pl.Expr:
     return (shop.hash(seed=0) % BUCKETS).cast(pl.UInt16)
 
 
-def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progress=None):
+def stage_inputs(inputs, root: Path, spec=None, progress=None):
     """Load and validate ``inputs`` file by file into staged Parquet under ``root``.
 
     Memory is bounded by the largest input file. Raises
     :class:`detector.contract.InputError` as the loader does (a bad file, no
     rows at all).
     """
+    spec = as_spec(spec)
+    since, until = spec.since, spec.until
     root.mkdir(parents=True, exist_ok=True)
     files = prune_files(resolve_inputs(inputs), since, until)
     if not files:
-        scan_reviews(inputs, columns=columns, since=since, until=until)  # words the error
+        scan_reviews(inputs, spec=spec)  # words the error
         raise InputError("no input file in the time window")
     if progress is not None:
         progress.set_total(len(files))
@@ -238,7 +243,7 @@ def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progr
     n_input = offset = 0
     for i, path in enumerate(files):
         try:
-            part = load_file(path, columns=columns, since=since, until=until)
+            part = load_file(path, spec)
         except InputError as exc:
             if "no review rows" not in str(exc):
                 raise
@@ -376,9 +381,7 @@ def run_out_of_core(
     inputs,
     out: Path,
     staging: Path,
-    columns,
-    since,
-    until,
+    spec,
     config,
     engine: Engine,
     partition_by: str | None,
@@ -416,7 +419,7 @@ def run_out_of_core(
 
     t0 = time.perf_counter()
     with progress.stage("load (staged file by file)", unit="files") as st:
-        staged = stage_inputs(inputs, work / "input", columns, since, until, st)
+        staged = stage_inputs(inputs, work / "input", spec, st)
     n = staged.n_valid
     progress.rows = n
     if hasattr(engine, "warm"):
@@ -615,7 +618,7 @@ def run_out_of_core(
         },
         mode or {"out_of_core": True, "chosen": False, "why": "asked for"},
         partition_by,
-        {"columns": columns, "since": since, "until": until},
+        input_record(spec, loaded),
         cases.cases,
     )
     write_json(summary, staging / "summary.json")

@@ -19,7 +19,7 @@ import polars as pl
 from detector import __version__
 from detector.atomic import staging_dir, write_json
 from detector.cases import attach_case_ids, build_cases, case_summary
-from detector.contract import LoadedInput
+from detector.contract import InputSpec, LoadedInput, as_spec, input_record
 from detector.engines import Engine, get_engine
 from detector.hashing import file_sha256
 from detector.partition import PARTITIONED_OUTPUTS, partition_values, publish, write_partitioned
@@ -418,6 +418,7 @@ def run_scan(
     keep_reviews: bool = True,
     out_of_core: bool | None = False,
     shard_rows: int | None = None,
+    spec: InputSpec | None = None,
 ) -> ScanResult:
     """Scan ``inputs`` and write the results into directory ``out``.
 
@@ -436,7 +437,13 @@ def run_scan(
     ``None`` chooses by the input's size and the memory available
     (:func:`detector.outofcore.choose_out_of_core`); ``summary.json`` records
     the mode and why under ``mode``.
+
+    ``spec`` (:class:`detector.contract.InputSpec`) says how to read the
+    input: column mapping, preset, shop, time zone, order exports, time
+    window (``columns``/``since``/``until`` are its older spelling);
+    ``summary.json`` records it under ``input``.
     """
+    spec = as_spec(spec, columns, since, until)
     config = config or ScanConfig()
     owns_engine = not isinstance(engine, Engine)
     engine = get_engine(engine, progress=progress)
@@ -446,7 +453,7 @@ def run_scan(
         from detector.outofcore import choose_out_of_core
 
         if engine.name in ("polars", "reference"):
-            chosen, why = choose_out_of_core(inputs, since, until)
+            chosen, why = choose_out_of_core(inputs, spec)
         else:
             chosen, why = (
                 False,
@@ -456,18 +463,16 @@ def run_scan(
     try:
         if mode["out_of_core"]:
             return _run_out_of_core(
-                inputs, out, columns, since, until, config, engine, partition_by, shard_rows, mode
+                inputs, out, spec, config, engine, partition_by, shard_rows, mode
             )
-        return _run_scan(
-            inputs, out, columns, since, until, config, engine, partition_by, keep_reviews, mode
-        )
+        return _run_scan(inputs, out, spec, config, engine, partition_by, keep_reviews, mode)
     finally:
         if owns_engine:
             engine.close()
 
 
 def _run_out_of_core(
-    inputs, out, columns, since, until, config, engine, partition_by, shard_rows, mode=None
+    inputs, out, spec, config, engine, partition_by, shard_rows, mode=None
 ) -> ScanResult:
     from detector.outofcore import SHARD_ROWS, run_out_of_core
 
@@ -478,9 +483,7 @@ def _run_out_of_core(
             inputs,
             out,
             staging,
-            columns,
-            since,
-            until,
+            spec,
             config,
             engine,
             partition_by,
@@ -492,13 +495,13 @@ def _run_out_of_core(
 
 
 def _run_scan(
-    inputs, out, columns, since, until, config, engine, partition_by, keep_reviews=True, mode=None
+    inputs, out, spec, config, engine, partition_by, keep_reviews=True, mode=None
 ) -> ScanResult:
     progress = engine.progress
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     t0 = time.perf_counter()
-    loaded = engine.load(inputs, columns=columns, since=since, until=until)
+    loaded = engine.load(inputs, spec)
     timings["load"] = time.perf_counter() - t0
     if hasattr(engine, "warm"):
         engine.warm(loaded.reviews.height)
@@ -536,7 +539,7 @@ def _run_scan(
             engine.describe(),
             mode or {"out_of_core": False, "chosen": False, "why": "asked for"},
             partition_by,
-            {"columns": columns, "since": since, "until": until},
+            input_record(spec, loaded),
             cases.cases,
         )
         write_json(summary, staging / "summary.json")
@@ -549,22 +552,25 @@ def with_scan_context(
     engine: dict,
     mode: dict,
     partition_by: str | None,
-    load: dict,
+    inputs: dict,
     cases: pl.DataFrame,
 ) -> dict:
     """``summary`` plus what every scan records besides its results.
 
     The engine (``engine.describe()``), the in-core or out-of-core ``mode``
-    and why, the output layout, the load options (``columns``, ``since``,
-    ``until``, read back to quote texts and check packets) and the case counts.
+    and why, the output layout, how the input was read (``input``:
+    :func:`detector.contract.input_record`, read back to quote texts and
+    check packets; ``load`` keeps its older ``columns``/``since``/``until``
+    spelling) and the case counts.
     """
     summary["engine"] = engine
     summary["mode"] = mode
     summary["output"] = {"partition_by": partition_by}
+    summary["input"] = inputs
     summary["load"] = {
-        "columns": load.get("columns") or None,
-        "since": load.get("since"),
-        "until": load.get("until"),
+        "columns": inputs.get("columns") or None,
+        "since": inputs.get("since"),
+        "until": inputs.get("until"),
         "cwd": os.getcwd(),
     }
     summary["cases"] = case_summary(cases)
