@@ -245,6 +245,10 @@ def _records(fired: pl.DataFrame, rule: Rule) -> list[dict]:
             "window_days": str(rule.window_days),
             "baseline_days": str(rule.baseline_days),
             "baseline": _fmt(row["baseline"], "pct"),
+            # a growth metric's day rate: baseline * (1 + growth)
+            "rate": "-"
+            if row["baseline"] is None
+            else _fmt(row["baseline"] * (1 + row["value"]), "pct"),
         }
         out.append(
             {
