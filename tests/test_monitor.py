@@ -200,6 +200,19 @@ def test_flash_sale_raises_no_alert():
     assert alerts == []
 
 
+def test_an_attack_day_stays_out_of_the_growth_baseline():
+    # day 6: a smear of 110 1-2 star reviews, only 5 of them linked into the case;
+    # day 12: a defect day of about 18 bad in 60, against 2% before the smear
+    reviews = market({6: (120, 0.95), 12: (60, 0.3)})
+    scores, cases = smear_case(reviews, 6, 5)
+    _, alerts, _ = alerts_of(reviews, scores, cases)
+    assert [a["date"] for a in alerts if a["kind"] == "attack"] == ["2025-03-07"]
+    growth = [a for a in alerts if a["rule"] == "bad_review_growth"]
+    assert [a["date"] for a in growth] == ["2025-03-13"]
+    # against the ~3% of the quiet days, not the smear-swollen 20% of all 28
+    assert growth[0]["value"] > 3 and "28 days before" in growth[0]["message"]["en"]
+
+
 def test_tiny_days_never_raise_the_growth_rule():
     # a day of 2 reviews, both 1 star: +3,000% on paper, but nothing to judge
     reviews = market({7: (2, 1.0), 8: (6, 0.5)})
