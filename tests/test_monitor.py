@@ -466,3 +466,36 @@ def test_monitor_scan_of_the_scan_directory_gives_the_same_alerts(merchant):
     assert result.alerts == merchant["alerts"]
     assert result.timezone == "Asia/Shanghai" and result.platform == "pdd"
     assert result.daily.equals(pl.read_parquet(merchant["out"] / "daily.parquet"))
+
+
+def test_taobao_export_without_dsr_columns_runs_without_dsr_rules(tmp_path, capsys):
+    from benchmarks.exports import build_export, write_export
+
+    paths = write_export(build_export("taobao", seed=12, n=1200), tmp_path)
+    out = tmp_path / "out"
+    code = main(
+        ["monitor", str(paths["reviews"]), "--preset", "taobao", "--shop", "店", "--out", str(out)]
+    )
+    assert code in (0, 4)
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "the input has no dsr_description column" in printed
+    daily = pl.read_parquet(out / "daily.parquet")
+    assert not [c for c in daily.columns if c.startswith("dsr_")]
+    alerts = json.loads((out / "alerts.json").read_text(encoding="utf-8"))
+    assert not [a for a in alerts if a["metric"].startswith("dsr_") or a["platform"] != "any"]
+
+
+def test_a_failed_run_leaves_state_and_outputs_as_they_were(tmp_path, exports):
+    first, _ = exports
+    state, out = tmp_path / "state", tmp_path / "out"
+    assert monitor(first, "--out", out, "--state", state) == 0
+    before = {
+        p.name: p.read_bytes()
+        for p in [*state.iterdir(), out / "daily.parquet", out / "alerts.json"]
+    }
+    assert monitor(tmp_path / "missing.csv", "--out", out, "--state", state) == 2
+    after = {
+        p.name: p.read_bytes()
+        for p in [*state.iterdir(), out / "daily.parquet", out / "alerts.json"]
+    }
+    assert after == before
