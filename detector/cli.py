@@ -13,6 +13,7 @@ from detector import __version__
 from detector.clock import generation_time
 from detector.contract import InputError, parse_column_map
 from detector.interrupts import stop_on_signals, stop_signal
+from detector.webapp import command as webapp
 
 err = Console(stderr=True)
 out = Console()
@@ -168,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_bench(sub)
     _add_evidence(sub)
+    webapp.add_parser(sub)
     return parser
 
 
@@ -335,6 +337,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "bench": cmd_bench,
     "evidence": cmd_evidence,
+    "serve": webapp.run,
 }
 
 
