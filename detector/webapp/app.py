@@ -7,7 +7,7 @@ Build it with :func:`create_app`; ``review-detector serve`` runs it with uvicorn
 
 from __future__ import annotations
 
-import shutil
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +17,6 @@ from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFi
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
-    JSONResponse,
     RedirectResponse,
     Response,
 )
@@ -48,6 +47,14 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 #: Seller-centre export layouts offered on the form ("" = the contract's own column names).
 PRESETS = ("", "taobao", "tmall", "jd", "pdd", "douyin")
 CHUNK = 1 << 20
+#: The appeal form a packet is first offered for, by the export's layout.
+PLATFORM_OF_PRESET = {
+    "taobao": "taobao",
+    "tmall": "taobao",
+    "jd": "jd",
+    "pdd": "pdd",
+    "douyin": "douyin",
+}
 
 
 @dataclass
@@ -84,7 +91,9 @@ def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"unknown time zone {name!r}; give an IANA name such as Asia/Shanghai") from None
+        raise InputError(
+            f"unknown time zone {name!r}; give an IANA name such as Asia/Shanghai"
+        ) from None
     return name
 
 
@@ -127,7 +136,12 @@ class Pages:
     def __init__(self, settings: Settings):
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.autoescape = True  # every template, whatever its suffix
-        self.templates.env.globals.update(t=i18n.t, q=quote, with_query=_with_query)
+        self.templates.env.globals.update(
+            t=i18n.t,
+            q=quote,
+            with_query=_with_query,
+            platform_name=lambda key, lang: PLATFORMS[key].name[lang],
+        )
         self.settings = settings
 
     def render(self, request: Request, name: str, code: int = 200, **context) -> HTMLResponse:
@@ -135,6 +149,9 @@ class Pages:
         csrf = _csrf(request)
         context.update(lang=lang, csrf=csrf, csrf_field=CSRF_FIELD, version=__version__)
         context.setdefault("refresh", False)
+        status = context.get("status") or {}
+        preset = (status.get("options") or {}).get("preset")
+        context.setdefault("default_platform", PLATFORM_OF_PRESET.get(preset, "generic"))
         response = self.templates.TemplateResponse(request, name, context, status_code=code)
         if request.cookies.get(CSRF_COOKIE) != csrf:
             response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict")
@@ -171,7 +188,9 @@ class Scans:
     def options(self, preset: str, columns: str, shop: str, timezone: str) -> dict:
         preset = (preset or "").strip()
         if preset not in PRESETS:
-            raise InputError(f"unknown export format {preset!r}; choose from {', '.join(PRESETS[1:])}")
+            raise InputError(
+                f"unknown export format {preset!r}; choose from {', '.join(PRESETS[1:])}"
+            )
         timezone = (timezone or DEFAULT_TIMEZONE).strip()
         check_timezone(timezone)
         return {
@@ -213,7 +232,9 @@ class Scans:
         try:
             folder = self.store.export_folder(name)
         except UnknownScan:
-            raise InputError(f"no folder {name!r} with exports under {self.store.exports}") from None
+            raise InputError(
+                f"no folder {name!r} with exports under {self.store.exports}"
+            ) from None
         self._precheck([folder], options)
         scan_id, _ = self.store.create(options, name, "folder")
         return self._queue(scan_id, [folder])
@@ -262,6 +283,14 @@ def _scan_timezone(scan_dir: Path) -> str:
     return ((summary.get("load") or {}).get("timezone")) or "UTC"
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """Scans a stopped server left queued or running start again; the queue stops with it."""
+    app.state.scans.runner.resume()
+    yield
+    app.state.scans.runner.shutdown()
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The web app over ``settings.data`` (queued scans of a previous run resume)."""
     app = FastAPI(
@@ -274,19 +303,12 @@ def create_app(settings: Settings) -> FastAPI:
         ),
         docs_url=None,  # Swagger UI loads from a CDN; /api/docs is rendered here
         redoc_url=None,
+        lifespan=_lifespan,
     )
     scans = Scans(settings)
     pages = Pages(settings)
     app.state.scans = scans
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-
-    @app.on_event("startup")
-    def _resume() -> None:
-        scans.runner.resume()
-
-    @app.on_event("shutdown")
-    def _stop() -> None:
-        scans.runner.shutdown()
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge):
@@ -390,7 +412,9 @@ def _pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
             timezone=view.timezone,
         )
 
-    @app.get("/scans/{scan_id}/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get(
+        "/scans/{scan_id}/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False
+    )
     def case_page(request: Request, scan_id: str, case_id: str, shop: str):
         status = scans.status(scan_id)
         view = scans.view(scan_id)
@@ -421,7 +445,9 @@ def _pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
         name = build(scans, scan_id, shop, platform, _lang(request))
         return RedirectResponse(f"/scans/{scan_id}/packets/{name}", 303)
 
-    @app.get("/scans/{scan_id}/packets/{name}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get(
+        "/scans/{scan_id}/packets/{name}", response_class=HTMLResponse, include_in_schema=False
+    )
     def packet_page(request: Request, scan_id: str, name: str):
         status = scans.status(scan_id)
         _, data = packet_of(scans, scan_id, name)
@@ -480,7 +506,9 @@ def zip_response(scans: Scans, scan_id: str, name: str) -> FileResponse:
 
 def build(scans: Scans, scan_id: str, shop: str, platform: str, lang: str) -> str:
     if platform not in PLATFORMS:
-        raise HTTPException(422, f"unknown platform {platform!r}; choose from {', '.join(PLATFORMS)}")
+        raise HTTPException(
+            422, f"unknown platform {platform!r}; choose from {', '.join(PLATFORMS)}"
+        )
     if lang not in i18n.LANGS:
         raise HTTPException(422, "lang is zh or en")
     view = scans.view(scan_id)
@@ -506,7 +534,9 @@ def _api(app: FastAPI, scans: Scans) -> None:
         preset: Annotated[str, Form(description="taobao, tmall, jd, pdd, douyin or empty")] = "",
         columns: Annotated[str, Form(description="e.g. '评价时间=created_at,评分=rating'")] = "",
         shop: Annotated[str, Form(description="the shop of an export without a shop column")] = "",
-        timezone: Annotated[str, Form(description="IANA zone of the export's times")] = DEFAULT_TIMEZONE,
+        timezone: Annotated[
+            str, Form(description="IANA zone of the export's times")
+        ] = DEFAULT_TIMEZONE,
     ) -> dict:
         """Returns ``{"id": ...}``; the scan runs in the background (poll ``GET /api/scans/{id}``).
         A file the scan cannot read is refused with 422 and its message; nothing is kept."""

@@ -39,6 +39,18 @@ def _ticks(lo: float, hi: float, kind: str) -> list[float]:
     return [lo + (hi - lo) * i / 4 for i in range(5)]
 
 
+def _runs(values: Sequence[float | None]) -> list[list[tuple[int, float]]]:
+    """Stretches of consecutive days with a value (a day without reviews breaks the line)."""
+    runs: list[list[tuple[int, float]]] = [[]]
+    for i, v in enumerate(values):
+        if v is None:
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append((i, v))
+    return [r for r in runs if r]
+
+
 def chart(
     title: str,
     days: Sequence[str],
@@ -80,7 +92,7 @@ def chart(
         )
     every = max(1, n // 8)
     for i, d in enumerate(days):
-        if i % every == 0 or i == n - 1:
+        if i % every == 0 or (i == n - 1 and i % every > every // 2):
             out.append(
                 f'<text class="tick" x="{x(i):.1f}" y="{H - BOTTOM + 16}" text-anchor="middle">'
                 f"{escape(d[5:])}</text>"
@@ -102,12 +114,12 @@ def chart(
     else:
         for s in series:
             pts = [(x(i), y(v)) for i, v in enumerate(s.values) if v is not None]
-            if len(pts) > 1:
-                path = " ".join(f"{px:.1f},{py:.1f}" for px, py in pts)
+            for run in _runs(s.values):
+                path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in run)
                 out.append(f'<polyline class="line {s.css}" points="{path}"/>')
-            for (px, py), (i, v) in zip(
-                pts, [(i, v) for i, v in enumerate(s.values) if v is not None], strict=True
-            ):
+            shown = [(i, v) for i, v in enumerate(s.values) if v is not None]
+            # a dot per day while they are few; past that they hide the line
+            for (px, py), (i, v) in zip(pts, shown if n <= 62 else [], strict=False):
                 out.append(
                     f'<circle class="dot {s.css}" cx="{px:.1f}" cy="{py:.1f}" r="2.5">'
                     f"<title>{escape(days[i])} {escape(s.label)}: {escape(_fmt(v, kind))}"
@@ -119,4 +131,4 @@ def chart(
         out.append(f'<text class="tick" x="{lx + 16}" y="{H - 4}">{escape(s.label)}</text>')
         lx += 24 + 8 * len(s.label)
     out.append("</svg>")
-    return Markup("".join(out))
+    return Markup(f"<figcaption>{escape(title)}</figcaption>" + "".join(out))

@@ -45,8 +45,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="also show this finished scan directory (from `review-detector scan` or the "
         "demo); repeatable. A DATA holding the demo's scan/ is shown without it",
     )
-    p.add_argument("--token", help="access token required on every request (default: none on "
-                   "127.0.0.1, a generated one on any other host)")
+    p.add_argument(
+        "--token",
+        help="access token required on every request (default: none on "
+        "127.0.0.1, a generated one on any other host)",
+    )
     p.add_argument(
         "--max-upload-mb", type=_mb, default=200, help="largest upload in MB (default 200)"
     )

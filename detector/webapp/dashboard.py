@@ -101,9 +101,16 @@ class ScanView:
 
         days = metrics(rows, "")
         clean = metrics(rows.filter(~pl.col("_in")), "_clean")
+        if days.height == 0:
+            return days.join(clean, on="date", how="left")
+        lo, hi = days["date"].min(), days["date"].max()
+        calendar = pl.DataFrame({"date": pl.date_range(lo, hi, "1d", eager=True)})
         return (
-            days.join(clean, on="date", how="left")
-            .with_columns(pl.col("reviews_clean", "negatives_clean").fill_null(0))
+            calendar.join(days, on="date", how="left")
+            .join(clean, on="date", how="left")
+            .with_columns(
+                pl.col("reviews", "negatives", "reviews_clean", "negatives_clean").fill_null(0)
+            )
             .sort("date")
         )
 
@@ -166,8 +173,16 @@ class ScanView:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\r\n")
         w.writerow(
-            ["case_id", "kind", "order_id", "review_id", f"time ({self.timezone})", "rating",
-             "text", "reasons"]
+            [
+                "case_id",
+                "kind",
+                "order_id",
+                "review_id",
+                f"time ({self.timezone})",
+                "rating",
+                "text",
+                "reasons",
+            ]
         )
         sc = self.cases(shop, lang)
         for c in (sc.data or {}).get("cases", []):

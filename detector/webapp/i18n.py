@@ -11,7 +11,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "new_scan": {"zh": "上传导出文件", "en": "Upload an export"},
     "folder_scan": {"zh": "扫描数据目录中的导出文件夹", "en": "Scan a folder of exports"},
     "file": {"zh": "导出文件（CSV、xlsx 或 Parquet）", "en": "Export file (CSV, xlsx or Parquet)"},
-    "folder": {"zh": "文件夹（位于 --data 下的 exports/）", "en": "Folder (under exports/ in --data)"},
+    "folder": {
+        "zh": "文件夹（位于 --data 下的 exports/）",
+        "en": "Folder (under exports/ in --data)",
+    },
     "no_folders": {
         "zh": "数据目录的 exports/ 下没有可扫描的文件夹。",
         "en": "No folder with exports under exports/ in the data directory.",
@@ -21,7 +24,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "列名映射（可选，如 评价时间=created_at）",
         "en": "Column mapping (optional, e.g. 评价时间=created_at)",
     },
-    "shop": {"zh": "店铺名称（导出文件没有店铺列时）", "en": "Shop (when the export has no shop column)"},
+    "shop": {
+        "zh": "店铺名称（导出文件没有店铺列时）",
+        "en": "Shop (when the export has no shop column)",
+    },
     "timezone": {"zh": "导出文件的时区", "en": "Time zone of the export"},
     "start": {"zh": "开始扫描", "en": "Start the scan"},
     "max_upload": {"zh": "文件上限 {mb} MB", "en": "Files up to {mb} MB"},

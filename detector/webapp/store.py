@@ -78,7 +78,9 @@ class ScanStore:
         found = [
             p.name for p in self.scans.iterdir() if ID_PATTERN.fullmatch(p.name) and p.is_dir()
         ]
-        return sorted((i for i in found if (self.scans / i / "status.json").is_file()), reverse=True)
+        return sorted(
+            (i for i in found if (self.scans / i / "status.json").is_file()), reverse=True
+        )
 
     def dir(self, scan_id: str) -> Path:
         """The directory of an existing scan (looked up, never built from raw input)."""

@@ -1,0 +1,328 @@
+"""The web app's JSON API and pages through FastAPI's TestClient (no network).
+
+One generated export (3,000 reviews, seed 4, with a planted smear) is scanned
+once per module; tests that need their own data folder make one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("multipart")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from benchmarks.generator import generate  # noqa: E402
+from detector.cli import build_parser  # noqa: E402
+from detector.webapp.app import Settings, asgi  # noqa: E402
+from detector.webapp.security import CSRF_COOKIE  # noqa: E402
+
+BASE = "http://127.0.0.1"
+API = {"X-Requested-With": "pytest"}
+
+
+def client(data: Path, **kw) -> TestClient:
+    return TestClient(asgi(Settings(data=data, **kw)), base_url=BASE)
+
+
+def wait(c: TestClient, scan_id: str, timeout: float = 180) -> dict:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        status = c.get(f"/api/scans/{scan_id}").json()
+        if status["state"] in ("done", "failed"):
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"scan {scan_id} did not finish: {status}")
+
+
+def upload(c: TestClient, path: Path, name: str = "export.csv", **form) -> dict:
+    with path.open("rb") as fh:
+        res = c.post(
+            "/api/scans",
+            files={"file": (name, fh, "text/csv")},
+            data={"timezone": "UTC", **form},
+            headers=API,
+        )
+    return res
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    """A CSV export of generated reviews and the shop of its planted smear."""
+    root = tmp_path_factory.mktemp("webapp-export")
+    reviews, labels = generate(3000, seed=4)
+    path = root / "export.csv"
+    reviews.write_csv(path)
+    shop = (
+        reviews.join(labels, on="review_id")
+        .filter(pl.col("attack_type") == "smear")
+        .group_by("shop_id")
+        .len()
+        .sort(["len", "shop_id"], descending=[True, False])["shop_id"][0]
+    )
+    return path, shop, reviews
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, export):
+    """A data folder with one finished scan of the export, and its client."""
+    data = tmp_path_factory.mktemp("webapp-data")
+    with client(data) as c:
+        res = upload(c, export[0], name="店铺 export (1).csv")
+        assert res.status_code == 200, res.text
+        scan_id = res.json()["id"]
+        status = wait(c, scan_id)
+        assert status["state"] == "done", status
+        yield c, data, scan_id
+
+
+def test_upload_runs_the_scan_and_reports_progress(served, export):
+    c, data, scan_id = served
+    status = c.get(f"/api/scans/{scan_id}").json()
+    assert status["progress"]["fraction"] == 1.0
+    assert status["rows"]["scored"] == export[2].height
+    assert status["filename"] == "店铺 export (1).csv"  # recorded, never a path
+    stored = list((data / "scans" / scan_id / "input").iterdir())
+    assert [p.name for p in stored] == ["export.csv"]
+    assert (data / "scans" / scan_id / "scan" / "summary.json").is_file()
+    assert "inputs" not in status  # server paths stay on the server
+    listed = c.get("/api/scans").json()
+    assert [s["id"] for s in listed] == [scan_id]
+
+
+def test_cases_of_the_smear_shop(served, export):
+    c, _, scan_id = served
+    _, shop, reviews = export
+    body = c.get(f"/api/scans/{scan_id}/cases", params={"shop": shop, "lang": "en"}).json()
+    cases = body["shops"][shop]["cases"]
+    assert any(k["kind"] == "smear" for k in cases), [k["kind"] for k in cases]
+    cited = [r for k in cases for r in k["reviews"]]
+    by_id = {r["review_id"]: r for r in reviews.iter_rows(named=True)}
+    for r in cited:
+        row = by_id[r["review_id"]]
+        assert r["order_id"] == row["order_id"]
+        assert r["text"] == row["text"]
+        assert r["local_time"] == row["created_at"].strftime("%Y-%m-%d %H:%M:%S")  # UTC export
+        assert r["reasons"] and all(x["text"] for x in r["reasons"])
+    # every shop with reviews in cases when no shop is given
+    assert shop in c.get(f"/api/scans/{scan_id}/cases").json()["shops"]
+    assert c.get(f"/api/scans/{scan_id}/cases", params={"shop": "nope"}).status_code == 404
+
+
+def test_packet_as_zip(served, export):
+    c, data, scan_id = served
+    shop = export[1]
+    res = c.post(
+        f"/api/scans/{scan_id}/packets",
+        data={"shop": shop, "platform": "douyin", "lang": "zh"},
+        headers=API,
+    )
+    assert res.status_code == 200, res.text
+    assert res.headers["content-type"] == "application/zip"
+    zf = zipfile.ZipFile(io.BytesIO(res.content))
+    names = zf.namelist()
+    top = names[0].split("/")[0]
+    assert f"{top}/packet.json" in names and f"{top}/packet.html" in names
+    packet = json.loads(zf.read(f"{top}/packet.json"))
+    assert packet["shop_id"] == shop and packet["platform"]["key"] == "douyin"
+    assert len([n for n in names if "/cards/" in n]) <= 6  # douyin takes 6 images
+    # unknown platform, no such shop
+    bad = c.post(f"/api/scans/{scan_id}/packets", data={"shop": shop, "platform": "x"}, headers=API)
+    assert bad.status_code == 422
+    none = c.post(f"/api/scans/{scan_id}/packets", data={"shop": "nope"}, headers=API)
+    assert none.status_code == 404
+
+
+def test_alerts_endpoint(served):
+    c, _, scan_id = served
+    body = c.get(f"/api/scans/{scan_id}/alerts").json()
+    assert body["id"] == scan_id and isinstance(body["alerts"], list)
+
+
+def test_openapi_documents_the_api(served):
+    c, _, _ = served
+    spec = c.get("/openapi.json").json()
+    for path in (
+        "/api/scans",
+        "/api/scans/{scan_id}",
+        "/api/scans/{scan_id}/cases",
+        "/api/scans/{scan_id}/packets",
+        "/api/scans/{scan_id}/alerts",
+    ):
+        assert path in spec["paths"]
+    page = c.get("/api/docs")
+    assert page.status_code == 200 and "/api/scans/{scan_id}/packets" in page.text
+    assert "cdn" not in page.text.lower()
+
+
+def test_pages_dashboard_case_and_csv(served, export):
+    c, _, scan_id = served
+    shop = export[1]
+    page = c.get(f"/scans/{scan_id}", params={"shop": shop, "lang": "en"})
+    assert page.status_code == 200
+    assert page.text.count('<svg class="chart"') == 3
+    assert "Smear campaign" in page.text
+    zh = c.get(
+        f"/scans/{scan_id}", params={"shop": shop}, headers={"Accept-Language": "zh-CN,zh;q=0.9"}
+    )
+    # the ?lang=en cookie wins over Accept-Language until changed
+    assert "Shop dashboard" in zh.text
+    c.cookies.delete("rd_lang")
+    zh = c.get(
+        f"/scans/{scan_id}", params={"shop": shop}, headers={"Accept-Language": "zh-CN,zh;q=0.9"}
+    )
+    assert "店铺看板" in zh.text and "集中恶意差评" in zh.text
+    cases = c.get(f"/api/scans/{scan_id}/cases", params={"shop": shop}).json()["shops"][shop][
+        "cases"
+    ]
+    case_id = cases[0]["case_id"]
+    case = c.get(f"/scans/{scan_id}/cases/{case_id}", params={"shop": shop})
+    assert case.status_code == 200 and case_id in case.text
+    csv = c.get(f"/scans/{scan_id}/cited.csv", params={"shop": shop})
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    lines = csv.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("case_id,kind,order_id")
+    assert len(lines) - 1 == sum(len(k["reviews"]) for k in cases)
+
+
+def test_two_uploads_at_once(tmp_path, export):
+    with client(tmp_path) as c:
+        results: list = [None, None]
+
+        def go(i):
+            results[i] = upload(c, export[0], name=f"export-{i}.csv")
+
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        ids = [r.json()["id"] for r in results]
+        assert len(set(ids)) == 2
+        done = [wait(c, i) for i in ids]
+        assert [d["state"] for d in done] == ["done", "done"]
+        assert done[0]["rows"] == done[1]["rows"]
+        assert {s["id"] for s in c.get("/api/scans").json()} == set(ids)
+
+
+def test_bad_file_is_refused_and_nothing_kept(tmp_path, export):
+    bad = tmp_path / "bad.csv"
+    export[2].drop("rating").head(50).write_csv(bad)
+    data = tmp_path / "data"
+    with client(data) as c:
+        res = upload(c, bad)
+        assert res.status_code == 422
+        assert "rating" in res.json()["detail"]
+        assert list((data / "scans").iterdir()) == []
+        # the same error on the page, escaped, and the form again
+        page = c.get("/")
+        form = c.post(
+            "/scans",
+            files={"file": ("bad.csv", bad.read_bytes(), "text/csv")},
+            data={"csrf": c.cookies[CSRF_COOKIE], "timezone": "UTC"},
+        )
+        assert page.status_code == 200 and form.status_code == 422
+        assert 'role="alert"' in form.text and "rating" in form.text
+        assert list((data / "scans").iterdir()) == []
+        wrong = c.post(
+            "/api/scans",
+            files={"file": ("reviews.txt", b"x", "text/plain")},
+            headers=API,
+        )
+        assert wrong.status_code == 422 and ".csv" in wrong.json()["detail"]
+
+
+def test_scan_failing_later_keeps_only_its_error(tmp_path, export):
+    rows = export[2].head(40).with_columns(pl.lit("not a time").alias("created_at"))
+    bad = tmp_path / "times.csv"
+    rows.write_csv(bad)
+    data = tmp_path / "data"
+    with client(data) as c:
+        res = upload(c, bad)
+        assert res.status_code == 200, res.text
+        status = wait(c, res.json()["id"])
+        assert status["state"] == "failed" and status["error"]
+        kept = sorted(p.name for p in (data / "scans" / status["id"]).iterdir())
+        assert kept == ["status.json"]
+        page = c.get(f"/scans/{status['id']}")
+        assert page.status_code == 200 and status["error"].split(":")[0] in page.text
+
+
+def test_restart_lists_finished_scans(served):
+    c, data, scan_id = served
+    with client(data) as again:
+        assert [s["id"] for s in again.get("/api/scans").json()] == [scan_id]
+        assert again.get(f"/api/scans/{scan_id}").json()["state"] == "done"
+        assert again.get(f"/scans/{scan_id}").status_code == 200
+
+
+def test_token_required_off_localhost(tmp_path):
+    token = "s3cret-token"
+    with TestClient(
+        asgi(Settings(data=tmp_path, token=token, loopback_only=False)),
+        base_url="http://192.0.2.1:8765",
+    ) as c:
+        assert c.get("/api/scans").status_code == 401
+        assert c.get("/static/app.css").status_code == 401
+        assert c.get("/api/scans", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        ok = c.get("/api/scans", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200 and ok.json() == []
+        first = c.get("/", params={"token": token})
+        assert first.status_code == 200
+        assert c.get("/").status_code == 200  # the link's token is kept in a cookie
+
+
+def test_csrf_and_api_post_headers(tmp_path, export):
+    with client(tmp_path) as c:
+        c.get("/")
+        files = {"file": ("export.csv", export[0].read_bytes(), "text/csv")}
+        assert c.post("/scans", files=files, data={"timezone": "UTC"}).status_code == 403
+        assert c.post("/scans", files=files, data={"csrf": "forged"}).status_code == 403
+        # an API POST without a header a cross-site form cannot send
+        assert c.post("/api/scans", files=files).status_code == 403
+        assert list((tmp_path / "scans").iterdir()) == []
+
+
+def test_ids_never_steer_a_path(served):
+    c, _, scan_id = served
+    for bad in ("..", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", "20261203-184141-c1ef60cd", "x" * 300):
+        assert c.get(f"/api/scans/{bad}").status_code == 404, bad
+        assert c.get(f"/api/scans/{bad}/cases").status_code == 404, bad
+    for bad in ("..%2F..%2Fsummary", "generic-zh-..", "douyin-zh-0123456789ab"):
+        assert c.get(f"/scans/{scan_id}/packets/{bad}").status_code == 404, bad
+        assert c.get(f"/scans/{scan_id}/packets/{bad}.zip").status_code == 404, bad
+    assert c.get(f"/scans/{scan_id}/cases/..%2F..", params={"shop": "x"}).status_code == 404
+
+
+def test_other_hosts_and_large_uploads_refused(tmp_path):
+    with client(tmp_path, max_upload_mb=1) as c:
+        assert c.get("/", headers={"Host": "evil.example"}).status_code == 421
+        big = b"review_id,rating\n" + b"r,5\n" * 400_000
+        res = c.post("/api/scans", files={"file": ("big.csv", big, "text/csv")}, headers=API)
+        assert res.status_code == 413
+        assert list((tmp_path / "scans").iterdir()) == []
+
+
+def test_security_headers(served):
+    c, _, scan_id = served
+    res = c.get(f"/scans/{scan_id}")
+    csp = res.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp
+    assert res.headers["x-frame-options"] == "DENY"
+    assert res.headers["x-content-type-options"] == "nosniff"
+
+
+def test_serve_is_a_subcommand():
+    args = build_parser().parse_args(
+        ["serve", "--port", "0", "--data", "d", "--max-upload-mb", "5"]
+    )
+    assert args.command == "serve" and args.host == "127.0.0.1" and args.max_upload_mb == 5
