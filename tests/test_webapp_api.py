@@ -142,6 +142,24 @@ def test_packet_as_zip(served, export):
     assert none.status_code == 404
 
 
+def test_packet_from_the_page(served, export):
+    c, _, scan_id = served
+    shop = export[1]
+    c.get(f"/scans/{scan_id}", params={"shop": shop})
+    form = {"shop": shop, "platform": "jd", "csrf": c.cookies[CSRF_COOKIE]}
+    res = c.post(f"/scans/{scan_id}/packets", data=form, follow_redirects=False)
+    assert res.status_code == 303
+    page = c.get(res.headers["location"])
+    assert page.status_code == 200 and ".zip" in page.text
+    assert c.get(res.headers["location"] + ".zip").headers["content-type"] == "application/zip"
+    html = c.get(res.headers["location"] + "/packet.html")
+    assert html.status_code == 200 and "sandbox" in html.headers["content-security-policy"]
+    assert c.get(res.headers["location"] + "/cards/0").headers["content-type"] == "image/png"
+    assert c.get(res.headers["location"] + "/cards/99").status_code == 404
+    form["csrf"] = "forged"
+    assert c.post(f"/scans/{scan_id}/packets", data=form).status_code == 403
+
+
 def test_alerts_endpoint(served):
     c, _, scan_id = served
     body = c.get(f"/api/scans/{scan_id}/alerts").json()

@@ -144,7 +144,7 @@ class Pages:
         )
         self.settings = settings
 
-    def render(self, request: Request, name: str, code: int = 200, **context) -> HTMLResponse:
+    def render(self, request: Request, template: str, code: int = 200, **context) -> HTMLResponse:
         lang = _lang(request)
         csrf = _csrf(request)
         context.update(lang=lang, csrf=csrf, csrf_field=CSRF_FIELD, version=__version__)
@@ -152,7 +152,7 @@ class Pages:
         status = context.get("status") or {}
         preset = (status.get("options") or {}).get("preset")
         context.setdefault("default_platform", PLATFORM_OF_PRESET.get(preset, "generic"))
-        response = self.templates.TemplateResponse(request, name, context, status_code=code)
+        response = self.templates.TemplateResponse(request, template, context, status_code=code)
         if request.cookies.get(CSRF_COOKIE) != csrf:
             response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict")
         if request.query_params.get("lang") in i18n.LANGS:
@@ -445,6 +445,10 @@ def _pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
         name = build(scans, scan_id, shop, platform, _lang(request))
         return RedirectResponse(f"/scans/{scan_id}/packets/{name}", 303)
 
+    @app.get("/scans/{scan_id}/packets/{name}.zip", include_in_schema=False)
+    def packet_zip(scan_id: str, name: str):
+        return zip_response(scans, scan_id, name)
+
     @app.get(
         "/scans/{scan_id}/packets/{name}", response_class=HTMLResponse, include_in_schema=False
     )
@@ -469,10 +473,6 @@ def _pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
         if not 0 <= index < len(cards):
             raise HTTPException(404, "no such card")
         return FileResponse(path / cards[index]["file"], media_type="image/png")
-
-    @app.get("/scans/{scan_id}/packets/{name}.zip", include_in_schema=False)
-    def packet_zip(scan_id: str, name: str):
-        return zip_response(scans, scan_id, name)
 
     @app.get("/scans/{scan_id}/cited.csv", include_in_schema=False)
     def cited_csv(request: Request, scan_id: str, shop: str):

@@ -17,6 +17,7 @@ import threading
 import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,8 @@ from detector.evidence.writer import _cell as csv_cell
 from detector.webapp.charts import Series, chart
 from detector.webapp.i18n import t
 
+#: Case kinds that attack the shop they review (the others inflate it).
+ATTACKS = ("smear", "pro_negative")
 #: A packet directory's name: platform, language and a digest of the shop.
 PACKET_NAME = re.compile(r"^(?P<platform>[a-z]+)-(?P<lang>zh|en)-(?P<shop>[0-9a-f]{12})$")
 
@@ -62,20 +65,32 @@ class ScanView:
 
     # -- shops -----------------------------------------------------------------
     def shops(self) -> list[dict]:
-        """Shops with their reviews and the reviews in linked cases, most cases first."""
+        """Shops with their reviews, the reviews in linked cases and those in attack cases;
+        attacked shops first."""
         reviews = self.bundle.reviews.select("review_id", "shop_id")
-        in_cases = self.case_review_ids()
         table = (
-            reviews.with_columns(pl.col("review_id").is_in(in_cases.implode()).alias("_in"))
+            reviews.with_columns(
+                pl.col("review_id").is_in(self.case_review_ids().implode()).alias("_in"),
+                pl.col("review_id").is_in(self.case_review_ids(ATTACKS).implode()).alias("_at"),
+            )
             .group_by("shop_id")
-            .agg(pl.len().alias("reviews"), pl.col("_in").sum().alias("in_cases"))
-            .sort(["in_cases", "reviews", "shop_id"], descending=[True, True, False])
+            .agg(
+                pl.len().alias("reviews"),
+                pl.col("_in").sum().alias("in_cases"),
+                pl.col("_at").sum().alias("in_attacks"),
+            )
+            .sort(
+                ["in_attacks", "in_cases", "reviews", "shop_id"],
+                descending=[True, True, True, False],
+            )
         )
         return table.to_dicts()
 
-    def case_review_ids(self) -> pl.Series:
-        """Reviews in linked cases (two reviews or more)."""
+    def case_review_ids(self, kinds: tuple[str, ...] | None = None) -> pl.Series:
+        """Reviews in linked cases (two reviews or more), of ``kinds`` when given."""
         cases = self.bundle.cases.filter(pl.col("n_reviews") > 1)
+        if kinds is not None:
+            cases = cases.filter(pl.col("kind").is_in(kinds))
         return cases.select(pl.col("review_ids").explode()).to_series().unique().sort()
 
     def has_shop(self, shop: str) -> bool:
@@ -153,12 +168,15 @@ class ScanView:
             if "order_id" in reviews.columns
             else {}
         )
-        from datetime import datetime
+
+        def local(iso: str) -> str:
+            ts = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+            return ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
         for case in data["cases"]:
+            case["local_start"], case["local_end"] = local(case["start"]), local(case["end"])
             for r in case["reviews"]:
-                ts = datetime.fromisoformat(r["created_at"].replace("Z", "+00:00"))
-                r["local_time"] = ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+                r["local_time"] = local(r["created_at"])
                 r["order_id"] = order.get(r["review_id"])
         return data
 

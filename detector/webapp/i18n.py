@@ -28,6 +28,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "店铺名称（导出文件没有店铺列时）",
         "en": "Shop (when the export has no shop column)",
     },
+    "shop_label": {"zh": "店铺", "en": "Shop"},
     "timezone": {"zh": "导出文件的时区", "en": "Time zone of the export"},
     "start": {"zh": "开始扫描", "en": "Start the scan"},
     "max_upload": {"zh": "文件上限 {mb} MB", "en": "Files up to {mb} MB"},
