@@ -339,6 +339,27 @@ def test_security_headers(served):
     assert res.headers["x-content-type-options"] == "nosniff"
 
 
+def test_demo_folder_and_imported_scans_are_shown(tmp_path, export):
+    from detector.scan import run_scan
+
+    demo = tmp_path / "demo-out"
+    run_scan(export[0], demo / "scan")  # the demo's layout: DATA/scan
+    with client(demo) as c:
+        listed = c.get("/api/scans").json()
+        assert [s["source"] for s in listed] == ["import"] and listed[0]["state"] == "done"
+        scan_id = listed[0]["id"]
+        assert c.get(f"/scans/{scan_id}", params={"shop": export[1]}).status_code == 200
+        res = c.post(
+            f"/api/scans/{scan_id}/packets", data={"shop": export[1]}, headers=API
+        )
+        assert res.status_code == 200
+    assert (demo / "scans" / scan_id / "packets").is_dir()  # packets under the data folder
+    with client(demo) as again:  # imported once, not again per start
+        assert [s["id"] for s in again.get("/api/scans").json()] == [scan_id]
+    with pytest.raises(Exception, match="not a scan directory"):
+        client(tmp_path / "other", imports=[tmp_path / "nowhere"])
+
+
 def test_serve_is_a_subcommand():
     args = build_parser().parse_args(
         ["serve", "--port", "0", "--data", "d", "--max-upload-mb", "5"]
