@@ -259,6 +259,23 @@ def test_bad_file_is_refused_and_nothing_kept(tmp_path, export):
         assert wrong.status_code == 422 and ".csv" in wrong.json()["detail"]
 
 
+def test_folder_of_exports(tmp_path, export):
+    folder = tmp_path / "exports" / "april"
+    folder.mkdir(parents=True)
+    export[2].head(1500).write_csv(folder / "part-1.csv")
+    export[2].slice(1500).write_csv(folder / "part-2.csv")
+    with client(tmp_path) as c:
+        page = c.get("/")
+        assert '<option value="april">' in page.text
+        form = {"folder": "april", "timezone": "UTC", "csrf": c.cookies[CSRF_COOKIE]}
+        res = c.post("/scans/folder", data=form, follow_redirects=False)
+        assert res.status_code == 303
+        status = wait(c, res.headers["location"].rsplit("/", 1)[1])
+        assert status["state"] == "done" and status["rows"]["scored"] == export[2].height
+        form["folder"] = "../exports"
+        assert c.post("/scans/folder", data=form).status_code == 422
+
+
 def test_scan_failing_later_keeps_only_its_error(tmp_path, export):
     rows = export[2].head(40).with_columns(pl.lit("not a time").alias("created_at"))
     bad = tmp_path / "times.csv"
@@ -349,9 +366,7 @@ def test_demo_folder_and_imported_scans_are_shown(tmp_path, export):
         assert [s["source"] for s in listed] == ["import"] and listed[0]["state"] == "done"
         scan_id = listed[0]["id"]
         assert c.get(f"/scans/{scan_id}", params={"shop": export[1]}).status_code == 200
-        res = c.post(
-            f"/api/scans/{scan_id}/packets", data={"shop": export[1]}, headers=API
-        )
+        res = c.post(f"/api/scans/{scan_id}/packets", data={"shop": export[1]}, headers=API)
         assert res.status_code == 200
     assert (demo / "scans" / scan_id / "packets").is_dir()  # packets under the data folder
     with client(demo) as again:  # imported once, not again per start

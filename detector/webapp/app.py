@@ -138,6 +138,7 @@ class Pages:
         self.templates.env.autoescape = True  # every template, whatever its suffix
         self.templates.env.globals.update(
             t=i18n.t,
+            stage_name=i18n.stage_name,
             q=quote,
             with_query=_with_query,
             platform_name=lambda key, lang: PLATFORMS[key].name[lang],

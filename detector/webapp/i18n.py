@@ -98,6 +98,23 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
+#: The scan's stages (:mod:`detector.progress`) as the progress page names them.
+STAGES = {
+    "load": {"zh": "读取导出文件", "en": "reading the export"},
+    "features": {"zh": "计算特征", "en": "computing features"},
+    "fit": {"zh": "训练模型", "en": "fitting the model"},
+    "score": {"zh": "打分", "en": "scoring"},
+    "explain": {"zh": "生成原因", "en": "explaining"},
+    "cases": {"zh": "关联案件", "en": "linking cases"},
+    "write": {"zh": "写出结果", "en": "writing the results"},
+}
+
+
+def stage_name(name: str | None, lang: str) -> str:
+    """A stage's name in ``lang`` (as recorded when it has none)."""
+    return STAGES.get(name or "", {}).get(lang, name or "")
+
+
 def t(key: str, lang: str, **kw) -> str:
     """The string ``key`` in ``lang`` (English when the key has no such language)."""
     entry = STRINGS[key]
