@@ -300,6 +300,42 @@ def test_restart_lists_finished_scans(served):
         assert again.get(f"/scans/{scan_id}").status_code == 200
 
 
+def test_a_scan_cut_off_by_a_stop_runs_again_at_start(tmp_path, export):
+    from detector.webapp.store import ScanStore
+
+    store = ScanStore(tmp_path)
+    scan_id, path = store.create({"timezone": "UTC"}, "export.csv", "upload")
+    target = path / "input" / "export.csv"
+    target.write_bytes(export[0].read_bytes())
+    store.update(scan_id, state="running", inputs=[str(target)])  # the server died here
+    with client(tmp_path) as c:
+        status = wait(c, scan_id)
+    assert status["state"] == "done" and status["rows"]["scored"] == export[2].height
+
+
+def test_progress_only_moves_forward(tmp_path, export):
+    from detector.scan import run_scan
+    from detector.webapp.jobs import StatusProgress
+    from detector.webapp.store import ScanStore
+
+    store = ScanStore(tmp_path)
+    scan_id, _ = store.create({}, None, "upload")
+    seen: list[tuple[float, str | None]] = []
+
+    class Recording(StatusProgress):
+        def snapshot(self):
+            snap = super().snapshot()
+            seen.append((snap["fraction"], snap["stage"]))
+            return snap
+
+    run_scan(export[0], tmp_path / "out", progress=Recording(store, scan_id))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and 0 <= fractions[0] < 0.2 and fractions[-1] >= 0.9
+    stages = [s for _, s in seen if s]
+    assert stages[0] == "load" and "features" in stages and "write" in stages
+    assert store.status(scan_id)["progress"]["fraction"] == fractions[-1]
+
+
 def test_token_required_off_localhost(tmp_path):
     token = "s3cret-token"
     with TestClient(
