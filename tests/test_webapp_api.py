@@ -276,6 +276,25 @@ def test_folder_of_exports(tmp_path, export):
         assert c.post("/scans/folder", data=form).status_code == 422
 
 
+def test_rejected_rows_as_csv(tmp_path, export):
+    rows = (
+        export[2]
+        .head(300)
+        .with_columns(
+            pl.when(pl.int_range(pl.len()) < 3).then(9).otherwise(pl.col("rating")).alias("rating")
+        )
+    )
+    path = tmp_path / "some-bad.csv"
+    rows.write_csv(path)
+    with client(tmp_path / "data") as c:
+        status = wait(c, upload(c, path).json()["id"])
+        assert status["state"] == "done" and status["rows"]["rejected"] == 3
+        page = c.get(f"/scans/{status['id']}")
+        assert f"/scans/{status['id']}/rejected.csv" in page.text
+        lines = c.get(f"/scans/{status['id']}/rejected.csv").content.decode("utf-8-sig")
+        assert len(lines.splitlines()) == 4 and "rating" in lines.splitlines()[0]
+
+
 def test_scan_failing_later_keeps_only_its_error(tmp_path, export):
     rows = export[2].head(40).with_columns(pl.lit("not a time").alias("created_at"))
     bad = tmp_path / "times.csv"

@@ -487,6 +487,17 @@ def _pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
             headers={"Content-Disposition": f'attachment; filename="cited-{scan_id}.csv"'},
         )
 
+    @app.get("/scans/{scan_id}/rejected.csv", include_in_schema=False)
+    def rejected_csv(scan_id: str):
+        body = scans.view(scan_id).rejected_csv()
+        if body is None:
+            raise HTTPException(404, "the scan rejected no rows")
+        return Response(
+            body.encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="rejected-{scan_id}.csv"'},
+        )
+
     @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
     def api_docs(request: Request):
         return pages.render(request, "apidocs.html.j2", spec=app.openapi())

@@ -222,6 +222,19 @@ class ScanView:
                 )
         return "\ufeff" + buf.getvalue()
 
+    def rejected_csv(self) -> str | None:
+        """The rows the scan rejected, with their reason, as CSV (None when it rejected none)."""
+        path = self.bundle.scan_dir / "rejected.parquet"
+        if not path.is_file():
+            return None
+        rejected = pl.read_parquet(path)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\r\n")
+        w.writerow(rejected.columns)
+        for row in rejected.iter_rows():
+            w.writerow([csv_cell(x) for x in row])
+        return "\ufeff" + buf.getvalue()
+
     # -- packets -------------------------------------------------------------------
     def build(self, scan_dir: Path, shop: str, platform: str, lang: str) -> tuple[str, Path]:
         """Build and write the packet and its zip; returns its name and directory.
