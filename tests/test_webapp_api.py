@@ -332,6 +332,29 @@ def test_a_scan_cut_off_by_a_stop_runs_again_at_start(tmp_path, export):
     assert status["state"] == "done" and status["rows"]["scored"] == export[2].height
 
 
+def test_stopping_the_server_ends_a_running_scan_cleanly(tmp_path):
+    reviews, _ = generate(20_000, seed=5)
+    path = tmp_path / "big.csv"
+    reviews.write_csv(path)
+    data = tmp_path / "data"
+    with client(data) as c:
+        scan_id = upload(c, path).json()["id"]
+        end = time.monotonic() + 120
+        while c.get(f"/api/scans/{scan_id}").json()["progress"].get("stage") in (None, "load"):
+            assert time.monotonic() < end
+            time.sleep(0.1)
+        t0 = time.monotonic()
+    stopped = time.monotonic() - t0  # the client's exit stops the server
+    status = json.loads((data / "scans" / scan_id / "status.json").read_text())
+    assert status["state"] == "running" and stopped < 20
+    out = data / "scans" / scan_id / "scan"
+    assert not (out / "summary.json").exists()
+    leftovers = [p.name for p in out.iterdir() if p.name.startswith(".")] if out.exists() else []
+    assert leftovers == []  # the stopped scan removed its staging
+    with client(data) as again:  # and it runs again at the next start
+        assert wait(again, scan_id)["state"] == "done"
+
+
 def test_progress_only_moves_forward(tmp_path, export):
     from detector.scan import run_scan
     from detector.webapp.jobs import StatusProgress

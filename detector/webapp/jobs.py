@@ -1,20 +1,22 @@
-"""Background scans: one worker thread runs :func:`detector.scan.run_scan` per upload.
+"""Background scans: a queue runs :func:`detector.scan.run_scan` per upload, each in a process.
 
 The scan is the same pipeline the command line runs; a :class:`StatusProgress`
 records its stages into the scan's ``status.json`` so any page (or a browser
-that comes back later) reads where it is. One worker: the scan already uses
-every core, and a second upload waits in the queue rather than halving both.
+that comes back later) reads where it is. One scan at a time by default: the
+scan already uses every core, and a second upload waits in the queue rather
+than halving both.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
+import queue
 import threading
 import time
 import traceback
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from detector.contract import InputError
@@ -116,19 +118,29 @@ def scan_arguments(options: dict) -> dict:
 
 
 class Runner:
-    """Runs queued scans one at a time in a background thread."""
+    """Runs queued scans one at a time, each in its own process.
+
+    A process, not a thread: stopping the server (Ctrl-C) ends a running scan
+    at once instead of waiting for it (its status stays "running" and the scan
+    runs again at the next start, see :meth:`resume`), and a scan killed by
+    the out-of-memory killer fails alone, with its exit code on the page.
+    """
 
     def __init__(self, store: ScanStore, workers: int = 1):
         self.store = store
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan")
-        self.futures: dict[str, Future] = {}
-        self._lock = threading.Lock()
+        self.queue: queue.Queue[str | None] = queue.Queue()
+        self.running: dict[str, multiprocessing.process.BaseProcess] = {}
+        self._stopping = False
+        self._ctx = multiprocessing.get_context("spawn")  # never fork a threaded server
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"scan-queue-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for th in self._threads:
+            th.start()
 
-    def submit(self, scan_id: str) -> Future:
-        with self._lock:
-            fut = self.pool.submit(self._run, scan_id)
-            self.futures[scan_id] = fut
-            return fut
+    def submit(self, scan_id: str) -> None:
+        self.queue.put(scan_id)
 
     def resume(self) -> list[str]:
         """Queue again the scans a stopped server left queued or running."""
@@ -141,18 +153,64 @@ class Runner:
         return again
 
     def shutdown(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the queue and end running scans (they run again at the next start)."""
+        self._stopping = True
+        for _ in self._threads:
+            self.queue.put(None)
+        for proc in list(self.running.values()):
+            proc.terminate()  # SIGTERM: the scan removes its staging and stops
+        for proc in list(self.running.values()):
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+
+    def _loop(self) -> None:
+        while (scan_id := self.queue.get()) is not None:
+            if self._stopping:
+                return
+            try:
+                self._run(scan_id)
+            except Exception:  # the queue must outlive any one scan
+                log.error("scan %s could not run:\n%s", scan_id, traceback.format_exc())
 
     def _run(self, scan_id: str) -> None:
-        from detector.scan import run_scan
-
+        proc = self._ctx.Process(
+            target=run_scan_job, args=(str(self.store.root), scan_id), name=f"scan-{scan_id}"
+        )
+        proc.start()
+        self.running[scan_id] = proc
         try:
-            status = self.store.update(scan_id, state="running", started_at=_now(), error=None)
+            proc.join()
+        finally:
+            self.running.pop(scan_id, None)
+        if self._stopping:
+            return
+        try:
+            state = self.store.status(scan_id)["state"]
         except UnknownScan:
             return
-        path = self.store.dir(scan_id)
-        progress = StatusProgress(self.store, scan_id)
-        try:
+        if state not in ("done", "failed"):
+            self.store.fail(
+                scan_id,
+                f"the scan's process ended without a result (exit code {proc.exitcode}); "
+                "a scan larger than this computer's memory is the usual cause",
+            )
+
+
+def run_scan_job(root: str, scan_id: str) -> None:
+    """Run one queued scan (the body of a scan process); its outcome goes to its status."""
+    from detector.interrupts import stop_on_signals
+    from detector.scan import run_scan
+
+    store = ScanStore(root)
+    try:
+        status = store.update(scan_id, state="running", started_at=_now(), error=None)
+    except UnknownScan:
+        return
+    path = store.dir(scan_id)
+    progress = StatusProgress(store, scan_id)
+    try:
+        with stop_on_signals():  # SIGTERM from a stopping server cleans up as Ctrl-C does
             result = run_scan(
                 [str(Path(p)) for p in status["inputs"]],
                 path / "scan",
@@ -160,19 +218,19 @@ class Runner:
                 keep_reviews=False,
                 **scan_arguments(status["options"]),
             )
-        except InputError as exc:
-            self.store.fail(scan_id, str(exc))
-            return
-        except Exception as exc:  # a bug, not the merchant's file: keep the trace in the log
-            log.error("scan %s failed:\n%s", scan_id, traceback.format_exc())
-            self.store.fail(scan_id, f"the scan failed ({type(exc).__name__}: {exc})")
-            return
-        rows = result.summary["rows"]
-        self.store.update(
-            scan_id,
-            state="done",
-            finished_at=_now(),
-            progress={"fraction": 1.0, "stage": None, "stages": progress.snapshot()["stages"]},
-            rows={k: rows[k] for k in ("input", "scored", "rejected", "flagged")},
-            cases=int((result.summary.get("cases") or {}).get("linked", 0)),
-        )
+    except InputError as exc:
+        store.fail(scan_id, str(exc))
+        return
+    except Exception as exc:  # a bug, not the merchant's file: keep the trace in the log
+        log.error("scan %s failed:\n%s", scan_id, traceback.format_exc())
+        store.fail(scan_id, f"the scan failed ({type(exc).__name__}: {exc})")
+        return
+    rows = result.summary["rows"]
+    store.update(
+        scan_id,
+        state="done",
+        finished_at=_now(),
+        progress={"fraction": 1.0, "stage": None, "stages": progress.snapshot()["stages"]},
+        rows={k: rows[k] for k in ("input", "scored", "rejected", "flagged")},
+        cases=int((result.summary.get("cases") or {}).get("linked", 0)),
+    )
