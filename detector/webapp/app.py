@@ -139,6 +139,7 @@ class Pages:
         self.templates.env.globals.update(
             t=i18n.t,
             stage_name=i18n.stage_name,
+            preset_name=i18n.preset_name,
             q=quote,
             with_query=_with_query,
             platform_name=lambda key, lang: PLATFORMS[key].name[lang],

@@ -98,6 +98,24 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
+#: Export formats on the upload form (the keys of :data:`detector.presets.PRESETS`).
+PRESET_NAMES = {
+    "": {
+        "zh": "标准列名（review_id、rating…）或下方映射",
+        "en": "Contract columns (review_id, rating, …) or the mapping below",
+    },
+    "taobao": {"zh": "淘宝", "en": "Taobao"},
+    "tmall": {"zh": "天猫", "en": "Tmall"},
+    "jd": {"zh": "京东", "en": "JD"},
+    "pdd": {"zh": "拼多多", "en": "Pinduoduo"},
+    "douyin": {"zh": "抖音小店", "en": "Douyin shop"},
+}
+
+
+def preset_name(key: str, lang: str) -> str:
+    return PRESET_NAMES.get(key, {}).get(lang, key)
+
+
 #: The scan's stages (:mod:`detector.progress`) as the progress page names them.
 STAGES = {
     "load": {"zh": "读取导出文件", "en": "reading the export"},
