@@ -252,7 +252,8 @@ def smear_export(root: Path, hostile: bool = False) -> tuple[Path, str]:
             .otherwise(pl.col("text"))
             .alias("text")
         )
-    path = root / "export.csv"
+    # the client's file name is shown on the pages too
+    path = root / ('"><img src=x onerror="window.__pwned = 4">.csv' if hostile else "export.csv")
     reviews.write_csv(path)
     return path, shop
 
@@ -324,7 +325,7 @@ def test_hostile_text_never_executes(server, browser, tmp_path):
     export, shop = smear_export(tmp_path, hostile=True)
     url, _ = upload_and_wait(browser, server, export, shop)
     b = browser
-    pages = [url]
+    pages = [server + "/", url]
     b.goto(url)
     pages += b.js("[...document.querySelectorAll('#cases h3 a')].map(a => a.href)")
     shown = ""
