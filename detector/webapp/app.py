@@ -22,6 +22,7 @@ from fastapi.responses import (
 )
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from detector import __version__
 from detector.contract import InputError, scan_reviews
@@ -224,7 +225,8 @@ class Scans:
                     fh.write(chunk)
             if size == 0:
                 raise InputError(f"{upload.filename!r} is empty")
-            self._precheck([target], options)
+            # reading the headers (an xlsx: the sheet) must not stall the other requests
+            await run_in_threadpool(self._precheck, [target], options)
         except BaseException:
             self.store.remove(path)
             raise
