@@ -339,11 +339,14 @@ def asgi(settings: Settings):
 
 def _pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
     def index(request: Request, error: str | None = None, code: int = 200):
+        listed = scans.store.list()
         return pages.render(
             request,
             "index.html.j2",
             code,
-            scans=scans.store.list(),
+            scans=listed,
+            # the list follows running scans (not while a form shows its error)
+            refresh=error is None and any(s["state"] in ("queued", "running") for s in listed),
             folders=scans.store.export_folders(),
             presets=PRESETS,
             error=error,
