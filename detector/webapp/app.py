@@ -344,9 +344,7 @@ def _pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
             request,
             "index.html.j2",
             code,
-            scans=listed,
-            # the list follows running scans (not while a form shows its error)
-            refresh=error is None and any(s["state"] in ("queued", "running") for s in listed),
+            scans=listed,  # no refresh here: it would wipe a form being filled in
             folders=scans.store.export_folders(),
             presets=PRESETS,
             error=error,
