@@ -258,9 +258,11 @@ def smear_export(root: Path, hostile: bool = False) -> tuple[Path, str]:
     return path, shop
 
 
-def upload_and_wait(b: Chromium, base: str, export: Path, shop: str) -> tuple[str, bool]:
+def upload_and_wait(
+    b: Chromium, base: str, export: Path, shop: str, lang: str = "zh"
+) -> tuple[str, bool]:
     """Upload on the start page; returns the dashboard URL and whether progress was shown."""
-    b.goto(base + "/?lang=en")
+    b.goto(base + f"/?lang={lang}")
     b.set_file("#upload input[type=file]", export)
     b.js("document.querySelector('#upload input[name=timezone]').value = 'UTC'")
     b.click("#upload button[type=submit]")
@@ -323,7 +325,7 @@ def test_upload_dashboard_and_douyin_packet(server, browser, tmp_path):
 
 def test_hostile_text_never_executes(server, browser, tmp_path):
     export, shop = smear_export(tmp_path, hostile=True)
-    url, _ = upload_and_wait(browser, server, export, shop)
+    url, _ = upload_and_wait(browser, server, export, shop, lang="en")
     b = browser
     pages = [server + "/", url]
     b.goto(url)
