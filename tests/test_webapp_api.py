@@ -453,6 +453,22 @@ def test_demo_folder_and_imported_scans_are_shown(tmp_path, export):
         client(tmp_path / "other", imports=[tmp_path / "nowhere"])
 
 
+def test_serve_off_localhost_needs_and_prints_a_token(tmp_path, monkeypatch, capsys):
+    import uvicorn
+
+    from detector.cli import main
+
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(app=app, **kw))
+    assert main(["serve", "--host", "0.0.0.0", "--port", "9", "--data", str(tmp_path)]) == 0
+    token = started["app"].token
+    assert started["host"] == "0.0.0.0" and token and len(token) >= 24
+    assert f"?token={token}" in capsys.readouterr().err
+    assert main(["serve", "--data", str(tmp_path), "--port", "9"]) == 0
+    assert started["host"] == "127.0.0.1" and started["app"].token is None
+    assert started["app"].loopback_only
+
+
 def test_serve_is_a_subcommand():
     args = build_parser().parse_args(
         ["serve", "--port", "0", "--data", "d", "--max-upload-mb", "5"]
