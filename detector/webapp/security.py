@@ -90,6 +90,22 @@ def _hostname(host: str) -> str:
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
+def _secured(headers: list, set_cookie: bytes | None) -> list:
+    """Response headers plus the security headers (a route's own CSP is kept)."""
+    hs = list(headers)
+    if b"content-security-policy" not in {k.lower() for k, _ in hs}:
+        hs.append((b"content-security-policy", CSP.encode()))
+    hs += [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
+    if set_cookie:
+        hs.append((b"set-cookie", set_cookie))
+    return hs
+
+
 class BodyTooLarge(Exception):
     """The request body passed the upload limit."""
 
@@ -123,28 +139,20 @@ class Guard:
         host = _hostname(headers.get("host", ""))
         if self.loopback_only and host not in LOOPBACK_NAMES:
             return await _send_plain(send, 421, "this server answers on 127.0.0.1 / localhost only")
-        set_cookie = None
-        if self.token is not None:
-            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-            given_query = (query.get("token") or [None])[0]
-            auth = headers.get("authorization", "")
-            given = (
-                auth[7:].strip()
-                if auth.lower().startswith("bearer ")
-                else given_query or _cookies(headers).get(TOKEN_COOKIE)
+        given, from_link = self._given_token(scope, headers)
+        if self.token is not None and not same(given, self.token):
+            return await _send_plain(
+                send,
+                401,
+                "a token is required: open the link the server printed at start, or send "
+                "'Authorization: Bearer TOKEN'",
+                [(b"www-authenticate", b"Bearer")],
             )
-            if not same(given, self.token):
-                return await _send_plain(
-                    send,
-                    401,
-                    "a token is required: open the link the server printed at start, or send "
-                    "'Authorization: Bearer TOKEN'",
-                    [(b"www-authenticate", b"Bearer")],
-                )
-            if given_query:
-                set_cookie = (
-                    f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
-                ).encode()
+        set_cookie = (
+            f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict".encode()
+            if self.token is not None and from_link
+            else None
+        )
         length = headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_body:
             return await _send_plain(send, 413, self._too_large())
@@ -165,19 +173,7 @@ class Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                hs = list(message.get("headers", []))
-                names = {k.lower() for k, _ in hs}
-                if b"content-security-policy" not in names:
-                    hs.append((b"content-security-policy", CSP.encode()))
-                hs += [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"cross-origin-opener-policy", b"same-origin"),
-                ]
-                if set_cookie:
-                    hs.append((b"set-cookie", set_cookie))
-                message = {**message, "headers": hs}
+                message = {**message, "headers": _secured(message.get("headers", []), set_cookie)}
             await send(message)
 
         try:
@@ -185,6 +181,19 @@ class Guard:
         except BodyTooLarge:
             if not started:
                 await _send_plain(send, 413, self._too_large())
+
+    @staticmethod
+    def _given_token(scope, headers: dict[str, str]) -> tuple[str | None, bool]:
+        """The token a request carries (bearer header, ``?token=`` link, cookie) and
+        whether it came from the link."""
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip(), False
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        link = (query.get("token") or [None])[0]
+        if link:
+            return link, True
+        return _cookies(headers).get(TOKEN_COOKIE), False
 
     def _too_large(self) -> str:
         return (
