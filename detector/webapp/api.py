@@ -32,6 +32,9 @@ def register(app: FastAPI, scans: Scans) -> None:
     async def api_create(
         request: Request,
         file: Annotated[UploadFile, File(description="a .csv, .xlsx or .parquet export")],
+        orders: Annotated[
+            UploadFile | None, File(description="the shop's order export, joined on order id")
+        ] = None,
         preset: Annotated[str, Form(description="taobao, tmall, jd, pdd, douyin or empty")] = "",
         columns: Annotated[str, Form(description="e.g. '评价时间=created_at,评分=rating'")] = "",
         shop: Annotated[str, Form(description="the shop of an export without a shop column")] = "",
@@ -43,7 +46,8 @@ def register(app: FastAPI, scans: Scans) -> None:
         A file the scan cannot read is refused with 422 and its message; nothing is kept."""
         _check_api_post(request)
         try:
-            scan_id = await scans.from_upload(file, scans.options(preset, columns, shop, timezone))
+            options = scans.options(preset, columns, shop, timezone)
+            scan_id = await scans.from_upload(file, options, orders)
         except InputError as exc:
             raise HTTPException(422, str(exc)) from None
         return {"id": scan_id}

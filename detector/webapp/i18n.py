@@ -11,6 +11,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "new_scan": {"zh": "上传导出文件", "en": "Upload an export"},
     "folder_scan": {"zh": "扫描数据目录中的导出文件夹", "en": "Scan a folder of exports"},
     "file": {"zh": "导出文件（CSV、xlsx 或 Parquet）", "en": "Export file (CSV, xlsx or Parquet)"},
+    "orders_file": {
+        "zh": "订单导出文件（可选，按订单编号关联：签收时间、退款）",
+        "en": "Order export (optional, joined on the order id: receipt time, refunds)",
+    },
     "folder": {
         "zh": "文件夹（位于 --data 下的 exports/）",
         "en": "Folder (under exports/ in --data)",

@@ -110,8 +110,9 @@ class StatusProgress(ScanProgress):
             self.store.update(self.scan_id, progress=self.snapshot())
 
 
-def scan_arguments(options: dict) -> dict:
-    """Keyword arguments of :func:`detector.scan.run_scan` from a scan's form options."""
+def scan_arguments(options: dict, orders=()) -> dict:
+    """Keyword arguments of :func:`detector.scan.run_scan` from a scan's form options
+    and its stored order exports."""
     from detector.contract import parse_column_map
 
     return {"columns": parse_column_map(options.get("columns") or None)}
@@ -216,7 +217,7 @@ def run_scan_job(root: str, scan_id: str) -> None:
                 path / "scan",
                 progress=progress,
                 keep_reviews=False,
-                **scan_arguments(status["options"]),
+                **scan_arguments(status["options"], status.get("orders") or ()),
             )
     except InputError as exc:
         store.fail(scan_id, str(exc))

@@ -129,6 +129,7 @@ def _start_pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
     async def upload(
         request: Request,
         file: Annotated[UploadFile, File()],
+        orders: Annotated[UploadFile | None, File()] = None,
         csrf: Annotated[str, Form()] = "",
         preset: Annotated[str, Form()] = "",
         columns: Annotated[str, Form()] = "",
@@ -137,7 +138,8 @@ def _start_pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
     ):
         _check_csrf(request, csrf)
         try:
-            scan_id = await scans.from_upload(file, scans.options(preset, columns, shop, timezone))
+            options = scans.options(preset, columns, shop, timezone)
+            scan_id = await scans.from_upload(file, options, orders)
         except InputError as exc:
             return index(request, str(exc), 422)
         return RedirectResponse(f"/scans/{scan_id}", 303)

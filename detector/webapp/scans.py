@@ -103,34 +103,44 @@ class Scans:
             "timezone": timezone,
         }
 
-    async def from_upload(self, upload: UploadFile, options: dict) -> str:
-        """Store an upload under a name of the server's, check it, queue its scan."""
-        suffix = upload_suffix(upload.filename)
-        if suffix is None:
-            raise InputError(
-                f"cannot read {upload.filename!r}: upload a .csv, .xlsx or .parquet export"
-            )
+    async def from_upload(
+        self, upload: UploadFile, options: dict, orders: UploadFile | None = None
+    ) -> str:
+        """Store an upload (and its order export) under names of the server's, check
+        it, queue its scan."""
+        if orders is not None and not orders.filename:
+            orders = None  # the form's optional file field, left empty
+        for f in (upload, orders):
+            if f is not None and upload_suffix(f.filename) is None:
+                raise InputError(
+                    f"cannot read {f.filename!r}: upload a .csv, .xlsx or .parquet export"
+                )
         scan_id, path = self.store.create(options, upload.filename, "upload")
-        target = path / "input" / f"export{suffix}"
-        limit = self.settings.max_upload_mb * 2**20
         try:
-            size = 0
-            with target.open("wb") as fh:
-                while chunk := await upload.read(CHUNK):
-                    size += len(chunk)
-                    if size > limit:
-                        raise InputError(
-                            f"{upload.filename!r} is larger than {self.settings.max_upload_mb} MB"
-                        )
-                    fh.write(chunk)
-            if size == 0:
-                raise InputError(f"{upload.filename!r} is empty")
+            target = await self._store(upload, path / "input" / "export")
+            order_files = [await self._store(orders, path / "input" / "orders")] if orders else []
             # reading the headers (an xlsx: the sheet) must not stall the other requests
-            await run_in_threadpool(self._precheck, [target], options)
+            await run_in_threadpool(self._precheck, [target], options, order_files)
         except BaseException:
             self.store.remove(path)
             raise
-        return self._queue(scan_id, [target])
+        return self._queue(scan_id, [target], order_files)
+
+    async def _store(self, upload: UploadFile, stem: Path) -> Path:
+        """Copy an upload to ``stem`` plus its suffix; :class:`InputError` when too large or empty."""
+        target = stem.with_name(stem.name + upload_suffix(upload.filename))
+        limit, size = self.settings.max_upload_mb * 2**20, 0
+        with target.open("wb") as fh:
+            while chunk := await upload.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise InputError(
+                        f"{upload.filename!r} is larger than {self.settings.max_upload_mb} MB"
+                    )
+                fh.write(chunk)
+        if size == 0:
+            raise InputError(f"{upload.filename!r} is empty")
+        return target
 
     def from_folder(self, name: str, options: dict) -> str:
         try:
@@ -143,12 +153,12 @@ class Scans:
         scan_id, _ = self.store.create(options, name, "folder")
         return self._queue(scan_id, [folder])
 
-    def _precheck(self, inputs: list[Path], options: dict) -> None:
+    def _precheck(self, inputs: list[Path], options: dict, orders: list[Path] = ()) -> None:
         """The scan's input rules that need only the headers, before anything is queued."""
-        scan_reviews([str(p) for p in inputs], **scan_arguments(options))
+        scan_reviews([str(p) for p in inputs], **scan_arguments(options, orders))
 
-    def _queue(self, scan_id: str, inputs: list[Path]) -> str:
-        self.store.update(scan_id, inputs=[str(p) for p in inputs])
+    def _queue(self, scan_id: str, inputs: list[Path], orders: list[Path] = ()) -> str:
+        self.store.update(scan_id, inputs=[str(p) for p in inputs], orders=[str(p) for p in orders])
         self.runner.submit(scan_id)
         return scan_id
 
@@ -159,6 +169,7 @@ class Scans:
             raise HTTPException(404, "no such scan") from None
         status = dict(status)
         status.pop("inputs", None)  # server paths stay on the server
+        status.pop("orders", None)
         status["elapsed_s"] = elapsed(status)
         return status
 
