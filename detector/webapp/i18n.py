@@ -32,6 +32,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "店铺名称（导出文件没有店铺列时）",
         "en": "Shop (when the export has no shop column)",
     },
+    "chars": {"zh": "字", "en": "characters"},
     "shop_label": {"zh": "店铺", "en": "Shop"},
     "timezone": {"zh": "导出文件的时区", "en": "Time zone of the export"},
     "start": {"zh": "开始扫描", "en": "Start the scan"},
