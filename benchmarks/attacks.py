@@ -16,6 +16,13 @@ Knob semantics shared by the families (see the config classes in
   campaign draws ``paraphrase x U(0.4, 1.6)`` (clipped to [0, 1]), so 0 stays 0.
 * ``spread_hours``: range the campaign's time spread is drawn from.
 * ``delay_minutes``: range of the (log-uniform) delivered→review delay.
+* Evasions (:class:`benchmarks.generator.CampaignKnobs`, defaults change
+  nothing): ``pool_prefix`` / ``pool_hosts`` (the shared pool over a /16),
+  ``text="honest"`` (natural texts instead of templates), ``perturb`` (noise
+  and an extra phrase, :func:`benchmarks.texts.perturb_texts`) and, applied by
+  the generator, ``aged_share`` / ``history``; per family
+  ``four_star_share`` / ``two_star_share`` and (boost, smear)
+  ``device_pool_share`` / ``device_pool``.
 """
 
 from __future__ import annotations
@@ -107,13 +114,50 @@ def _campaign_ips(
     return pooled.where(rng.random(n) < fresh_share, fresh)
 
 
-def _devices(rng: np.random.Generator, n: int, pool_share: float, null_share: float) -> np.ndarray:
-    pool = random_device(rng, int(rng.integers(2, 7)))
+def _devices(
+    rng: np.random.Generator,
+    n: int,
+    pool_share: float,
+    null_share: float,
+    pool_size: tuple[int, int] = (2, 6),
+) -> np.ndarray:
+    """A campaign's devices: a pool of ``pool_size`` phones at ``pool_share``, else one each."""
+    pool = random_device(rng, int(rng.integers(pool_size[0], pool_size[1] + 1)))
     dev = np.where(
         rng.random(n) < pool_share, pool[rng.integers(0, len(pool), n)], random_device(rng, n)
     )
     dev[rng.random(n) < null_share] = 0
     return dev.astype(np.uint64)
+
+
+def _pool(rng: np.random.Generator, fc) -> np.ndarray:
+    """The campaign's shared addresses: ``pool_hosts`` hosts in one /24 (or spread over a /16)."""
+    lo, hi = fc.pool_hosts
+    return subnet_pool(rng, int(rng.integers(lo, hi + 1)), fc.pool_prefix)
+
+
+def _evade_text(
+    rng: np.random.Generator, fc, text: pl.Series, parts: list[dict], market: Market, n_c: int
+) -> pl.Series:
+    """A careful operator's texts: honest-looking ones (``text="honest"``) and/or perturbed ones.
+
+    Draws nothing with the defaults, so the default market is unchanged.
+    """
+    if fc.text == "template" and fc.perturb <= 0:
+        return text
+    rating = np.concatenate([p["rating"] for p in parts])
+    if fc.text == "honest":
+        product = np.concatenate([p["product"] for p in parts])
+        text = texts.honest_texts(
+            rng, rating, market.product_cat[product], np.zeros(len(rating), bool)
+        )
+    elif fc.text != "template":
+        raise ValueError(f"text must be 'template' or 'honest', got {fc.text!r}")
+    if fc.perturb > 0:
+        campaign = np.concatenate([p["campaign"] for p in parts]).astype(np.int64)
+        strength = campaign_paraphrase(rng, fc.perturb, n_c)[campaign]
+        text = texts.perturb_texts(rng, text, strength, rating)
+    return text
 
 
 def _window_start(rng: np.random.Generator, market: Market, length_us: float) -> int:
@@ -203,16 +247,18 @@ def boost(
         start = _window_start(rng, market, spread)
         created = start + (rng.beta(1.0, 1.8, size) * spread).astype(np.int64)
         delay = (log_uniform(rng, *fc.delay_minutes, size) * MINUTE_US).astype(np.int64)
-        pool = subnet_pool(rng, int(rng.integers(3, 11)))
+        pool = _pool(rng, fc)
         parts.append(
             {
                 "product": targets[prod_i],
                 "user": user,
-                "rating": np.where(rng.random(size) < 0.02, 4, 5).astype(np.int8),
+                "rating": np.where(rng.random(size) < fc.four_star_share, 4, 5).astype(np.int8),
                 "created": created,
                 "delivered": created - delay,
                 "ip": _campaign_ips(rng, size, fc.fresh_ip_share, pool, 0.1),
-                "device": _devices(rng, size, 0.6, cfg.device_null_share),
+                "device": _devices(
+                    rng, size, fc.device_pool_share, cfg.device_null_share, fc.device_pool
+                ),
                 "campaign": np.full(size, c, dtype=np.int32),
             }
         )
@@ -220,7 +266,7 @@ def boost(
     english_c = rng.random(n_c) < fc.english_share
     para = campaign_paraphrase(rng, fc.paraphrase, n_c)
     text = _texts_by_language(rng, "boost", campaign, para, english_c)
-    return _finish(parts, "boost", text, market)
+    return _finish(parts, "boost", _evade_text(rng, fc, text, parts, market, n_c), market)
 
 
 def smear(
@@ -256,7 +302,7 @@ def smear(
         start = _window_start(rng, market, spread)
         created = start + (rng.beta(1.0, 1.5, size) * spread).astype(np.int64)
         delay = (log_uniform(rng, *fc.delay_minutes, size) * MINUTE_US).astype(np.int64)
-        pool = subnet_pool(rng, int(rng.integers(2, 9)))
+        pool = _pool(rng, fc)
         parts.append(
             {
                 "product": prods[rng.integers(0, len(prods), size)],
@@ -265,7 +311,9 @@ def smear(
                 "created": created,
                 "delivered": created - delay,
                 "ip": _campaign_ips(rng, size, fc.fresh_ip_share, pool, 0.1),
-                "device": _devices(rng, size, 0.5, cfg.device_null_share),
+                "device": _devices(
+                    rng, size, fc.device_pool_share, cfg.device_null_share, fc.device_pool
+                ),
                 "campaign": np.full(size, c, dtype=np.int32),
             }
         )
@@ -273,7 +321,7 @@ def smear(
     text = texts.template_texts(
         rng, "smear", campaign, campaign_paraphrase(rng, fc.paraphrase, n_c)
     )
-    return _finish(parts, "smear", text, market)
+    return _finish(parts, "smear", _evade_text(rng, fc, text, parts, market, n_c), market)
 
 
 def ring(
@@ -354,7 +402,7 @@ def ring(
             + np.clip(acc_pos[grid_a] * spread + jitter, 0, spread)
         ).astype(np.int64)
         delay = (log_uniform(rng, *fc.delay_minutes, m) * MINUTE_US).astype(np.int64)
-        pool = subnet_pool(rng, int(rng.integers(2, 7)))
+        pool = _pool(rng, fc)
         parts.append(
             {
                 "product": prods[grid_p],
@@ -374,7 +422,7 @@ def ring(
         acc_dev.append(dev)
     campaign = np.concatenate([p["campaign"] for p in parts]).astype(np.int64)
     text = texts.template_texts(rng, "ring", campaign, campaign_paraphrase(rng, fc.paraphrase, n_c))
-    block = _finish(parts, "ring", text, market)
+    block = _finish(parts, "ring", _evade_text(rng, fc, text, parts, market, n_c), market)
     all_users = np.concatenate(acc_users)
     accounts = RingAccounts(
         users=all_users,
@@ -419,7 +467,7 @@ def pro_negative(
         spread = rng.uniform(*fc.spread_hours) * HOUR_US
         spread = min(spread, (market.end_us - market.start_us) * 0.9)
         start = _window_start(rng, market, spread)
-        pool = subnet_pool(rng, int(rng.integers(1, 4)))
+        pool = _pool(rng, fc)
         dev = random_device(rng, len(counts))
         dev[rng.random(len(counts)) < cfg.device_null_share] = 0
         owner = np.repeat(np.arange(len(counts)), counts)
@@ -449,4 +497,4 @@ def pro_negative(
     text = texts.template_texts(
         rng, "pro_negative", campaign, campaign_paraphrase(rng, fc.paraphrase, n_c)
     )
-    return _finish(parts, "pro_negative", text, market)
+    return _finish(parts, "pro_negative", _evade_text(rng, fc, text, parts, market, n_c), market)

@@ -149,12 +149,15 @@ def review_detector(
     reviews: pl.DataFrame,
     seed: int = 0,
     families: list[str] | None = None,
+    keep_features: bool = False,
     **config,
 ) -> MethodOutput:
     """The engine itself: :func:`detector.scan.score_reviews` with ``ScanConfig``.
 
     ``config`` passes further ``ScanConfig`` fields (e.g. ``propagate``);
     fields this version of ``ScanConfig`` does not have raise ``TypeError``.
+    ``keep_features`` adds ``info["feature_frame"]``: ``review_id`` and every
+    computed feature, in row order (for per-feature figures).
     """
     from detector.scan import ScanConfig, score_reviews
     from features.registry import REGISTRY
@@ -169,6 +172,14 @@ def review_detector(
     )
     n_missing = int(aligned["score"].null_count())
     used = list(sr.features.features)
+    extra = {}
+    if keep_features:
+        extra["feature_frame"] = reviews.select("review_id").join(
+            sr.features.frame.select("review_id", *used),
+            on="review_id",
+            how="left",
+            maintain_order="left",
+        )
     return MethodOutput(
         scores=aligned["score"].fill_null(-np.inf).to_numpy().astype(np.float64),
         flagged=aligned["flagged"].fill_null(False).to_numpy().astype(bool),
@@ -185,6 +196,7 @@ def review_detector(
             "graph_kinds": list(sr.graph_kinds),
             "unscored": n_missing,
             "stage_seconds": {k: round(v, 3) for k, v in sr.timings.items() if "." not in k},
+            **extra,
         },
     )
 

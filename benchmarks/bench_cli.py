@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest"
+MATRIX_OUT = Path(__file__).resolve().parent / "results" / "matrix"
 METHOD_IDS = (
     "review_detector",
     "iforest_raw",
@@ -23,26 +24,52 @@ def _ints(text: str) -> list[int]:
         raise SystemExit(f"expected comma-separated integers, got {text!r}") from exc
 
 
+def _seeds(text: str) -> list[int] | str:
+    """Integers, or a named seed set (``dev``, ``report``, ``dev:N``, ``report:N``) left for the suite."""
+    if text.partition(":")[0] in ("dev", "report"):
+        count = text.partition(":")[2]
+        if count and not count.isdigit():
+            raise SystemExit(f"expected dev:N or report:N with a number N, got {text!r}")
+        return text
+    return _ints(text)
+
+
 def add_arguments(p) -> None:
     """Add the ``bench`` subcommand's options to parser ``p``."""
     p.add_argument(
         "--suite",
-        choices=("quality", "scale", "all"),
+        choices=("quality", "scale", "matrix", "all"),
         default="quality",
-        help="quality: methods side by side on labelled data; scale: benchmarks.scale (default: %(default)s)",
+        help="quality: methods side by side on labelled data; scale: benchmarks.scale; "
+        "matrix: review-detector on the scenario matrix (benchmarks.matrix) (default: %(default)s)",
     )
     p.add_argument(
         "--quick",
         action="store_true",
-        help="the CI smoke suite: one 20k generated set (+ YelpChi when present), under 2 minutes",
+        help="the CI smoke suite: one 20k generated set (+ YelpChi when present), under 2 minutes; "
+        "with --suite matrix: 7 cells, one seed, 4,000 reviews",
     )
     p.add_argument(
-        "--out", default=str(DEFAULT_OUT), help="output directory (default: %(default)s)"
+        "--out",
+        default=None,
+        help=f"output directory (default: {DEFAULT_OUT}; --suite matrix: {MATRIX_OUT})",
     )
     p.add_argument(
-        "--seeds", type=_ints, help="reporting seeds, e.g. 1001,1002 (0-9 are for development)"
+        "--seeds",
+        type=_seeds,
+        help="seeds: 'report' (1001, 1002, 1003; the default), 'dev' (0, 1, 2), 'report:N' / "
+        "'dev:N' (the first N of either), or integers such as 1001,1002 (0-9 are for development)",
     )
-    p.add_argument("--sizes", type=_ints, help="generated set sizes, e.g. 20000,100000")
+    p.add_argument(
+        "--sizes",
+        type=_ints,
+        help="generated set sizes, e.g. 20000,100000 (--suite matrix: reviews per cell, default 10000)",
+    )
+    p.add_argument(
+        "--cells",
+        help="--suite matrix: cells to run, e.g. boost/aged,honest/campus or whole families "
+        "(boost, smear, ring, pro_negative, signal, honest); default all",
+    )
     p.add_argument("--methods", help=f"comma-separated subset of {','.join(METHOD_IDS)}")
     p.add_argument("--no-yelpchi", action="store_true", help="leave YelpChi out even when present")
     p.add_argument(
@@ -55,14 +82,18 @@ def add_arguments(p) -> None:
 
 def main_bench(args, log: Callable[[str], None] = print) -> int:
     """Run the benchmark for parsed ``args``; 1 when any method failed."""
+    from benchmarks.matrix import resolve_seeds
     from benchmarks.runner import run_bench
 
+    out = args.out or str(MATRIX_OUT if args.suite == "matrix" else DEFAULT_OUT)
+    seeds = list(resolve_seeds(args.seeds)) if isinstance(args.seeds, str) else args.seeds
     results = run_bench(
-        args.out,
+        out,
         suite=args.suite,
         quick=args.quick,
-        seeds=args.seeds,
+        seeds=seeds,
         sizes=args.sizes,
+        cells=getattr(args, "cells", None),
         methods=[m.strip() for m in args.methods.split(",")] if args.methods else None,
         include_yelpchi=False if args.no_yelpchi else None,
         update_readme=args.update_readme,
@@ -74,7 +105,7 @@ def main_bench(args, log: Callable[[str], None] = print) -> int:
         for mid, m in d["methods"].items()
         if m.get("status") == "failed"
     ]
-    log(f"bench finished in {results['wall_seconds']:.1f} s; outputs in {args.out}")
+    log(f"bench finished in {results['wall_seconds']:.1f} s; outputs in {out}")
     if failed:
         log(f"failed runs: {', '.join(failed)}")
         return 1

@@ -17,7 +17,9 @@ column, in that order), sorted by ``created_at`` then ``review_id``.
   operator (1-3 accounts), for ``ring`` one ring.
 * ``trap`` (String): one of :data:`TRAPS` when an honest review belongs to a
   trap (honest behaviour that looks suspicious), else null; always null for
-  fake reviews.
+  fake reviews. Configs that turn on the further traps (off by default; see
+  :mod:`benchmarks.market` and :mod:`benchmarks.matrix`) can write any of
+  :data:`ALL_TRAPS`.
 
 Label semantics
 ---------------
@@ -27,6 +29,8 @@ Label semantics
   null), although the account is fake: the unit of truth is the review, and a
   camouflage review harms nobody. A detector that flags whole accounts pays for
   it in false positives there.
+* Aged accounts (``aged_share`` of a family's config) get a history of
+  ordinary reviews before their campaign, labelled honest like camouflage.
 * Trap reviews are honest (``is_fake`` False) with ``trap`` set. Traps are
   disjoint: a flash-sale buyer is never a shared-IP buyer, and default texts are
   only put on reviews in neither.
@@ -69,10 +73,24 @@ import polars as pl
 
 from benchmarks import attacks, market
 from detector.atomic import write_parquet
-from detector.schema import CONTRACT, DSR_COLUMNS
+from detector.schema import CONTRACT, DSR_COLUMNS, EXPORT_ONLY
 
 ATTACK_FAMILIES: tuple[str, ...] = ("boost", "smear", "ring", "pro_negative")
+#: The classic traps every default market has.
 TRAPS: tuple[str, ...] = ("flash_sale", "shared_ip", "default_text")
+#: Every trap label the generator can write (the later ones are off by default; the
+#: scenario matrix, :mod:`benchmarks.matrix`, turns them on). Index = code in market.
+ALL_TRAPS: tuple[str, ...] = (
+    *TRAPS,
+    "campus",
+    "ipv6_mobile",
+    "common_phrase",
+    "repeat_buyer",
+    "defect_batch",
+    "real_text",
+    "prompt_review",
+    "shared_device",
+)
 
 LABEL_SCHEMA: dict[str, pl.DataType] = {
     "review_id": pl.String(),
@@ -89,7 +107,29 @@ LABEL_SCHEMA: dict[str, pl.DataType] = {
 
 
 @dataclass(frozen=True)
-class BoostConfig:
+class CampaignKnobs:
+    """Evasion knobs every attack family has; the defaults change nothing.
+
+    * ``pool_prefix``: the campaign's shared addresses lie in one /24 (24) or
+      are spread over a /16 (16); ``pool_hosts`` (per family) how many.
+    * ``text``: ``"template"`` (the family's templates) or ``"honest"``
+      (natural texts like honest buyers'), then ``perturb`` (mean strength,
+      0-1, drawn per campaign like ``paraphrase``) inserts noise and an extra
+      phrase (:func:`benchmarks.texts.perturb_texts`).
+    * ``aged_share``: share of the campaign's accounts that have a history,
+      ``history`` ordinary reviews each, written before the campaign and
+      labelled honest (like ring camouflage).
+    """
+
+    pool_prefix: int = 24
+    text: str = "template"
+    perturb: float = 0.0
+    aged_share: float = 0.0
+    history: tuple[int, int] = (3, 12)
+
+
+@dataclass(frozen=True)
+class BoostConfig(CampaignKnobs):
     """Templated 5★ bursts on one shop's product(s), fresh accounts, minutes after delivery."""
 
     weight: float = 0.40  # share of the fraud budget
@@ -101,10 +141,14 @@ class BoostConfig:
     paraphrase: float = 0.35
     delay_minutes: tuple[float, float] = (2.0, 120.0)
     english_share: float = 0.1  # share of campaigns written in English
+    four_star_share: float = 0.02
+    pool_hosts: tuple[int, int] = (3, 10)
+    device_pool_share: float = 0.6  # reviews from the campaign's few phones
+    device_pool: tuple[int, int] = (2, 6)
 
 
 @dataclass(frozen=True)
-class SmearConfig:
+class SmearConfig(CampaignKnobs):
     """A competitor's burst of 1★/2★ complaints on a usually 5★ shop."""
 
     weight: float = 0.20
@@ -116,10 +160,13 @@ class SmearConfig:
     paraphrase: float = 0.4
     delay_minutes: tuple[float, float] = (10.0, 1440.0)
     two_star_share: float = 0.15
+    pool_hosts: tuple[int, int] = (2, 8)
+    device_pool_share: float = 0.5
+    device_pool: tuple[int, int] = (2, 6)
 
 
 @dataclass(frozen=True)
-class RingConfig:
+class RingConfig(CampaignKnobs):
     """Lockstep rings; a campaign's size is accounts x products x participation."""
 
     weight: float = 0.25
@@ -134,10 +181,11 @@ class RingConfig:
     delay_minutes: tuple[float, float] = (30.0, 2880.0)
     four_star_share: float = 0.1
     camouflage: tuple[int, int] = (3, 12)  # honest-looking reviews per account
+    pool_hosts: tuple[int, int] = (2, 6)
 
 
 @dataclass(frozen=True)
-class ProNegativeConfig:
+class ProNegativeConfig(CampaignKnobs):
     """职业差评师: 1★ compensation demands on many shops, minutes after delivery, over months."""
 
     weight: float = 0.15
@@ -149,6 +197,7 @@ class ProNegativeConfig:
     paraphrase: float = 0.5
     delay_minutes: tuple[float, float] = (1.0, 60.0)
     two_star_share: float = 0.1
+    pool_hosts: tuple[int, int] = (1, 3)
 
 
 @dataclass(frozen=True)
@@ -164,8 +213,32 @@ class GeneratorConfig:
     flash_sale_share: float = 0.03
     flash_sale_size: tuple[int, int] = (150, 600)
     flash_sale_window_hours: tuple[float, float] = (1.0, 6.0)
+    flash_sale_multi_share: float = 0.8  # flash-sale buyers with other reviews
     shared_ip_share: float = 0.03
+    shared_ip_hosts: tuple[int, int] = (1, 4)  # carrier-NAT addresses per pool, one /24
+    shared_ip_pool_reviews: float = 600.0  # reviews per pool on average (sets the pool count)
     default_text_share: float = 0.03
+    # Traps off by default (see benchmarks.market and benchmarks.matrix):
+    campus_share: float = 0.0  # campus networks: many hosts over a /16, a few campus shops
+    campus_hosts: tuple[int, int] = (8, 64)
+    campus_pool_reviews: float = 1500.0
+    campus_shop_focus: float = 0.5
+    ipv6_mobile_share: float = 0.0  # many buyers in one IPv6 /64 (rotating privacy addresses)
+    ipv6_mobile_pool_reviews: float = 300.0
+    common_phrase_share: float = 0.0  # "物流很快，质量很好" word for word
+    common_phrases: int | None = None  # how many of texts.COMMON_PHRASES (None: all)
+    repeat_buyer_share: float = 0.0  # loyal buyers, one or two shops, again and again
+    repeat_same_text: float = 0.5  # share of them pasting their own text each time
+    defect_batch_share: float = 0.0  # bursts of genuine complaints about one bad batch
+    defect_batch_size: tuple[int, int] = (20, 150)
+    defect_window_hours: tuple[float, float] = (12.0, 120.0)
+    defect_phrase_share: float = 0.5  # complaints naming the batch's fault
+    real_text_share: float = 0.0  # real buyers' texts (optional corpus, texts.load_corpus)
+    honest_delay_days: float = 3.0  # median delivery-to-review delay of honest buyers
+    prompt_review_share: float = 0.0  # honest reviews written minutes after confirming receipt
+    prompt_review_minutes: tuple[float, float] = (1.0, 30.0)
+    shared_device_share: float = 0.0  # households: a few accounts on one phone and one address
+    household_size: tuple[int, int] = (2, 4)
     english_share: float = 0.10
     ipv6_share: float = 0.15
     device_null_share: float = 0.04
@@ -185,6 +258,7 @@ _STREAMS = {
     "camouflage": 6,
     "honest": 7,
     "ids": 8,
+    "aged": 9,
 }
 
 
@@ -235,16 +309,84 @@ def generate(
             _rng(seed, "camouflage"), mk, cfg, ring_acc.users, ring_acc.home, ring_acc.device, camo
         )
     )
+    aged_room = max(0, room // 5 - int(camo.sum()))
+    blocks.extend(_histories(_rng(seed, "aged"), mk, cfg, blocks[:4], aged_room))
     n_honest = n_reviews - sum(b.height for b in blocks)
     traps = market.Traps(
-        flash=int(round(cfg.flash_sale_share * n_reviews)),
-        shared=int(round(cfg.shared_ip_share * n_reviews)),
-        default=int(round(cfg.default_text_share * n_reviews)),
+        **{
+            name: int(round(getattr(cfg, share) * n_reviews))
+            for name, share in _TRAP_SHARES.items()
+        }
     )
     honest, _ = market.honest_block(_rng(seed, "honest"), mk, cfg, n_honest, traps, users.next)
     blocks.append(honest)
     raw = pl.concat(blocks, how="vertical", rechunk=True)
     return _finalise(raw, _rng(seed, "ids"))
+
+
+_TRAP_SHARES = {
+    "flash": "flash_sale_share",
+    "shared": "shared_ip_share",
+    "default": "default_text_share",
+    "campus": "campus_share",
+    "ipv6_mobile": "ipv6_mobile_share",
+    "common_phrase": "common_phrase_share",
+    "repeat_buyer": "repeat_buyer_share",
+    "defect_batch": "defect_batch_share",
+    "real_text": "real_text_share",
+    "prompt_review": "prompt_review_share",
+    "shared_device": "shared_device_share",
+}
+
+
+def _histories(
+    rng: np.random.Generator,
+    mk: market.Market,
+    cfg: GeneratorConfig,
+    attack_blocks: list[pl.DataFrame],
+    room: int,
+) -> list[pl.DataFrame]:
+    """Earlier ordinary reviews of the aged accounts of each family (``aged_share``), honest-labelled.
+
+    Each aged account keeps the address and device of its first campaign
+    review; its history ends a day before that review. At most ``room``
+    reviews in all (shrunk proportionally).
+    """
+    plans = []
+    for block in attack_blocks:
+        if block.height == 0:
+            continue
+        fam = ATTACK_FAMILIES[int(block["family"][0])]
+        fc = getattr(cfg, fam)
+        if fc.aged_share <= 0:
+            continue
+        first = block.sort(["user", "created"]).group_by("user", maintain_order=True).first()
+        aged = rng.random(first.height) < fc.aged_share
+        first = first.filter(pl.Series(aged))
+        counts = rng.integers(fc.history[0], fc.history[1] + 1, first.height)
+        plans.append((first, counts))
+    total = sum(int(c.sum()) for _, c in plans)
+    out = []
+    for first, counts in plans:
+        if total > room:
+            counts = np.floor(counts * room / total).astype(np.int64)
+        ips = market.IPs(
+            first["ip_v6"].to_numpy(), first["ip_hi"].to_numpy(), first["ip_lo"].to_numpy()
+        )
+        before = first["created"].to_numpy() - market.DAY_US
+        out.append(
+            market.camouflage_block(
+                rng,
+                mk,
+                cfg,
+                first["user"].to_numpy(),
+                ips,
+                first["device"].to_numpy(),
+                counts,
+                before=before,
+            )
+        )
+    return out
 
 
 def _unique_numbers(rng: np.random.Generator, n: int, digits: int) -> np.ndarray:
@@ -365,7 +507,7 @@ def _finalise(raw: pl.DataFrame, rng: np.random.Generator) -> tuple[pl.DataFrame
         return pl.from_epoch(pl.col(col), time_unit="us").dt.replace_time_zone("UTC")
 
     fam_names = pl.Series(ATTACK_FAMILIES)
-    trap_names = pl.Series(TRAPS)
+    trap_names = pl.Series(ALL_TRAPS)
     out = both.select(
         pre("r", "review_no", 12).alias("review_id"),
         pre("s", "shop_no", 6).alias("shop_id"),
@@ -407,7 +549,7 @@ def _finalise(raw: pl.DataFrame, rng: np.random.Generator) -> tuple[pl.DataFrame
         .alias("trap"),
     ).sort(["created_at", "review_id"], maintain_order=True)
 
-    reviews = out.select([pl.col(c).cast(t) for c, t in CONTRACT.items()])
+    reviews = out.select([pl.col(c).cast(t) for c, t in CONTRACT.items() if c not in EXPORT_ONLY])
     labels = out.select([pl.col(c).cast(t) for c, t in LABEL_SCHEMA.items()])
     return reviews, labels
 

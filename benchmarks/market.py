@@ -34,6 +34,24 @@ Model
     over the year and over many shops.
   - ``default_text``: platform default texts ("此用户没有填写评价", "默认好评",
     "Good" ...) repeated word for word, mostly on 5★ reviews.
+  Off by default (share 0; turned on by :mod:`benchmarks.matrix`):
+  - ``campus``: like ``shared_ip`` but many hosts spread over one /16, and a
+    share of the buyers' reviews going to a few "campus" shops;
+  - ``ipv6_mobile``: many buyers in one IPv6 /64, each review from its own
+    interface id (privacy addresses);
+  - ``common_phrase``: short praise thousands write word for word
+    (:data:`benchmarks.texts.COMMON_PHRASES`, "物流很快，质量很好");
+  - ``repeat_buyer``: loyal buyers (3-40 reviews) buying from one or two
+    shops again and again, some pasting their own text each time;
+  - ``defect_batch``: a burst of genuine complaints (1-3★, established buyers,
+    ordinary delays and addresses, varied texts, often naming the same fault)
+    on one product, like a flash sale turned sour (the same event mechanics);
+  - ``real_text``: real buyers' words from the optional corpus
+    (:func:`benchmarks.texts.load_corpus`); without it nothing is labelled.
+  ``shared_ip``, ``campus`` and ``ipv6_mobile`` are one implementation
+  (:class:`NetPools`), as are ``flash_sale`` and ``defect_batch``
+  (``_event_slots``). A trap at size 0 draws nothing, so turning the new
+  ones on never shifts the rest of a default market.
 """
 
 from __future__ import annotations
@@ -59,6 +77,9 @@ CHINA_OFFSET_US = 8 * HOUR_US
 FAMILY_HONEST = -1
 TRAP_NONE = -1
 TRAP_FLASH, TRAP_SHARED, TRAP_DEFAULT = 0, 1, 2
+TRAP_CAMPUS, TRAP_IPV6_MOBILE, TRAP_COMMON_PHRASE = 3, 4, 5
+TRAP_REPEAT_BUYER, TRAP_DEFECT_BATCH, TRAP_REAL_TEXT = 6, 7, 8
+TRAP_PROMPT_REVIEW, TRAP_SHARED_DEVICE = 9, 10
 
 #: Internal block layout (integer codes; strings are made in the generator).
 BLOCK_SCHEMA: dict[str, pl.DataType] = {
@@ -267,8 +288,7 @@ def random_ips(rng: np.random.Generator, n: int, v6_share: float) -> IPs:
     """Random public addresses; a ``v6_share`` of them IPv6 (some with a short ``::x`` tail)."""
     v6 = rng.random(n) < v6_share
     v4 = random_v4(rng, n)
-    first = _V6_FIRST[rng.integers(0, len(_V6_FIRST), n)]
-    hi = (first << np.uint64(48)) | rng.integers(0, 1 << 48, n, dtype=np.int64).astype(np.uint64)
+    hi = v6_prefix(rng, n)
     lo_rand = rng.integers(0, np.iinfo(np.int64).max, n, dtype=np.int64).astype(np.uint64)
     lo_rand |= rng.integers(0, 2, n).astype(np.uint64) << np.uint64(63)
     short = rng.random(n) < 0.2  # e.g. 240e:3b7:1234:5678::3a
@@ -276,11 +296,24 @@ def random_ips(rng: np.random.Generator, n: int, v6_share: float) -> IPs:
     return IPs(v6, np.where(v6, hi, np.uint64(0)), np.where(v6, lo6, v4))
 
 
-def subnet_pool(rng: np.random.Generator, k: int) -> np.ndarray:
-    """``k`` distinct IPv4 hosts in one random /24."""
-    net = random_v4(rng, 1)[0] & np.uint64(0xFFFFFF00)
-    hosts = rng.choice(np.arange(1, 255, dtype=np.uint64), size=min(k, 254), replace=False)
-    return net | hosts
+def subnet_pool(rng: np.random.Generator, k: int, prefix: int = 24) -> np.ndarray:
+    """``k`` IPv4 hosts in one random /24 (distinct) or /16 (``prefix=16``, spread over its /24s)."""
+    if prefix == 24:
+        net = random_v4(rng, 1)[0] & np.uint64(0xFFFFFF00)
+        hosts = rng.choice(np.arange(1, 255, dtype=np.uint64), size=min(k, 254), replace=False)
+        return net | hosts
+    if prefix != 16:
+        raise ValueError(f"prefix must be 24 or 16, got {prefix}")
+    net = random_v4(rng, 1)[0] & np.uint64(0xFFFF0000)
+    third = rng.integers(0, 256, k).astype(np.uint64)
+    last = rng.integers(1, 255, k).astype(np.uint64)
+    return np.unique(net | (third << np.uint64(8)) | last)
+
+
+def v6_prefix(rng: np.random.Generator, n: int) -> np.ndarray:
+    """High 64 bits of ``n`` random carrier /64 prefixes."""
+    first = _V6_FIRST[rng.integers(0, len(_V6_FIRST), n)]
+    return (first << np.uint64(48)) | rng.integers(0, 1 << 48, n, dtype=np.int64).astype(np.uint64)
 
 
 def v4_ips(addr: np.ndarray) -> IPs:
@@ -441,9 +474,13 @@ def sample_times(
     return t.astype(np.int64)
 
 
-def honest_delay(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Delivery-to-review delay of ordinary buyers: log-normal, median 3 days, 0.5-15 days."""
-    days = np.clip(rng.lognormal(np.log(3.0), 0.8, n), 0.5, 15.0)
+def honest_delay(rng: np.random.Generator, n: int, median_days: float = 3.0) -> np.ndarray:
+    """Delivery-to-review delay of ordinary buyers: log-normal, median 3 days, 0.5-15 days.
+
+    Another ``median_days`` scales the whole range (median / 6 to median x 5).
+    """
+    m = float(median_days)
+    days = np.clip(rng.lognormal(np.log(m), 0.8, n), m / 6.0, m * 5.0)
     return (days * DAY_US).astype(np.int64)
 
 
@@ -488,9 +525,221 @@ def user_counts(rng: np.random.Generator, total: int) -> np.ndarray:
 
 @dataclass
 class Traps:
+    """Reviews per honest trap (see the module docstring); the first three are the classic ones."""
+
     flash: int
     shared: int
     default: int
+    campus: int = 0
+    ipv6_mobile: int = 0
+    common_phrase: int = 0
+    repeat_buyer: int = 0
+    defect_batch: int = 0
+    real_text: int = 0
+    prompt_review: int = 0
+    shared_device: int = 0
+
+
+@dataclass
+class _Buyers:
+    """The honest buyers of a block: reviews per buyer, each buyer's first row, who is taken."""
+
+    counts: np.ndarray
+    first_slot: np.ndarray
+    user: np.ndarray  # buyer of each row
+    taken: np.ndarray  # buyer already in a trap
+
+    def rows_of(self, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the ``chosen`` buyers, and each row's index into ``chosen``."""
+        which = np.full(len(self.counts), -1, dtype=np.int64)
+        which[chosen] = np.arange(len(chosen))
+        g = which[self.user]
+        rows = np.flatnonzero(g >= 0)
+        return rows, g[rows]
+
+    def pick(
+        self, rng: np.random.Generator, n_reviews: int, lo: int = 1, hi: int = 20
+    ) -> np.ndarray:
+        """Free buyers with ``lo``-``hi`` reviews, in random order, until they have ``n_reviews``."""
+        cand = np.flatnonzero(~self.taken & (self.counts >= lo) & (self.counts <= hi))
+        cand = rng.permutation(cand)
+        k = int(np.searchsorted(np.cumsum(self.counts[cand]), n_reviews)) + 1
+        chosen = cand[:k]
+        self.taken[chosen] = True
+        return chosen
+
+
+def _event_slots(
+    rng: np.random.Generator,
+    market: Market,
+    buyers: _Buyers,
+    total: int,
+    size: tuple[int, int],
+    window_hours: tuple[float, float],
+    multi_share: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Move one review of each of about ``total`` free buyers into short events on popular products.
+
+    Events have ``size`` buyers, last ``window_hours`` and start at 0h, 10h, 12h
+    or 20h China time; ``multi_share`` of the buyers have other reviews. Returns
+    the moved rows, their new products and times, and each row's event number.
+    """
+    counts = buyers.counts
+    lo, hi = size
+    sizes = split_total(rng, min(total, len(counts)), lo, hi)
+    multi = np.flatnonzero((counts >= 2) & ~buyers.taken)
+    single = np.flatnonzero((counts == 1) & ~buyers.taken)
+    k_total = int(sizes.sum())
+    k_multi = min(len(multi), int(round(k_total * multi_share)))
+    k_single = min(len(single), k_total - k_multi)
+    k_multi = min(len(multi), k_total - k_single)
+    chosen = np.concatenate([rng.permutation(multi)[:k_multi], rng.permutation(single)[:k_single]])
+    chosen = rng.permutation(chosen)
+    empty = np.zeros(0, dtype=np.int64)
+    if len(chosen) == 0:
+        return empty, empty, empty, empty
+    sizes = scale_counts(sizes, len(chosen), 1)
+    sizes[-1] = len(chosen) - sizes[:-1].sum()
+    sizes = sizes[sizes > 0]
+    buyers.taken[chosen] = True
+    event_products = weighted_sample(rng, market.product_prob, len(sizes))
+    if len(event_products) < len(sizes):  # tiny markets: products repeat
+        event_products = rng.choice(market.n_products, len(sizes))
+    event = np.repeat(np.arange(len(sizes)), sizes)
+    slots = buyers.first_slot[chosen[: len(event)]]
+    wlo, whi = window_hours
+    window = rng.uniform(wlo, whi, len(sizes)) * HOUR_US
+    day = sample_times(
+        rng, market, len(sizes), market.start_us + 2 * DAY_US, market.end_us - DAY_US
+    )
+    day_start = day - ((day + CHINA_OFFSET_US) % DAY_US)
+    event_start = day_start + rng.choice(np.array([0, 10, 12, 20]), len(sizes)) * HOUR_US
+    event_start = np.clip(event_start, market.start_us, market.end_us - window.astype(np.int64))
+    offset = (rng.beta(1.2, 2.5, len(event)) * window[event]).astype(np.int64)
+    return slots, event_products[event], event_start[event] + offset, event
+
+
+@dataclass(frozen=True)
+class NetPools:
+    """Honest buyers behind shared networks: carrier NAT, a campus, an IPv6 mobile range.
+
+    ``pool_reviews`` reviews per pool on average (Pareto-sized pools, so a
+    few are large); ``hosts`` addresses per pool in one /24 (``prefix=24``) or
+    spread over one /16 (``prefix=16``); ``prefix=64``: one IPv6 /64 per
+    pool, every review from its own interface id (privacy addresses).
+    ``shop_focus``: share of the buyers' reviews that go to a few shops of
+    their pool (students buying from the campus shops).
+    """
+
+    code: int
+    n_reviews: int
+    pool_reviews: float = 600.0
+    hosts: tuple[int, int] = (1, 4)
+    prefix: int = 24
+    shop_focus: float = 0.0
+    focus_shops: tuple[int, int] = (2, 6)
+
+
+def _net_pools(
+    rng: np.random.Generator,
+    market: Market,
+    buyers: _Buyers,
+    spec: NetPools,
+    ip: IPs,
+    product: np.ndarray,
+    rating: np.ndarray,
+    trap: np.ndarray,
+) -> None:
+    """Put every review of some free buyers (at most 20 reviews each) on ``spec``'s pools, in place."""
+    chosen = buyers.pick(rng, spec.n_reviews)
+    n_groups = max(2, int(round(spec.n_reviews / spec.pool_reviews)))
+    group_w = rng.pareto(1.5, n_groups) + 1.0
+    group_of_user = np.minimum(
+        np.searchsorted(np.cumsum(group_w), rng.random(len(chosen)) * group_w.sum(), "right"),
+        n_groups - 1,
+    )
+    rows, which = buyers.rows_of(chosen)
+    g = group_of_user[which]
+    if spec.prefix == 64:
+        prefixes = v6_prefix(rng, n_groups)
+        ip.v6[rows] = True
+        ip.hi[rows] = prefixes[g]
+        ip.lo[rows] = rng.integers(1, np.iinfo(np.int64).max, len(rows), dtype=np.int64).astype(
+            np.uint64
+        )
+    else:
+        n_hosts = rng.integers(spec.hosts[0], spec.hosts[1] + 1, n_groups)
+        pools = [subnet_pool(rng, int(h), spec.prefix) for h in n_hosts]
+        n_hosts = np.array([len(p) for p in pools], dtype=np.int64)
+        pool_start = np.concatenate([[0], np.cumsum(n_hosts)[:-1]])
+        flat_pool = np.concatenate(pools)
+        host = (rng.random(len(rows)) * n_hosts[g]).astype(np.int64)
+        ip.v6[rows] = False
+        ip.hi[rows] = 0
+        ip.lo[rows] = flat_pool[pool_start[g] + host]
+    trap[rows] = spec.code
+    if spec.shop_focus > 0 and len(rows):
+        lo, hi = spec.focus_shops
+        k = rng.integers(lo, hi + 1, n_groups)
+        shops = [weighted_sample(rng, market.shop_weight, int(x)) for x in k]
+        n_sh = np.array([len(s) for s in shops], dtype=np.int64)
+        start = np.concatenate([[0], np.cumsum(n_sh)[:-1]])
+        flat = np.concatenate(shops)
+        fm = rng.random(len(rows)) < spec.shop_focus
+        focus, gf = rows[fm], g[fm]
+        pick = flat[start[gf] + (rng.random(len(focus)) * n_sh[gf]).astype(np.int64)]
+        product[focus] = sample_products_in_shops(rng, market, pick)
+        rating[focus] = sample_ratings(rng, market, product[focus])
+
+
+def _households(
+    rng: np.random.Generator,
+    buyers: _Buyers,
+    n_reviews: int,
+    size: tuple[int, int],
+    ip: IPs,
+    device: np.ndarray,
+    trap: np.ndarray,
+) -> None:
+    """Families sharing one phone and the home address: every review of ``size``-member households."""
+    chosen = buyers.pick(rng, n_reviews)
+    k = rng.integers(size[0], size[1] + 1, len(chosen))
+    household = np.repeat(np.arange(len(chosen)), k)[: len(chosen)]
+    n_h = int(household.max()) + 1 if len(chosen) else 0
+    head = chosen[np.searchsorted(household, np.arange(n_h))]  # each household's first member
+    src = buyers.first_slot[head]  # the head's first review: the family's phone and address
+    phone = np.where(device[src] == 0, random_device(rng, n_h), device[src])
+    home = ip.take(src)
+    rows, which = buyers.rows_of(chosen)
+    h = household[which]
+    device[rows] = phone[h]
+    ip.v6[rows], ip.hi[rows], ip.lo[rows] = home.v6[h], home.hi[h], home.lo[h]
+    trap[rows] = TRAP_SHARED_DEVICE
+
+
+def _repeat_buyers(
+    rng: np.random.Generator,
+    market: Market,
+    buyers: _Buyers,
+    n_reviews: int,
+    product: np.ndarray,
+    rating: np.ndarray,
+    trap: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loyal buyers (3-40 reviews) who buy again and again from one or two shops; returns (rows, buyer)."""
+    chosen = buyers.pick(rng, n_reviews, lo=3, hi=40)
+    cum = np.cumsum(market.shop_weight)
+    home = np.minimum(
+        np.searchsorted(cum, rng.random((len(chosen), 2)) * cum[-1]), market.n_shops - 1
+    )
+    rows, which = buyers.rows_of(chosen)
+    second = rng.random(len(rows)) < 0.25
+    shop = np.where(second, home[which, 1], home[which, 0])
+    product[rows] = sample_products_in_shops(rng, market, shop)
+    r = sample_ratings(rng, market, product[rows])
+    rating[rows] = np.where(rng.random(len(rows)) < 0.8, np.maximum(r, 4), r).astype(np.int8)
+    trap[rows] = TRAP_REPEAT_BUYER
+    return rows, which
 
 
 def honest_block(
@@ -501,12 +750,17 @@ def honest_block(
     traps: Traps,
     user_offset: int,
 ) -> tuple[pl.DataFrame, int]:
-    """``n_honest`` honest reviews including the traps; returns the block and the user count."""
+    """``n_honest`` honest reviews including the traps; returns the block and the user count.
+
+    Traps are drawn in a fixed order and only when their size is positive, so
+    a trap left at zero draws nothing and shifts no other part of the market.
+    """
     counts = user_counts(rng, n_honest)
     n_users = len(counts)
     first_slot = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     user = np.repeat(np.arange(n_users, dtype=np.int64), counts)
     n = n_honest
+    buyers = _Buyers(counts, first_slot, user, np.zeros(n_users, dtype=bool))
 
     english_u = rng.random(n_users) < cfg.english_share
     home = random_ips(rng, n_users, cfg.ipv6_share)
@@ -517,42 +771,20 @@ def honest_block(
     created = sample_times(rng, market, n)
     rating = sample_ratings(rng, market, product)
     trap = np.full(n, TRAP_NONE, dtype=np.int8)
-    taken = np.zeros(n_users, dtype=bool)
 
     # ---- flash sales: one slot of each buyer moves into the burst ----
     if traps.flash > 0:
-        lo, hi = cfg.flash_sale_size
-        sizes = split_total(rng, min(traps.flash, n_users), lo, hi)
-        multi = np.flatnonzero(counts >= 2)
-        single = np.flatnonzero(counts == 1)
-        k_total = int(sizes.sum())
-        k_multi = min(len(multi), int(round(k_total * 0.8)))
-        k_single = min(len(single), k_total - k_multi)
-        k_multi = min(len(multi), k_total - k_single)
-        buyers = np.concatenate(
-            [rng.permutation(multi)[:k_multi], rng.permutation(single)[:k_single]]
+        slots, prods, times, _ = _event_slots(
+            rng,
+            market,
+            buyers,
+            traps.flash,
+            cfg.flash_sale_size,
+            cfg.flash_sale_window_hours,
+            cfg.flash_sale_multi_share,
         )
-        buyers = rng.permutation(buyers)
-        sizes = scale_counts(sizes, len(buyers), 1)
-        sizes[-1] = len(buyers) - sizes[:-1].sum()
-        sizes = sizes[sizes > 0]
-        taken[buyers] = True
-        event_products = weighted_sample(rng, market.product_prob, len(sizes))
-        if len(event_products) < len(sizes):  # tiny markets: products repeat
-            event_products = rng.choice(market.n_products, len(sizes))
-        event = np.repeat(np.arange(len(sizes)), sizes)
-        slots = first_slot[buyers[: len(event)]]
-        wlo, whi = cfg.flash_sale_window_hours
-        window = rng.uniform(wlo, whi, len(sizes)) * HOUR_US
-        day = sample_times(
-            rng, market, len(sizes), market.start_us + 2 * DAY_US, market.end_us - DAY_US
-        )
-        day_start = day - ((day + CHINA_OFFSET_US) % DAY_US)
-        event_start = day_start + rng.choice(np.array([0, 10, 12, 20]), len(sizes)) * HOUR_US
-        event_start = np.clip(event_start, market.start_us, market.end_us - window.astype(np.int64))
-        offset = (rng.beta(1.2, 2.5, len(event)) * window[event]).astype(np.int64)
-        product[slots] = event_products[event]
-        created[slots] = event_start[event] + offset
+        product[slots] = prods
+        created[slots] = times
         r = sample_ratings(rng, market, product[slots])
         rating[slots] = np.where(rng.random(len(slots)) < 0.85, 5, r).astype(np.int8)
         trap[slots] = TRAP_FLASH
@@ -561,51 +793,54 @@ def honest_block(
     roam = rng.random(n) < 0.08
     ip = ip.where(roam, random_ips(rng, n, cfg.ipv6_share))
 
-    # ---- carrier-NAT / campus IPs: every review of the chosen buyers ----
-    if traps.shared > 0:
-        cand = np.flatnonzero(~taken & (counts <= 20))
-        cand = rng.permutation(cand)
-        k = int(np.searchsorted(np.cumsum(counts[cand]), traps.shared)) + 1
-        chosen = cand[:k]
-        taken[chosen] = True
-        n_groups = max(2, int(round(traps.shared / 600)))
-        group_w = rng.pareto(1.5, n_groups) + 1.0
-        group_of_user = np.minimum(
-            np.searchsorted(np.cumsum(group_w), rng.random(len(chosen)) * group_w.sum(), "right"),
-            n_groups - 1,
+    # ---- carrier-NAT pools, campus networks, IPv6 mobile ranges: every review of the buyers ----
+    for spec in _net_specs(cfg, traps):
+        _net_pools(rng, market, buyers, spec, ip, product, rating, trap)
+
+    repeat_rows = repeat_which = None
+    if traps.repeat_buyer > 0:
+        repeat_rows, repeat_which = _repeat_buyers(
+            rng, market, buyers, traps.repeat_buyer, product, rating, trap
         )
-        n_hosts = rng.integers(1, 5, n_groups)
-        pools = [subnet_pool(rng, int(h)) for h in n_hosts]
-        pool_start = np.concatenate([[0], np.cumsum(n_hosts)[:-1]])
-        flat_pool = np.concatenate(pools)
-        in_shared = np.zeros(n_users, dtype=np.int64) - 1
-        in_shared[chosen] = group_of_user
-        g = in_shared[user]
-        rows = np.flatnonzero(g >= 0)
-        host = (rng.random(len(rows)) * n_hosts[g[rows]]).astype(np.int64)
-        addr = flat_pool[pool_start[g[rows]] + host]
-        ip.v6[rows] = False
-        ip.hi[rows] = 0
-        ip.lo[rows] = addr
-        trap[rows] = TRAP_SHARED
+    defect = None
+    if traps.defect_batch > 0:  # a bad batch: a burst of genuine, varied complaints
+        slots, prods, times, event = _event_slots(
+            rng,
+            market,
+            buyers,
+            traps.defect_batch,
+            cfg.defect_batch_size,
+            cfg.defect_window_hours,
+            0.9,
+        )
+        product[slots] = prods
+        created[slots] = times
+        rating[slots] = rng.choice(np.array([1, 1, 1, 2, 2, 3], dtype=np.int8), len(slots))
+        trap[slots] = TRAP_DEFECT_BATCH
+        defect = (slots, event)
 
     device = np.where((dev2[user] != 0) & (rng.random(n) < 0.3), dev2[user], dev1[user]).astype(
         np.uint64
     )
     device[rng.random(n) < cfg.device_null_share] = 0
+    if traps.shared_device > 0:
+        _households(rng, buyers, traps.shared_device, cfg.household_size, ip, device, trap)
 
     category = market.product_cat[product]
     text = texts.honest_texts(rng, rating, category, english_u[user])
+    text = _trap_texts(
+        rng, cfg, traps, text, rating, category, trap, repeat_rows, repeat_which, defect, buyers
+    )
 
-    # ---- platform default texts ----
-    if traps.default > 0:
-        free = trap == TRAP_NONE
-        w = np.where(free, np.where(rating == 5, 1.0, 0.12), 0.0)
-        rows = np.sort(weighted_sample(rng, w, traps.default))
-        text = text.scatter(rows, texts.default_texts(rng, rating[rows]))
-        trap[rows] = TRAP_DEFAULT
-
-    delivered = created - honest_delay(rng, n)
+    delivered = created - honest_delay(rng, n, cfg.honest_delay_days)
+    if traps.prompt_review > 0:  # confirm receipt, then review at once, as the app prompts
+        free = np.flatnonzero(trap == TRAP_NONE)
+        rows = np.sort(rng.choice(free, min(traps.prompt_review, len(free)), replace=False))
+        lo, hi = cfg.prompt_review_minutes
+        delivered[rows] = created[rows] - (log_uniform(rng, lo, hi, len(rows)) * MINUTE_US).astype(
+            np.int64
+        )
+        trap[rows] = TRAP_PROMPT_REVIEW
     block = make_block(
         n,
         shop=market.product_shop[product],
@@ -626,6 +861,77 @@ def honest_block(
     return block, n_users
 
 
+def _net_specs(cfg: GeneratorConfig, traps: Traps) -> list[NetPools]:
+    specs = [
+        NetPools(TRAP_SHARED, traps.shared, cfg.shared_ip_pool_reviews, cfg.shared_ip_hosts),
+        NetPools(
+            TRAP_CAMPUS,
+            traps.campus,
+            cfg.campus_pool_reviews,
+            cfg.campus_hosts,
+            prefix=16,
+            shop_focus=cfg.campus_shop_focus,
+        ),
+        NetPools(TRAP_IPV6_MOBILE, traps.ipv6_mobile, cfg.ipv6_mobile_pool_reviews, prefix=64),
+    ]
+    return [s for s in specs if s.n_reviews > 0]
+
+
+def _trap_texts(
+    rng: np.random.Generator,
+    cfg: GeneratorConfig,
+    traps: Traps,
+    text: pl.Series,
+    rating: np.ndarray,
+    category: np.ndarray,
+    trap: np.ndarray,
+    repeat_rows: np.ndarray | None,
+    repeat_which: np.ndarray | None,
+    defect: tuple[np.ndarray, np.ndarray] | None,
+    buyers: _Buyers,
+) -> pl.Series:
+    """The text-level traps, in place of the natural texts of the rows they take."""
+    if repeat_rows is not None and len(repeat_rows):
+        # some loyal buyers paste their own text every time
+        same_u = rng.random(int(repeat_which.max()) + 1) < cfg.repeat_same_text
+        rows = repeat_rows[same_u[repeat_which]]
+        text = text.scatter(rows, text.gather(buyers.first_slot[buyers.user[rows]]))
+    if defect is not None and len(defect[0]):
+        # the complaints of one batch often name the same fault, each in the buyer's own words
+        slots, event = defect
+        fault = texts.aspect_phrases(
+            rng, category[slots][np.unique(event, return_index=True)[1]], texts.NEG
+        )
+        chinese = text.gather(slots).str.contains("[\u4e00-\u9fff]").fill_null(False).to_numpy()
+        named = (rng.random(len(slots)) < cfg.defect_phrase_share) & chinese
+        rows = slots[named]
+        sep = pl.Series(["，", "。", "！", " "]).gather(rng.integers(0, 4, len(rows)))
+        joined = pl.DataFrame(
+            {"f": fault.gather(event[named]), "s": sep, "t": text.gather(rows)}
+        ).select(pl.concat_str(["f", "s", "t"]).alias("x"))["x"]
+        text = text.scatter(rows, joined)
+    if traps.default > 0:  # platform default texts
+        free = trap == TRAP_NONE
+        w = np.where(free, np.where(rating == 5, 1.0, 0.12), 0.0)
+        rows = np.sort(weighted_sample(rng, w, traps.default))
+        text = text.scatter(rows, texts.default_texts(rng, rating[rows]))
+        trap[rows] = TRAP_DEFAULT
+    if traps.common_phrase > 0:  # "物流很快，质量很好": the same short praise from thousands
+        free = trap == TRAP_NONE
+        w = np.where(free, np.select([rating >= 4, rating == 3], [1.0, 0.08], 0.0), 0.0)
+        rows = np.sort(weighted_sample(rng, w, traps.common_phrase))
+        text = text.scatter(rows, texts.common_phrase_texts(rng, len(rows), cfg.common_phrases))
+        trap[rows] = TRAP_COMMON_PHRASE
+    if traps.real_text > 0:  # real buyers' words from a public corpus, where installed
+        free = np.flatnonzero(trap == TRAP_NONE)
+        rows = np.sort(rng.choice(free, min(traps.real_text, len(free)), replace=False))
+        real = texts.corpus_texts(rng, rating[rows])
+        if real is not None:  # else the built-in texts stay (texts.corpus_texts logs why)
+            text = text.scatter(rows, real)
+            trap[rows] = TRAP_REAL_TEXT
+    return text
+
+
 def camouflage_block(
     rng: np.random.Generator,
     market: Market,
@@ -634,11 +940,15 @@ def camouflage_block(
     home: IPs,
     device: np.ndarray,
     counts: np.ndarray,
+    before: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    """Ordinary-looking reviews of fake (ring) accounts on popular products at random times.
+    """Ordinary-looking reviews of fake accounts on popular products at random times.
 
     They are labelled honest: the review itself is unremarkable; only the
-    account is fake (see :mod:`benchmarks.generator`).
+    account is fake (see :mod:`benchmarks.generator`). Ring accounts get
+    them as camouflage; aged accounts of the other families as their history,
+    then written before ``before`` (per account, microseconds): the market's
+    time pattern squeezed into the account's past.
     """
     counts = np.asarray(counts, dtype=np.int64)
     n = int(counts.sum())
@@ -648,6 +958,10 @@ def camouflage_block(
     product = sample_products(rng, market, n)
     rating = sample_ratings(rng, market, product)
     created = sample_times(rng, market, n)
+    if before is not None:
+        end = np.maximum(np.asarray(before, dtype=np.int64)[owner], market.start_us + DAY_US)
+        frac = (created - market.start_us) / max(market.end_us - market.start_us, 1)
+        created = (market.start_us + frac * (end - market.start_us)).astype(np.int64)
     text = texts.honest_texts(rng, rating, market.product_cat[product], np.zeros(n, bool))
     ip = home.take(owner)
     return make_block(
@@ -657,7 +971,7 @@ def camouflage_block(
         user=np.asarray(users)[owner],
         rating=rating,
         created=created,
-        delivered=created - honest_delay(rng, n),
+        delivered=created - honest_delay(rng, n, cfg.honest_delay_days),
         text=text,
         ip_v6=ip.v6,
         ip_hi=ip.hi,

@@ -424,6 +424,15 @@ def render_markdown(results: dict) -> str:
         lines.append("")
     if scale.get("status") == "ok":
         lines += _scale_section(scale)
+    m = results.get("matrix") or {}
+    if m.get("status") == "ok":
+        lines += [
+            "## Scenario matrix",
+            "",
+            f"{m['cells_meeting_target']} of {m['cells']} cells meet their target on seeds "
+            f"{m['seeds']}: see [matrix.md](matrix.md) (`benchmarks/matrix.py`).",
+            "",
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -515,34 +524,254 @@ def _scale_section(scale: dict) -> list[str]:
 # ----------------------------------------------------------------------------- README
 
 
+def _link(out_dir, name: str, readme: Path, what: str) -> str:
+    """`` what: [path](path).`` for ``out_dir/name`` relative to the README, or "" outside its tree."""
+    if out_dir is None:
+        return ""
+    try:
+        rel = os.path.relpath(Path(out_dir).resolve() / name, readme.resolve().parent)
+    except ValueError:  # other drive on Windows
+        return ""
+    return "" if rel.startswith("..") else f" {what}: [{rel}]({rel})."
+
+
 def readme_section(results: dict, out_dir: str | os.PathLike[str] | None, readme: Path) -> str:
     """What goes between the README markers: the summary table and where it came from."""
     lines = summary_table(results)
-    where = ""
-    if out_dir is not None:
-        try:
-            rel = os.path.relpath(Path(out_dir).resolve() / "results.md", readme.resolve().parent)
-            if not rel.startswith(".."):
-                where = f" Full tables, per-family and trap figures, ablation and plots: [{rel}]({rel})."
-        except ValueError:  # other drive on Windows
-            pass
+    where = _link(
+        out_dir,
+        "results.md",
+        readme,
+        "Full tables, per-family and trap figures, ablation and plots",
+    )
     lines += ["", f"Latest run: {_run_line(results)}.{where}"]
     return "\n".join(lines)
 
 
 def update_readme(path: str | os.PathLike[str], results: dict, out_dir=None) -> bool:
     """Replace the text between ``START`` and ``END`` in ``path``; False if the markers are absent."""
+    return _replace_section(path, START, END, lambda p: readme_section(results, out_dir, p))
+
+
+def _replace_section(path, start: str, end: str, body) -> bool:
+    """Put ``body(path)`` between the ``start`` and ``end`` markers of ``path`` (atomically)."""
     from detector.atomic import write_text
 
     p = Path(path)
     if not p.is_file():
         return False
     text = p.read_text(encoding="utf-8")
-    i = text.find(START)
-    j = text.find(END, i + len(START)) if i >= 0 else -1
+    i = text.find(start)
+    j = text.find(end, i + len(start)) if i >= 0 else -1
     if i < 0 or j < 0:
         return False
-    new = text[: i + len(START)] + "\n" + readme_section(results, out_dir, p) + "\n" + text[j:]
+    new = text[: i + len(start)] + "\n" + body(p) + "\n" + text[j:]
     if new != text:
         write_text(new, p)
     return True
+
+
+# ----------------------------------------------------------------------------- scenario matrix
+
+MATRIX_START = "<!-- matrix:start -->"
+MATRIX_END = "<!-- matrix:end -->"
+
+
+def _cell_fig(r: dict | None, targets: dict) -> str:
+    """ROC-AUC / AP / precision / recall of a cell, a ✗ after each figure below its target."""
+    if r is None:
+        return DASH
+
+    def mark(key):
+        v = r.get(key)
+        if key not in targets:
+            return _num(v, 2)
+        miss = v is None or (isinstance(v, float) and math.isnan(v)) or v < targets[key]
+        return _num(v, 2) + ("✗" if miss else "")
+
+    return " / ".join(
+        [mark("roc_auc"), _num(r.get("average_precision"), 2), mark("precision"), mark("recall")]
+    )
+
+
+def matrix_tables(res: dict) -> list[str]:
+    """The family x variant table, the single-signal table and the honest crowds' table."""
+    from benchmarks.matrix import ATTACK_VARIANTS, HONEST_TRAP
+
+    t = res.get("targets", {})
+    by = {(r["family"], r["variant"]): r for r in res.get("summary", [])}
+    fams = [f for f in ATTACK_FAMILIES if any(k[0] == f for k in by)]
+    lines: list[str] = []
+    if fams:
+        lines += [
+            "Attack families × evasions: ROC-AUC / AP / flagged precision / recall, means over seeds "
+            f"(✗: below the target ROC-AUC {t.get('roc_auc')}, precision {t.get('precision')}, "
+            f"recall {t.get('recall')})",
+            "",
+        ]
+        rows = [
+            [v] + [_cell_fig(by.get((f, v)), t) for f in fams]
+            for v in ATTACK_VARIANTS
+            if any((f, v) in by for f in fams)
+        ]
+        lines += _table(["variant", *fams], rows) + [""]
+    sig = [r for r in res.get("summary", []) if r["kind"] == "signal"]
+    if sig:
+        feat = res.get("signal_feature", {})
+        lines += [
+            "Single strong signal: campaigns honest-looking in every way but one tell",
+            "",
+        ]
+        rows = [
+            [
+                r["variant"],
+                f"`{feat.get(r['variant'], '?')}`",
+                _num(r.get("tell_auc"), 3),
+                f"{_num(r['recall'], 2)} (min {_num(r['min_recall'], 2)})",
+                _num(r["precision"], 2),
+                _num(r["roc_auc"], 3),
+                _num(r["average_precision"], 3),
+                _top(r),
+            ]
+            for r in sig
+        ]
+        lines += _table(
+            [
+                "tell",
+                "feature",
+                "feature's own ROC-AUC",
+                "engine recall",
+                "precision",
+                "engine ROC-AUC",
+                "AP",
+                "best single feature",
+            ],
+            rows,
+        ) + [""]
+    hon = [r for r in res.get("summary", []) if r["kind"] == "honest"]
+    if hon:
+        lines += [
+            f"Honest crowds (3-12 % of the reviews, beside all four attack families): flag rate of the "
+            f"crowd, mean (max over seeds); target ≤ {_pct(t.get('trap_flag_rate'))}",
+            "",
+        ]
+        rows = [
+            [
+                r["variant"],
+                f"`{HONEST_TRAP.get(r['variant'], '?')}`",
+                f"{_pct(r['target_flag_rate'])} ({_pct(r['max_target_flag_rate'])})"
+                + ("" if r["meets_target"] else " ✗"),
+                _pct(r["honest_flag_rate"]),
+                _top(r),
+                _cell_fig(r, {}),
+            ]
+            for r in hon
+        ]
+        lines += _table(
+            [
+                "crowd",
+                "trap label",
+                "crowd flagged",
+                "all honest flagged",
+                "feature most raised on the crowd (ROC-AUC vs other honest)",
+                "attacks: ROC-AUC / AP / P / R",
+            ],
+            rows,
+        ) + [""]
+    return lines
+
+
+def _top(r: dict) -> str:
+    name = r.get("top_feature")
+    return DASH if not name else f"`{name}` {_num(r.get('top_feature_auc'), 2)}"
+
+
+def _matrix_run_line(res: dict) -> str:
+    seeds = res.get("seeds", [])
+    return (
+        f"{len(res.get('cells', []))} cells × {len(seeds)} {res.get('seed_kind', '')} seeds "
+        f"({', '.join(str(s) for s in seeds)}) × {res.get('n_reviews', 0):,} reviews; "
+        f"real text: {res.get('notes', {}).get('real_text_source', '?')}; "
+        f"{sum(1 for r in res.get('summary', []) if r['meets_target'])} of "
+        f"{len(res.get('summary', []))} cells meet their target"
+    )
+
+
+def render_matrix(res: dict) -> str:
+    """The whole ``matrix.md``."""
+    lines = ["# review-detector scenario matrix", "", _run_line(res), "", _matrix_run_line(res), ""]
+    lines += [
+        "Every cell is its own generated market (`benchmarks/matrix.py`: parameters drawn per seed, "
+        "the drawn values in matrix.json `parameters`); the engine scores every review and flags by "
+        "its own label-free threshold; figures from `benchmarks/metrics.py`.",
+        "",
+    ]
+    lines += matrix_tables(res)
+    worst = sorted(
+        (r for r in res.get("summary", []) if r["kind"] != "honest"),
+        key=lambda r: (r.get("recall") or 0) * (r.get("precision") or 0),
+    )[:8]
+    if worst:
+        lines += ["## Worst cells (lowest precision × recall)", ""]
+        lines += _table(
+            ["cell", "ROC-AUC (min)", "AP", "precision (min)", "recall (min)"],
+            [
+                [
+                    f"{r['family']}/{r['variant']}",
+                    f"{_num(r['roc_auc'])} ({_num(r['min_roc_auc'])})",
+                    _num(r["average_precision"]),
+                    f"{_num(r['precision'], 2)} ({_num(r['min_precision'], 2)})",
+                    f"{_num(r['recall'], 2)} ({_num(r['min_recall'], 2)})",
+                ]
+                for r in worst
+            ],
+        ) + [""]
+    lines += ["## Every cell and seed", ""]
+    lines += _table(
+        [
+            "cell",
+            "seed",
+            "fakes",
+            "target",
+            "ROC-AUC",
+            "AP",
+            "precision",
+            "recall",
+            "crowd flagged",
+            "traps flagged",
+            "best single feature",
+            "s",
+        ],
+        [
+            [
+                f"{r['family']}/{r['variant']}",
+                str(r["seed"]),
+                f"{r['n_fake']:,}",
+                f"{r['n_target']:,}",
+                _num(r["roc_auc"]),
+                _num(r["average_precision"]),
+                _num(r["precision"], 2),
+                _num(r["recall"], 2),
+                _pct(r["target_flag_rate"]),
+                _pct(r["trap_flag_rate"]),
+                _top(r),
+                _secs(r["seconds"]),
+            ]
+            for r in res.get("rows", [])
+        ],
+    ) + [""]
+    if res.get("warnings"):
+        lines += ["## Warnings", ""] + [f"- {w}" for w in res["warnings"]] + [""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def update_matrix_readme(path: str | os.PathLike[str], res: dict, out_dir=None) -> bool:
+    """Put the matrix tables between ``MATRIX_START`` and ``MATRIX_END`` in ``path``."""
+
+    def body(p: Path) -> str:
+        where = _link(out_dir, "matrix.md", p, "Every cell and seed, drawn parameters")
+        lines = matrix_tables(res)
+        lines += [f"Run: {_run_line(res)}; {_matrix_run_line(res)}.{where}"]
+        return "\n".join(lines)
+
+    return _replace_section(path, MATRIX_START, MATRIX_END, body)

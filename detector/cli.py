@@ -9,9 +9,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from detector import __version__
+from detector import __version__, monitor
 from detector.clock import generation_time
-from detector.contract import InputError, parse_column_map
+from detector.contract import InputError, InputSpec, parse_column_map
 from detector.interrupts import stop_on_signals, stop_signal
 from detector.webapp import command as webapp
 
@@ -38,6 +38,32 @@ def _add_scan(sub) -> None:
     p.add_argument(
         "--columns",
         help="map input headers to contract names, e.g. '评价时间=created_at,评分=rating'",
+    )
+    p.add_argument(
+        "--preset",
+        choices=("taobao", "tmall", "jd", "pdd", "douyin"),
+        help="read a seller-centre review export of this platform: its usual headers are "
+        "mapped onto the contract (--columns overrides), nicknames are masked (not accounts), "
+        "naive times are Beijing time",
+    )
+    p.add_argument(
+        "--shop",
+        metavar="NAME",
+        help="the shop of an export without a shop column (the export is one shop's)",
+    )
+    p.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="IANA time zone of naive times in the input, e.g. Asia/Shanghai (default: "
+        "Asia/Shanghai with --preset, else UTC); packets show times in it",
+    )
+    p.add_argument(
+        "--orders",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="an order export (CSV/Excel) joined on the order id for paid, shipped and "
+        "received times (repeat for several files)",
     )
     p.add_argument("--since", help="only reviews created at or after this time (ISO-8601)")
     p.add_argument("--until", help="only reviews created before this time (ISO-8601)")
@@ -169,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_bench(sub)
     _add_evidence(sub)
+    monitor.add_parser(sub)
     webapp.add_parser(sub)
     return parser
 
@@ -185,7 +212,15 @@ def cmd_scan(args) -> int:
         threshold=args.threshold,
     )
     inputs = args.input if len(args.input) > 1 else args.input[0]
-    columns = parse_column_map(args.columns)
+    spec = InputSpec(
+        columns=parse_column_map(args.columns),
+        preset=args.preset,
+        shop=args.shop,
+        timezone=args.timezone,
+        orders=tuple(args.orders),
+        since=args.since,
+        until=args.until,
+    )
     if args.out_of_core and args.engine != "polars":
         err.print(
             f"[bold red]error:[/] --out-of-core runs on the polars engine; --engine "
@@ -214,9 +249,7 @@ def cmd_scan(args) -> int:
                     inputs,
                     args.out,
                     args.incremental,
-                    columns=columns,
-                    since=args.since,
-                    until=args.until,
+                    spec=spec,
                     config=config,
                     engine=engine,
                     partition_by=args.partition_by or "month",
@@ -225,9 +258,7 @@ def cmd_scan(args) -> int:
                 result = run_scan(
                     inputs,
                     args.out,
-                    columns=columns,
-                    since=args.since,
-                    until=args.until,
+                    spec=spec,
                     config=config,
                     engine=engine,
                     partition_by=args.partition_by,
@@ -337,6 +368,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "bench": cmd_bench,
     "evidence": cmd_evidence,
+    "monitor": monitor.run,
     "serve": webapp.run,
 }
 

@@ -1,9 +1,15 @@
 """Loading reviews into the input contract.
 
 Inputs are Parquet (one file, a directory - hive partitions such as
-``dt=2025-01-01/part.parquet`` allowed - or a glob) or UTF-8 CSV (Chinese
-headers and a BOM allowed) whose headers are renamed onto contract names with a
-column mapping such as ``"订单号=order_id,评价时间=created_at"``.
+``dt=2025-01-01/part.parquet`` allowed - or a glob), UTF-8 CSV (Chinese
+headers and a BOM allowed) or Excel (:mod:`detector.readers`), whose headers
+are renamed onto contract names with a column mapping such as
+``"订单号=order_id,评价时间=created_at"`` and/or a seller-centre preset
+(:mod:`detector.presets`). How to read them is one :class:`InputSpec`
+(mapping, preset, shop, time zone, order exports, time window). Columns an
+export leaves out are derived (:mod:`detector.identities`: review id, shop,
+pseudo-accounts behind masked nicknames) or joined from order exports
+(:mod:`detector.orders`).
 
 Every file is scanned on its own, renamed, and its columns normalised to the
 contract types (:data:`detector.schema.CONTRACT`) with non-strict casts, so
@@ -16,10 +22,11 @@ Every row is either scored or rejected with one reason, never dropped: a bad
 row gets a ``_reject_reason`` (the first that applies, in this order):
 
 1. null or empty key (``review_id``, ``shop_id``, ``product_id``, ``user_id``)
-2. rating missing, not an integer, or outside 1-5
+2. rating missing, not an integer, or outside 1-5 (words such as 五星 or 好评 are
+   read as :data:`detector.presets.RATING_WORDS` says)
 3. ``created_at`` null or unparseable
 4. duplicate ``review_id`` (the first occurrence among rows passing 1-3 is kept)
-5. invalid ``ip`` (null is fine)
+5. invalid ``ip`` (null is fine; a masked ``117.136.*.*`` is kept)
 6. a DSR score outside 1-5 or not an integer (null is fine)
 7. unparseable ``delivered_at`` (null is fine)
 
@@ -30,7 +37,6 @@ whose message names the file or column and says what to do.
 
 from __future__ import annotations
 
-import codecs
 import glob
 import os
 import re
@@ -43,11 +49,23 @@ from pathlib import Path
 
 import polars as pl
 
+from detector.errors import InputError
+from detector.hashing import file_sha256
+from detector.presets import PRESETS, Preset, header_key, match_headers
+from detector.readers import SUFFIXES, open_table
 from detector.schema import CONTRACT, DSR_COLUMNS, OPTIONAL, REQUIRED, UTC_DATETIME
-from features.ipaddr import ip_is_valid
+from detector.values import as_text as _as_text
+from detector.values import castable as _castable
+from detector.values import clean_timestamp_text as _clean_timestamp_text
+from detector.values import id_text
+from detector.values import parse_clean_timestamp as _parse_clean_timestamp
+from detector.values import rating_text as _rating_text
+from detector.values import temporal_to_utc as _temporal_to_utc
+from features.ipaddr import ip_is_valid, ip_masked
 
 __all__ = [
     "InputError",
+    "InputSpec",
     "LoadedInput",
     "load_reviews",
     "parse_column_map",
@@ -62,7 +80,6 @@ _ID_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, "order_id", "device_id")
 REASON_COLUMN = "_reject_reason"
 DUPLICATE_REASON = "duplicate review_id (first kept)"
 
-_SUFFIXES = {".parquet": "parquet", ".csv": "csv"}
 _GLOB_CHARS = ("*", "?", "[")
 #: Partition keys whose value is the review date; partitions far outside
 #: [since, until) are skipped without being opened.
@@ -85,6 +102,9 @@ _ID = f"{_P}id"  # review_id as normalised (the rejects show it as read)
 _CLAIM = f"{_P}claim"  # rejected by checks 5-7 only, and its id's first row passing 1-3
 
 #: Headers seen in seller-centre exports, used only to suggest a --columns mapping.
+#: The shop of a one-shop export (no shop column) when a preset is given without --shop.
+DEFAULT_SHOP = "shop"
+
 _HEADER_HINTS: dict[str, tuple[str, ...]] = {
     "review_id": ("评价ID", "评价id", "评价编号", "评论ID", "评论id", "评论编号", "评价单号"),
     "shop_id": ("店铺", "店铺ID", "店铺id", "店铺编号", "店铺名称", "商家", "商家ID"),
@@ -100,10 +120,152 @@ _HEADER_HINTS: dict[str, tuple[str, ...]] = {
 }
 
 
-class InputError(Exception):
-    """A problem with the input; the message names the file or column and what to do."""
+def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone this machine knows, else :class:`InputError`."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InputError(
+            f"unknown time zone {name!r}; give an IANA name such as Asia/Shanghai or UTC"
+        ) from None
+    return name
 
-    exit_code = 2
+
+def _window_text(value) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How to read a scan's input: everything besides the file paths.
+
+    Recorded in ``summary.json`` (``input``, :meth:`to_dict`) so that
+    ``evidence`` and incremental runs re-read the input exactly as it was
+    scanned (:meth:`from_dict`).
+
+    Attributes
+    ----------
+    columns : dict, optional
+        ``{file header: contract name}`` (``--columns``); overrides the preset.
+    preset : str, optional
+        A seller-centre export layout (:data:`detector.presets.PRESETS`).
+    shop : str, optional
+        The shop of an export without a shop column (``--shop``).
+    timezone : str, optional
+        IANA zone of naive times in the input; default :attr:`effective_timezone`.
+    orders : tuple of str
+        Order-export files joined on ``order_id`` (``--orders``).
+    since, until : str or datetime, optional
+        Only reviews created in ``[since, until)``; naive bounds are in the time zone.
+    """
+
+    columns: dict[str, str] | None = None
+    preset: str | None = None
+    shop: str | None = None
+    timezone: str | None = None
+    orders: tuple[str, ...] = ()
+    since: datetime | date | str | None = None
+    until: datetime | date | str | None = None
+
+    def __post_init__(self) -> None:
+        from detector.presets import PRESETS
+
+        if self.preset is not None and self.preset not in PRESETS:
+            raise InputError(f"unknown preset {self.preset!r}; choose from {', '.join(PRESETS)}")
+        if self.timezone is not None:
+            check_timezone(self.timezone)
+        if self.shop is not None and not str(self.shop).strip():
+            raise InputError("--shop needs a non-empty shop name")
+        orders = (self.orders,) if isinstance(self.orders, str | os.PathLike) else self.orders
+        object.__setattr__(self, "orders", tuple(os.fspath(o) for o in orders or ()))
+        if self.columns is not None:
+            object.__setattr__(self, "columns", dict(self.columns) or None)
+
+    @property
+    def effective_timezone(self) -> str:
+        """The zone naive times are read in: the given one, else the preset's, else UTC."""
+        if self.timezone is not None:
+            return self.timezone
+        if self.preset is not None:
+            from detector.presets import PRESETS
+
+            return PRESETS[self.preset].timezone
+        return "UTC"
+
+    def to_dict(self) -> dict:
+        """A JSON-ready record (``since``/``until`` as ISO text)."""
+        return {
+            "columns": dict(self.columns) if self.columns else None,
+            "preset": self.preset,
+            "shop": self.shop,
+            "timezone": self.timezone,
+            "orders": list(self.orders),
+            "since": _window_text(self.since),
+            "until": _window_text(self.until),
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict | None) -> InputSpec:
+        """The spec :meth:`to_dict` wrote; unknown keys (added by later versions) are ignored."""
+        record = record or {}
+        return cls(
+            columns=record.get("columns") or None,
+            preset=record.get("preset"),
+            shop=record.get("shop"),
+            timezone=record.get("timezone"),
+            orders=tuple(record.get("orders") or ()),
+            since=record.get("since"),
+            until=record.get("until"),
+        )
+
+    @classmethod
+    def from_summary(cls, summary: dict) -> InputSpec:
+        """How a scan read its input: its ``summary.json``'s ``input``, else the older ``load``."""
+        if summary.get("input"):
+            return cls.from_dict(summary["input"])
+        load = summary.get("load") or {}
+        return cls(
+            columns=load.get("columns") or None, since=load.get("since"), until=load.get("until")
+        )
+
+
+def weak_identity(present: Sequence[str]) -> list[str]:
+    """Identity columns read as weak, from the columns a load produced (``user_nick``: masked
+    nicknames, so ``user_id`` holds pseudo-accounts; see :mod:`detector.identities`)."""
+    return ["user_id"] if "user_nick" in present else []
+
+
+def input_record(spec: InputSpec, loaded: LoadedInput) -> dict:
+    """The ``input`` section of ``summary.json``.
+
+    :meth:`InputSpec.to_dict` plus ``effective_timezone`` (the zone naive
+    times were read in, and the one to show times in), ``weak_identity``
+    (identity columns not treated as accounts, e.g. masked nicknames),
+    ``headers`` (file header -> contract column, as mapped) and ``orders_sha256``
+    (the order exports read, by path).
+    """
+    record = spec.to_dict()
+    record["effective_timezone"] = spec.effective_timezone
+    record["weak_identity"] = list(loaded.weak_identity or weak_identity(loaded.present_optional))
+    record["headers"] = dict(loaded.headers)
+    record["orders_sha256"] = {p: file_sha256(p) for p in spec.orders if os.path.isfile(p)}
+    return record
+
+
+def as_spec(spec: InputSpec | None = None, columns=None, since=None, until=None) -> InputSpec:
+    """``spec``, or one built from the older ``columns``/``since``/``until`` arguments.
+
+    Raises :class:`InputError` when both are given and disagree.
+    """
+    if spec is None:
+        return InputSpec(columns=columns or None, since=since, until=until)
+    given = {"columns": columns, "since": since, "until": until}
+    clash = [k for k, v in given.items() if v is not None and v != getattr(spec, k)]
+    if clash:
+        raise InputError(f"{', '.join(clash)} given both in the InputSpec and on their own")
+    return spec
 
 
 @dataclass
@@ -121,6 +283,10 @@ class LoadedInput:
     #: on its own later is a duplicate (out-of-core scans load file by file and use
     #: this to reject such copies as one load of every file would).
     claims: pl.DataFrame | None = None
+    #: File header -> contract column of every header that was mapped (preset or --columns).
+    headers: dict[str, str] = field(default_factory=dict)
+    #: Identity columns read as weak: not accounts (masked nicknames: ``user_id``).
+    weak_identity: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- mapping
@@ -164,7 +330,7 @@ def parse_column_map(spec: str | None) -> dict[str, str]:
 
 
 def _supported(path: Path) -> bool:
-    return path.suffix.lower() in _SUFFIXES
+    return path.suffix.lower() in SUFFIXES
 
 
 def _expand_dir(root: Path) -> list[Path]:
@@ -183,11 +349,11 @@ def resolve_inputs(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[s
     """Expand files, directories (recursively ``*.parquet`` / ``*.csv``) and globs into a sorted file list.
 
     Raises :class:`InputError` for a path that does not exist, a directory or glob
-    with no Parquet/CSV file, a file of another type, or a file that cannot be read.
+    with no Parquet/CSV/Excel file, a file of another type, or a file that cannot be read.
     """
     items = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
     if not items:
-        raise InputError("no input given; pass a Parquet/CSV file, a directory or a glob")
+        raise InputError("no input given; pass a Parquet, CSV or Excel file, a directory or a glob")
     found: set[Path] = set()
     for item in items:
         text = os.fspath(item)
@@ -195,11 +361,11 @@ def resolve_inputs(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[s
         if path.is_dir():
             files = _expand_dir(path)
             if not files:
-                raise InputError(f"no .parquet or .csv files under directory {text}")
+                raise InputError(f"no .parquet, .csv or .xlsx files under directory {text}")
         elif path.is_file():
             if not _supported(path):
                 raise InputError(
-                    f"unsupported input file {text}: expected a .parquet or .csv file "
+                    f"unsupported input file {text}: expected a .parquet, .csv, .xlsx or .xls file "
                     f"(got '{path.suffix or 'no suffix'}')"
                 )
             files = [path]
@@ -212,7 +378,7 @@ def resolve_inputs(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[s
                 elif m.is_file() and _supported(m):
                     files.append(m)
             if not files:
-                raise InputError(f"no .parquet or .csv files match {text!r}")
+                raise InputError(f"no .parquet, .csv or .xlsx files match {text!r}")
         elif path.exists():
             raise InputError(f"input {text} is neither a file nor a directory")
         else:
@@ -265,7 +431,8 @@ def _partition_in_window(
 # --------------------------------------------------------------------------- time window
 
 
-def _to_utc(value: datetime | date | str | None, name: str) -> datetime | None:
+def _to_utc(value: datetime | date | str | None, name: str, zone: str = "UTC") -> datetime | None:
+    """``since``/``until`` as an aware UTC datetime; naive values and dates are in ``zone``."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -275,12 +442,12 @@ def _to_utc(value: datetime | date | str | None, name: str) -> datetime | None:
         except ValueError:
             raise InputError(
                 f"cannot parse {name} {text!r}; use ISO-8601 such as 2025-01-02 or "
-                "2025-01-02T13:04:05+08:00 (times without an offset are UTC)"
+                f"2025-01-02T13:04:05+08:00 (times without an offset are in {zone})"
             ) from None
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
+        return value.replace(tzinfo=zoneinfo.ZoneInfo(zone)).astimezone(UTC)
     return value.astimezone(UTC)
 
 
@@ -291,11 +458,16 @@ def _ceil_date(t: datetime) -> date:
 
 
 def _raw_window_filter(
-    name: str, dtype: pl.DataType, since: datetime | None, until: datetime | None
+    name: str,
+    dtype: pl.DataType,
+    since: datetime | None,
+    until: datetime | None,
+    zone: str = "UTC",
 ) -> pl.Expr | None:
     """A window filter on a temporal column as stored in the file, so the scan can prune row groups.
 
-    Rows with a null time pass (they are rejected later, not dropped).
+    Rows with a null time pass (they are rejected later, not dropped). Naive
+    stored times are in ``zone``.
     """
     col = pl.col(name)
     conds: list[pl.Expr] = []
@@ -303,7 +475,11 @@ def _raw_window_filter(
         tz = dtype.time_zone
         target = pl.Datetime(dtype.time_unit, tz)
         if tz is None:
-            bounds = [None if t is None else t.replace(tzinfo=None) for t in (since, until)]
+            local = zoneinfo.ZoneInfo(zone)
+            bounds = [
+                None if t is None else t.astimezone(local).replace(tzinfo=None)
+                for t in (since, until)
+            ]
         else:
             try:
                 zone = zoneinfo.ZoneInfo(tz)
@@ -343,70 +519,8 @@ def _window_filter(since: datetime | None, until: datetime | None) -> pl.Expr | 
 # --------------------------------------------------------------------------- normalisation
 
 
-def _castable(dtype: pl.DataType) -> bool:
-    """Whether a column of this type can be cast to String."""
-    return not (dtype.is_nested() or isinstance(dtype, pl.Binary | pl.Object | pl.Null))
-
-
-def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
-    """The column as String; integral floats lose their ``.0`` (ids stored as float64)."""
-    col = pl.col(name)
-    if dtype == pl.String:
-        return col
-    if isinstance(dtype, pl.Null):
-        return pl.lit(None, pl.String)
-    if dtype.is_float():
-        integral = col.is_finite() & (col == col.round(0)) & (col.abs() < 2.0**53)
-        return (
-            pl.when(integral)
-            .then(col.cast(pl.Int64, strict=False).cast(pl.String))
-            .otherwise(col.cast(pl.String))
-        )
-    return col.cast(pl.String, strict=False)
-
-
 def _shown(text: pl.Expr) -> pl.Expr:
     return text.str.slice(0, _MAX_SHOWN)
-
-
-def _clean_timestamp_text(text: pl.Expr) -> pl.Expr:
-    """Rewrite the accepted timestamp spellings into ``YYYY-MM-DD[ HH:MM[:SS[.f]]][+HH:MM]``."""
-    return (
-        text.str.strip_chars()
-        .str.replace(r"^([0-9]{4})[/.]([0-9]{1,2})[/.]([0-9]{1,2})", "${1}-${2}-${3}")
-        .str.replace(r"^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})(?:[Tt]| +)", "${1} ")
-        .str.replace(r"\s*(?:[Zz]|UTC|GMT)$", "+00:00")
-        .str.replace(r"\s+([+-][0-9]{2}:?[0-9]{2})$", "${1}")
-    )
-
-
-def _parse_clean_timestamp(s: pl.Expr) -> pl.Expr:
-    """Cleaned timestamp text to Datetime("us", "UTC"); naive times are UTC, unparseable -> null."""
-
-    def parse(fmt: str) -> pl.Expr:
-        return s.str.to_datetime(fmt, strict=False, exact=True, time_unit="us")
-
-    aware = pl.coalesce(
-        parse("%Y-%m-%d %H:%M:%S%.f%z"),
-        parse("%Y-%m-%d %H:%M%z"),
-    ).dt.convert_time_zone("UTC")
-    naive = pl.coalesce(
-        parse("%Y-%m-%d %H:%M:%S%.f"),
-        parse("%Y-%m-%d %H:%M"),
-        parse("%Y-%m-%d"),
-    ).dt.replace_time_zone("UTC")
-    return pl.coalesce(aware, naive)
-
-
-def _temporal_to_utc(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """A Datetime (any unit/zone; naive = UTC) or Date column as Datetime("us", "UTC")."""
-    if isinstance(dtype, pl.Datetime):
-        tz = dtype.time_zone
-        as_us = col.cast(pl.Datetime("us", tz))
-        if tz is None:
-            return as_us.dt.replace_time_zone("UTC")
-        return as_us.dt.convert_time_zone("UTC")
-    return col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
 _SCORE_COLUMNS: tuple[str, ...] = ("rating", *DSR_COLUMNS)
@@ -417,6 +531,15 @@ def _raw_name(c: str) -> str:
     return f"{_P}raw_{c}"
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """How a file's values are read (what :func:`_normalise` needs beyond the types)."""
+
+    zone: str = "UTC"
+    tidy_ids: bool = False  # strip spreadsheet wrappers (="..."): CSV and Excel files
+    masked_ips: bool = False  # some ip of the file is masked: keep those
+
+
 def _normalise(
     lf: pl.LazyFrame,
     types: dict[str, pl.DataType],
@@ -424,8 +547,15 @@ def _normalise(
     carried: list[str],
     keep_raw: bool,
     flags_only: bool = False,
+    how: _Reading | None = None,
 ) -> pl.LazyFrame:
     """Contract columns in contract types, carried columns, raw texts (if kept) and reasons.
+
+    ``how`` (:class:`_Reading`): naive times are wall-clock times in its zone;
+    ids of exports lose the wrappers that keep spreadsheets off them
+    (:func:`detector.values.id_text`); a masked IPv4 address (``117.136.*.*``)
+    is kept in its canonical masked form (:func:`features.ipaddr.ip_masked`).
+    Ratings may be words (:func:`detector.values.rating_text`).
 
     Built in stages of ``with_columns`` so that every intermediate (stripped
     text, parsed number, cleaned timestamp) is computed once per row.
@@ -436,6 +566,8 @@ def _normalise(
     :func:`load_reviews` flags rows first and words the reasons of the
     rejected rows only, in a second pass over those rows.
     """
+    how = how or _Reading()
+    zone = how.zone
     raw = {c: pl.col(_raw_name(c)) for c in contract}
     txt = {c: pl.col(f"{_P}txt_{c}") for c in contract}
     val = {c: pl.col(f"{_P}val_{c}") for c in contract}
@@ -458,7 +590,10 @@ def _normalise(
         if numeric(c):
             continue
         if c in _ID_COLUMNS or c in _SCORE_COLUMNS or c == "ip":
-            stripped = raw[c].str.strip_chars()
+            tidy = c in _ID_COLUMNS and how.tidy_ids
+            stripped = id_text(raw[c]) if tidy else raw[c].str.strip_chars()
+            if c == "rating":
+                stripped = _rating_text(stripped)
             stage.append(pl.when(stripped != "").then(stripped).alias(f"{_P}txt_{c}"))
         elif c in _TIME_COLUMNS and not temporal(c):
             stage.append(_clean_timestamp_text(raw[c]).alias(f"{_P}txt_{c}"))
@@ -473,12 +608,14 @@ def _normalise(
             stage.append(txt[c].cast(pl.Float64, strict=False).alias(f"{_P}val_{c}"))
         elif c in _TIME_COLUMNS:
             value = (
-                _temporal_to_utc(pl.col(c), types[c])
+                _temporal_to_utc(pl.col(c), types[c], zone)
                 if temporal(c)
-                else _parse_clean_timestamp(txt[c])
+                else _parse_clean_timestamp(txt[c], zone)
             )
             stage.append(value.alias(f"{_P}val_{c}"))
         elif c == "ip":
+            masked = ip_masked(txt[c]) if how.masked_ips else pl.lit(None, pl.String)
+            stage.append(masked.alias(f"{_P}ip_mask"))
             stage.append(ip_is_valid(txt[c]).alias(f"{_P}ip_ok"))
     lf = lf.with_columns(stage)
 
@@ -488,7 +625,9 @@ def _normalise(
     for c in contract:
         # null as read; typed temporal columns are tested without their text
         is_null = pl.col(c).is_null() if temporal(c) or numeric(c) else raw[c].is_null()
-        if c in _ID_COLUMNS or c == "ip":
+        if c == "ip":  # a masked address is kept for the network it reveals
+            values.append(pl.coalesce(pl.col(f"{_P}ip_mask"), txt[c]).alias(c))
+        elif c in _ID_COLUMNS:
             values.append(txt[c].alias(c))
         elif c in _SCORE_COLUMNS:
             num = val[c]
@@ -530,7 +669,7 @@ def _normalise(
         if c == "ip":
             checks[c] = [
                 (
-                    txt[c].is_not_null() & ~ip_ok,
+                    txt[c].is_not_null() & ~ip_ok & pl.col(f"{_P}ip_mask").is_null(),
                     lambda c=c: pl.format("invalid ip '{}'", _shown(txt[c])),
                 )
             ]
@@ -561,46 +700,13 @@ def _normalise(
 # --------------------------------------------------------------------------- scanning
 
 
-def _sniff_separator(path: Path) -> str:
-    """Pick the CSV separator from the header line; check the start of the file is UTF-8."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(1 << 16)
-    except OSError as exc:
-        raise InputError(f"cannot read input file {path}: {exc.strerror or exc}") from None
-    try:
-        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
-    except UnicodeDecodeError:
-        raise InputError(
-            f"{path} is not UTF-8 text; re-save it as UTF-8 (exports in GBK/GB18030 "
-            "can be converted with: iconv -f GB18030 -t UTF-8)"
-        ) from None
-    header = text.split("\n", 1)[0]
-    counts = {sep: header.count(sep) for sep in (",", "\t", ";", "|")}
-    best = max(counts, key=lambda s: counts[s])
-    return best if counts[best] > 0 else ","
-
-
-def _open(path: Path) -> pl.LazyFrame:
-    if _SUFFIXES[path.suffix.lower()] == "parquet":
-        return pl.scan_parquet(path, hive_partitioning=False)
-    lf = pl.scan_csv(
-        path,
-        separator=_sniff_separator(path),
-        infer_schema=False,  # keep ids such as "00123" as written
-        encoding="utf8",
-        raise_if_empty=True,
-    )
-    return lf
-
-
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
 
 def _missing_message(
-    path: Path, missing: list[str], found: list[str], mapping: dict[str, str]
+    path: Path, missing: list[str], found: list[str], mapping: dict[str, str], read=None
 ) -> str:
     pairs = []
     used = set(mapping)
@@ -614,7 +720,63 @@ def _missing_message(
         what, it = f"missing required column {names}", "it"
     else:
         what, it = f"missing required columns {names}", "them"
-    return f"{what} in {path}; map {it} with --columns '{','.join(pairs)}' (found columns: {shown})"
+    extra = ""
+    if "shop_id" in missing:
+        extra = "; an export of one shop needs no shop column: pass --shop NAME"
+    return (
+        f"{what} in {path}; map {it} with --columns '{','.join(pairs)}'{extra} "
+        f"(found columns: {shown})"
+    )
+
+
+def _check_mapping_keys(mapping: dict[str, str], plans: list[_FilePlan]) -> None:
+    """:class:`InputError` for a ``--columns`` key that names a header of no input file."""
+    found = set().union(*(p.given for p in plans)) if plans else set()
+    unknown = [k for k in mapping if k not in found]
+    if not unknown:
+        return
+    first = plans[0]
+    raise InputError(
+        f"--columns names header {unknown[0]!r}, which no input file has; the headers of "
+        f"{first.path} are: {', '.join(first.headers) or '(none)'}. Spell it as the file "
+        "does, or leave it out"
+    )
+
+
+@dataclass
+class _Read:
+    """The read options of one load, resolved once (see :class:`InputSpec`)."""
+
+    spec: InputSpec
+    mapping: dict[str, str]  # --columns, names tidied
+    preset: Preset | None
+    zone: str
+    since: datetime | None  # UTC
+    until: datetime | None
+    orders: pl.DataFrame | None  # detector.orders.load_orders
+
+
+def _read_options(spec: InputSpec) -> _Read:
+    zone = spec.effective_timezone
+    lo, hi = _to_utc(spec.since, "since", zone), _to_utc(spec.until, "until", zone)
+    if lo is not None and hi is not None and lo >= hi:
+        raise InputError(
+            f"empty time window: since {lo.isoformat()} is not before until {hi.isoformat()}"
+        )
+    orders = None
+    if spec.orders:
+        from detector.orders import load_orders
+
+        orders = load_orders(spec.orders, zone)
+    return _Read(
+        spec=spec,
+        mapping={k.strip().lstrip("\ufeff"): v.strip() for k, v in (spec.columns or {}).items()},
+        preset=PRESETS[spec.preset] if spec.preset else None,
+        zone=zone,
+        since=lo,
+        until=hi,
+        orders=orders,
+    )
 
 
 @dataclass
@@ -625,6 +787,10 @@ class _FilePlan:
     carried: list[str]  # other columns, in file order
     raw_types: dict[str, pl.DataType]
     source: pl.LazyFrame  # mapped columns and _FROW, before any filter
+    how: _Reading = field(default_factory=lambda: _Reading())
+    headers: list[str] = field(default_factory=list)  # as in the file, tidied
+    mapped: dict[str, str] = field(default_factory=dict)  # header -> contract column
+    given: set[str] = field(default_factory=set)  # --columns keys this file has
 
     def reasons(self, rows: pl.Series) -> pl.DataFrame:
         """Raw texts and worded reasons of the rows at file positions ``rows``."""
@@ -639,34 +805,178 @@ class _FilePlan:
             self.contract,
             [*self.carried, _FROW],
             keep_raw=True,
+            how=self.how,
         )
         return out.collect()
 
 
+def _header_renames(names: list[str], read: _Read) -> tuple[dict[str, str], set[str]]:
+    """``{header as in the file: name after mapping}`` and the --columns keys found.
+
+    ``--columns`` keys match a header exactly (after trimming) or tolerantly
+    (:func:`detector.presets.header_key`); the preset maps the headers left,
+    onto the contract columns neither ``--columns`` nor a header already names.
+    """
+    clean = {n: n.strip().lstrip("\ufeff").strip() for n in names}
+    by_key: dict[str, str] = {}
+    for n in names:
+        by_key.setdefault(header_key(clean[n]), n)
+    explicit: dict[str, str] = {}
+    given: set[str] = set()
+    for key, target in read.mapping.items():
+        hit = next((n for n in names if clean[n] == key or n == key), None)
+        hit = hit or by_key.get(header_key(key))
+        if hit is not None:
+            explicit[hit] = target
+            given.add(key)
+    auto: dict[str, str] = {}
+    if read.preset is not None:
+        named = set(explicit.values()) | {clean[n] for n in names if clean[n] in CONTRACT}
+        synonyms = {c: v for c, v in read.preset.headers.items() if c not in named}
+        auto = match_headers([n for n in names if n not in explicit], synonyms)
+    renames = {n: explicit.get(n) or auto.get(n) or clean[n] for n in names}
+    return renames, given
+
+
+@dataclass
+class _Probe:
+    """What one pass over a file tells the loader before it plans the file."""
+
+    order_unique: bool = False  # every row has an order id, and no two the same
+    masked_users: float = 0.0  # share of nicknames containing '*'
+    masked_ips: bool = False  # some ip is masked (117.136.*.*)
+
+
+def _probe(lf: pl.LazyFrame, types, order: pl.Expr | None, want: set[str]) -> _Probe:
+    from detector import identities
+
+    exprs: list[pl.Expr] = []
+    if "order" in want and order is not None:
+        exprs += [order.null_count().alias("o_null"), order.n_unique().alias("o_n"), pl.len()]
+    if "user" in want:
+        exprs += identities.masked_share_exprs(_as_text("user_id", types["user_id"]))
+    if "ip" in want:
+        ip = _as_text("ip", types["ip"])
+        exprs.append(ip.str.contains(r"[*xX]").any().alias("ip_masked"))
+    if not exprs:
+        return _Probe()
+    row = lf.select(exprs).collect().row(0, named=True)
+    return _Probe(
+        order_unique="o_n" in row and row["o_null"] == 0 and row["o_n"] == row["len"],
+        masked_users=identities.share_of(row),
+        masked_ips=bool(row.get("ip_masked")),
+    )
+
+
+def _derive(
+    lf: pl.LazyFrame,
+    types: dict[str, pl.DataType],
+    read: _Read,
+    path: Path,
+    export: bool,
+    header_of: dict[str, str],
+) -> tuple[pl.LazyFrame, dict[str, pl.DataType], bool]:
+    """Columns an export leaves out, derived as documented (:mod:`detector.identities`).
+
+    The shop of a one-shop export, the review id, the pseudo-account behind
+    masked nicknames and the order times of ``--orders``; the order ids of a
+    CSV or spreadsheet (``export``) are checked for rounding first. Also
+    returns whether some ip is masked. One pass over the file (:func:`_probe`)
+    decides what needs the data.
+    """
+    from detector import identities
+
+    if "shop_id" not in types and (read.spec.shop or read.preset is not None):
+        lf = lf.with_columns(pl.lit(read.spec.shop or DEFAULT_SHOP, pl.String).alias("shop_id"))
+        types["shop_id"] = pl.String()
+    order = None
+    if "order_id" in types and _castable(types["order_id"]):
+        order = id_text(_as_text("order_id", types["order_id"]))
+        order = pl.when(order != "").then(order)
+        if export or types["order_id"].is_float():
+            head = header_of.get("order_id")
+            shown = f"'{head}' (order_id)" if head else "'order_id'"
+            identities.check_rounded_ids(lf, "order_id", types["order_id"], path, order, shown)
+    derive_id = "review_id" not in types and (order is not None or read.preset is not None)
+    weak = read.preset is not None and read.preset.masked_nicknames
+    want = {"order"} if derive_id else set()
+    if "user_id" in types and not weak and _castable(types["user_id"]):
+        want.add("user")
+    if "ip" in types and _castable(types["ip"]):
+        want.add("ip")
+    probe = _probe(lf, types, order, want)
+    if derive_id:
+        lf = lf.with_columns(_review_id(types, order, probe.order_unique).alias("review_id"))
+        types["review_id"] = pl.String()
+    weak = weak or probe.masked_users >= identities.MASKED_SHARE
+    if weak and "review_id" in types and "user_nick" not in types:
+        if "user_id" in types:
+            lf = lf.with_columns(_as_text("user_id", types["user_id"]).alias("user_nick"))
+            types["user_nick"] = pl.String()
+        rid = id_text(_as_text("review_id", types["review_id"]))
+        lf = lf.with_columns(identities.pseudo_account(order, rid).alias("user_id"))
+        types["user_id"] = pl.String()
+    if read.orders is not None:
+        lf, types = _join_orders(lf, types, read.orders, order, path)
+    return lf, types, probe.masked_ips
+
+
+def _review_id(types: dict[str, pl.DataType], order: pl.Expr | None, unique: bool) -> pl.Expr:
+    """The order id when unique per row, else the content id (:func:`identities.content_id`)."""
+    from detector import identities
+
+    if unique and order is not None:
+        return order
+    texts = [
+        _as_text(c, types[c])
+        for c in CONTRACT
+        if c in types and c not in ("review_id", "shop_id") and _castable(types[c])
+    ]
+    return identities.content_id(texts, order)
+
+
+def _join_orders(lf, types, orders: pl.DataFrame, order: pl.Expr | None, path: Path):
+    """The order export's times joined on the order id (the review's own columns first)."""
+    if order is None:
+        raise InputError(
+            f"--orders joins on the order id, but {path} has no order id column; map it "
+            "with --columns 'YOUR_HEADER=order_id'"
+        )
+    wanted = [c for c in orders.columns if c != "order_id" and c not in types]
+    if not wanted:
+        return lf, types
+    key = f"{_P}order"
+    right = orders.lazy().select(pl.col("order_id").alias(key), *wanted)
+    lf = (
+        lf.with_columns(order.alias(key))
+        .join(right, on=key, how="left", maintain_order="left")
+        .drop(key)
+    )
+    for c in wanted:
+        types[c] = CONTRACT[c]
+    return lf, types
+
+
 def _plan_file(
     path: Path,
-    mapping: dict[str, str],
-    since: datetime | None,
-    until: datetime | None,
+    read: _Read,
     keep_raw: bool,
     flags_only: bool = False,
 ) -> _FilePlan:
     try:
-        lf = _open(path)
+        lf = open_table(path)
         schema = lf.collect_schema()
     except InputError:
         raise
     except Exception as exc:  # polars raises several error types for a bad file
         raise InputError(
             f"cannot read input file {path}: {_describe(exc)}; check that it is a complete, "
-            "valid Parquet or UTF-8 CSV file"
+            "valid Parquet, UTF-8 CSV or Excel file"
         ) from exc
+    mapping, since, until = read.mapping, read.since, read.until
 
-    # Tidy CSV headers (stray spaces), then apply the mapping.
-    renames: dict[str, str] = {}
-    for name in schema.names():
-        clean = name.strip().lstrip("\ufeff").strip()
-        renames[name] = mapping.get(clean, mapping.get(name, clean))
+    # Tidy headers (stray spaces, BOM), then apply --columns and the preset.
+    renames, given = _header_renames(schema.names(), read)
     targets = list(renames.values())
     dupes = sorted({t for t in targets if targets.count(t) > 1})
     if dupes:
@@ -677,10 +987,15 @@ def _plan_file(
         )
     lf = lf.rename({s: t for s, t in renames.items() if s != t})
     types = {renames[n]: dt for n, dt in schema.items()}
+    headers = [n.strip().lstrip("\ufeff").strip() for n in schema.names()]
+    mapped = {
+        h: renames[n] for h, n in zip(headers, schema.names(), strict=True) if h != renames[n]
+    }
 
     for key, value in _hive_partitions(path).items():
         if key not in types:
             target = mapping.get(key, key)
+            given.add(key)
             if target not in types:
                 lf = lf.with_columns(pl.lit(value, pl.String).alias(target))
                 types[target] = pl.String()
@@ -689,9 +1004,12 @@ def _plan_file(
     if reserved:
         raise InputError(f"column {reserved[0]!r} in {path} uses a reserved name; rename it")
 
+    export = SUFFIXES.get(path.suffix.lower()) != "parquet"  # CSV or spreadsheet
+    header_of = {t: h for h, t in mapped.items()}
+    lf, types, masked_ips = _derive(lf, types, read, path, export, header_of)
     missing = [c for c in REQUIRED if c not in types]
     if missing:
-        raise InputError(_missing_message(path, missing, list(types), mapping))
+        raise InputError(_missing_message(path, missing, headers, mapping, read))
     contract = [c for c in CONTRACT if c in types]
     for c in contract:
         if not _castable(types[c]) and not isinstance(types[c], pl.Null):
@@ -704,17 +1022,17 @@ def _plan_file(
     # positions in the file, to find rejected rows again (see _FilePlan.reasons)
     source = lf.with_row_index(_FROW)
     lf = source if flags_only else lf
-    pushdown = _raw_window_filter("created_at", types["created_at"], since, until)
+    pushdown = _raw_window_filter("created_at", types["created_at"], since, until, read.zone)
     if pushdown is not None:
         lf = lf.filter(pushdown)
 
-    lf = _normalise(
-        lf, types, contract, [*carried, *([_FROW] if flags_only else [])], keep_raw, flags_only
-    )
+    extra = [_FROW] if flags_only else []
+    how = _Reading(read.zone, tidy_ids=export, masked_ips=masked_ips)
+    lf = _normalise(lf, types, contract, [*carried, *extra], keep_raw, flags_only, how)
     window = _window_filter(since, until)
     if window is not None:
         lf = lf.filter(window)
-    return _FilePlan(path, lf, contract, carried, types, source)
+    return _FilePlan(path, lf, contract, carried, types, source, how, headers, mapped, given)
 
 
 @dataclass
@@ -729,18 +1047,12 @@ class _Plan:
 
 def _plan(
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    columns: dict[str, str] | None,
-    since: datetime | date | str | None,
-    until: datetime | date | str | None,
+    spec: InputSpec,
     keep_raw: bool,
     flags_only: bool = False,
 ) -> _Plan:
-    lo, hi = _to_utc(since, "since"), _to_utc(until, "until")
-    if lo is not None and hi is not None and lo >= hi:
-        raise InputError(
-            f"empty time window: since {lo.isoformat()} is not before until {hi.isoformat()}"
-        )
-    mapping = {k.strip(): v.strip() for k, v in (columns or {}).items()}
+    read = _read_options(spec)
+    lo, hi = read.since, read.until
     resolved = resolve_inputs(inputs)
     files = [p for p in resolved if _partition_in_window(_hive_partitions(p), lo, hi)]
     if not files:
@@ -748,7 +1060,8 @@ def _plan(
             f"none of the {len(resolved)} input file(s) has a date partition between "
             f"{lo.isoformat() if lo else '-inf'} and {hi.isoformat() if hi else '+inf'}"
         )
-    plans = [_plan_file(p, mapping, lo, hi, keep_raw, flags_only) for p in files]
+    plans = [_plan_file(p, read, keep_raw, flags_only) for p in files]
+    _check_mapping_keys(read.mapping, plans)
 
     contract_set = {c for p in plans for c in p.contract}
     contract = [c for c in CONTRACT if c in contract_set]
@@ -801,6 +1114,7 @@ def scan_reviews(
     columns: dict[str, str] | None = None,
     since: datetime | date | str | None = None,
     until: datetime | date | str | None = None,
+    spec: InputSpec | None = None,
 ) -> tuple[pl.LazyFrame, list[Path]]:
     """Lazily read reviews into the contract.
 
@@ -812,9 +1126,10 @@ def scan_reviews(
     as a Datetime or Date, and files in ``dt=``/``ds=``/``date=`` partitions more
     than a day outside the window are not opened at all. Naive ``since``/``until``
     are UTC. Schemas are checked eagerly: a missing required column or an
-    unreadable file raises :class:`InputError`.
+    unreadable file raises :class:`InputError`. ``spec`` (:class:`InputSpec`)
+    gives every read option at once, instead of ``columns``/``since``/``until``.
     """
-    plan = _plan(inputs, columns, since, until, keep_raw=False)
+    plan = _plan(inputs, as_spec(spec, columns, since, until), keep_raw=False)
     return plan.frame, plan.files
 
 
@@ -826,7 +1141,7 @@ def _failing_file(plan: _Plan, exc: BaseException) -> InputError:
         except Exception as inner:
             return InputError(
                 f"cannot read input file {fp.path}: {_describe(inner)}; check that it is a "
-                "complete, valid Parquet or UTF-8 CSV file"
+                "complete, valid Parquet, UTF-8 CSV or Excel file"
             )
     return InputError(f"cannot read the input: {_describe(exc)}")
 
@@ -836,6 +1151,7 @@ def load_reviews(
     columns: dict[str, str] | None = None,
     since: datetime | date | str | None = None,
     until: datetime | date | str | None = None,
+    spec: InputSpec | None = None,
 ) -> LoadedInput:
     """Read reviews and split them into valid rows and rejected rows with reasons.
 
@@ -843,8 +1159,11 @@ def load_reviews(
     and types, then the other columns untouched. ``rejected`` holds the rest:
     ``review_id`` and the other columns as they were read (as strings where
     possible), then ``reason``. Raises :class:`InputError` when no rows remain.
+    ``spec`` (:class:`InputSpec`) gives every read option at once.
     """
-    plan = _plan(inputs, columns, since, until, keep_raw=False, flags_only=True)
+    spec = as_spec(spec, columns, since, until)
+    since, until = spec.since, spec.until
+    plan = _plan(inputs, spec, keep_raw=False, flags_only=True)
     try:
         df = plan.frame.collect()
     except Exception as exc:
@@ -862,6 +1181,9 @@ def load_reviews(
     )
 
     present_optional = [c for c in OPTIONAL if c in plan.contract]
+    headers: dict[str, str] = {}
+    for fp in plan.file_plans:
+        headers.update({h: c for h, c in fp.mapped.items() if h not in headers})
     return LoadedInput(
         reviews=reviews,
         rejected=rejected,
@@ -869,6 +1191,8 @@ def load_reviews(
         n_input=df.height,
         present_optional=present_optional,
         claims=claims,
+        headers=headers,
+        weak_identity=weak_identity(present_optional),
     )
 
 

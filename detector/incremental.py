@@ -60,7 +60,14 @@ import polars as pl
 
 from detector import __version__
 from detector.atomic import atomic_path, staging_dir, write_json
-from detector.contract import DUPLICATE_REASON, InputError, LoadedInput, resolve_inputs
+from detector.contract import (
+    DUPLICATE_REASON,
+    InputError,
+    InputSpec,
+    LoadedInput,
+    as_spec,
+    resolve_inputs,
+)
 from detector.engines.base import Engine, get_engine
 from detector.hashing import file_sha256
 from detector.interrupts import deferred_interrupt
@@ -207,8 +214,8 @@ class IncrementalEngine(Engine):
         if hasattr(self.base, "warm"):
             self.base.warm(n_rows)
 
-    def load(self, inputs, columns=None, since=None, until=None) -> LoadedInput:
-        loaded = self.base.load(inputs, columns=columns, since=since, until=until)
+    def load(self, inputs, spec=None) -> LoadedInput:
+        loaded = self.base.load(inputs, spec)
         if self.history is None or self.history.height == 0:
             return loaded
         seen = self.history.select("review_id")
@@ -239,9 +246,9 @@ class IncrementalEngine(Engine):
     def build_table(self, table, lf, tables):
         return self.base.build_table(table, lf, tables)
 
-    def fit(self, model, X: np.ndarray):
+    def fit(self, model, X: np.ndarray, keys: np.ndarray | None = None):
         if self.model is None:
-            return self.base.fit(model, X)
+            return self.base.fit(model, X, keys)
         if self._scored is not None and self.features is not None and self._scored != self.features:
             raise InputError(
                 "the stored model was fitted on features "
@@ -286,13 +293,17 @@ def run_incremental(
     config=None,
     engine: str | Engine | None = None,
     partition_by: str = "month",
+    spec: InputSpec | None = None,
 ):
     """Scan the partitions of ``inputs`` not seen in ``state_dir``; None when there are none.
 
-    Returns the :class:`detector.scan.ScanResult` of the new reviews.
+    ``spec`` (:class:`detector.contract.InputSpec`) says how to read them
+    (``columns``/``since``/``until`` are its older spelling). Returns the
+    :class:`detector.scan.ScanResult` of the new reviews.
     """
     from detector.scan import ScanConfig, run_scan
 
+    spec = as_spec(spec, columns, since, until)
     config = config or ScanConfig()
     owns = not isinstance(engine, Engine)
     engine = get_engine(engine)
@@ -327,9 +338,7 @@ def run_incremental(
             result = run_scan(
                 new,
                 work / "scan",
-                columns=columns,
-                since=since,
-                until=until,
+                spec=spec,
                 config=config,
                 engine=inc,
                 partition_by=partition_by,

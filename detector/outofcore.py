@@ -50,6 +50,8 @@ from detector.contract import (
     InputError,
     LoadedInput,
     _castable,
+    as_spec,
+    input_record,
     no_rows_error,
     resolve_inputs,
     scan_reviews,
@@ -59,6 +61,7 @@ from detector.partition import partition_values, write_partitioned
 from detector.schema import CONTRACT, OPTIONAL, REQUIRED
 from features.registry import REGISTRY, Table
 from features.sharded import GLOBAL_ONLY_INPUTS, build_global_tables, shard_features
+from models.content import content_keys
 from models.graph import default_kinds, kinds_from_hashes, node_hashes
 from models.propagation import propagate
 
@@ -100,7 +103,7 @@ def available_memory() -> int:
     return max(free, 0)
 
 
-def choose_out_of_core(inputs, since=None, until=None) -> tuple[bool, str]:
+def choose_out_of_core(inputs, spec=None) -> tuple[bool, str]:
     """Whether a scan of ``inputs`` should stream out of core, and why.
 
     Out of core when an in-core scan's estimated peak (rows from the Parquet
@@ -108,12 +111,13 @@ def choose_out_of_core(inputs, since=None, until=None) -> tuple[bool, str]:
     :data:`IN_CORE_SHARE` of the memory available. CSV row counts are unknown
     before reading, so CSV input stays in core unless asked.
     """
+    spec = as_spec(spec)
     try:
-        files = prune_files(resolve_inputs(inputs), since, until)
+        files = prune_files(resolve_inputs(inputs), spec.since, spec.until)
     except InputError:
         return False, "in core (the loader reports the input's problem)"
     if any(p.suffix.lower() != ".parquet" for p in files):
-        return False, "in core (CSV input: its size is unknown before reading)"
+        return False, "in core (CSV or Excel input: its size is unknown before reading)"
     try:
         rows = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in files)
     except Exception:  # noqa: BLE001 - unreadable files are worded by the loader
@@ -217,17 +221,19 @@ def _bucket(shop: pl.Expr) -> pl.Expr:
     return (shop.hash(seed=0) % BUCKETS).cast(pl.UInt16)
 
 
-def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progress=None):
+def stage_inputs(inputs, root: Path, spec=None, progress=None):
     """Load and validate ``inputs`` file by file into staged Parquet under ``root``.
 
     Memory is bounded by the largest input file. Raises
     :class:`detector.contract.InputError` as the loader does (a bad file, no
     rows at all).
     """
+    spec = as_spec(spec)
+    since, until = spec.since, spec.until
     root.mkdir(parents=True, exist_ok=True)
     files = prune_files(resolve_inputs(inputs), since, until)
     if not files:
-        scan_reviews(inputs, columns=columns, since=since, until=until)  # words the error
+        scan_reviews(inputs, spec=spec)  # words the error
         raise InputError("no input file in the time window")
     if progress is not None:
         progress.set_total(len(files))
@@ -237,7 +243,7 @@ def stage_inputs(inputs, root: Path, columns=None, since=None, until=None, progr
     n_input = offset = 0
     for i, path in enumerate(files):
         try:
-            part = load_file(path, columns=columns, since=since, until=until)
+            part = load_file(path, spec)
         except InputError as exc:
             if "no review rows" not in str(exc):
                 raise
@@ -375,9 +381,7 @@ def run_out_of_core(
     inputs,
     out: Path,
     staging: Path,
-    columns,
-    since,
-    until,
+    spec,
     config,
     engine: Engine,
     partition_by: str | None,
@@ -415,7 +419,7 @@ def run_out_of_core(
 
     t0 = time.perf_counter()
     with progress.stage("load (staged file by file)", unit="files") as st:
-        staged = stage_inputs(inputs, work / "input", columns, since, until, st)
+        staged = stage_inputs(inputs, work / "input", spec, st)
     n = staged.n_valid
     progress.rows = n
     if hasattr(engine, "warm"):
@@ -445,6 +449,7 @@ def run_out_of_core(
     t0 = time.perf_counter()
     shards = staged.shards(shard_rows)
     feature_paths, key_paths, node_parts = [], [], []
+    row_keys = np.zeros(n, dtype=np.uint64)  # content keys of every review, by _rid
     with progress.stage(f"features ({len(shards)} shards)", total=n) as st:
         for k, (lo, hi) in enumerate(shards):
             shard = staged.read_shard(lo, hi, skip=GLOBAL_ONLY_INPUTS)
@@ -462,6 +467,7 @@ def run_out_of_core(
             key_paths.append(work / f"keys-{k:05d}.parquet")
             fr.frame.write_parquet(feature_paths[-1], compression=WORK_COMPRESSION)
             fr.keys.write_parquet(key_paths[-1], compression=WORK_COMPRESSION)
+            row_keys[fr.keys["_rid"].to_numpy()] = content_keys(fr.keys["review_id"])
             if kinds:
                 node_parts.append(node_hashes(fr.keys, kinds).with_columns(fr.keys["_rid"]))
             st.advance(fr.frame.height)
@@ -475,8 +481,11 @@ def run_out_of_core(
     score = np.zeros(n)
     if names:
         with progress.stage("fit", total=n):
-            sample = _gather(feature_paths, model.sample_rows(n), names)
-            model.fit_sample(sample.select(names).to_numpy(order="fortran"), n)
+            sample = _gather(feature_paths, model.sample_rows(row_keys), names)
+            model.fit_sample(
+                sample.select(names).to_numpy(order="fortran"),
+                row_keys[sample["_rid"].to_numpy()],
+            )
             del sample
         with progress.stage(f"score ({len(feature_paths)} shards)", total=n) as st:
             for path in feature_paths:
@@ -502,7 +511,8 @@ def run_out_of_core(
         del built
         timings["propagate"] = time.perf_counter() - t0
 
-    threshold, method = choose_threshold(score, config)
+    choice = choose_threshold(score, config)
+    threshold = choice.value
     flagged = score >= threshold
     idx = np.flatnonzero(flagged)
 
@@ -595,8 +605,7 @@ def run_out_of_core(
         ),
         used=glob.features,
         unavailable=glob.unavailable,
-        threshold=float(threshold),
-        threshold_method=method,
+        threshold=choice,
         graph_kinds=graph_kinds,
         config=config,
         timings=timings,
@@ -609,7 +618,7 @@ def run_out_of_core(
         },
         mode or {"out_of_core": True, "chosen": False, "why": "asked for"},
         partition_by,
-        {"columns": columns, "since": since, "until": until},
+        input_record(spec, loaded),
         cases.cases,
     )
     write_json(summary, staging / "summary.json")

@@ -24,15 +24,10 @@ def _quoted_rows(result, ids: pl.Series) -> pl.DataFrame:
     """
     reviews = result.loaded.reviews
     if reviews.height == 0 and result.loaded.files:
-        from detector.contract import scan_reviews
+        from detector.contract import InputSpec, scan_reviews
 
-        load = result.summary.get("load") or {}
-        lf, _ = scan_reviews(
-            result.loaded.files,
-            columns=load.get("columns"),
-            since=load.get("since"),
-            until=load.get("until"),
-        )
+        spec = InputSpec.from_summary(result.summary)
+        lf, _ = scan_reviews(result.loaded.files, spec=spec)
         names = lf.collect_schema().names()
         cols = [c for c in ("review_id", "rating", "text") if c in names]
         # the first copy of an id is the one that was scanned

@@ -30,6 +30,14 @@ OPTIONAL: dict[str, pl.DataType] = {
     "dsr_description": pl.Int8(),
     "dsr_service": pl.Int8(),
     "dsr_logistics": pl.Int8(),
+    #: Province or country a review page shows as IP属地: a coarse identity.
+    "ip_region": pl.String(),
+    #: A masked nickname (``梁***k``) as the export shows it: for display only, never an
+    #: account (``user_id`` is then a pseudo-account per order, see detector.identities).
+    "user_nick": pl.String(),
+    #: Order times joined from an order export (``--orders``).
+    "paid_at": UTC_DATETIME,
+    "shipped_at": UTC_DATETIME,
 }
 
 DSR_COLUMNS: tuple[str, ...] = ("dsr_description", "dsr_service", "dsr_logistics")
@@ -38,3 +46,7 @@ DSR_COLUMNS: tuple[str, ...] = ("dsr_description", "dsr_service", "dsr_logistics
 LABEL_COLUMNS: tuple[str, ...] = ("is_fake", "attack_type", "campaign_id", "trap")
 
 CONTRACT: dict[str, pl.DataType] = {**REQUIRED, **OPTIONAL}
+
+#: Optional columns only merchant exports give (read from them, derived or joined from an
+#: order export); synthetic markets have none of them.
+EXPORT_ONLY: tuple[str, ...] = ("ip_region", "user_nick", "paid_at", "shipped_at")

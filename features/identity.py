@@ -13,9 +13,9 @@ import numpy as np
 import polars as pl
 
 from features.frames import by_rid, by_shop_shard, dense_codes, group_hash
-from features.params import BASELINE_FLOOR_S, IDENTITY_WINDOW_S
+from features.params import BASELINE_FLOOR_S, IDENTITY_WINDOW_S, SHARE_PRIOR
 from features.registry import REGISTRY, Feature
-from features.windows import burst_surprise, first_in_window
+from features.windows import burst_surprise, first_in_window, poisson_surprise, window_sums
 
 F = Feature
 IP = (
@@ -54,16 +54,35 @@ DEVICE = (
 
 
 def _identity_burst(
-    key: np.ndarray, valid: np.ndarray, users: np.ndarray, t: np.ndarray
+    key: np.ndarray, context: np.ndarray, valid: np.ndarray, users: np.ndarray, t: np.ndarray
 ) -> np.ndarray:
-    """Burst surprise of distinct other users per group (hashed ``key``); 0 without an identity."""
+    """Surprise of distinct other users per group (hashed ``key``); 0 without an identity.
+
+    Two nulls, and the group must surprise both (the smaller surprise is
+    kept): the group's own rate outside the window (:func:`burst_surprise`),
+    and the crowd at its ``context`` (the shop, or the product) at that
+    moment times the group's long-run share of that context's reviewers. A
+    carrier-NAT or campus address holds a steady share of a shop's buyers, so
+    a flash sale that brings ten times the buyers brings ten times as many
+    from it, and is no burst of the address; five new accounts on one /24
+    that is rarely seen at the shop are. The share is smoothed as if the
+    context had ``SHARE_PRIOR`` more reviewers, so a new shop's first crowd
+    does not set its own norm.
+    """
     out = np.zeros(key.size)
     if not valid.any():
         return out
-    g = dense_codes(key[valid])
-    tv = t[valid]
-    first = first_in_window(g, users[valid], tv, IDENTITY_WINDOW_S)
-    out[valid] = burst_surprise(g, tv, IDENTITY_WINDOW_S, BASELINE_FLOOR_S, first)
+    g, c, u, tv = dense_codes(key[valid]), dense_codes(context[valid]), users[valid], t[valid]
+    first = first_in_window(g, u, tv, IDENTITY_WINDOW_S)
+    own = burst_surprise(g, tv, IDENTITY_WINDOW_S, BASELINE_FLOOR_S, first)
+    crowd_first = first_in_window(c, u, tv, IDENTITY_WINDOW_S).astype(np.float64)
+    near_g = window_sums(g, tv, first.astype(np.float64), IDENTITY_WINDOW_S)
+    near_c = window_sums(c, tv, crowd_first, IDENTITY_WINDOW_S)
+    rest_g = np.maximum(np.bincount(g, weights=first.astype(np.float64))[g] - near_g, 0.0)
+    rest_c = np.maximum(np.bincount(c, weights=crowd_first)[c] - near_c, 0.0)
+    share = (rest_g + 1.0) / (rest_c + SHARE_PRIOR)
+    crowd = poisson_surprise(np.maximum(near_g - 1.0, 0.0), share * np.maximum(near_c - 1.0, 0.0))
+    out[valid] = np.minimum(own, crowd)
     return out
 
 
@@ -86,10 +105,16 @@ def ip_bursts(lf: pl.LazyFrame, tables) -> pl.DataFrame:
         ),
     }
 
+    context = {
+        "ip_shop_burst": group_hash(df, "shop_id"),
+        "net_shop_burst": group_hash(df, "shop_id"),
+        "net_product_burst": group_hash(df, "product_id"),
+    }
+
     def shard(rows: np.ndarray) -> dict[str, np.ndarray]:
         users, tt = dense_codes(user_h[rows]), t[rows]
         return {
-            name: _identity_burst(h[rows], valid[rows], users, tt)
+            name: _identity_burst(h[rows], context[name][rows], valid[rows], users, tt)
             for name, (h, valid) in keys.items()
         }
 

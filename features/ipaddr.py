@@ -280,3 +280,43 @@ def ip_prefix(expr: pl.Expr | str) -> pl.Expr:
         .otherwise(pl.lit(None, pl.String))
     )
     return st.struct.field("out")
+
+
+# --------------------------------------------------------------------------- masked addresses
+
+#: A masked IPv4 address as review pages show it: the leading octets, the rest
+#: ``*`` (or ``x``/``X``/``**``): ``117.136.*.*`` reveals a /16, ``117.136.5.*`` a /24.
+_MASK = r"(?:\*+|[xX]+)"
+_MASKED_16 = rf"^({_OCTET})\.({_OCTET})\.{_MASK}\.{_MASK}$"
+_MASKED_24 = rf"^({_OCTET})\.({_OCTET})\.({_OCTET})\.{_MASK}$"
+
+
+def ip_masked(expr: pl.Expr | str) -> pl.Expr:
+    """Canonical masked IPv4 text (``"117.136.*.*"``, ``"117.136.5.*"``); null when not masked."""
+    e = _col(expr)
+    return pl.coalesce(
+        e.str.extract_groups(_MASKED_24)
+        .struct.with_fields(
+            out=pl.concat_str([_F("1"), _F("2"), _F("3"), pl.lit("*")], separator=".")
+        )
+        .struct.field("out"),
+        e.str.extract_groups(_MASKED_16)
+        .struct.with_fields(
+            out=pl.concat_str([_F("1"), _F("2"), pl.lit("*"), pl.lit("*")], separator=".")
+        )
+        .struct.field("out"),
+    )
+
+
+def masked_prefix(expr: pl.Expr | str) -> pl.Expr:
+    """Network key of a canonical masked address: ``"117.136.0.0/16"``, ``"117.136.5.0/24"``.
+
+    The /24 key equals :func:`ip_prefix` of any full address in it, so a masked
+    and a full address of one /24 share a network; a /16 key is its own.
+    """
+    e = _col(expr)
+    return (
+        pl.when(e.str.ends_with(".*.*"))
+        .then(e.str.replace(r"\.\*\.\*$", ".0.0/16"))
+        .otherwise(e.str.replace(r"\.\*$", ".0/24"))
+    )

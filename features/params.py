@@ -16,6 +16,9 @@ BURST_WINDOW_S = 12 * HOUR
 BASELINE_FLOOR_S = 30 * DAY
 #: Half-width of the window for reviewers sharing an address or network.
 IDENTITY_WINDOW_S = 24 * HOUR
+#: An address's share of a shop's reviewers is smoothed as if the shop had this
+#: many more reviewers (one in ten until its history says otherwise).
+SHARE_PRIOR = 10.0
 #: Half-width of the window for near-duplicate texts at one shop.
 TEXT_WINDOW_S = 72 * HOUR
 #: Two reviewers "co-review" a product when their reviews are this close.
@@ -29,7 +32,8 @@ RING_MIN_PRODUCTS = 3
 RING_MIN_SHARE = 0.3
 #: Users with at most this many reviews count as fresh accounts.
 FRESH_MAX_REVIEWS = 2
-#: Texts used by at least this many users across this many shops are
-#: platform-wide phrases, not one campaign's template.
-UBIQUITOUS_USERS = 50
-UBIQUITOUS_SHOPS = 10
+#: A text written by at least this many reviewers is a common phrase, not a
+#: template, when its writers at no shop ever come faster than the phrase's
+#: own rate there predicts by this Poisson surprise (-log10 p).
+COMMON_PHRASE_USERS = 20
+COMMON_PHRASE_SURPRISE = 6.0

@@ -20,7 +20,13 @@ import features.cooccurrence  # noqa: F401
 import features.history  # noqa: F401
 import features.identity  # noqa: F401
 import features.text  # noqa: F401
-from features.prepare import READ_AS_DERIVED, prepare_frame
+from features.prepare import (
+    PER_ACCOUNT,
+    READ_AS_DERIVED,
+    WEAK_USER_REASON,
+    account_features_withheld,
+    prepare_frame,
+)
 from features.registry import FAMILIES, REGISTRY, Registry, Step, Table
 
 TableBuilder = Callable[[Table, pl.LazyFrame, dict[str, pl.DataFrame]], pl.DataFrame]
@@ -117,7 +123,10 @@ def plan(
     -------
     steps, tables, unavailable
         Steps to run, the tables they need in dependency order, and for every
-        feature that cannot be computed the input columns it lacks.
+        feature that cannot be computed the input columns it lacks. With a weak
+        ``user_id`` (:func:`features.prepare.account_features_withheld`) the
+        per-account features (:data:`features.prepare.PER_ACCOUNT`) are withheld
+        and listed as lacking a real ``user_id``.
     """
     cols = set(columns)
     fams = set(FAMILIES if families is None else families)
@@ -128,8 +137,14 @@ def plan(
         )
     steps: list[Step] = []
     unavailable: dict[str, list[str]] = {}
+    weak_user = account_features_withheld(cols)
     for step in registry.steps.values():
         wanted = [f for f in step.features if f.family in fams]
+        if weak_user:  # masked nicknames: no account to describe
+            for f in wanted:
+                if f.name in PER_ACCOUNT:
+                    unavailable[f.name] = [WEAK_USER_REASON]
+            wanted = [f for f in wanted if f.name not in PER_ACCOUNT]
         if not wanted:
             continue
         missing = sorted(set(step.requires) - cols)
@@ -249,7 +264,9 @@ def features_of_prepared(
     )
 
     t0 = time.perf_counter()
-    keep = [f.name for s in steps for f in s.features if f.family in fams]
+    keep = [
+        f.name for s in steps for f in s.features if f.family in fams and f.name not in unavailable
+    ]
     # the scored features lead the matrix, so the scorer's input is a view of it
     order = [n for n in keep if registry.get(n).scored] + [
         n for n in keep if not registry.get(n).scored

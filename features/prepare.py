@@ -12,7 +12,10 @@ reach the output files.
     templates are counted within one polarity: praise and smear are
     different campaigns.
 ``_ip``, ``_net``
-    Canonical IP text and its /24 (IPv4) or /64 (IPv6) network.
+    Canonical IP text and its /24 (IPv4) or /64 (IPv6) network. A masked
+    address (``117.136.*.*``, as the loader keeps it) has no ``_ip`` (it is
+    no one address) and the network it reveals as ``_net``
+    (``117.136.0.0/16``; ``117.136.5.*`` gives the /24 a full address of it has).
 ``_text_norm``, ``_tmpl``
     Normalised text and whether it is long and specific enough to count as a
     template.
@@ -27,8 +30,37 @@ from collections.abc import Iterable
 import numpy as np
 import polars as pl
 
-from features.ipaddr import ip_normalized, ip_prefix
+from features.ipaddr import ip_normalized, ip_prefix, masked_prefix
 from features.textnorm import is_template_candidate, normalize_text
+
+#: The column a load adds when ``user_id`` is weak: masked nicknames (``梁***k``) kept
+#: for display while ``user_id`` holds a pseudo-account per order (detector.identities).
+WEAK_USER_MARK = "user_nick"
+#: Features that describe the account behind a review (its history, rings, the
+#: freshness of a burst's accounts). With a weak ``user_id`` they would describe the
+#: pseudo-account, i.e. the review itself, and claim account behaviour that no one
+#: observed: :func:`account_features_withheld` withholds them.
+PER_ACCOUNT: frozenset[str] = frozenset(
+    {
+        "user_review_count",
+        "user_active_days",
+        "user_extreme_share",
+        "user_neg_shops",
+        "user_day_share",
+        "ring_partners",
+        "ring_core",
+        "ring_size",
+        "fresh_burst",
+    }
+)
+#: What ``summary.json`` lists as missing for a withheld per-account feature.
+WEAK_USER_REASON = "user_id (weak: masked nicknames are not accounts)"
+
+
+def account_features_withheld(columns: Iterable[str]) -> bool:
+    """Whether reviews with these columns have a weak ``user_id`` (see :data:`PER_ACCOUNT`)."""
+    return WEAK_USER_MARK in set(columns)
+
 
 #: Inputs that steps and tables read only through their derived columns.
 READ_AS_DERIVED: frozenset[str] = frozenset({"created_at", "delivered_at", "ip", "text"})
@@ -50,14 +82,19 @@ def ip_keys(lf: pl.LazyFrame) -> pl.LazyFrame:
     the patterns are recompiled for every morsel (measured 100x slower).
     """
     uniq = lf.select(pl.col("ip").unique()).drop_nulls().collect(engine="in-memory")
+    masked = pl.col("ip").str.contains("*", literal=True)
+    v6 = pl.col("ip").str.contains(":", literal=True)
     # IPv4 (the bulk) needs no normalising: its text is canonical once valid.
-    v4 = uniq.filter(~pl.col("ip").str.contains(":", literal=True)).with_columns(
+    v4 = uniq.filter(~v6 & ~masked).with_columns(
         pl.col("ip").alias("_ip"), pl.col("ip").str.replace(r"\.[0-9]+$", ".0/24").alias("_net")
     )
-    v6 = uniq.filter(pl.col("ip").str.contains(":", literal=True)).with_columns(
+    six = uniq.filter(v6).with_columns(
         ip_normalized(pl.col("ip")).alias("_ip"), ip_prefix(pl.col("ip")).alias("_net")
     )
-    return pl.concat([v4, v6]).lazy()
+    hidden = uniq.filter(masked & ~v6).with_columns(
+        pl.lit(None, pl.String).alias("_ip"), masked_prefix(pl.col("ip")).alias("_net")
+    )
+    return pl.concat([v4, six, hidden]).lazy()
 
 
 def _row_exprs(cols: set[str]) -> list[pl.Expr]:

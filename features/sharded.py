@@ -129,7 +129,9 @@ def build_global_tables(
     timings: dict[str, float] = {}
     tables, _ = _build_tables(glob, source_for, build_table, final, False, workers, timings)
     fams = set(families)
-    features = [f.name for s in steps for f in s.features if f.family in fams]
+    features = [
+        f.name for s in steps for f in s.features if f.family in fams and f.name not in unavailable
+    ]
     return GlobalTables(tables, steps, needed, unavailable, features, timings)
 
 

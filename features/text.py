@@ -15,9 +15,14 @@ import polars as pl
 
 from features.frames import by_rid, group_codes
 from features.minhash import cluster_texts
-from features.params import TEXT_WINDOW_S, UBIQUITOUS_SHOPS, UBIQUITOUS_USERS
+from features.params import (
+    BASELINE_FLOOR_S,
+    COMMON_PHRASE_SURPRISE,
+    COMMON_PHRASE_USERS,
+    TEXT_WINDOW_S,
+)
 from features.registry import REGISTRY, Feature
-from features.windows import first_in_window, window_sums
+from features.windows import burst_surprise, first_in_window, window_sums
 
 F = Feature
 TEXT = (
@@ -53,7 +58,11 @@ def text_clusters(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     every later join is on an integer instead of the text (four joins of
     long strings cost about 2 s per million reviews).
     """
-    cand = lf.filter(pl.col("_tmpl")).select("_rid", "_text_norm", "user_id", "shop_id").collect()
+    cand = (
+        lf.filter(pl.col("_tmpl"))
+        .select("_rid", "_text_norm", "user_id", "shop_id", "_t")
+        .collect()
+    )
     # sorted, so LSH buckets are chained in text order (reproducible clusters)
     uniq = cand["_text_norm"].unique().sort()
     # each review's text as its position among the unique texts, before the
@@ -70,11 +79,13 @@ def text_clusters(lf: pl.LazyFrame, tables) -> pl.DataFrame:
         pl.col("user_id").n_unique().alias("_users"),
         pl.col("shop_id").n_unique().alias("_shops"),
     )
+    common = common_phrases(rows, stats)
     # A template repeats across accounts (a campaign) or across shops (one
-    # operator's copy-paste complaints); platform-wide phrases do both at scale.
+    # operator's copy-paste complaints); a phrase many buyers write steadily
+    # is neither.
     keep = stats.filter(
         ((pl.col("_users") > 1) | (pl.col("_shops") > 1))
-        & ~((pl.col("_users") >= UBIQUITOUS_USERS) & (pl.col("_shops") >= UBIQUITOUS_SHOPS))
+        & ~pl.col("text_cluster").is_in(common.implode())
     )
     return (
         rows.select("_rid", "text_cluster")
@@ -88,6 +99,35 @@ def text_clusters(lf: pl.LazyFrame, tables) -> pl.DataFrame:
         )
         .sort("_rid")
     )
+
+
+def common_phrases(rows: pl.DataFrame, stats: pl.DataFrame) -> pl.Series:
+    """Clusters of at least ``COMMON_PHRASE_USERS`` writers that never come in a burst.
+
+    Honest buyers write "物流很快，质量很好" at every shop, week after week;
+    a campaign's template piles up at the shops it serves within days. For
+    each cluster at each shop, the writers within ``TEXT_WINDOW_S`` of each
+    review are compared with the cluster's own rate there (Poisson surprise,
+    ``-log10 p``, as for bursts); a cluster whose most surprising moment stays
+    below ``COMMON_PHRASE_SURPRISE`` is a common phrase, measured against its
+    own use whatever its absolute count. It reads only the cluster's own
+    reviews, so neither unrelated shops nor a one-shop export change it.
+    """
+    big = stats.filter(pl.col("_users") >= COMMON_PHRASE_USERS).select("text_cluster")
+    df = rows.join(big, on="text_cluster")
+    if df.height == 0:
+        return pl.Series("text_cluster", [], dtype=pl.Int64)
+    g = group_codes(df, "text_cluster", "shop_id")
+    t = df["_t"].to_numpy()
+    first = first_in_window(g, group_codes(df, "user_id"), t, TEXT_WINDOW_S)
+    surprise = burst_surprise(g, t, TEXT_WINDOW_S, BASELINE_FLOOR_S, first)
+    most = (
+        df.select("text_cluster")
+        .with_columns(pl.Series("_s", surprise))
+        .group_by("text_cluster")
+        .agg(pl.col("_s").max())
+    )
+    return most.filter(pl.col("_s") < COMMON_PHRASE_SURPRISE)["text_cluster"]
 
 
 @REGISTRY.table(

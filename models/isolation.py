@@ -17,6 +17,8 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 from sklearn.utils.validation import check_is_fitted
 
+from models.content import splitmix64
+
 _GRID = 2001
 #: Transforms of at least this many rows run a column per thread.
 _THREADED_ROWS = 100_000
@@ -64,9 +66,15 @@ class OneSidedIsolationForest(BaseEstimator):
     n_jobs : int
         Threads for scoring.
     random_state : int
-        Seed for the sample and the forest.
+        Seed for the sample and the forest; with content keys (see :meth:`fit`)
+        the sample and the trees' draws depend on it and the reviews only.
     max_occlusions : int
         Explanations occlude at most this many of a row's strongest features.
+    tail_spreads : float or None
+        The single-signal term (:meth:`tail_score`): a feature this many of its
+        upper spreads beyond its ``tail_quantile`` value scores as the most
+        anomalous fitted review, whatever the other features say; ``None``
+        leaves the forest alone.
 
     Attributes
     ----------
@@ -92,6 +100,7 @@ class OneSidedIsolationForest(BaseEstimator):
         n_jobs: int = 2,
         random_state: int = 0,
         max_occlusions: int = 6,
+        tail_spreads: float | None = 10.0,
     ):
         self.directions = directions
         self.clip_quantile = clip_quantile
@@ -103,6 +112,7 @@ class OneSidedIsolationForest(BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.max_occlusions = max_occlusions
+        self.tail_spreads = tail_spreads
 
     # -- transform -----------------------------------------------------------
     def _oriented(self, X) -> np.ndarray:
@@ -180,43 +190,56 @@ class OneSidedIsolationForest(BaseEstimator):
         return Z
 
     # -- fit / score ---------------------------------------------------------
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, keys=None):
         """Fit the percentile grid and the forest on a sample of ``X``.
 
-        ``y`` is ignored; it is accepted for pipeline compatibility.
+        ``keys`` are the rows' content keys (:func:`models.content.content_keys`
+        of their review ids): the sample and the order the trees draw from are
+        keyed on them, so the same reviews in any order fit the same model.
+        Without keys the row positions stand in (the model then depends on
+        row order). ``y`` is ignored; it is accepted for pipeline compatibility.
         """
         X = np.asarray(X, dtype=np.float64)
-        rng, idx = self._sample(X.shape[0])
-        return self._fit_sample(X if idx is None else X[idx], rng)
+        return self._fit_sample(X[self.sample_rows(X.shape[0] if keys is None else keys)])
 
-    def _sample(self, n_rows: int) -> tuple[np.random.Generator, np.ndarray | None]:
-        rng = np.random.default_rng(self.random_state)
-        if n_rows > self.max_fit_rows:
-            return rng, np.sort(rng.choice(n_rows, self.max_fit_rows, replace=False))
-        return rng, None
+    def _ranks(self, keys) -> np.ndarray:
+        """Each row's draw: its content key mixed with ``random_state``."""
+        if np.isscalar(keys):
+            keys = np.arange(int(keys), dtype=np.uint64)
+        salt = splitmix64(np.array([self.random_state], dtype=np.uint64))[0]
+        return splitmix64(np.asarray(keys, dtype=np.uint64) ^ salt)
 
-    def sample_rows(self, n_rows: int) -> np.ndarray:
-        """The rows (sorted positions) that :meth:`fit` on ``n_rows`` rows fits on."""
-        idx = self._sample(n_rows)[1]
-        return np.arange(n_rows) if idx is None else idx
+    def sample_rows(self, keys) -> np.ndarray:
+        """Positions of the rows :meth:`fit` fits on, in fitting order.
 
-    def fit_sample(self, X_sample, n_rows: int):
-        """Fit as :meth:`fit` on ``n_rows`` rows would, given only their :meth:`sample_rows`.
+        The ``max_fit_rows`` rows of lowest draw (:meth:`_ranks`), ordered by
+        draw: a uniform sample that depends only on the rows' keys and the
+        seed. ``keys`` may be a number of rows (positions as keys).
+        """
+        r = self._ranks(keys)
+        m = self.max_fit_rows
+        if r.size > m:
+            idx = np.argpartition(r, m - 1)[:m]
+            return idx[np.argsort(r[idx], kind="stable")]
+        return np.argsort(r, kind="stable")
 
-        For inputs too large to hold: ``fit_sample(X[sample_rows(n)], n)`` is
-        ``fit(X)``, value for value.
+    def fit_sample(self, X_sample, keys_sample):
+        """Fit as :meth:`fit` would, given only the rows :meth:`sample_rows` chose, in any order.
+
+        For inputs too large to hold: ``fit_sample(X[rows], keys[rows])`` with
+        ``rows = sample_rows(keys)`` is ``fit(X, keys=keys)``, value for value.
         """
         X_sample = np.asarray(X_sample, dtype=np.float64)
-        rng, idx = self._sample(n_rows)
-        expected = n_rows if idx is None else idx.size
-        if X_sample.shape[0] != expected:
+        r = self._ranks(keys_sample)
+        if X_sample.shape[0] != r.size or r.size > self.max_fit_rows:
             raise ValueError(
-                f"fit_sample needs the {expected:,} rows of sample_rows({n_rows:,}), "
-                f"got {X_sample.shape[0]:,}"
+                f"fit_sample needs the rows of sample_rows (at most {self.max_fit_rows:,}) "
+                f"and one key per row, got {X_sample.shape[0]:,} rows and {r.size:,} keys"
             )
-        return self._fit_sample(X_sample, rng)
+        return self._fit_sample(X_sample[np.argsort(r, kind="stable")])
 
-    def _fit_sample(self, X: np.ndarray, rng: np.random.Generator):
+    def _fit_sample(self, X: np.ndarray):
+        """Fit on ``X``, rows in fitting order (the trees draw their sub-samples by position)."""
         oriented = self._oriented(X)
         self.n_features_in_ = X.shape[1]
         self.grid_ = np.quantile(
@@ -233,9 +256,9 @@ class OneSidedIsolationForest(BaseEstimator):
             n_jobs=1,
         ).fit(Z)
         self.baseline_ = float(self._raw(np.zeros((1, Z.shape[1])))[0])
-        # The calibration reference only needs the top of the distribution; a
-        # 20k-row sample of the fitting rows keeps fitting cheap at any size.
-        ref = Z if Z.shape[0] <= 20_000 else Z[rng.choice(Z.shape[0], 20_000, replace=False)]
+        # The calibration reference only needs the top of the distribution; the
+        # first 20k rows in fitting order (a random sample) keep fitting cheap.
+        ref = Z[:20_000]
         self.train_scores_ = np.sort(self._raw(ref))
         return self
 
@@ -307,8 +330,47 @@ class OneSidedIsolationForest(BaseEstimator):
         return np.clip((raw - self.baseline_) / (top - self.baseline_), 0.0, 1.0)
 
     def score_samples(self, X, raw_map=None) -> np.ndarray:
-        """Calibrated suspicion in [0, 1] (higher = more suspicious); ``raw_map`` as in :meth:`raw_score`."""
-        return self.calibrate(self.raw_score(X, raw_map))
+        """Calibrated suspicion in [0, 1] (higher = more suspicious); ``raw_map`` as in :meth:`raw_score`.
+
+        The larger of the forest's calibrated score and :meth:`tail_score`.
+        """
+        return np.maximum(self.calibrate(self.raw_score(X, raw_map)), self.tail_score(X)[0])
+
+    def tail_score(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """The single-signal term and the feature carrying it, per row.
+
+        An isolation forest averages path lengths over trees that split on
+        randomly chosen features, so a review whose one tell is extreme (every
+        review minutes after receipt, thirty accounts on one device) scores
+        like a review that is mildly unusual everywhere. Here a feature's
+        excess beyond its ``tail_quantile`` value, in units of its upper spread
+        (as in :meth:`transform`), maps on a log scale onto [0, 1]:
+        ``log1p(excess) / log1p(tail_spreads)``; the row takes its strongest
+        feature. Zero for every row when ``tail_spreads`` or
+        ``tail_quantile`` is None.
+
+        Returns
+        -------
+        score : ndarray of shape (n_rows,)
+        feature : ndarray of int, shape (n_rows,)
+            Column of the strongest excess (0 where there is none).
+        """
+        check_is_fitted(self, "grid_")
+        X, d = self._checked(X)
+        best = np.zeros(X.shape[0])
+        arg = np.zeros(X.shape[0], dtype=np.int64)
+        if self.tail_spreads is None or self.tail_quantile is None:
+            return best, arg
+        n = self.grid_.shape[0]
+        top = self.grid_[int(round(self.tail_quantile * (n - 1)))]
+        mid = self.grid_[int(round(self.clip_quantile * (n - 1)))]
+        spread = np.where(top - mid > 0, top - mid, np.maximum(np.abs(top), 1.0))
+        for j in range(X.shape[1]):  # a column at a time: no oriented copy of X
+            o = np.nan_to_num(X[:, j] * d[j], nan=0.0)
+            excess = np.log1p(np.maximum(o - top[j], 0.0) / spread[j])
+            better = excess > best
+            best[better], arg[better] = excess[better], j
+        return np.minimum(best / np.log1p(self.tail_spreads), 1.0), arg
 
     # -- explanations --------------------------------------------------------
     def contributions(self, X) -> tuple[float, np.ndarray]:
@@ -316,8 +378,10 @@ class OneSidedIsolationForest(BaseEstimator):
 
         Each active feature's contribution is the score lost when that feature
         alone is reset to ordinary (occlusion), rescaled so that the
-        contributions add up exactly to ``score - baseline``; the baseline of
-        the calibrated score is 0.
+        contributions add up exactly to the forest's score; where the
+        single-signal term (:meth:`tail_score`) is higher, its feature also
+        carries the difference, so the contributions add up exactly to
+        ``score - baseline``; the baseline of the calibrated score is 0.
 
         Returns
         -------
@@ -326,7 +390,9 @@ class OneSidedIsolationForest(BaseEstimator):
         contrib : ndarray of shape (n_rows, n_features)
         """
         Z = self.transform(X)
-        full = self.calibrate(self._raw(Z))
+        forest = self.calibrate(self._raw(Z))
+        tail, tail_feature = self.tail_score(X)
+        full = forest  # the forest's part first; the tail's excess over it is added below
         contrib = np.zeros_like(Z)
         # Occlude only each row's strongest features: beyond the top few the
         # contributions are negligible and the cost grows with every feature.
@@ -350,4 +416,7 @@ class OneSidedIsolationForest(BaseEstimator):
         if flat.any():
             act = (Z[flat] > 0).astype(np.float64)
             contrib[flat] = act / np.maximum(act.sum(axis=1, keepdims=True), 1.0) * full[flat, None]
+        # where the single-signal term is the score, its feature carries the difference
+        rows = np.flatnonzero(tail > forest)
+        contrib[rows, tail_feature[rows]] += tail[rows] - forest[rows]
         return 0.0, contrib

@@ -1,56 +1,109 @@
-"""Choosing the flag threshold without labels."""
+"""Choosing the flag threshold without labels, for a target precision.
+
+A merchant files what is flagged, often with one appeal: a flag must mean a
+precision. The propagated score is a posterior probability that a review is
+fake, so the expected precision of flagging every review at or above ``t`` is
+the mean posterior of those reviews, and the expected number of fakes among
+all reviews is the sum of every posterior. The threshold is the lowest score
+whose flagged set still has an estimated precision of ``target`` (and never
+a review the posterior thinks more likely genuine than fake). Where evidence
+is weak (metadata only, scores far from 1) few or no reviews reach the
+target and the scan flags less; the ranked score stays for a team's queue.
+
+On the generated development sets (seeds 0-1, 20k reviews) an estimate of
+0.90 was an actual precision of 0.91-0.94; on YelpChi (metadata only) of
+0.37-0.69 against a base rate of 0.13: the posterior is over-confident
+where the graph is the only evidence, and the estimate is an upper bound
+there rather than a promise.
+"""
 
 from __future__ import annotations
+
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 #: Never flag a review the posterior thinks more likely genuine than fake.
 POSTERIOR_FLOOR = 0.5
+#: The precision a flag is chosen for by default.
+TARGET_PRECISION = 0.95
+#: The threshold that flags nothing: above every posterior, and finite (JSON has no infinity).
+NOTHING = float(np.nextafter(1.0, 2.0))
 
 
-def valley_threshold(
-    scores: np.ndarray, bins: int = 50, floor: float = POSTERIOR_FLOOR, min_ratio: float = 3.0
-) -> tuple[float, str]:
-    """Threshold at the density valley between the ordinary mass and a suspicious mode.
+@dataclass(frozen=True)
+class Threshold:
+    """A flag threshold and what it is expected to give.
 
-    Scores of campaigns pile up near 1 once evidence propagates through their
-    shared templates, networks and rings, leaving a sparse valley above the
-    ordinary reviews. The threshold is the lowest point of the smoothed
-    histogram between the main mode and the highest mode above it, provided
-    that upper mode stands at least ``min_ratio`` times above the valley.
-    Without such a mode there is no evidence of a campaign, and only far
-    outliers are flagged: the threshold is Tukey's far-out fence
-    ``Q3 + 3 * IQR`` of the scores. Neither rule goes below ``floor``
-    (posterior >= 0.5).
-
-    Unlike Otsu's method it is not pulled towards the far larger honest class.
-
-    Returns
-    -------
-    threshold : float
+    Attributes
+    ----------
+    value : float
+        Reviews scoring at or above it are flagged (:data:`NOTHING`: none).
     method : str
-        ``"valley"``, ``"fence"`` or ``"posterior"``, recorded in the summary.
+        ``"target_precision"`` (chosen here) or ``"fixed"`` (given).
+    target_precision : float or None
+        The precision it was chosen for (None when fixed).
+    estimated_precision : float or None
+        Mean posterior of the flagged reviews (None when none are flagged).
+    estimated_recall : float or None
+        Their posterior sum over the posterior sum of all reviews: the share of
+        the expected fakes that is flagged.
+    flagged : int
+        Reviews at or above ``value``.
     """
-    s = np.asarray(scores, dtype=np.float64)
-    s = s[np.isfinite(s)]
-    if s.size < 50:
-        return floor, "posterior"
-    hist, edges = np.histogram(s, bins=bins, range=(0.0, 1.0))
-    kernel = np.array([1.0, 2.0, 3.0, 2.0, 1.0]) / 9.0
-    h = np.convolve(hist.astype(np.float64), kernel, mode="same")
-    main = int(np.argmax(h))
-    best = None
-    for k in range(main + 2, bins):
-        valley = main + int(np.argmin(h[main : k + 1]))
-        if valley in (main, k):
-            continue
-        if h[k] >= min_ratio * max(h[valley], 1.0) and (best is None or h[k] > h[best[0]]):
-            best = (k, valley)
-    if best is None:
-        q1, q3 = np.percentile(s, [25, 75])
-        fence = float(q3 + 3.0 * (q3 - q1))
-        return (fence, "fence") if fence > floor else (floor, "posterior")
-    _, valley = best
-    # the valley's lowest bin, taken at its upper edge so the sparse bin itself is not flagged
-    t = float(edges[valley + 1])
-    return max(t, floor), "valley"
+
+    value: float
+    method: str
+    target_precision: float | None
+    estimated_precision: float | None
+    estimated_recall: float | None
+    flagged: int
+
+    def record(self) -> dict:
+        """The ``threshold`` section of ``summary.json`` (no infinities in JSON)."""
+        out = asdict(self)
+        out["estimate"] = (
+            "mean propagated posterior of the flagged reviews (no labels used); "
+            "an upper bound where the posterior is over-confident (metadata only)"
+        )
+        return out
+
+
+def estimate(score: np.ndarray, value: float, method: str, target: float | None) -> Threshold:
+    """What flagging ``score >= value`` is expected to give (see :class:`Threshold`)."""
+    s = np.asarray(score, dtype=np.float64)
+    flagged = s >= value
+    n = int(flagged.sum())
+    total = float(np.sort(s).sum())  # sorted: the sum does not depend on row order
+    kept = np.sort(s[flagged])
+    return Threshold(
+        value=float(value),
+        method=method,
+        target_precision=target,
+        estimated_precision=float(kept.sum() / n) if n else None,
+        estimated_recall=float(kept.sum() / total) if n and total > 0 else None,
+        flagged=n,
+    )
+
+
+def precision_threshold(
+    posterior: np.ndarray, target: float = TARGET_PRECISION, floor: float = POSTERIOR_FLOOR
+) -> Threshold:
+    """The lowest threshold whose flagged reviews have a mean posterior of at least ``target``.
+
+    Computed over the sorted scores, so it depends on the set of scores only
+    (not on their order). Ties at the threshold are flagged together, as they
+    will be; when even the top score is below ``target`` (or ``floor``) nothing
+    is flagged.
+    """
+    s = np.asarray(posterior, dtype=np.float64)
+    s = np.sort(s[np.isfinite(s)])[::-1]
+    value = NOTHING
+    if s.size:
+        mean = np.cumsum(s) / np.arange(1, s.size + 1)
+        # a cut is between distinct values: all ties at a score go in or out together
+        last_of_tie = np.append(s[1:] != s[:-1], True)
+        ok = np.flatnonzero((mean >= target) & last_of_tie & (s >= floor))
+        if ok.size:
+            value = float(s[ok[-1]])
+    return estimate(posterior, value, "target_precision", target)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from detector.contract import (
     InputError,
+    InputSpec,
     LoadedInput,
     load_reviews,
     parse_column_map,
@@ -380,11 +381,12 @@ def test_csv_with_chinese_headers_and_mapping(tmp_path, bom):
     path.write_bytes(("\ufeff" if bom else "").encode() + SELLER_EXPORT.encode("utf-8"))
     out = load_reviews(path, columns=parse_column_map(SELLER_MAP))
     assert_accounted(out)
-    assert out.reviews["review_id"].to_list() == ["00123", "00124"]  # leading zeros kept
-    assert out.reviews["product_id"].to_list() == ["9001", "9001"]
+    assert out.reviews["review_id"].to_list() == ["00123", "00124", "00125"]  # zeros kept
+    assert out.reviews["product_id"].to_list() == ["9001", "9001", "9002"]
     assert out.reviews["text"][1] == "差评,再也不买"
     assert out.reviews["created_at"][1] == datetime(2025, 1, 2, 12, tzinfo=UTC)
-    assert out.rejected.row(0, named=True)["reason"] == "rating '五星' is not an integer"
+    assert out.reviews["rating"].to_list() == [5, 1, 5]  # 五星 is a rating word
+    assert out.rejected.height == 0
     assert out.present_optional == ["text"]
 
 
@@ -468,10 +470,10 @@ def test_nonexistent_path(tmp_path):
 
 
 def test_empty_glob_and_empty_dir(tmp_path):
-    with pytest.raises(InputError, match=r"no \.parquet or \.csv files match"):
+    with pytest.raises(InputError, match=r"no \.parquet, \.csv or \.xlsx files match"):
         resolve_inputs(str(tmp_path / "*.parquet"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="no .parquet or .csv files under"):
+    with pytest.raises(InputError, match="no .parquet, .csv or .xlsx files under"):
         resolve_inputs(tmp_path / "empty")
 
 
@@ -647,3 +649,52 @@ def test_a_repeated_id_is_rejected_as_duplicate_before_late_problems(tmp_path):
         "duplicate review_id (first kept)",
         "invalid ip '999.1.1.1'",
     ]
+
+
+# ----------------------------------------------------------------------------- InputSpec
+
+
+def test_input_spec_round_trips_through_its_dict():
+    spec = InputSpec(
+        columns={"评分": "rating"},
+        preset="taobao",
+        shop="旗舰店",
+        timezone="Asia/Tokyo",
+        orders=("orders.xlsx",),
+        since=datetime(2025, 1, 2, tzinfo=UTC),
+        until="2025-02-01",
+    )
+    record = spec.to_dict()
+    assert record["since"] == "2025-01-02T00:00:00+00:00"
+    assert record["orders"] == ["orders.xlsx"]
+    back = InputSpec.from_dict({**record, "added_later": 1})
+    assert back.to_dict() == record
+    assert back.effective_timezone == "Asia/Tokyo"
+    assert InputSpec(preset="jd").effective_timezone == "Asia/Shanghai"
+    assert InputSpec().effective_timezone == "UTC"
+
+
+@pytest.mark.parametrize(
+    "kwargs, named", [({"preset": "amazon"}, "amazon"), ({"timezone": "Mars/Base"}, "Mars/Base")]
+)
+def test_input_spec_rejects_unknown_preset_and_zone(kwargs, named):
+    with pytest.raises(InputError, match=named):
+        InputSpec(**kwargs)
+
+
+def test_summary_records_the_input_spec_and_evidence_rereads_it(tmp_path):
+    from detector.evidence.scanload import load_scan
+    from detector.scan import ScanConfig, run_scan
+
+    path = write(tmp_path / "in.parquet", rows(40, user_id=[f"u{i % 7}" for i in range(40)]))
+    spec = InputSpec(since="2025-01-02", until="2025-01-09")
+    result = run_scan(path, tmp_path / "scan", spec=spec, config=ScanConfig(n_estimators=20))
+    section = result.summary["input"]
+    assert {k: section[k] for k in spec.to_dict()} == spec.to_dict()
+    assert section["effective_timezone"] == "UTC"
+    assert section["weak_identity"] == []
+    bundle = load_scan(tmp_path / "scan")
+    assert bundle.reviews["review_id"].sort().to_list() == (
+        result.loaded.reviews["review_id"].sort().to_list()
+    )
+    assert bundle.reviews["created_at"].min() >= datetime(2025, 1, 2, tzinfo=UTC)

@@ -193,6 +193,100 @@ def test_platform_default_texts_are_never_templates():
     assert f["text_cluster_users"].max() == 0
 
 
+def _many_shops(n_shops: int, per_shop: int, seed: int) -> pl.DataFrame:
+    """Honest buyers at ``n_shops`` shops of equal size, each writing its own texts."""
+    return pl.concat(
+        [market(seed + k, per_shop, f"H{k:02d}", with_optional=True) for k in range(n_shops)]
+    )
+
+
+def test_a_phrase_many_buyers_write_everywhere_is_no_template():
+    """A common phrase fires nothing; the same phrase piled up at one shop still does."""
+    df = _many_shops(12, 150, 40)
+    shops = sorted(df["shop_id"].unique().to_list())
+    phrase = "物流很快，质量很好，下次还来"  # 12 letters after normalising: a candidate
+    n = 40  # below the 50 writers the old absolute rule needed
+    common = pl.DataFrame(
+        {
+            "review_id": [f"C-r{i}" for i in range(n)],
+            "shop_id": [shops[(i * 7) % len(shops)] for i in range(n)],
+            "product_id": [f"C-p{i % 9}" for i in range(n)],
+            "user_id": [f"C-u{i}" for i in range(n)],
+            "rating": [5] * n,
+            "created_at": [T0 + dt.timedelta(hours=29 * i) for i in range(n)],
+            "text": [phrase] * n,
+            "ip": [f"88.{i}.3.4" for i in range(n)],
+            "device_id": [f"C-d{i}" for i in range(n)],
+            "delivered_at": [T0 + dt.timedelta(hours=29 * i - 50) for i in range(n)],
+        },
+        schema=df.schema,
+    )
+    f = compute_features(pl.concat([df, common])).frame
+    c = f.filter(pl.col("review_id").str.starts_with("C-"))
+    assert c["text_cluster_users"].max() == 0 and c["text_dup_window"].max() == 0
+    # 25 of the writers at one shop, within days: that shop holds far more than its share
+    piled = common.with_columns(
+        pl.when(pl.int_range(pl.len()) < 25)
+        .then(pl.lit(shops[0]))
+        .otherwise(pl.col("shop_id"))
+        .alias("shop_id"),
+        pl.when(pl.int_range(pl.len()) < 25)
+        .then(pl.lit(T0) + pl.duration(hours=pl.int_range(pl.len())))
+        .otherwise(pl.col("created_at"))
+        .alias("created_at"),
+    )
+    f = compute_features(pl.concat([df, piled])).frame
+    c = f.filter(pl.col("review_id").is_in([f"C-r{i}" for i in range(25)]))
+    assert c["text_cluster_users"].min() >= 24 and c["text_dup_window"].min() >= 10
+
+
+def _crowd(prefix: str, n: int, start: dt.datetime, hours: float, nat_share: float, seed: int):
+    """``n`` honest buyers at shop S0 over ``hours``; ``nat_share`` of them behind one NAT address."""
+    rng = np.random.default_rng(seed)
+    nat = rng.random(n) < nat_share
+    base = 30 if prefix == "A" else 130  # the crowds' own addresses never meet
+    ips = [
+        "100.64.7.9" if m else f"{base + i % 90}.{i % 97}.{i // 97 % 250}.5"
+        for i, m in enumerate(nat)
+    ]
+    t = [start + dt.timedelta(hours=float(h)) for h in np.sort(rng.uniform(0, hours, n))]
+    return pl.DataFrame(
+        {
+            "review_id": [f"{prefix}-r{i}" for i in range(n)],
+            "shop_id": ["S0"] * n,
+            "product_id": [f"P{i % 5}" for i in range(n)],
+            "user_id": [f"{prefix}-u{i}" for i in range(n)],
+            "rating": [5] * n,
+            "created_at": t,
+            "ip": ips,
+        }
+    ), nat
+
+
+def test_a_flash_sale_behind_carrier_nat_is_no_identity_burst():
+    """A NAT address holding a steady share of a shop's buyers stays quiet when the shop's crowd surges."""
+    steady, _ = _crowd("A", 400, T0, 24 * 90, 0.4, 1)
+    sale, nat = _crowd("F", 200, T0 + dt.timedelta(days=100), 20, 0.4, 2)
+    # a campaign: 8 accounts on one /24 that never reviewed the shop, in an hour
+    camp = pl.DataFrame(
+        {
+            "review_id": [f"X-r{i}" for i in range(8)],
+            "shop_id": ["S0"] * 8,
+            "product_id": ["P1"] * 8,
+            "user_id": [f"X-u{i}" for i in range(8)],
+            "rating": [5] * 8,
+            "created_at": [T0 + dt.timedelta(days=50, minutes=7 * i) for i in range(8)],
+            "ip": [f"203.0.113.{i + 1}" for i in range(8)],
+        }
+    )
+    fr = compute_features(pl.concat([steady, sale, camp], how="vertical_relaxed"))
+    f = fr.frame.join(fr.keys.select("_rid"), on="_rid")
+    sale_nat = f.filter(pl.col("review_id").is_in([f"F-r{i}" for i in np.flatnonzero(nat)]))
+    assert sale_nat["ip_shop_burst"].max() < 2 and sale_nat["net_shop_burst"].max() < 2
+    x = f.filter(pl.col("review_id").str.starts_with("X-"))
+    assert x["net_shop_burst"].min() > 5
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_family_ablation_removes_only_that_family(family):
     df = market(7, 300, "A")

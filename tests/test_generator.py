@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from benchmarks.generator import (
+    ALL_TRAPS,
     ATTACK_FAMILIES,
     TRAPS,
     BoostConfig,
@@ -21,7 +22,7 @@ from benchmarks.generator import (
     write_dataset,
 )
 from benchmarks.texts import DEFAULT_TEXTS
-from detector.schema import CONTRACT, LABEL_COLUMNS
+from detector.schema import CONTRACT, EXPORT_ONLY, LABEL_COLUMNS
 
 N = 5_000
 
@@ -66,9 +67,10 @@ def test_different_seed_different_frames():
 def test_reviews_follow_contract_exactly(data):
     reviews, _ = data
     assert reviews.height == N
-    assert dict(reviews.schema) == CONTRACT
-    assert list(reviews.columns) == list(CONTRACT)
-    required_no_nulls = [c for c in CONTRACT if c != "device_id"]
+    market = {c: t for c, t in CONTRACT.items() if c not in EXPORT_ONLY}
+    assert dict(reviews.schema) == market
+    assert list(reviews.columns) == list(market)
+    required_no_nulls = [c for c in market if c != "device_id"]
     assert reviews.select(pl.col(required_no_nulls).null_count()).row(0) == (0,) * len(
         required_no_nulls
     )
@@ -316,3 +318,68 @@ def test_fifty_thousand_reviews_generate_quickly():
     reviews, _ = generate(50_000, seed=1)
     assert reviews.height == 50_000
     assert time.perf_counter() - t0 < 8.0
+
+
+# ---------------------------------------------------------------- matrix knobs
+
+
+def test_knobs_of_traps_left_off_change_nothing():
+    """A trap at share 0 draws nothing: its other knobs cannot move the market."""
+    base = generate(2_000, seed=9)
+    off = GeneratorConfig(
+        campus_hosts=(100, 200),
+        ipv6_mobile_pool_reviews=5.0,
+        common_phrases=1,
+        repeat_same_text=1.0,
+        defect_batch_size=(5, 6),
+        boost=BoostConfig(history=(1, 2), pool_prefix=24),
+    )
+    other = generate(2_000, seed=9, config=off)
+    assert base[0].equals(other[0]) and base[1].equals(other[1])
+
+
+def test_new_traps_are_honest_and_labelled():
+    cfg = GeneratorConfig(
+        campus_share=0.04,
+        ipv6_mobile_share=0.04,
+        common_phrase_share=0.04,
+        repeat_buyer_share=0.04,
+        defect_batch_share=0.03,
+    )
+    reviews, labels = generate(8_000, seed=12, config=cfg)
+    counts = dict(labels.drop_nulls("trap").group_by("trap").len().iter_rows())
+    for trap, share in [
+        ("campus", 0.04),
+        ("ipv6_mobile", 0.04),
+        ("common_phrase", 0.04),
+        ("repeat_buyer", 0.04),
+        ("defect_batch", 0.03),
+    ]:
+        assert counts.get(trap, 0) >= 0.5 * share * 8_000, (trap, counts)
+    assert set(counts) <= set(ALL_TRAPS)
+    assert not labels.filter(pl.col("trap").is_not_null())["is_fake"].any()
+
+
+def test_campaign_pool_over_a_slash16_and_perturbed_texts():
+    cfg = _boost_only(pool_prefix=16, pool_hosts=(30, 40), fresh_ip_share=0.0, perturb=1.0)
+    reviews, labels = generate(3_000, seed=5, config=cfg)
+    camp = reviews.join(labels, on="review_id").filter(pl.col("is_fake"))
+    per = camp.group_by("campaign_id").agg(
+        pl.col("ip").str.extract(r"^(\d+\.\d+)\.").n_unique().alias("n16"),
+        pl.col("ip").str.extract(r"^(\d+\.\d+\.\d+)\.").n_unique().alias("n24"),
+        pl.col("text").n_unique().alias("texts"),
+        pl.len(),
+    )
+    assert (per["n16"] == 1).all() and (per["n24"] >= 10).all()
+    assert (per["texts"] >= 0.95 * per["len"]).all()
+
+
+def test_aged_accounts_get_a_history_before_their_campaign():
+    reviews, labels = generate(6_000, seed=5, config=_boost_only(aged_share=1.0, history=(4, 4)))
+    df = reviews.join(labels, on="review_id")
+    fake = df.filter(pl.col("is_fake"))
+    first = fake.group_by("user_id").agg(pl.col("created_at").min().alias("first"))
+    hist = df.filter(~pl.col("is_fake")).join(first, on="user_id")
+    assert hist.group_by("user_id").len()["len"].max() == 4
+    assert hist["user_id"].n_unique() == first.height
+    assert (hist["created_at"] < hist["first"]).all()

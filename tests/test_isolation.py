@@ -5,7 +5,7 @@ from sklearn.metrics import roc_auc_score
 
 from models.explain import top_reasons
 from models.isolation import OneSidedIsolationForest
-from models.threshold import valley_threshold
+from models.threshold import estimate, precision_threshold
 
 
 def planted(n=4000, n_bad=100, seed=0):
@@ -71,21 +71,49 @@ def test_chunked_scoring_matches_single_chunk():
     assert np.allclose(m1.score_samples(X), m2.score_samples(X), atol=1e-12)
 
 
-def test_valley_threshold_splits_bimodal_scores():
+def test_threshold_meets_the_target_on_calibrated_posteriors():
+    """Reviews that are fake with probability p (p drawn, then labels drawn from p)."""
     rng = np.random.default_rng(0)
-    s = np.clip(np.concatenate([rng.normal(0.3, 0.08, 5000), rng.normal(0.95, 0.02, 200)]), 0, 1)
-    t, method = valley_threshold(s)
-    assert method == "valley"
-    assert 0.6 < t < 0.9
-    # the threshold separates the two groups almost perfectly
-    assert (s[:5000] >= t).mean() < 0.001 and (s[5000:] >= t).mean() > 0.99
+    p = np.concatenate([rng.beta(2, 6, 20_000), rng.beta(12, 1, 800)])
+    fake = rng.random(p.size) < p
+    t = precision_threshold(p, target=0.9)
+    flagged = p >= t.value
+    assert t.method == "target_precision" and t.flagged == flagged.sum() > 500
+    assert abs(t.estimated_precision - 0.9) < 0.01
+    assert abs(fake[flagged].mean() - 0.9) < 0.03  # the estimate holds where p is calibrated
+    # lower-scoring reviews would pull the estimate below the target
+    below = p >= np.sort(p[~flagged])[-50]
+    assert p[below].mean() < 0.9
+    # the order of the scores changes nothing
+    assert precision_threshold(rng.permutation(p), target=0.9) == t
 
 
-def test_without_a_second_mode_only_far_outliers_are_flagged():
+def test_weak_evidence_flags_nothing_and_ties_go_together():
     rng = np.random.default_rng(1)
-    s = np.clip(rng.normal(0.3, 0.1, 5000), 0, 1)
-    t, method = valley_threshold(s)
-    assert method == "fence"
-    assert (s >= t).mean() < 0.001
-    tight = np.clip(rng.normal(0.2, 0.01, 5000), 0, 1)
-    assert valley_threshold(tight) == (0.5, "posterior")
+    weak = rng.uniform(0.2, 0.8, 5_000)  # no review is confidently fake
+    t = precision_threshold(weak, target=0.9)
+    assert t.flagged == 0 and t.value > 1.0 and t.estimated_precision is None
+    assert t.record()["value"] == t.value  # finite: summary.json stays valid JSON
+    tied = np.array([0.95] * 10 + [0.85] * 10 + [0.1] * 100)
+    # the 0.85 block would take the mean to 0.9 exactly; it joins whole or not at all
+    assert precision_threshold(tied, 0.9).flagged == 20
+    assert precision_threshold(tied, 0.91).flagged == 10
+    fixed = estimate(tied, 0.5, "fixed", None)
+    assert fixed.flagged == 20 and abs(fixed.estimated_precision - 0.9) < 1e-12
+
+
+def test_a_single_extreme_feature_is_not_diluted_by_the_others():
+    """Thirty reviews whose one tell is one feature far beyond the bulk score with the most anomalous."""
+    rng = np.random.default_rng(4)
+    X = rng.exponential(size=(6_000, 12))
+    X[:200, :6] *= 3.0  # reviews mildly unusual on half the features
+    X[-30:, 5] = 60.0  # the single tell: far beyond feature 5's 99th percentile (~4.6)
+    kw = dict(n_estimators=200, random_state=0)
+    plain = OneSidedIsolationForest(tail_spreads=None, **kw).fit(X)
+    model = OneSidedIsolationForest(**kw).fit(X)
+    honest_top = np.quantile(model.score_samples(X[:-30]), 0.99)
+    assert np.quantile(plain.score_samples(X[-30:]), 0.5) < honest_top  # the forest alone dilutes
+    assert model.score_samples(X[-30:]).min() >= 0.99 > honest_top
+    _, contrib = model.contributions(X[-30:])
+    assert np.allclose(contrib.sum(axis=1), model.score_samples(X[-30:]))
+    assert (contrib.argmax(axis=1) == 5).all()

@@ -17,6 +17,7 @@ from detector.progress import ScanProgress
 from detector.scan import ScanConfig, run_scan
 from features.pipeline import compute_features
 from features.sharded import build_global_tables, shard_features
+from models.content import content_keys
 from models.isolation import OneSidedIsolationForest
 
 CONFIG = ScanConfig(n_estimators=50)
@@ -212,12 +213,14 @@ def test_fit_on_the_sample_rows_equals_fit_on_all_rows():
     rng = np.random.default_rng(3)
     X = rng.exponential(size=(5_000, 4))
     kw = dict(max_fit_rows=1_000, n_estimators=20, random_state=7)
-    full = OneSidedIsolationForest(**kw).fit(X)
+    keys = content_keys([f"r{i}" for i in range(X.shape[0])])
+    full = OneSidedIsolationForest(**kw).fit(X, keys=keys)
     model = OneSidedIsolationForest(**kw)
-    part = model.fit_sample(X[model.sample_rows(X.shape[0])], X.shape[0])
+    rows = np.sort(model.sample_rows(keys))  # gathered in storage order, as out of core
+    part = model.fit_sample(X[rows], keys[rows])
     assert np.array_equal(full.score_samples(X), part.score_samples(X))
     with pytest.raises(ValueError, match="sample_rows"):
-        OneSidedIsolationForest(**kw).fit_sample(X[:10], X.shape[0])
+        OneSidedIsolationForest(**kw).fit_sample(X, keys)
 
 
 def test_failed_out_of_core_scan_leaves_previous_output(months, tmp_path, monkeypatch):

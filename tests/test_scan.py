@@ -48,7 +48,10 @@ def test_scan_writes_every_output_with_the_documented_schema(scanned, small_mark
     assert summary["rows"]["input"] == reviews.height
     assert summary["rows"]["scored"] + summary["rows"]["rejected"] == summary["rows"]["input"]
     assert len(summary["inputs"][0]["sha256"]) == 64
-    assert summary["threshold"]["method"] in {"valley", "fence", "posterior"}
+    assert summary["threshold"]["method"] == "target_precision"
+    assert summary["threshold"]["target_precision"] == 0.95
+    assert summary["threshold"]["flagged"] == summary["rows"]["flagged"]
+    assert summary["threshold"]["estimated_precision"] >= 0.95
     assert summary["signals"]["used"] and summary["signals"]["unavailable"] == []
     assert "total" in summary["timings_s"]
     assert not any(p.name.startswith(".") for p in out.iterdir())

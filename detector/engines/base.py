@@ -69,17 +69,18 @@ class Engine:
         return out
 
     # -- stages ----------------------------------------------------------------
-    def load(self, inputs, columns=None, since=None, until=None):
-        """Read and validate the input (:func:`detector.contract.load_reviews`)."""
+    def load(self, inputs, spec=None):
+        """Read and validate the input (:func:`detector.contract.load_reviews`) as
+        ``spec`` (:class:`detector.contract.InputSpec`) says."""
         from detector.contract import load_reviews
 
         with self.progress.stage("load") as st:
-            loaded = load_reviews(inputs, columns=columns, since=since, until=until)
+            loaded = load_reviews(inputs, spec=spec)
             st.advance(loaded.n_input)
         self.progress.rows = loaded.reviews.height
         return loaded
 
-    def _load_with(self, run_all, inputs, columns=None, since=None, until=None):
+    def _load_with(self, run_all, inputs, spec=None):
         """Load file by file with ``run_all(files) -> [load_file(...) per file]``.
 
         Each file goes through the contract loader on its own (bounded memory,
@@ -88,10 +89,11 @@ class Engine:
         runs over all files instead: it alone applies the first-copy rule across
         files and words the errors.
         """
-        from detector.contract import load_reviews, resolve_inputs
+        from detector.contract import as_spec, load_reviews, resolve_inputs
 
+        spec = as_spec(spec)
         with self.progress.stage("load") as st:
-            files = prune_files(resolve_inputs(inputs), since, until)
+            files = prune_files(resolve_inputs(inputs), spec.since, spec.until)
             loaded = None
             if len(files) > 1:
                 try:
@@ -103,7 +105,7 @@ class Engine:
                     self.fallbacks["load"] = (
                         "one pass (ids repeated across files, or a file failed)"
                     )
-                loaded = load_reviews(inputs, columns=columns, since=since, until=until)
+                loaded = load_reviews(inputs, spec=spec)
             st.advance(loaded.n_input)
         self.progress.rows = loaded.reviews.height
         return loaded
@@ -139,10 +141,10 @@ class Engine:
         """Build one global table; the reference runs the table's own function."""
         return table.build(lf, tables)
 
-    def fit(self, model, X: np.ndarray):
-        """Fit ``model`` on ``X`` (the model samples what it needs)."""
+    def fit(self, model, X: np.ndarray, keys: np.ndarray | None = None):
+        """Fit ``model`` on ``X`` (the model samples what it needs, keyed on the rows' ``keys``)."""
         with self.progress.stage("fit", total=X.shape[0]) as st:
-            model.fit(X)
+            model.fit(X, keys=keys)
             st.advance(X.shape[0])
         return model
 
@@ -174,15 +176,17 @@ def prune_files(files, since=None, until=None) -> list:
         return list(files)
 
 
-def load_file(path, columns=None, since=None, until=None):
+def load_file(path, spec=None):
     """``(valid, rejected, n_input, present_optional, claims)`` of one file; None when no row is
-    in the window (``claims`` as :attr:`detector.contract.LoadedInput.claims`)."""
-    from detector.contract import InputError, load_reviews
+    in the window (``claims`` as :attr:`detector.contract.LoadedInput.claims`); ``spec`` is
+    a :class:`detector.contract.InputSpec`."""
+    from detector.contract import InputError, as_spec, load_reviews
 
+    spec = as_spec(spec)
     try:
-        loaded = load_reviews(path, columns=columns, since=since, until=until)
+        loaded = load_reviews(path, spec=spec)
     except InputError as exc:
-        if since is not None or until is not None:
+        if spec.since is not None or spec.until is not None:
             if "no review rows" in str(exc) or "date partition" in str(exc):
                 return None
         raise

@@ -179,10 +179,10 @@ def _coreview_job(df: pl.DataFrame, active: pl.DataFrame) -> pl.DataFrame:
     return coreview_pairs(sub)
 
 
-def _load_file(path: str, columns, since, until):
+def _load_file(path: str, spec):
     from detector.engines.base import load_file
 
-    part = load_file(path, columns, since, until)
+    part = load_file(path, spec)
     if part is None:
         return None
     # claims are for out-of-core staging; a load with ids in two files is redone whole
@@ -383,18 +383,18 @@ class RayEngine(Engine):
             self._built, self._planned_tables = {}, None
             self._ds = self._ds_key = self._blocks = self._lf = None
 
-    def load(self, inputs, columns=None, since=None, until=None):
+    def load(self, inputs, spec=None):
         """One Ray task per file (the contract loader on that file); see :func:`load_files`."""
 
         def run_all(files):
-            futs = [self._remote["load"].remote(str(f), columns, since, until) for f in files]
+            futs = [self._remote["load"].remote(str(f), spec) for f in files]
             parts = self.ray.get(futs)
             return [
                 None if p is None else (pl.DataFrame(p[0]), pl.DataFrame(p[1]), p[2], p[3])
                 for p in parts
             ]
 
-        return self._load_with(run_all, inputs, columns, since, until)
+        return self._load_with(run_all, inputs, spec)
 
     def build_table(
         self, table: Table, lf: pl.LazyFrame, tables: dict[str, pl.DataFrame]

@@ -7,6 +7,7 @@ compared with the hashes recorded at scan time before anything is read.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from detector.cases import CASES_SCHEMA
-from detector.contract import InputError, load_reviews
+from detector.contract import InputError, InputSpec, load_reviews
 from detector.hashing import file_sha256
 
 SCAN_FILES = ("summary.json", "scores.parquet", "cases.parquet")
@@ -49,6 +50,17 @@ def _input_paths(summary: dict, scan_dir: Path) -> list[tuple[Path, str]]:
                     break
         out.append((path, item["sha256"]))
     return out
+
+
+def _resolved(path: str, cwd: str | None, scan_dir: Path) -> str:
+    """A relative path recorded in a summary, as the scan saw it (from its working directory)."""
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return path
+    for base in (Path(cwd) if cwd else None, scan_dir.parent):
+        if base is not None and (base / p).exists():
+            return str(base / p)
+    return path
 
 
 def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
@@ -98,13 +110,21 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
             )
         inputs.append({"path": str(path), "sha256": actual})
 
-    load = summary.get("load") or {}
-    loaded = load_reviews(
-        [p for p, _ in _input_paths(summary, root)],
-        columns=load.get("columns") or None,
-        since=load.get("since"),
-        until=load.get("until"),
-    )
+    spec = InputSpec.from_summary(summary)
+    cwd = (summary.get("load") or {}).get("cwd")
+    recorded = (summary.get("input") or {}).get("orders_sha256") or {}
+    orders = []
+    for given in spec.orders:
+        path = _resolved(given, cwd, root)
+        expected = recorded.get(given)
+        if expected is not None and (not Path(path).is_file() or file_sha256(path) != expected):
+            raise InputError(
+                f"order export {path} recorded in {root / 'summary.json'} is gone or changed "
+                "since the scan; restore it or re-run the scan before building evidence"
+            )
+        orders.append(path)
+    spec = dataclasses.replace(spec, orders=tuple(orders))
+    loaded = load_reviews([p for p, _ in _input_paths(summary, root)], spec=spec)
     outputs = [
         {"name": n, "sha256": file_sha256(root / n)} for n in SCAN_FILES if (root / n).is_file()
     ]

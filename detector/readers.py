@@ -1,0 +1,117 @@
+"""Opening one input file as a frame: Parquet, CSV and Excel as merchants have them.
+
+* CSV: UTF-8 (a BOM allowed); the separator is sniffed from the first lines;
+  title lines above the header row (a seller centre's "评价管理 导出 ..." line)
+  are skipped: the header is the first line with two or more non-empty cells.
+  Every value is read as text (ids such as ``00123`` keep their zeros). GBK
+  and other encodings get an :class:`InputError` that says how to convert.
+* Excel (``.xlsx``, ``.xlsm``, ``.xls``): the first sheet, read by calamine
+  through fastexcel (the reader ``polars.read_excel(engine="calamine")``
+  uses; called directly because polars' read casts integral float columns
+  to Int64 and fails on 19-digit order ids stored as numbers). Title rows
+  are skipped as in CSV; cell types are kept (text, numbers, datetimes), so
+  the loader can tell order ids that Excel stored as rounded numbers.
+* Parquet: scanned lazily.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+from pathlib import Path
+
+import polars as pl
+
+from detector.errors import InputError
+
+__all__ = ["SUFFIXES", "open_table"]
+
+#: Supported suffixes and the reader of each.
+SUFFIXES: dict[str, str] = {
+    ".parquet": "parquet",
+    ".csv": "csv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".xls": "excel",
+}
+_SEPARATORS = (",", "\t", ";", "|")
+_HEAD_LINES = 12  # lines (or sheet rows) searched for the header row
+
+# fastexcel logs a warning per all-empty column (e.g. 追评内容 with no follow-ups)
+logging.getLogger("fastexcel").setLevel(logging.ERROR)
+
+
+def _head_text(path: Path) -> str:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as exc:
+        raise InputError(f"cannot read input file {path}: {exc.strerror or exc}") from None
+    try:
+        return codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{path} is not UTF-8 text; re-save it as UTF-8 (exports in GBK/GB18030 "
+            "can be converted with: iconv -f GB18030 -t UTF-8)"
+        ) from None
+
+
+def _cells(line: str, sep: str) -> list[str]:
+    return [c.strip().strip('"').strip() for c in line.split(sep)]
+
+
+def header_row(rows: list[list[str | None]]) -> int:
+    """Index of the header row: the first with two or more non-empty cells (0 if none)."""
+    for i, row in enumerate(rows[:_HEAD_LINES]):
+        if sum(1 for c in row if c is not None and str(c).strip()) >= 2:
+            return i
+    return 0
+
+
+def sniff_csv(path: Path) -> tuple[str, int]:
+    """``(separator, title lines to skip)`` of a CSV file; :class:`InputError` if not UTF-8."""
+    lines = _head_text(path).split("\n")[:_HEAD_LINES]
+    lines = [ln.rstrip("\r") for ln in lines if ln.strip()] or [""]
+    counts = {sep: sum(ln.count(sep) for ln in lines) for sep in _SEPARATORS}
+    best = max(counts, key=lambda s: counts[s])
+    sep = best if counts[best] > 0 else ","
+    return sep, header_row([_cells(ln, sep) for ln in lines])
+
+
+def _read_excel(path: Path) -> pl.DataFrame:
+    try:
+        import fastexcel
+    except ImportError:  # pragma: no cover - a core dependency
+        raise InputError(
+            f"reading {path} needs fastexcel: pip install fastexcel (or save the sheet as CSV)"
+        ) from None
+    try:
+        reader = fastexcel.read_excel(str(path))
+        preview = reader.load_sheet(0, header_row=None, n_rows=_HEAD_LINES, dtypes="string")
+        rows = preview.to_polars().rows()
+        sheet = reader.load_sheet(0, header_row=header_row(rows), schema_sample_rows=None)
+        return sheet.to_polars()
+    except Exception as exc:  # fastexcel raises its own types for a bad workbook
+        text = str(exc).strip().splitlines()
+        raise InputError(
+            f"cannot read Excel file {path}: {text[0] if text else type(exc).__name__}; "
+            "check that it is a complete .xlsx/.xls workbook (or save the sheet as CSV)"
+        ) from exc
+
+
+def open_table(path: Path) -> pl.LazyFrame:
+    """``path`` as a LazyFrame of its columns as stored (CSV: all text)."""
+    kind = SUFFIXES[path.suffix.lower()]
+    if kind == "parquet":
+        return pl.scan_parquet(path, hive_partitioning=False)
+    if kind == "excel":
+        return _read_excel(path).lazy()
+    sep, skip = sniff_csv(path)
+    return pl.scan_csv(
+        path,
+        separator=sep,
+        skip_rows=skip,
+        infer_schema=False,  # keep ids such as "00123" as written
+        encoding="utf8",
+        raise_if_empty=True,
+    )
