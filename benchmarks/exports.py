@@ -322,30 +322,25 @@ def _dsr(rng: np.random.Generator, rating: np.ndarray) -> np.ndarray:
     return np.clip(base - (rng.random(len(rating)) < 0.15), 1, 5)
 
 
-def build_export(platform: str, seed: int = 0, n: int = 2000) -> Export:
-    """One shop's review export and order export for ``platform``, about ``n`` reviews.
-
-    Every planted parameter is drawn from ``seed`` (see the module docstring);
-    rows are in review-time order, as exports list them (newest last).
-    """
-    if platform not in PLATFORMS:
-        raise ValueError(f"unknown platform {platform!r}; choose from {PLATFORMS}")
-    p = _params(seed, n)
+def _planted_rows(seed: int, p: dict) -> pl.DataFrame:
+    """Every review with its kind, rating, product, order times (hours) and text."""
     hours = p["days"] * 24.0
     n_prod = p["products"]
     r_honest, r_smear = _rng(seed, "honest"), _rng(seed, "smear")
     r_defect, r_flash = _rng(seed, "defect"), _rng(seed, "flash")
-    n_bg = max(n - p["smear_size"] - p["defect_size"] - p["flash_size"], 50)
+    n_bg = max(p["n"] - p["smear_size"] - p["defect_size"] - p["flash_size"], 50)
     defect_product, flash_product = (int(x) for x in r_defect.choice(n_prod, 2, replace=False))
     groups = [_honest(r_honest, n_bg, p, n_prod, hours)]
     groups.append(_smear(r_smear, p, n_prod, hours, n_bg))
     groups.append(_defect(r_defect, p, defect_product, hours, n_bg + 10_000))
     groups.append(_flash(r_flash, p, flash_product, hours, n_bg + 20_000))
     rows = pl.concat(groups).sort("reviewed", "buyer")
-    rows = rows.with_columns(_texts(seed, rows, p))
+    return rows.with_columns(_texts(seed, rows, p))
 
-    ids = _rng(seed, "ids")
-    n_rows = rows.height
+
+def _with_identities(rows: pl.DataFrame, ids: np.random.Generator, p: dict) -> pl.DataFrame:
+    """Order ids, masked nicknames, provinces (a smear's often one) and product ids and names."""
+    n_rows, n_prod = rows.height, p["products"]
     nick_of_buyer = _nicknames(ids, int(rows["buyer"].max()) + 1)
     rows = rows.with_columns(
         pl.Series("order_id", _order_ids(ids, n_rows)),
@@ -358,16 +353,18 @@ def build_export(platform: str, seed: int = 0, n: int = 2000) -> Export:
     item_ids = (6 * 10**11 + ids.choice(10**11, n_prod, replace=False)).astype(str)
     words = _PRODUCT_WORDS[p["category"]]
     names = [f"{words[i % len(words)]} {2025 - i // len(words)}新款" for i in range(n_prod)]
-    rows = rows.with_columns(
+    return rows.with_columns(
         pl.Series("province", province),
         pl.Series("product_id", item_ids[rows["product"].to_numpy()]),
         pl.Series("product_name", np.array(names)[rows["product"].to_numpy()]),
     )
 
-    start = datetime(2025, 3, 1) + timedelta(days=int(ids.integers(0, 200)))
+
+def _review_export(platform, rows, ids, p: dict, start: datetime) -> pl.DataFrame:
+    """The review export as the platform writes it (headers, time format, rating cells)."""
     fmt = _TIME_FORMAT[platform]
-    head = _REVIEW_HEADERS[platform]
     rating = rows["rating"].to_numpy()
+    none = pl.lit(None, pl.String)
     cells: dict[str, pl.Expr] = {
         "created_at": _when(pl.col("reviewed"), start, fmt),
         "text": pl.col("text"),
@@ -376,38 +373,59 @@ def build_export(platform: str, seed: int = 0, n: int = 2000) -> Export:
         "product_name": pl.col("product_name"),
         "product_id": pl.col("product_id"),
         "order_id": pl.col("order_id"),
-        "follow_at": pl.lit(None, pl.String),
-        "follow": pl.lit(None, pl.String),
-        "images": pl.lit(None, pl.String),
-        "reply": pl.lit(None, pl.String),
+        **{k: none for k in ("follow_at", "follow", "images", "reply")},
     }
     for c in ("dsr_description", "dsr_logistics", "dsr_service"):
         smear = (rows["kind"] == "smear").to_numpy()
         cells[c] = pl.Series(np.where(smear, 1, _dsr(ids, rating))).cast(pl.String)
-    reviews = rows.select(cells[k].alias(h) for k, h in head.items())
+    reviews = rows.select(cells[k].alias(h) for k, h in _REVIEW_HEADERS[platform].items())
     if p["ip_region"]:
         reviews = reviews.with_columns(rows["province"].alias("IP属地"))
+    return reviews
 
+
+def _order_export(platform, rows, ids, start: datetime) -> pl.DataFrame:
+    """The order export: order, payment, shipping and receipt times, amount, after-sale state."""
     ohead = {**_ORDER_HEADERS, "received": _RECEIPT_HEADER.get(platform, "签收时间")}
+    n_rows = rows.height
     after = np.where(
         (rows["kind"] == "defect").to_numpy() & (ids.random(n_rows) < 0.4), "退款成功", ""
     )
-    orders = rows.select(
+    fmt = "%Y-%m-%d %H:%M:%S"
+    amount = pl.Series(np.round(ids.uniform(19, 399, n_rows), 2)).cast(pl.String)
+    return rows.select(
         pl.col("order_id").alias(ohead["order_id"]),
-        _when(pl.col("ordered"), start, "%Y-%m-%d %H:%M:%S").alias(ohead["ordered_at"]),
-        _when(pl.col("paid"), start, "%Y-%m-%d %H:%M:%S").alias(ohead["paid_at"]),
-        _when(pl.col("shipped"), start, "%Y-%m-%d %H:%M:%S").alias(ohead["shipped_at"]),
-        _when(pl.col("received"), start, "%Y-%m-%d %H:%M:%S").alias(ohead["received"]),
+        _when(pl.col("ordered"), start, fmt).alias(ohead["ordered_at"]),
+        _when(pl.col("paid"), start, fmt).alias(ohead["paid_at"]),
+        _when(pl.col("shipped"), start, fmt).alias(ohead["shipped_at"]),
+        _when(pl.col("received"), start, fmt).alias(ohead["received"]),
         pl.col("product_id").alias(ohead["product_id"]),
         pl.lit("1").alias(ohead["quantity"]),
-        pl.Series(np.round(ids.uniform(19, 399, n_rows), 2)).cast(pl.String).alias(ohead["amount"]),
+        amount.alias(ohead["amount"]),
         pl.col("province").alias(ohead["province"]),
         pl.Series(after).alias(ohead["after_sale"]),
     ).sort(ohead["ordered_at"])
+
+
+def build_export(platform: str, seed: int = 0, n: int = 2000) -> Export:
+    """One shop's review export and order export for ``platform``, about ``n`` reviews.
+
+    Every planted parameter is drawn from ``seed`` (see the module docstring);
+    rows are in review-time order, as exports list them (newest last).
+    """
+    if platform not in PLATFORMS:
+        raise ValueError(f"unknown platform {platform!r}; choose from {PLATFORMS}")
+    p = _params(seed, n)
+    rows = _planted_rows(seed, {**p, "n": n})
+    ids = _rng(seed, "ids")
+    rows = _with_identities(rows, ids, p)
+    start = datetime(2025, 3, 1) + timedelta(days=int(ids.integers(0, 200)))
+    reviews = _review_export(platform, rows, ids, p, start)
+    orders = _order_export(platform, rows, ids, start)
     truth = rows.select(
         "order_id", (pl.col("kind") == "smear").alias("is_fake"), "kind", "product_id", "buyer"
     )
-    return Export(platform, reviews, orders, truth, p, dict(head))
+    return Export(platform, reviews, orders, truth, p, dict(_REVIEW_HEADERS[platform]))
 
 
 def write_export(

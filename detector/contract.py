@@ -249,9 +249,29 @@ def input_record(spec: InputSpec, loaded: LoadedInput) -> dict:
     record = spec.to_dict()
     record["effective_timezone"] = spec.effective_timezone
     record["weak_identity"] = list(loaded.weak_identity or weak_identity(loaded.present_optional))
-    record["headers"] = dict(loaded.headers)
+    record["headers"] = dict(loaded.headers) or header_mapping(loaded.files, spec)
     record["orders_sha256"] = {p: file_sha256(p) for p in spec.orders if os.path.isfile(p)}
     return record
+
+
+def header_mapping(files: Sequence[Path], spec: InputSpec) -> dict[str, str]:
+    """File header -> contract column of every header ``spec`` maps in ``files`` (headers only).
+
+    For loads that did not keep it (an out-of-core scan loads file by file).
+    """
+    read = _Read(spec, _tidy_mapping(spec), PRESETS[spec.preset] if spec.preset else None)
+    out: dict[str, str] = {}
+    for path in files:
+        try:
+            names = open_table(Path(path)).collect_schema().names()
+        except Exception:  # noqa: BLE001 - the file was read by the scan; a record only
+            continue
+        renames, _ = _header_renames(names, read)
+        for name, target in renames.items():
+            clean = name.strip().lstrip("\ufeff").strip()
+            if clean != target:
+                out.setdefault(clean, target)
+    return out
 
 
 def as_spec(spec: InputSpec | None = None, columns=None, since=None, until=None) -> InputSpec:
@@ -750,10 +770,14 @@ class _Read:
     spec: InputSpec
     mapping: dict[str, str]  # --columns, names tidied
     preset: Preset | None
-    zone: str
-    since: datetime | None  # UTC
-    until: datetime | None
-    orders: pl.DataFrame | None  # detector.orders.load_orders
+    zone: str = "UTC"
+    since: datetime | None = None  # UTC
+    until: datetime | None = None
+    orders: pl.DataFrame | None = None  # detector.orders.load_orders
+
+
+def _tidy_mapping(spec: InputSpec) -> dict[str, str]:
+    return {k.strip().lstrip("\ufeff"): v.strip() for k, v in (spec.columns or {}).items()}
 
 
 def _read_options(spec: InputSpec) -> _Read:
@@ -770,7 +794,7 @@ def _read_options(spec: InputSpec) -> _Read:
         orders = load_orders(spec.orders, zone)
     return _Read(
         spec=spec,
-        mapping={k.strip().lstrip("\ufeff"): v.strip() for k, v in (spec.columns or {}).items()},
+        mapping=_tidy_mapping(spec),
         preset=PRESETS[spec.preset] if spec.preset else None,
         zone=zone,
         since=lo,
@@ -927,12 +951,13 @@ def _review_id(types: dict[str, pl.DataType], order: pl.Expr | None, unique: boo
 
     if unique and order is not None:
         return order
+    readable = (c for c in CONTRACT if c in types and c not in ("review_id", "shop_id"))
     texts = [
         _as_text(c, types[c])
-        for c in CONTRACT
-        if c in types and c not in ("review_id", "shop_id") and _castable(types[c])
+        for c in readable
+        if _castable(types[c]) or isinstance(types[c], pl.Null)  # Null: an empty sheet
     ]
-    return identities.content_id(texts, order)
+    return identities.content_id(texts or [pl.lit(None, pl.String)], order)
 
 
 def _join_orders(lf, types, orders: pl.DataFrame, order: pl.Expr | None, path: Path):

@@ -698,3 +698,32 @@ def test_summary_records_the_input_spec_and_evidence_rereads_it(tmp_path):
         result.loaded.reviews["review_id"].sort().to_list()
     )
     assert bundle.reviews["created_at"].min() >= datetime(2025, 1, 2, tzinfo=UTC)
+
+
+def test_xlsx_with_typed_cells_reads_naive_times_in_the_zone(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "评价.xlsx"
+    with xlsxwriter.Workbook(path) as wb:
+        ws = wb.add_worksheet()
+        stamp = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        ws.write_row(
+            0, 0, ["review_id", "shop_id", "product_id", "user_id", "rating", "created_at"]
+        )
+        ws.write_row(1, 0, ["r1", "s", "00123", "u1"])
+        ws.write_number(1, 4, 5)
+        ws.write_datetime(1, 5, datetime(2025, 3, 4, 12, 30, 1), stamp)
+        ws.write_row(2, 0, ["r2", "s", "00124", "u2", "四星", "2025/3/5 08:00"])
+    out = load_reviews(path, spec=InputSpec(timezone="Asia/Shanghai"))
+    assert out.reviews["product_id"].to_list() == ["00123", "00124"]
+    assert out.reviews["rating"].to_list() == [5, 4]
+    assert out.reviews["created_at"].to_list() == [
+        datetime(2025, 3, 4, 4, 30, 1, tzinfo=UTC),
+        datetime(2025, 3, 5, 0, 0, tzinfo=UTC),
+    ]
+    # a naive Parquet timestamp is in the zone too; aware ones keep their own
+    naive = pl.DataFrame(rows(1)).with_columns(
+        pl.col("created_at").str.to_datetime().alias("created_at")
+    )
+    got = load_reviews(write(tmp_path / "n.parquet", naive), spec=InputSpec(timezone="Asia/Tokyo"))
+    assert got.reviews["created_at"][0] == datetime(2025, 1, 1, 1, tzinfo=UTC)

@@ -84,6 +84,10 @@ def test_scan_with_a_spec_runs_out_of_core_and_incrementally(exports, tmp_path, 
         capsys,
     )
     assert code == 0, err
+    for d in ("a", "b"):
+        summary = json.loads((tmp_path / d / "summary.json").read_text(encoding="utf-8"))
+        assert summary["input"]["headers"]["订单编号"] == "order_id"
+        assert summary["input"]["weak_identity"] == ["user_id"]
     a = pl.read_parquet(tmp_path / "a" / "scores.parquet").sort("review_id")
     b = pl.read_parquet(tmp_path / "b" / "scores.parquet").sort("review_id")
     assert a["review_id"].equals(b["review_id"])
@@ -365,9 +369,18 @@ def _broken_xlsx(tmp_path):
     return [str(tmp_path / "cut.xlsx"), "--preset", "jd"]
 
 
+def _header_only_xlsx(tmp_path):
+    import xlsxwriter
+
+    with xlsxwriter.Workbook(tmp_path / "head.xlsx") as wb:
+        wb.add_worksheet().write_row(0, 0, ["订单号", "评价时间", "评分", "用户昵称", "商品编号"])
+    return [str(tmp_path / "head.xlsx"), "--preset", "jd"]
+
+
 @pytest.mark.parametrize(
     "make, named",
     [
+        (_header_only_xlsx, "no review rows in"),
         (_gbk, "UTF-8"),
         (_rounded, "订单号"),
         (_rounded_csv, "4.01235E+18"),
