@@ -28,6 +28,8 @@ from detector.evidence import NoCasesError, PacketOptions, build_packet, write_p
 from detector.evidence.platforms import PLATFORMS
 from detector.evidence.scanload import ScanBundle, load_scan
 from detector.evidence.writer import _cell as csv_cell
+from detector.monitor import daily_metrics, evaluate_alerts, load_rules
+from detector.monitor.runner import scan_context
 from detector.webapp.charts import Series, chart
 from detector.webapp.i18n import t
 
@@ -59,9 +61,13 @@ class ScanView:
 
     scan_id: str
     bundle: ScanBundle
-    timezone: str
     _cases: dict = field(default_factory=dict)
+    _monitor: tuple | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        # the zone the scan read the export's naive times in, and its platform (monitor's rules)
+        self.timezone, self.platform = scan_context(self.bundle.summary)
 
     # -- shops -----------------------------------------------------------------
     def shops(self) -> list[dict]:
@@ -96,36 +102,33 @@ class ScanView:
     def has_shop(self, shop: str) -> bool:
         return shop in set(self.bundle.reviews["shop_id"].unique().to_list())
 
-    # -- days --------------------------------------------------------------------
+    # -- days and alerts (the monitor's) ---------------------------------------------
+    def monitor(self) -> tuple[pl.DataFrame, list[dict]]:
+        """The monitor's daily table of every shop and its alerts (default rules), cached."""
+        with self._lock:
+            if self._monitor is None:
+                daily = daily_metrics(
+                    self.bundle.reviews, self.bundle.scores, self.bundle.cases, self.timezone
+                )
+                alerts, _ = evaluate_alerts(daily, load_rules(), self.platform)
+                self._monitor = (daily, alerts)
+            return self._monitor
+
+    def alerts(self) -> list[dict]:
+        return self.monitor()[1]
+
     def daily(self, shop: str) -> pl.DataFrame:
-        """Per day in the export's zone: reviews, 好评率, mean rating and 差评, with
-        and without the reviews in cases (``*_clean``)."""
-        rows = self.bundle.reviews.filter(pl.col("shop_id") == shop).select(
-            pl.col("created_at").dt.convert_time_zone(self.timezone).dt.date().alias("date"),
-            "rating",
-            pl.col("review_id").is_in(self.case_review_ids().implode()).alias("_in"),
-        )
-
-        def metrics(frame: pl.LazyFrame | pl.DataFrame, suffix: str) -> pl.DataFrame:
-            return frame.group_by("date").agg(
-                pl.len().alias(f"reviews{suffix}"),
-                (pl.col("rating") >= 4).mean().alias(f"positive_rate{suffix}"),
-                pl.col("rating").cast(pl.Float64).mean().alias(f"mean_rating{suffix}"),
-                (pl.col("rating") <= 2).sum().alias(f"negatives{suffix}"),
-            )
-
-        days = metrics(rows, "")
-        clean = metrics(rows.filter(~pl.col("_in")), "_clean")
+        """The monitor's days of ``shop`` (in the export's zone) on a full calendar: a day
+        without reviews is a row with nulls, so a chart's line breaks there."""
+        days = self.monitor()[0].filter(pl.col("shop_id") == shop)
         if days.height == 0:
-            return days.join(clean, on="date", how="left")
+            return days
         lo, hi = days["date"].min(), days["date"].max()
         calendar = pl.DataFrame({"date": pl.date_range(lo, hi, "1d", eager=True)})
+        counts = ["reviews", "negative", "reviews_clean", "negative_clean"]
         return (
             calendar.join(days, on="date", how="left")
-            .join(clean, on="date", how="left")
-            .with_columns(
-                pl.col("reviews", "negatives", "reviews_clean", "negatives_clean").fill_null(0)
-            )
+            .with_columns(pl.col(counts).fill_null(0))
             .sort("date")
         )
 
@@ -141,9 +144,9 @@ class ScanView:
             ]
 
         return [
-            chart(t("positive_rate", lang), days, two("positive_rate"), "pct", (0.0, 1.0)),
-            chart(t("mean_rating", lang), days, two("mean_rating"), "num", (1.0, 5.0)),
-            chart(t("negatives", lang), days, two("negatives"), "int", bars=True),
+            chart(t("positive_rate", lang), days, two("good_rate"), "pct", (0.0, 1.0)),
+            chart(t("mean_rating", lang), days, two("rating_mean"), "num", (1.0, 5.0)),
+            chart(t("negatives", lang), days, two("negative"), "int", bars=True),
         ]
 
     # -- cases -------------------------------------------------------------------
@@ -275,13 +278,13 @@ class ViewCache:
         self._views: OrderedDict[str, ScanView] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, scan_id: str, scan_dir: Path, timezone: str) -> ScanView:
+    def get(self, scan_id: str, scan_dir: Path) -> ScanView:
         with self._lock:
             view = self._views.get(scan_id)
             if view is not None:
                 self._views.move_to_end(scan_id)
                 return view
-        view = ScanView(scan_id, load_scan(scan_dir), timezone)
+        view = ScanView(scan_id, load_scan(scan_dir))
         with self._lock:
             self._views[scan_id] = view
             while len(self._views) > self.size:

@@ -24,6 +24,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "No folder with exports under exports/ in the data directory.",
     },
     "preset": {"zh": "平台导出格式", "en": "Export format"},
+    "tz_placeholder": {
+        "zh": "留空：平台默认（Asia/Shanghai），标准列名为 UTC",
+        "en": "empty: the platform's (Asia/Shanghai); contract columns: UTC",
+    },
     "columns": {
         "zh": "列名映射（可选，如 评价时间=created_at）",
         "en": "Column mapping (optional, e.g. 评价时间=created_at)",
@@ -67,6 +71,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "all_reviews": {"zh": "全部评价", "en": "All reviews"},
     "without_cases": {"zh": "剔除案件中的评价", "en": "Without the reviews in cases"},
     "alerts": {"zh": "预警", "en": "Alerts"},
+    "alert": {"zh": "预警内容", "en": "Alert"},
+    "alert_attack": {"zh": "恶意攻击", "en": "Attack"},
+    "alert_quality": {"zh": "质量", "en": "Quality"},
+    "alert_platform": {"zh": "平台红线", "en": "Platform line"},
+    "alert_target": {"zh": "目标", "en": "Target"},
     "no_alerts": {"zh": "没有预警。", "en": "No alerts."},
     "date": {"zh": "日期", "en": "Date"},
     "rule": {"zh": "规则", "en": "Rule"},

@@ -111,11 +111,20 @@ class StatusProgress(ScanProgress):
 
 
 def scan_arguments(options: dict, orders=()) -> dict:
-    """Keyword arguments of :func:`detector.scan.run_scan` from a scan's form options
-    and its stored order exports."""
-    from detector.contract import parse_column_map
+    """Keyword arguments of :func:`detector.scan.run_scan` (and of
+    :func:`detector.contract.scan_reviews`) from a scan's form options and its
+    stored order exports: one :class:`detector.contract.InputSpec`, whose checks
+    (unknown preset or zone, empty shop) raise the scan's own :class:`InputError`."""
+    from detector.contract import InputSpec, parse_column_map
 
-    return {"columns": parse_column_map(options.get("columns") or None)}
+    spec = InputSpec(
+        columns=parse_column_map(options.get("columns") or None) or None,
+        preset=options.get("preset"),
+        shop=options.get("shop"),
+        timezone=options.get("timezone"),
+        orders=tuple(str(p) for p in orders),
+    )
+    return {"spec": spec}
 
 
 class Runner:

@@ -7,7 +7,6 @@ so a form and a script go through the same checks.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,17 +14,20 @@ from fastapi import HTTPException, UploadFile
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from detector.contract import InputError, scan_reviews
+from detector.contract import InputError, check_timezone, scan_reviews
 from detector.evidence import NoCasesError
 from detector.evidence.platforms import PLATFORMS
+from detector.presets import PRESETS as PRESET_LAYOUTS
 from detector.webapp import i18n
 from detector.webapp.dashboard import ScanView, ViewCache, read_packet
 from detector.webapp.jobs import Runner, scan_arguments
 from detector.webapp.store import ScanStore, UnknownScan, elapsed, upload_suffix
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+#: The form's time zone when left empty: the preset's (Asia/Shanghai for the Chinese
+#: platforms), else UTC (:meth:`detector.contract.InputSpec.effective_timezone`).
+DEFAULT_TIMEZONE = ""
 #: Seller-centre export layouts offered on the form ("" = the contract's own column names).
-PRESETS = ("", "taobao", "tmall", "jd", "pdd", "douyin")
+PRESETS = ("", *PRESET_LAYOUTS)
 CHUNK = 1 << 20
 
 
@@ -54,18 +56,6 @@ class Settings:
     imports: list[Path] = field(default_factory=list)
 
 
-def check_timezone(name: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(
-            f"unknown time zone {name!r}; give an IANA name such as Asia/Shanghai"
-        ) from None
-    return name
-
-
 class Scans:
     """Creating scans from uploads or folders, and reading their state."""
 
@@ -75,7 +65,7 @@ class Scans:
         self.runner = Runner(self.store, settings.workers)
         self.views = ViewCache()
         for scan_dir in self.import_dirs():
-            self.store.import_scan(scan_dir, _scan_timezone(scan_dir))
+            self.store.import_scan(scan_dir)
 
     def import_dirs(self) -> list[Path]:
         """``--scan`` directories, and the demo's ``DATA/scan`` when DATA is a demo folder."""
@@ -94,8 +84,9 @@ class Scans:
             raise InputError(
                 f"unknown export format {preset!r}; choose from {', '.join(PRESETS[1:])}"
             )
-        timezone = (timezone or DEFAULT_TIMEZONE).strip()
-        check_timezone(timezone)
+        timezone = (timezone or "").strip() or None
+        if timezone is not None:
+            check_timezone(timezone)
         return {
             "preset": preset or None,
             "columns": (columns or "").strip() or None,
@@ -179,18 +170,12 @@ class Scans:
             raise HTTPException(409, f"the scan is {status['state']}")
         path = self.store.scan_dir(scan_id)
         try:
-            return self.views.get(scan_id, path, status["options"].get("timezone") or "UTC")
+            return self.views.get(scan_id, path)
         except InputError as exc:
             raise HTTPException(410, str(exc)) from None
 
     def packet_dir(self, scan_id: str) -> Path:
         return self.store.dir(scan_id)
-
-
-def _scan_timezone(scan_dir: Path) -> str:
-    """The zone a scan read its input's times in (UTC when it does not say)."""
-    summary = json.loads((Path(scan_dir) / "summary.json").read_text(encoding="utf-8"))
-    return ((summary.get("load") or {}).get("timezone")) or "UTC"
 
 
 def packet_of(scans: Scans, scan_id: str, name: str) -> tuple[Path, dict]:
@@ -223,6 +208,6 @@ def build(scans: Scans, scan_id: str, shop: str, platform: str, lang: str) -> st
     return name
 
 
-def alerts_of(view, shop: str | None) -> list[dict]:
+def alerts_of(view: ScanView, shop: str | None) -> list[dict]:
     """The monitor's alerts for ``shop`` (every shop when None)."""
-    return []
+    return [a for a in view.alerts() if shop is None or a["shop"] == shop]

@@ -159,7 +159,7 @@ class ScanStore:
             shutil.rmtree(path / part, ignore_errors=True)
         return self.update(scan_id, state="failed", error=error, finished_at=_now())
 
-    def import_scan(self, scan_dir: Path, timezone: str) -> str:
+    def import_scan(self, scan_dir: Path) -> str:
         """Show a finished scan directory made elsewhere (the CLI, the demo); idempotent.
 
         The scan stays where it is (its status records the path); packets built
@@ -171,7 +171,7 @@ class ScanStore:
             if status.get("scan_dir") == str(scan_dir):
                 return status["id"]
         made = datetime.fromtimestamp((scan_dir / "summary.json").stat().st_mtime, UTC)
-        scan_id, path = self.create({"timezone": timezone}, scan_dir.name, "import")
+        scan_id, path = self.create({}, scan_dir.name, "import")
         shutil.rmtree(path / "input", ignore_errors=True)
         rows = summary.get("rows") or {}
         self.update(
