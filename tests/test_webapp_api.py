@@ -212,6 +212,47 @@ def test_pages_dashboard_case_and_csv(served, export):
     assert len(lines) - 1 == sum(len(k["reviews"]) for k in cases)
 
 
+def test_merchant_export_with_orders_raises_the_attack_alert(tmp_path):
+    from benchmarks.exports import build_export, write_export
+
+    export = build_export("douyin", seed=2, n=2000)
+    files = write_export(export, tmp_path / "export", fmt="xlsx")
+    shop = "我的抖音小店"
+    with client(tmp_path / "data") as c, files["reviews"].open("rb") as r:
+        with files["orders"].open("rb") as o:
+            res = c.post(
+                "/api/scans",
+                files={"file": ("评价.xlsx", r), "orders": ("订单.xlsx", o)},
+                data={"preset": "douyin", "shop": shop},
+                headers=API,
+            )
+        assert res.status_code == 200, res.text
+        status = wait(c, res.json()["id"])
+        assert status["state"] == "done", status
+        scan_id = status["id"]
+        alerts = c.get(f"/api/scans/{scan_id}/alerts", params={"shop": shop}).json()["alerts"]
+        attack = [a for a in alerts if a["kind"] == "attack"]
+        assert attack and all(a["case_ids"] for a in attack)
+        body = c.get(f"/api/scans/{scan_id}/cases", params={"shop": shop}).json()
+        assert body["timezone"] == "Asia/Shanghai"  # the preset's zone, no zone given
+        cases = {k["case_id"]: k for k in body["shops"][shop]["cases"]}
+        assert {cid for a in attack for cid in a["case_ids"]} <= set(cases)
+        smear = [k for k in cases.values() if k["kind"] == "smear"]
+        assert smear
+        # the cited reviews as the export shows them: its order id, its local time, its text
+        rows = export.reviews.select("订单编号", "评价时间", "评价内容")
+        shown = {r[0]: r for r in rows.iter_rows()}
+        truth = dict(export.truth.select("order_id", "kind").iter_rows())
+        for r in smear[0]["reviews"]:
+            order_id, when, text = shown[r["order_id"]]
+            assert r["local_time"] == when.replace("/", "-") and r["text"] == text
+            assert truth[r["order_id"]] == "smear"
+        page = c.get(f"/scans/{scan_id}", params={"shop": shop})
+        assert 'class="alert alert-attack"' in page.text
+        assert status["options"]["preset"] == "douyin"
+        assert 'value="douyin" selected' in page.text  # the packet form offers douyin first
+
+
 def test_two_uploads_at_once(tmp_path, export):
     with client(tmp_path) as c:
         results: list = [None, None]

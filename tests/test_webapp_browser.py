@@ -13,6 +13,7 @@ screenshots in DIR (the README's come from
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import queue
@@ -32,7 +33,7 @@ pytest.importorskip("uvicorn")
 
 import uvicorn  # noqa: E402
 
-from benchmarks.generator import generate  # noqa: E402
+from benchmarks.exports import build_export, write_export  # noqa: E402
 from detector.webapp.app import Settings, asgi  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -236,35 +237,40 @@ def browser(tmp_path):
     b.close()
 
 
-def smear_export(root: Path, hostile: bool = False) -> tuple[Path, str]:
-    """A CSV export with a planted smear; its shop. ``hostile`` puts markup into its texts."""
-    reviews, labels = generate(3000, seed=4)
-    smear = reviews.join(labels, on="review_id").filter(pl.col("attack_type") == "smear")
-    shop = (smear.group_by("shop_id").len().sort(["len", "shop_id"], descending=[True, False]))[
-        "shop_id"
-    ][0]
+def merchant_export(root: Path, hostile: bool = False) -> tuple[Path, Path, str]:
+    """A Douyin shop's review and order exports (.xlsx) with a planted smear, and a shop
+    name for the form. ``hostile`` puts markup into the smear's texts, the shop name and
+    the file name, as CSV."""
+    export = build_export("douyin", seed=2, n=2000)
+    shop = "我的抖音小店"
     if hostile:
-        ids = smear["review_id"].implode()
-        payload = pl.Series([HOSTILE[i % 3] for i in range(reviews.height)])
-        reviews = reviews.with_columns(
-            pl.when(pl.col("review_id").is_in(ids))
-            .then(pl.col("text") + " " + payload)
-            .otherwise(pl.col("text"))
-            .alias("text")
+        smear = export.truth.filter(pl.col("kind") == "smear")["order_id"].implode()
+        payload = pl.Series([HOSTILE[i % 3] for i in range(export.reviews.height)])
+        reviews = export.reviews.with_columns(
+            pl.when(pl.col("订单编号").is_in(smear))
+            .then(pl.col("评价内容") + " " + payload)
+            .otherwise(pl.col("评价内容"))
         )
-    # the client's file name is shown on the pages too
-    path = root / ('"><img src=x onerror="window.__pwned = 4">.csv' if hostile else "export.csv")
-    reviews.write_csv(path)
-    return path, shop
+        export = dataclasses.replace(export, reviews=reviews)
+        shop = '店"><svg onload="window.__pwned = 5">'
+    files = write_export(export, root, fmt="csv" if hostile else "xlsx")
+    if hostile:  # the client's file name is shown on the pages too
+        named = root / '"><img src=x onerror="window.__pwned = 4">.csv'
+        files["reviews"].rename(named)
+        files["reviews"] = named
+    return files["reviews"], files["orders"], shop
 
 
 def upload_and_wait(
-    b: Chromium, base: str, export: Path, shop: str, lang: str = "zh"
+    b: Chromium, base: str, files: tuple[Path, Path, str], lang: str = "zh"
 ) -> tuple[str, bool]:
     """Upload on the start page; returns the dashboard URL and whether progress was shown."""
+    reviews, orders, shop = files
     b.goto(base + f"/?lang={lang}")
-    b.set_file("#upload input[type=file]", export)
-    b.js("document.querySelector('#upload input[name=timezone]').value = 'UTC'")
+    b.set_file("#upload input[name=file]", reviews)
+    b.set_file("#upload input[name=orders]", orders)
+    b.js("document.querySelector('#upload select[name=preset]').value = 'douyin'")
+    b.js(f"document.querySelector('#upload input[name=shop]').value = {json.dumps(shop)}")
     b.click("#upload button[type=submit]")
     saw_progress = bool(b.js("!!document.querySelector('progress#progress')"))
     end = time.monotonic() + 240
@@ -276,19 +282,30 @@ def upload_and_wait(
         time.sleep(0.5)
     else:
         raise AssertionError("the scan did not finish in the browser")
-    url = b.js("location.href").split("?")[0] + f"?shop={shop}"
-    b.goto(url)
-    return url, saw_progress
+    assert b.js("document.querySelector('#shop').textContent") == shop
+    return b.js("location.href"), saw_progress
 
 
 def test_upload_dashboard_and_douyin_packet(server, browser, tmp_path):
-    export, shop = smear_export(tmp_path)
-    url, saw_progress = upload_and_wait(browser, server, export, shop)
+    files = merchant_export(tmp_path / "export")
+    shop = files[2]
+    url, saw_progress = upload_and_wait(browser, server, files)
     assert saw_progress, "the progress page was not shown"
     b = browser
     assert b.js("document.querySelectorAll('svg.chart').length") == 3
     kinds = b.js("[...document.querySelectorAll('#cases article')].map(a => a.className)")
     assert any("kind-smear" in k for k in kinds), kinds
+    # the attack alert names the smear's case
+    alert_cases = b.js(
+        "[...document.querySelectorAll('tr.alert-attack a')].map(a => a.textContent)"
+    )
+    case_ids = b.js(
+        "[...document.querySelectorAll('#cases article.kind-smear h3 a')].map(a => a.textContent)"
+    )
+    assert alert_cases and all(any(c in h for h in case_ids) for c in alert_cases), (
+        alert_cases,
+        case_ids,
+    )
     shots = Path(os.environ.get("REVIEW_DETECTOR_SCREENSHOTS") or tmp_path)
     b.screenshot(shots / "dashboard.png")
 
@@ -320,12 +337,12 @@ def test_upload_dashboard_and_douyin_packet(server, browser, tmp_path):
         names = zf.namelist()
         packet = json.loads(zf.read(next(n for n in names if n.endswith("/packet.json"))))
     assert packet["platform"]["key"] == "douyin" and packet["shop_id"] == shop
+    assert len([n for n in names if "/cards/" in n]) <= 6
     assert case_id in {c["case_id"] for c in packet["cases"]}
 
 
 def test_hostile_text_never_executes(server, browser, tmp_path):
-    export, shop = smear_export(tmp_path, hostile=True)
-    url, _ = upload_and_wait(browser, server, export, shop, lang="en")
+    url, _ = upload_and_wait(browser, server, merchant_export(tmp_path / "x", True), lang="en")
     b = browser
     pages = [server + "/", url]
     b.goto(url)
