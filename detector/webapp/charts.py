@@ -39,6 +39,11 @@ def _ticks(lo: float, hi: float, kind: str) -> list[float]:
     return [lo + (hi - lo) * i / 4 for i in range(5)]
 
 
+def _text_width(text: str, size: float = 11.0) -> float:
+    """About how wide ``text`` is drawn at ``size`` px (CJK glyphs are full width)."""
+    return sum(size if ord(ch) >= 0x2E80 else size * 0.6 for ch in text)
+
+
 def _runs(values: Sequence[float | None]) -> list[list[tuple[int, float]]]:
     """Stretches of consecutive days with a value (a day without reviews breaks the line)."""
     runs: list[list[tuple[int, float]]] = [[]]
@@ -129,6 +134,6 @@ def chart(
     for s in series:
         out.append(f'<rect class="key {s.css}" x="{lx}" y="{H - 12}" width="12" height="8"/>')
         out.append(f'<text class="tick" x="{lx + 16}" y="{H - 4}">{escape(s.label)}</text>')
-        lx += 24 + 8 * len(s.label)
+        lx += 28 + _text_width(s.label)
     out.append("</svg>")
     return Markup(f"<figcaption>{escape(title)}</figcaption>" + "".join(out))
