@@ -29,12 +29,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _add_scan(sub) -> None:
-    p = sub.add_parser("scan", help="score reviews and write scores, features and a summary")
-    p.add_argument(
-        "input", nargs="+", help="Parquet file, directory (hive partitions ok), glob, or CSV"
-    )
-    p.add_argument("--out", required=True, help="output directory")
+def add_input_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that say how to read the input (``scan`` and ``monitor``); see :func:`input_spec`."""
     p.add_argument(
         "--columns",
         help="map input headers to contract names, e.g. '评价时间=created_at,评分=rating'",
@@ -67,6 +63,28 @@ def _add_scan(sub) -> None:
     )
     p.add_argument("--since", help="only reviews created at or after this time (ISO-8601)")
     p.add_argument("--until", help="only reviews created before this time (ISO-8601)")
+
+
+def input_spec(args) -> InputSpec:
+    """The :class:`InputSpec` of the options :func:`add_input_arguments` added."""
+    return InputSpec(
+        columns=parse_column_map(args.columns),
+        preset=args.preset,
+        shop=args.shop,
+        timezone=args.timezone,
+        orders=tuple(args.orders),
+        since=args.since,
+        until=args.until,
+    )
+
+
+def _add_scan(sub) -> None:
+    p = sub.add_parser("scan", help="score reviews and write scores, features and a summary")
+    p.add_argument(
+        "input", nargs="+", help="Parquet file, directory (hive partitions ok), glob, or CSV"
+    )
+    p.add_argument("--out", required=True, help="output directory")
+    add_input_arguments(p)
     p.add_argument("--families", help="comma-separated feature families to use (default: all)")
     p.add_argument(
         "--threshold",
@@ -212,15 +230,7 @@ def cmd_scan(args) -> int:
         threshold=args.threshold,
     )
     inputs = args.input if len(args.input) > 1 else args.input[0]
-    spec = InputSpec(
-        columns=parse_column_map(args.columns),
-        preset=args.preset,
-        shop=args.shop,
-        timezone=args.timezone,
-        orders=tuple(args.orders),
-        since=args.since,
-        until=args.until,
-    )
+    spec = input_spec(args)
     if args.out_of_core and args.engine != "polars":
         err.print(
             f"[bold red]error:[/] --out-of-core runs on the polars engine; --engine "

@@ -982,12 +982,13 @@ def _join_orders(lf, types, orders: pl.DataFrame, order: pl.Expr | None, path: P
     return lf, types
 
 
-def _plan_file(
-    path: Path,
-    read: _Read,
-    keep_raw: bool,
-    flags_only: bool = False,
-) -> _FilePlan:
+def _open_mapped(path: Path, read: _Read):
+    """The file with its headers mapped (and hive partition values as columns).
+
+    Returns ``(lf, types, headers, mapped, given)``: the frame, its types by
+    mapped name, the file's headers (tidied), ``{header: contract column}`` of
+    the mapped ones and the ``--columns`` keys (or partition keys) the file has.
+    """
     try:
         lf = open_table(path)
         schema = lf.collect_schema()
@@ -998,7 +999,6 @@ def _plan_file(
             f"cannot read input file {path}: {_describe(exc)}; check that it is a complete, "
             "valid Parquet, UTF-8 CSV or Excel file"
         ) from exc
-    mapping, since, until = read.mapping, read.since, read.until
 
     # Tidy headers (stray spaces, BOM), then apply --columns and the preset.
     renames, given = _header_renames(schema.names(), read)
@@ -1019,7 +1019,7 @@ def _plan_file(
 
     for key, value in _hive_partitions(path).items():
         if key not in types:
-            target = mapping.get(key, key)
+            target = read.mapping.get(key, key)
             given.add(key)
             if target not in types:
                 lf = lf.with_columns(pl.lit(value, pl.String).alias(target))
@@ -1028,7 +1028,17 @@ def _plan_file(
     reserved = [n for n in types if n.startswith(_P) or n == REASON_COLUMN]
     if reserved:
         raise InputError(f"column {reserved[0]!r} in {path} uses a reserved name; rename it")
+    return lf, types, headers, mapped, given
 
+
+def _plan_file(
+    path: Path,
+    read: _Read,
+    keep_raw: bool,
+    flags_only: bool = False,
+) -> _FilePlan:
+    mapping, since, until = read.mapping, read.since, read.until
+    lf, types, headers, mapped, given = _open_mapped(path, read)
     export = SUFFIXES.get(path.suffix.lower()) != "parquet"  # CSV or spreadsheet
     header_of = {t: h for h, t in mapped.items()}
     lf, types, masked_ips = _derive(lf, types, read, path, export, header_of)

@@ -200,6 +200,19 @@ def test_flash_sale_raises_no_alert():
     assert alerts == []
 
 
+def test_an_attack_day_stays_out_of_the_growth_baseline():
+    # day 6: a smear of 110 1-2 star reviews, only 5 of them linked into the case;
+    # day 12: a defect day of about 18 bad in 60, against 2% before the smear
+    reviews = market({6: (120, 0.95), 12: (60, 0.3)})
+    scores, cases = smear_case(reviews, 6, 5)
+    _, alerts, _ = alerts_of(reviews, scores, cases)
+    assert [a["date"] for a in alerts if a["kind"] == "attack"] == ["2025-03-07"]
+    growth = [a for a in alerts if a["rule"] == "bad_review_growth"]
+    assert [a["date"] for a in growth] == ["2025-03-13"]
+    # against the ~3% of the quiet days, not the smear-swollen 20% of all 28
+    assert growth[0]["value"] > 3 and "28 days before" in growth[0]["message"]["en"]
+
+
 def test_tiny_days_never_raise_the_growth_rule():
     # a day of 2 reviews, both 1 star: +3,000% on paper, but nothing to judge
     reviews = market({7: (2, 1.0), 8: (6, 0.5)})
@@ -377,3 +390,112 @@ def test_state_with_a_missing_daily_file_is_damaged(tmp_path, exports):
         p.unlink()
     with pytest.raises(StateError, match="missing"):
         load_state(state)
+
+
+# --------------------------------------------------------------------------- a merchant's export
+
+
+@pytest.fixture(scope="module")
+def merchant(tmp_path_factory):
+    """A Pinduoduo review export and order export (test seed 12; development used 1-8)."""
+    from benchmarks.exports import build_export, write_export
+
+    export = build_export("pdd", seed=12, n=2000)
+    d = tmp_path_factory.mktemp("merchant")
+    paths = write_export(export, d)
+    out = d / "out"
+    args = [paths["reviews"], "--orders", paths["orders"], "--preset", "pdd", "--shop", "店"]
+    code = monitor(*args, "--out", out)
+    head = export.headers
+    local_day = pl.col(head["created_at"]).str.slice(0, 10).str.replace_all("/", "-")
+    truth = export.truth.join(
+        export.reviews.select(pl.col(head["order_id"]).alias("order_id"), local_day.alias("day")),
+        on="order_id",
+    )
+    days = {k: set(truth.filter(pl.col("kind") == k)["day"]) for k in ("smear", "defect", "flash")}
+    alerts = json.loads((out / "alerts.json").read_text(encoding="utf-8"))
+    return {"code": code, "out": out, "truth": truth, "days": days, "alerts": alerts}
+
+
+def test_export_smear_day_raises_the_attack_alert_naming_its_case(merchant):
+    assert merchant["code"] == 4
+    attacks = [a for a in merchant["alerts"] if a["kind"] == "attack"]
+    assert attacks and {a["date"] for a in attacks} <= merchant["days"]["smear"]
+    cases = pl.read_parquet(merchant["out"] / "scan" / "cases.parquet")
+    smear = set(merchant["truth"].filter(pl.col("kind") == "smear")["order_id"])
+    for a in attacks:
+        assert a["case_ids"] and a["rule"] == "attack_burst" and a["platform"] == "any"
+        members = cases.filter(pl.col("case_id").is_in(a["case_ids"]))["review_ids"].explode()
+        # the review id of an export without one is its order id
+        assert len(set(members) & smear) >= 0.8 * len(set(members))
+        assert all(c in a["message"]["zh"] and c in a["message"]["en"] for c in a["case_ids"])
+    smear_days = [a for a in merchant["alerts"] if a["date"] in merchant["days"]["smear"]]
+    assert not [a for a in smear_days if a["kind"] == "quality"]
+
+
+def test_export_defect_batch_raises_a_quality_alert_and_no_attack_alert(merchant):
+    on_defect = [a for a in merchant["alerts"] if a["date"] in merchant["days"]["defect"]]
+    assert [a for a in on_defect if a["rule"] == "bad_review_growth"]
+    assert not [a for a in on_defect if a["kind"] == "attack"]
+    assert not [
+        a
+        for a in merchant["alerts"]
+        if a["kind"] == "quality" and a["date"] not in merchant["days"]["defect"]
+    ]
+
+
+def test_export_flash_sale_raises_no_alert(merchant):
+    days = merchant["days"]
+    flash_only = days["flash"] - days["defect"] - days["smear"]
+    assert flash_only
+    assert not [a for a in merchant["alerts"] if a["date"] in flash_only]
+
+
+def test_export_days_are_beijing_days_and_pdd_rules_only(merchant):
+    daily = pl.read_parquet(merchant["out"] / "daily.parquet")
+    assert set(daily["date"].cast(pl.String)) == set(merchant["truth"]["day"])
+    assert daily["reviews"].sum() == merchant["truth"].height
+    assert {"dsr_description", "dsr_logistics", "dsr_service"} <= set(daily.columns)
+    assert {a["platform"] for a in merchant["alerts"]} <= {"any", "pdd"}
+
+
+def test_monitor_scan_of_the_scan_directory_gives_the_same_alerts(merchant):
+    from detector.monitor import monitor_scan
+
+    result = monitor_scan(merchant["out"] / "scan")
+    assert result.alerts == merchant["alerts"]
+    assert result.timezone == "Asia/Shanghai" and result.platform == "pdd"
+    assert result.daily.equals(pl.read_parquet(merchant["out"] / "daily.parquet"))
+
+
+def test_taobao_export_without_dsr_columns_runs_without_dsr_rules(tmp_path, capsys):
+    from benchmarks.exports import build_export, write_export
+
+    paths = write_export(build_export("taobao", seed=12, n=1200), tmp_path)
+    out = tmp_path / "out"
+    code = main(
+        ["monitor", str(paths["reviews"]), "--preset", "taobao", "--shop", "店", "--out", str(out)]
+    )
+    assert code in (0, 4)
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "the input has no dsr_description column" in printed
+    daily = pl.read_parquet(out / "daily.parquet")
+    assert not [c for c in daily.columns if c.startswith("dsr_")]
+    alerts = json.loads((out / "alerts.json").read_text(encoding="utf-8"))
+    assert not [a for a in alerts if a["metric"].startswith("dsr_") or a["platform"] != "any"]
+
+
+def test_a_failed_run_leaves_state_and_outputs_as_they_were(tmp_path, exports):
+    first, _ = exports
+    state, out = tmp_path / "state", tmp_path / "out"
+    assert monitor(first, "--out", out, "--state", state) == 0
+    before = {
+        p.name: p.read_bytes()
+        for p in [*state.iterdir(), out / "daily.parquet", out / "alerts.json"]
+    }
+    assert monitor(tmp_path / "missing.csv", "--out", out, "--state", state) == 2
+    after = {
+        p.name: p.read_bytes()
+        for p in [*state.iterdir(), out / "daily.parquet", out / "alerts.json"]
+    }
+    assert after == before

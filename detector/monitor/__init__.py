@@ -9,6 +9,7 @@ Public API (used by ``review-detector monitor`` and the web app):
 - :func:`daily_metrics` ``(reviews, scores, cases, timezone="UTC") -> pl.DataFrame``;
 - :func:`evaluate_alerts` ``(daily, rules, platform=None) -> (alerts, skipped)``;
 - :func:`load_rules` ``(path=None) -> list[Rule]``, :func:`default_rules`, :data:`METRICS`;
+- :func:`scan_context` ``(summary) -> (timezone, platform)`` of a scan's ``summary.json``;
 - :class:`RulesError`, :class:`StateError` (both :class:`detector.contract.InputError`, exit 2).
 """
 
@@ -16,7 +17,7 @@ from detector.monitor.alerts import Skipped, alert_platform, evaluate_alerts
 from detector.monitor.command import add_parser, run
 from detector.monitor.daily import daily_metrics, harms_shop
 from detector.monitor.rules import METRICS, Metric, Rule, RulesError, default_rules, load_rules
-from detector.monitor.runner import MonitorResult, monitor_scan, run_monitor
+from detector.monitor.runner import MonitorResult, monitor_scan, run_monitor, scan_context
 from detector.monitor.state import StateError
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "monitor_scan",
     "run",
     "run_monitor",
+    "scan_context",
 ]

@@ -6,7 +6,8 @@ How a rule judges a shop's day
 included): ``sum(num) / sum(den)``. ``growth`` metrics compare the day's rate
 with the pooled rate of the ``baseline_days`` before it, smoothed by half a
 review ((k + 0.5) / (n + 1)) so an empty baseline is not a division by zero,
-as a relative change. ``count`` metrics read the day's count.
+as a relative change; days with 1-2 star reviews in attack cases are left out
+of the baseline. ``count`` metrics read the day's count.
 
 A day is *judged* only with enough volume: ``min_reviews`` reviews (DSR
 ratings for a DSR metric) in the window, ``min_count`` of the metric's count
@@ -127,11 +128,19 @@ def _judge_rate(daily: pl.DataFrame, rule: Rule, m: Metric) -> pl.DataFrame:
 
 
 def _judge_growth(daily: pl.DataFrame, rule: Rule, m: Metric) -> pl.DataFrame:
-    span = _window_sums(daily, [m.num, m.den], rule.baseline_days + 1)
-    day = daily.select("shop_id", "date", "attack_case_ids", m.num, m.den)
+    # days with 1-2 star reviews in attack cases stay out of the baseline: the part of a
+    # smear the scan did not flag would otherwise raise it for weeks
+    attacked = pl.col("attack_negative") > 0
+    quiet = daily.with_columns(
+        pl.when(attacked).then(0).otherwise(pl.col(c)).alias(f"_b_{c}") for c in (m.num, m.den)
+    )
+    b_num, b_den = f"_b_{m.num}", f"_b_{m.den}"
+    span = _window_sums(quiet, [b_num, b_den], rule.baseline_days + 1)
+    day = quiet.select("shop_id", "date", "attack_case_ids", m.num, m.den, b_num, b_den)
     j = day.join(span, on=["shop_id", "date"], suffix="_span")
     k, n = pl.col(m.num), pl.col(m.den)
-    base_k, base_n = pl.col(f"{m.num}_span") - k, pl.col(f"{m.den}_span") - n
+    base_k = pl.col(f"{b_num}_span") - pl.col(b_num)
+    base_n = pl.col(f"{b_den}_span") - pl.col(b_den)
     base = (base_k + 0.5) / (base_n + 1)
     j = j.with_columns(
         base.alias("baseline"),
@@ -245,6 +254,10 @@ def _records(fired: pl.DataFrame, rule: Rule) -> list[dict]:
             "window_days": str(rule.window_days),
             "baseline_days": str(rule.baseline_days),
             "baseline": _fmt(row["baseline"], "pct"),
+            # a growth metric's day rate: baseline * (1 + growth)
+            "rate": "-"
+            if row["baseline"] is None
+            else _fmt(row["baseline"] * (1 + row["value"]), "pct"),
         }
         out.append(
             {

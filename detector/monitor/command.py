@@ -16,12 +16,16 @@ DESCRIPTION = (
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``monitor`` and its options to ``subparsers``."""
+    from detector.cli import add_input_arguments  # here: detector.cli imports this module
+
     p = subparsers.add_parser(
         "monitor",
         help="daily shop figures and alerts (attack, quality, platform lines)",
         description=DESCRIPTION,
     )
-    p.add_argument("input", nargs="+", help="review exports: Parquet, CSV, directories or globs")
+    p.add_argument(
+        "input", nargs="+", help="review exports: Excel, CSV, Parquet, directories or globs"
+    )
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument(
         "--state",
@@ -32,12 +36,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--rules", metavar="FILE", help="TOML rules file overriding or adding to the defaults"
     )
-    p.add_argument(
-        "--columns",
-        help="map input headers to contract names, e.g. '评价时间=created_at,评分=rating'",
-    )
-    p.add_argument("--since", help="only reviews created at or after this time (ISO-8601)")
-    p.add_argument("--until", help="only reviews created before this time (ISO-8601)")
+    add_input_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="the scan's seed")
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the printout")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -46,7 +45,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     """Run ``monitor``; the exit code (0 no alert, 4 alerts; errors raise InputError: 2)."""
-    from detector.contract import parse_column_map
+    from detector.cli import input_spec
     from detector.monitor.runner import run_monitor
     from detector.scan import ScanConfig
 
@@ -55,9 +54,7 @@ def run(args) -> int:
         args.out,
         state=args.state,
         rules=args.rules,
-        columns=parse_column_map(args.columns),
-        since=args.since,
-        until=args.until,
+        spec=input_spec(args),
         config=ScanConfig(seed=args.seed),
     )
     if not args.quiet:
@@ -74,7 +71,12 @@ def print_result(console: Console, result, lang: str, out) -> None:
         f"{len(result.new_alerts)} new alert(s), {len(result.alerts)} in {out}/alerts.json",
         highlight=False,
     )
+    by_why: dict[str, list[str]] = {}
     for s in result.skipped:
-        console.print(f"note: rule {s.rule} not evaluated: {s.why}", highlight=False, markup=False)
+        by_why.setdefault(s.why, []).append(s.rule)
+    for why, names in by_why.items():
+        console.print(
+            f"note: not evaluated ({why}): {', '.join(names)}", highlight=False, markup=False
+        )
     for a in result.new_alerts:
         console.print(f"{a['kind']:8} {a['message'][lang]}", highlight=False, markup=False)

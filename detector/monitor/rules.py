@@ -135,6 +135,7 @@ PLACEHOLDERS = frozenset(
         "window_days",
         "baseline_days",
         "baseline",
+        "rate",
     }
 )
 

@@ -53,6 +53,8 @@ class MonitorResult:
         The platform whose rules applied (None: unknown, all rules applied).
     scan_dir : Path
         The scan the figures come from.
+    files : dict
+        The files written (``daily``, ``alerts``); empty for :func:`monitor_scan`.
     """
 
     daily: pl.DataFrame
