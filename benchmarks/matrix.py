@@ -75,6 +75,13 @@ API
     What ``review-detector bench --suite matrix`` runs: writes
     ``matrix.json`` and ``matrix.md`` (machine, versions, git, command).
 
+For example, while developing (development seeds, a few cells)::
+
+    from benchmarks.matrix import run_matrix, summarise
+
+    rows = run_matrix("dev", 6_000, cells="signal,honest/repeat_buyer,boost/mixed")
+    print(summarise(rows).select("family", "variant", "precision", "recall", "tell_auc"))
+
 Metric definitions (all from :mod:`benchmarks.metrics`): ROC-AUC and AP of
 the cell's fakes against every honest review (honest cells: all fakes);
 ``precision`` is the share of the engine's flags that are fake; ``recall`` the
@@ -815,6 +822,11 @@ def cell_parameters(seeds: Sequence[int], n_reviews: int, cells: Sequence[Cell])
     return out
 
 
+def _seed_kind(seeds: Sequence[int]) -> str:
+    dev = [s in DEV_SEEDS for s in seeds]
+    return "development" if all(dev) else "reporting" if not any(dev) else "mixed"
+
+
 def run_matrix_suite(
     out_dir: str | Path,
     *,
@@ -851,7 +863,7 @@ def run_matrix_suite(
         "quick": quick,
         **env,
         "seeds": list(seed_list),
-        "seed_kind": "development" if all(s in DEV_SEEDS for s in seed_list) else "reporting",
+        "seed_kind": _seed_kind(seed_list),
         "n_reviews": n,
         "model_seed": 0,
         "method": "review_detector",

@@ -694,6 +694,11 @@ def _matrix_run_line(res: dict) -> str:
         f"real text: {res.get('notes', {}).get('real_text_source', '?')}; "
         f"{sum(1 for r in res.get('summary', []) if r['meets_target'])} of "
         f"{len(res.get('summary', []))} cells meet their target"
+        + (
+            f"; load average {load[0]:.1f} at the start (a shared machine: seconds are noisy)"
+            if (load := res.get("machine", {}).get("load_average_at_start"))
+            else ""
+        )
     )
 
 

@@ -57,13 +57,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from benchmarks import metrics
+from benchmarks import matrix, metrics
 from benchmarks.baselines import METHODS
 from benchmarks.generator import ATTACK_FAMILIES, TRAPS, generate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results" / "latest"
-DEV_SEEDS = range(10)
+DEV_SEEDS = matrix.DEV_SEEDS  # one definition of the development seeds for every suite
 WARMUP_ROWS = 500
 RESULTS_SCHEMA = 1
 
@@ -241,7 +241,11 @@ def measure(task: dict) -> dict:
     }
 
 
-def _child(conn, task: dict) -> None:
+def _child(conn, task: dict, alive=None) -> None:
+    if alive is not None:
+        from detector.engines.polars_engine import exit_with_parent
+
+        exit_with_parent(alive)  # a killed bench leaves no measured run behind
     try:
         conn.send({"ok": True, **measure(task)})
     except BaseException as exc:  # report everything, including MemoryError
@@ -282,6 +286,8 @@ class Isolator:
         self.how = (
             f"child process per run ({self.ctx.get_start_method()})" if isolate else "in-process"
         )
+        # liveness pipe: the write end stays here, so each child ends when this process does
+        self._alive = self.ctx.Pipe(duplex=False) if isolate else None
 
     def run(self, task: dict) -> dict:
         if not self.isolate:
@@ -296,7 +302,7 @@ class Isolator:
         parent, child = self.ctx.Pipe(duplex=False)
         # not daemonic: joblib refuses worker processes inside daemonic ones and would
         # silently run the methods' n_jobs > 1 parts single-threaded
-        proc = self.ctx.Process(target=_child, args=(child, task), daemon=False)
+        proc = self.ctx.Process(target=_child, args=(child, task, self._alive[0]), daemon=False)
         proc.start()
         child.close()
         try:

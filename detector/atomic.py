@@ -52,32 +52,6 @@ def current_umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary directory beside ``path``; swap it in on success.
-
-    Used for outputs made of many files (partitioned Parquet, packets): the
-    whole directory appears at once or not at all.
-    """
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    # mkdtemp makes it 0700; the output gets the mode a plain mkdir() would give it
-    tmp.chmod(0o777 & ~current_umask())
-    try:
-        yield tmp
-        if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 #: The lock file an owning run holds in its staging directory.
 OWNER_LOCK = ".owner.lock"
 
@@ -112,7 +86,7 @@ def remove_stale_staging(parent: Path, prefix: str = ".staging-") -> list[Path]:
     for path in sorted(parent.glob(f"{prefix}*")):
         if not path.is_dir() or not (path / OWNER_LOCK).exists():
             continue  # not ours, or a run that has not taken its lock yet
-        fd = _try_lock(path / OWNER_LOCK)
+        fd = try_lock(path / OWNER_LOCK)
         if fd is None:
             continue  # a live run holds it
         try:
@@ -127,7 +101,7 @@ def _hold_lock(path: Path) -> int | None:
     """Lock a new file and only then give it the name ``path``: whoever sees the name
     sees it locked (a cleaner never takes a directory that is still being set up)."""
     fresh = path.with_name(path.name + ".new")
-    fd = _try_lock(fresh, create=True)
+    fd = try_lock(fresh, create=True)
     if fd is None:
         if fcntl is not None:
             raise RuntimeError(f"cannot lock the new staging file {fresh}")
@@ -136,7 +110,7 @@ def _hold_lock(path: Path) -> int | None:
     return fd
 
 
-def _try_lock(path: Path, create: bool = False) -> int | None:
+def try_lock(path: Path, create: bool = False) -> int | None:
     """An open descriptor of ``path`` holding its exclusive lock, or None when it is held."""
     if fcntl is None:  # no flock (Windows): staging of killed runs is not cleaned up
         return None

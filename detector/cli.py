@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from detector import __version__, monitor
 from detector.clock import generation_time
@@ -17,6 +18,17 @@ from detector.webapp import command as webapp
 
 err = Console(stderr=True)
 out = Console()
+
+
+def _say(console: Console, label: str, style: str, message: object) -> None:
+    """``label`` styled, then ``message`` as plain text: user strings (paths, ids, column
+    names, error messages quoting them) are never read as Rich markup, and a long
+    path is not broken across lines."""
+    console.print(Text.assemble((label, style), " ", str(message)), highlight=False, soft_wrap=True)
+
+
+def _error(message: object) -> None:
+    _say(err, "error:", "bold red", message)
 
 
 def _positive_int(text: str) -> int:
@@ -85,13 +97,17 @@ def _add_scan(sub) -> None:
     )
     p.add_argument("--out", required=True, help="output directory")
     add_input_arguments(p)
-    p.add_argument("--families", help="comma-separated feature families to use (default: all)")
+    p.add_argument(
+        "--families",
+        type=_families,
+        help="comma-separated feature families to use (default: all)",
+    )
     p.add_argument(
         "--threshold",
-        type=float,
+        type=_finite,
         help="flag scores at or above this (default: chosen from the data)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument(
         "--quiet", action="store_true", help="print nothing but errors (no progress display)"
     )
@@ -112,6 +128,12 @@ def _add_scan(sub) -> None:
         metavar="STATE_DIR",
         help="score only input partitions not seen before, reusing the model and history in "
         "STATE_DIR (created on the first run); output accumulates in month partitions",
+    )
+    p.add_argument(
+        "--rebuild-state",
+        action="store_true",
+        help="with --incremental: discard STATE_DIR (damaged, or built with other options) and "
+        "scan every input partition afresh, replacing the incremental output in --out",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
@@ -146,7 +168,7 @@ def _add_scan(sub) -> None:
 def _add_generate(sub) -> None:
     p = sub.add_parser("generate", help="write a synthetic review set with planted fraud")
     p.add_argument("--reviews", type=int, required=True, help="number of reviews")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument(
         "--out", required=True, help="output directory (reviews.parquet, labels.parquet)"
     )
@@ -201,6 +223,38 @@ def _add_evidence(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
+def _families(text: str) -> list[str] | None:
+    from features.registry import FAMILIES
+
+    names = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = [f for f in names if f not in FAMILIES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown feature family {unknown[0]!r}; choose from {', '.join(FAMILIES)}"
+        )
+    return names or None
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2**32-1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="review-detector",
@@ -225,31 +279,36 @@ def cmd_scan(args) -> int:
     from detector.scan import ScanConfig, run_scan
 
     config = ScanConfig(
-        families=[f.strip() for f in args.families.split(",")] if args.families else None,
+        families=args.families,
         seed=args.seed,
         threshold=args.threshold,
     )
     inputs = args.input if len(args.input) > 1 else args.input[0]
     spec = input_spec(args)
     if args.out_of_core and args.engine != "polars":
+        _error(
+            f"--out-of-core runs on the polars engine; --engine "
+            f"{args.engine} distributes a large scan itself"
+        )
+        return 2
+    if args.rebuild_state and not args.incremental:
         err.print(
-            f"[bold red]error:[/] --out-of-core runs on the polars engine; --engine "
-            f"{args.engine} distributes a large scan itself",
+            "[bold red]error:[/] --rebuild-state rebuilds the state of --incremental STATE_DIR; "
+            "give --incremental too",
             highlight=False,
         )
         return 2
     if args.incremental and args.out_of_core:
-        err.print(
-            "[bold red]error:[/] --incremental and --out-of-core cannot be combined: an "
-            "incremental run scans only new partitions (each small) against its state",
-            highlight=False,
+        _error(
+            "--incremental and --out-of-core cannot be combined: an "
+            "incremental run scans only new partitions (each small) against its state"
         )
         return 2
     with ScanProgress.create(quiet=args.quiet, console=err) as progress:
         try:
             engine = get_engine(args.engine, address=args.address, progress=progress)
         except (ImportError, ValueError) as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            _error(exc)
             return 2
         with engine:
             if args.incremental:
@@ -263,6 +322,7 @@ def cmd_scan(args) -> int:
                     config=config,
                     engine=engine,
                     partition_by=args.partition_by or "month",
+                    rebuild=args.rebuild_state,
                 )
             else:
                 result = run_scan(
@@ -279,14 +339,14 @@ def cmd_scan(args) -> int:
                 )
                 mode = result.summary.get("mode") or {}
                 if mode.get("out_of_core") and mode.get("chosen") and not args.quiet:
-                    err.print(
-                        f"[bold]note:[/] {mode['why']} (--in-core to override)", highlight=False
-                    )
+                    _say(err, "note:", "bold", f"{mode['why']} (--in-core to override)")
     if args.quiet:
         return 0
     if result is None:
         out.print(
-            f"nothing to do: no new or changed input since the last scan ({args.incremental})"
+            f"nothing to do: no new or changed input since the last scan ({args.incremental})",
+            markup=False,
+            highlight=False,
         )
         return 0
     print_scan_summary(out, result, Path(args.out))
@@ -306,7 +366,7 @@ def cmd_generate(args) -> int:
         f"in {time.perf_counter() - t0:.1f} s:"
     )
     for p in paths:
-        out.print(f"  {p}")
+        out.print(f"  {p}", markup=False, highlight=False)
     return 0
 
 
@@ -351,7 +411,7 @@ def cmd_evidence(args) -> int:
     try:
         packet = build_packet(bundle, options)
     except NoCasesError as exc:
-        err.print(f"[yellow]no packet:[/] {exc}", highlight=False)
+        _say(err, "no packet:", "yellow", exc)
         return exc.exit_code
     result = write_packet(packet, args.out)
     if not args.quiet:
@@ -391,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         with stop_on_signals():
             return COMMANDS[args.command](args)
     except InputError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        _error(exc)
         return exc.exit_code
     except BaseException as exc:
         stop = stop_signal(exc)

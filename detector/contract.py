@@ -32,7 +32,21 @@ row gets a ``_reject_reason`` (the first that applies, in this order):
 
 Problems with a whole file (missing required column, unreadable or corrupt
 file, nonexistent path, nothing matched, no rows) raise :class:`InputError`,
-whose message names the file or column and says what to do.
+whose message names the file or column and says what to do. An input whose
+every row is rejected raises :class:`NoRowsError` (an ``InputError``) holding
+the rejected rows, so the scan still writes ``rejected.parquet`` with the
+reasons.
+
+Column names: columns outside the contract are carried through under their
+own names, whatever they are (``_rid``, ``_t``, ``score``, ``flagged`` ...):
+the loader's own working columns start with ``__rd_``, a prefix it owns (an
+input column named ``__rd_*`` or ``_reject_reason`` is refused with a
+``--columns`` rename to use), and the scan never reads a carried column: the
+feature stage keeps only the contract columns its steps name and derives its
+own ``_`` columns from them (:data:`features.prepare.DERIVED`), and the
+outputs hold no input column but in ``rejected.parquet``, where an input
+column named ``reason`` is kept as ``input_reason`` (or ``input_reason_2``
+... when that name is taken too).
 """
 
 from __future__ import annotations
@@ -67,6 +81,7 @@ __all__ = [
     "InputError",
     "InputSpec",
     "LoadedInput",
+    "NoRowsError",
     "load_reviews",
     "parse_column_map",
     "resolve_inputs",
@@ -286,6 +301,36 @@ def as_spec(spec: InputSpec | None = None, columns=None, since=None, until=None)
     if clash:
         raise InputError(f"{', '.join(clash)} given both in the InputSpec and on their own")
     return spec
+
+
+class NoRowsError(InputError):
+    """No review to score: the input (or its time window) has no rows, or every row was rejected.
+
+    Attributes
+    ----------
+    rejected : pl.DataFrame
+        The rejected rows with their ``reason`` (no rows when the input had none).
+    n_input : int
+        Rows read (all of them rejected).
+    files : list of Path
+        The input files.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        rejected: pl.DataFrame | None = None,
+        n_input: int = 0,
+        files: Sequence[Path] = (),
+    ):
+        super().__init__(message)
+        self.rejected = (
+            rejected
+            if rejected is not None
+            else pl.DataFrame(schema={"review_id": pl.String, "reason": pl.String})
+        )
+        self.n_input = n_input
+        self.files = list(files)
 
 
 @dataclass
@@ -1027,7 +1072,10 @@ def _open_mapped(path: Path, read: _Read):
 
     reserved = [n for n in types if n.startswith(_P) or n == REASON_COLUMN]
     if reserved:
-        raise InputError(f"column {reserved[0]!r} in {path} uses a reserved name; rename it")
+        raise InputError(
+            f"column {reserved[0]!r} in {path} uses a name the loader reserves (names starting "
+            f"with {_P!r} and {REASON_COLUMN!r}); rename it with --columns '{reserved[0]}=NEW_NAME'"
+        )
     return lf, types, headers, mapped, given
 
 
@@ -1041,7 +1089,15 @@ def _plan_file(
     lf, types, headers, mapped, given = _open_mapped(path, read)
     export = SUFFIXES.get(path.suffix.lower()) != "parquet"  # CSV or spreadsheet
     header_of = {t: h for h, t in mapped.items()}
-    lf, types, masked_ips = _derive(lf, types, read, path, export, header_of)
+    try:  # the probe reads the whole file: a malformed row shows here first
+        lf, types, masked_ips = _derive(lf, types, read, path, export, header_of)
+    except InputError:
+        raise
+    except Exception as exc:  # polars raises several error types for a bad file
+        raise InputError(
+            f"cannot read input file {path}: {_describe(exc)}; check that it is a complete, "
+            "valid Parquet, Excel or UTF-8 CSV file"
+        ) from exc
     missing = [c for c in REQUIRED if c not in types]
     if missing:
         raise InputError(_missing_message(path, missing, headers, mapping, read))
@@ -1091,7 +1147,7 @@ def _plan(
     resolved = resolve_inputs(inputs)
     files = [p for p in resolved if _partition_in_window(_hive_partitions(p), lo, hi)]
     if not files:
-        raise InputError(
+        raise NoRowsError(
             f"none of the {len(resolved)} input file(s) has a date partition between "
             f"{lo.isoformat() if lo else '-inf'} and {hi.isoformat() if hi else '+inf'}"
         )
@@ -1231,14 +1287,60 @@ def load_reviews(
     )
 
 
-def no_rows_error(files: Sequence[Path], since=None, until=None) -> InputError:
+def _files_shown(files: Sequence[Path]) -> str:
+    shown = ", ".join(str(p) for p in files[:3])
+    return shown + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+
+
+def no_rows_error(files: Sequence[Path], since=None, until=None) -> NoRowsError:
     """The error for inputs without a single review row (in the time window, when one is set)."""
-    window = ""
+    window, todo = "", "check that the input is the file you meant and holds reviews"
     if since is not None or until is not None:
         window = f" with created_at in [{since or '-inf'}, {until or '+inf'})"
-    shown = ", ".join(str(p) for p in files[:3])
-    more = f" and {len(files) - 3} more" if len(files) > 3 else ""
-    return InputError(f"no review rows{window} in {shown}{more}")
+        todo = "widen --since/--until, or " + todo
+    return NoRowsError(f"no review rows{window} in {_files_shown(files)}; {todo}", files=files)
+
+
+def reason_kind(reason: pl.Expr) -> pl.Expr:
+    """A reject reason without the value it quotes ("rating 'x' is not an integer" ->
+    "rating not an integer"), to count reasons by kind."""
+    return (
+        reason.str.replace(r"(?s)^(\S+) '.*' is not an integer$", "${1} not an integer")
+        .str.replace(r"(?s)^(\S+) .* outside 1-5$", "${1} outside 1-5")
+        .str.replace(r"(?s)^(unparseable \S+|invalid ip) '.*'$", "${1}")
+    )
+
+
+def reason_counts(rejected: pl.DataFrame) -> pl.DataFrame:
+    """``kind``, ``rows`` and an ``example`` reason per kind of reject reason, most rows first."""
+    return (
+        rejected.group_by(reason_kind(pl.col("reason")).alias("kind"))
+        .agg(pl.len().alias("rows"), pl.col("reason").first().alias("example"))
+        .sort(["rows", "kind"], descending=[True, False])
+    )
+
+
+def all_rejected_error(
+    files: Sequence[Path], n_input: int, rejected: pl.DataFrame, written: Path | None = None
+) -> NoRowsError:
+    """The error for an input whose every row was rejected: the reasons counted by kind,
+    with an example each, and where the rejected rows were written."""
+    counts = reason_counts(rejected)
+    shown = "; ".join(
+        f"{n:,} {kind}" + (f" (e.g. {example})" if example != kind else "")
+        for kind, n, example in counts.head(5).iter_rows()
+    )
+    if counts.height > 5:
+        shown += f"; {counts.height - 5} more kind(s) of reason"
+    where = f"; every row and its reason is in {written}" if written is not None else ""
+    return NoRowsError(
+        f"every one of the {n_input:,} rows in {_files_shown(files)} was rejected, so nothing "
+        f"was scored: {shown}{where}. Fix those columns in the input, or map the right "
+        "columns onto them with --columns 'YOUR_HEADER=name', and scan again",
+        rejected=rejected,
+        n_input=n_input,
+        files=files,
+    )
 
 
 def _rejected(plan: _Plan, bad: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -1262,13 +1364,19 @@ def _rejected(plan: _Plan, bad: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
 
     raw_name = {c: f"{_P}raw_{c}" for c in plan.contract}
     order = ["review_id"] + [c for c in plan.original if c != "review_id"]
+    # the input's own "reason" column is kept under a free name: "reason" is ours
+    input_reason = next(
+        n
+        for n in ("input_reason", *(f"input_reason_{i}" for i in range(2, len(order) + 2)))
+        if n not in order
+    )
     rejected_cols: list[pl.Expr] = []
     for c in order:
         if c in raw_name:
             rejected_cols.append(pl.col(raw_name[c]).alias(c))
         else:
             dtype = df.schema[c]
-            name = "input_reason" if c == "reason" else c  # keep "reason" for ours
+            name = input_reason if c == "reason" else c
             expr = pl.col(c).cast(pl.String) if _castable(dtype) else pl.col(c)
             rejected_cols.append(expr.alias(name))
     claims = df.select(

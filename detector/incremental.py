@@ -1,36 +1,55 @@
 """Incremental scans: score only the input partitions not seen before.
 
-``review-detector scan INPUT --out OUT --incremental STATE_DIR``
+``review-detector scan INPUT --out OUT --incremental STATE_DIR [--rebuild-state]``
 
-STATE_DIR holds everything a later run needs::
+STATE_DIR holds everything a later run needs, and proves it::
 
-    state.json                 seen partitions (path, size, mtime, SHA-256, run), features,
-                               threshold, engine version; written last: the commit point
-    model.joblib               the fitted forest, its feature list and the engine version
-    history/part-<run>.parquet narrow columns of every review scored so far
+    state.json                      the manifest, written last (the commit point): the
+                                    configuration the state was built with, every file it
+                                    references with its size and SHA-256, the seen
+                                    partitions (path, size, mtime, SHA-256, run), the
+                                    threshold, the output version it goes with, and a
+                                    SHA-256 of the manifest itself
+    model-<build>.joblib            the fitted forest, its feature list and engine version
+    history/<build>-<run>.parquet   narrow columns of every review scored so far
+
+Before any work a run checks the state: a missing, truncated or edited file
+(``state.json`` included), another state format, a configuration that would
+change results (seed, forest, families, threshold, column map, time window,
+partitioning, engine version), or an ``OUT`` that does not hold this state's
+output is refused (:class:`StateError`, exit 2) with what is wrong and how to
+rebuild: ``--rebuild-state`` (``rebuild=True``) discards the state and scans
+every partition afresh into a new output. A state directory without
+``state.json`` is accepted as new only when it holds none of these files and
+``OUT`` holds no incremental output: never a silent rescan into duplicates.
 
 What a run does
 ---------------
 1. Lists the input files (each file is a partition). A file whose size and
-   mtime match ``state.json`` is unchanged; when only the mtime moved, the
-   SHA-256 decides. A *changed* seen partition is an error (an incremental
-   scan only adds partitions; scan afresh with a new STATE_DIR to rescore).
-   No new partition: nothing is read or written, and the CLI says so.
+   mtime match the state is unchanged; when only the mtime moved, the SHA-256
+   decides. A *changed* seen partition is an error (an incremental scan only
+   adds partitions; ``--rebuild-state`` rescans). No new partition: nothing is
+   read or written, and the CLI says so.
 2. Loads and validates only the new partitions. A review id already in the
    history is rejected as ``duplicate review_id (first kept)``, as a full
    scan over all partitions would.
 3. Computes features of the new reviews over *history + new reviews*: every
-   global table (user history, bursts, IP/subnet/device aggregates, text
-   clusters, co-review rings) is rebuilt from the compact history store, so a
-   burst window or a ring spanning a partition boundary, and a user's history,
-   count exactly as in a full scan. Feature values of new reviews are
-   identical to those of a full scan over all partitions.
+   global table is rebuilt from the compact history store, so a burst window
+   or a ring spanning a partition boundary, and a user's history, count
+   exactly as in a full scan.
 4. Scores the new reviews with the stored model (no refit) and flags them with
    the stored threshold; propagation and cases run over the new reviews.
-5. Appends ``scores/month=*/part-<run>.parquet`` and
-   ``features/month=*/part-<run>.parquet`` to OUT, puts this run's summary,
-   cases, explanations and rejects in ``OUT/runs/<run>/`` and replaces
-   ``OUT/summary.json``; then appends the history, and commits ``state.json``.
+5. Publishes a new version of OUT (:mod:`detector.publish`): the earlier
+   runs' files (hard links) plus ``scores/month=*/part-<run>.parquet``,
+   ``features/month=*/part-<run>.parquet``, ``runs/<run>/`` (this run's
+   summary, cases, explanations, rejects) and ``summary.json``.
+
+Commit order: the new output version is written in full and put beside the
+current one; the history part (and, on the first run, the model) is written;
+``state.json`` is committed naming that version; then OUT is switched to it.
+A run killed before the commit leaves state and OUT as they were (the next
+run redoes it); killed after it, the next run finishes the switch first.
+Readers of OUT see one run's output or the next, never a mix.
 
 Not recomputed: loading and validating seen partitions, the model fit, the
 threshold, and the scores of earlier reviews (they keep the score they got,
@@ -40,17 +59,16 @@ STATE_DIR) is a full scan that fits and stores the model.
 History holds per review only what the global tables read: ids, rating,
 time, ip, device and - for texts long enough to be template candidates only -
 the text (other texts never reach a cross-review table).
-
-A run interrupted before ``state.json`` is committed leaves the state as it
-was; the next run scores the same partitions again under the same run number,
-replacing the part files the interrupted run may have published.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import os
+import secrets
 import shutil
 import time
 from pathlib import Path
@@ -59,7 +77,7 @@ import numpy as np
 import polars as pl
 
 from detector import __version__
-from detector.atomic import atomic_path, staging_dir, write_json
+from detector.atomic import atomic_path, try_lock, write_json
 from detector.contract import (
     DUPLICATE_REASON,
     InputError,
@@ -70,15 +88,31 @@ from detector.contract import (
 )
 from detector.engines.base import Engine, get_engine
 from detector.hashing import file_sha256
-from detector.interrupts import deferred_interrupt
-from detector.partition import PARTITIONED_OUTPUTS, append_parts
-from models.persist import load_model, save_model
+from detector.partition import PARTITIONED_OUTPUTS
+from detector.publish import Publication, check_writable_dir, stop_point
+from models.persist import ModelMismatch, load_model, save_model
 
-STATE_VERSION = 1
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+STATE_VERSION = 2
 STATE_FILE = "state.json"
-MODEL_FILE = "model.joblib"
+#: Held (flock) by the run using the state.
+LOCK_FILE = ".lock"
 HISTORY_DIR = "history"
 RUNS_DIR = "runs"
+#: What every refusal of a state says to do.
+REBUILD = (
+    "to rebuild, run the same command with --rebuild-state (it rescans every input partition, "
+    "refits the model and replaces the incremental output in --out), or restore the state "
+    "directory and --out from a backup"
+)
+
+
+class StateError(InputError):
+    """A damaged, missing or mismatched incremental state (exit 2); says how to rebuild."""
 
 
 # --------------------------------------------------------------------------- state
@@ -109,29 +143,135 @@ def compact_history(reviews: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
+def config_fingerprint(config, spec: InputSpec | None = None, partition_by=None) -> dict:
+    """Everything a state's results depend on besides the input: compared on every run.
+
+    The scan parameters (seed, forest, families, propagation, the requested
+    threshold), how the input is read (the :class:`InputSpec`: column map,
+    preset, shop, time zone, order exports, time window), the output partitioning, the engine version,
+    the feature windows and the columns the history keeps. The engine that
+    runs the scan (polars, ray) is not part of it: engines give the same values.
+    """
+    from features import params
+
+    scan = {
+        k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()
+    }
+    windows = {k: getattr(params, k) for k in dir(params) if k.isupper()}
+    return json.loads(
+        json.dumps(
+            {
+                "engine_version": __version__,
+                "scan": scan,
+                "load": (spec or InputSpec()).to_dict(),
+                "partition_by": partition_by,
+                "windows": windows,
+                "history_columns": history_columns(),
+            },
+            default=str,
+            sort_keys=True,
+        )
+    )
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every leaf of two fingerprints that differs."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
+
+
+def _checksum(manifest: dict) -> str:
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _file_record(path: Path) -> dict:
+    return {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+
+
 @dataclasses.dataclass
 class State:
-    """The contents of STATE_DIR."""
+    """The contents of STATE_DIR, verified when opened (:meth:`open`)."""
 
     root: Path
     manifest: dict
 
     @classmethod
-    def open(cls, root: str | os.PathLike) -> State:
+    def new(cls, root: str | os.PathLike) -> State:
+        build = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+        return cls(
+            Path(root),
+            {"version": STATE_VERSION, "build": build, "runs": 0, "partitions": {}, "files": {}},
+        )
+
+    @classmethod
+    def open(cls, root: str | os.PathLike, fingerprint: dict | None = None) -> State:
+        """The state in ``root``, every piece checked; :class:`StateError` when any is wrong.
+
+        Without ``state.json`` the state is new, unless ``root`` holds state
+        files (then ``state.json`` was lost). ``fingerprint`` (see
+        :func:`config_fingerprint`) must equal the one the state was built with.
+        """
         root = Path(root)
         path = root / STATE_FILE
         if not path.exists():
-            return cls(root, {"version": STATE_VERSION, "runs": 0, "partitions": {}})
+            leftovers = sorted(
+                p.name for p in root.glob("*") if p.name.startswith(("model", HISTORY_DIR))
+            )
+            if leftovers:
+                raise StateError(
+                    f"{path} is missing but {root} holds state files ({', '.join(leftovers)}): "
+                    f"the state is damaged; {REBUILD}"
+                )
+            return cls.new(root)
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise InputError(f"{path} is not a valid state file: {exc}") from None
-        if manifest.get("version") != STATE_VERSION:
-            raise InputError(
-                f"{path} was written by another state version ({manifest.get('version')}); "
-                "start a new STATE_DIR"
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise StateError(f"{path} is not a readable state file ({exc}); {REBUILD}") from None
+        if not isinstance(manifest, dict) or manifest.get("version") != STATE_VERSION:
+            version = manifest.get("version") if isinstance(manifest, dict) else None
+            raise StateError(
+                f"{path} is state format {version!r}, this version reads format {STATE_VERSION} "
+                f"(with checksums); {REBUILD}"
             )
-        return cls(root, manifest)
+        if manifest.get("checksum") != _checksum(manifest):
+            raise StateError(
+                f"{path} was edited or damaged: its contents do not match its checksum; {REBUILD}"
+            )
+        state = cls(root, manifest)
+        state.verify_files()
+        if fingerprint is not None and manifest.get("config") != fingerprint:
+            changed = _differences(manifest.get("config") or {}, fingerprint)
+            raise StateError(
+                f"the configuration differs from the one {root} was built with "
+                f"({'; '.join(changed)}): results would mix two configurations. Run with the "
+                f"original options, use a new --incremental directory and --out, or {REBUILD}"
+            )
+        return state
+
+    def verify_files(self) -> None:
+        """Every file the manifest references exists with its recorded size and SHA-256."""
+        for name, rec in sorted(self.manifest.get("files", {}).items()):
+            path = self.root / name
+            if not path.is_file():
+                raise StateError(f"state file {path} is missing; {REBUILD}")
+            size = path.stat().st_size
+            if size != rec["bytes"]:
+                raise StateError(
+                    f"state file {path} is truncated or changed ({size:,} bytes, the state "
+                    f"recorded {rec['bytes']:,}); {REBUILD}"
+                )
+            if file_sha256(path) != rec["sha256"]:
+                raise StateError(
+                    f"state file {path} changed since it was written (SHA-256 differs); {REBUILD}"
+                )
 
     @property
     def runs(self) -> int:
@@ -141,19 +281,39 @@ class State:
     def partitions(self) -> dict[str, dict]:
         return self.manifest.setdefault("partitions", {})
 
+    @property
+    def output(self) -> dict:
+        """The output version this state goes with (``version``, ``previous``)."""
+        return self.manifest.get("output") or {}
+
     def has_model(self) -> bool:
-        return (self.root / MODEL_FILE).exists() and "features" in self.manifest
+        return bool(self.manifest.get("model")) and "features" in self.manifest
 
     def load_model(self):
         # refuses a model fitted by another engine version: its features may differ
-        saved = load_model(self.root / MODEL_FILE)
+        try:
+            saved = load_model(self.root / self.manifest["model"])
+        except ModelMismatch as exc:
+            raise StateError(f"{exc}; {REBUILD}") from None
         return saved.model, saved.features
 
     def history(self) -> pl.DataFrame | None:
-        files = [self.root / HISTORY_DIR / f for f in self.manifest.get("history", [])]
+        files = [self.root / f for f in self.manifest.get("history", [])]
         if not files:
             return None
-        return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+        return pl.concat([pl.read_parquet(f, glob=False) for f in files], how="diagonal_relaxed")
+
+    def add_file(self, name: str) -> None:
+        self.manifest.setdefault("files", {})[name] = _file_record(self.root / name)
+
+    def commit(self) -> None:
+        """Write ``state.json`` (sealed with its checksum), then remove files it no longer names."""
+        self.manifest["checksum"] = _checksum(self.manifest)
+        write_json(self.manifest, self.root / STATE_FILE)
+        named = set(self.manifest.get("files", {}))
+        for path in [*self.root.glob("model*.joblib"), *self.root.glob(f"{HISTORY_DIR}/*.parquet")]:
+            if str(path.relative_to(self.root)) not in named:
+                path.unlink(missing_ok=True)
 
 
 def _identity(path: Path) -> dict:
@@ -182,9 +342,10 @@ def classify(files: list[Path], state: State) -> tuple[list[Path], list[Path], d
             refreshed[key] = {**seen, **ident}
             same.append(f)
             continue
-        raise InputError(
+        raise StateError(
             f"partition {f} changed since run {seen.get('run')} scanned it; an incremental scan "
-            f"only adds partitions: scan afresh with a new --incremental directory to rescore it"
+            f"only adds partitions: --rebuild-state rescans every partition (or scan afresh "
+            f"with a new --incremental directory and --out)"
         )
     return new, same, refreshed
 
@@ -293,113 +454,240 @@ def run_incremental(
     config=None,
     engine: str | Engine | None = None,
     partition_by: str = "month",
+    rebuild: bool = False,
     spec: InputSpec | None = None,
 ):
     """Scan the partitions of ``inputs`` not seen in ``state_dir``; None when there are none.
 
     ``spec`` (:class:`detector.contract.InputSpec`) says how to read them
     (``columns``/``since``/``until`` are its older spelling). Returns the
-    :class:`detector.scan.ScanResult` of the new reviews.
+    :class:`detector.scan.ScanResult` of the new reviews. ``out`` and
+    ``state_dir`` are checked for writability, and the state for damage and
+    configuration changes, before any work (:class:`StateError`,
+    :class:`detector.publish.OutputError`). ``rebuild=True`` discards the
+    state and scans every partition into a new output.
     """
-    from detector.scan import ScanConfig, run_scan
+    from detector.scan import ScanConfig
 
     spec = as_spec(spec, columns, since, until)
     config = config or ScanConfig()
+    job = _Job(
+        Publication(out),  # --out can be written, before any work
+        config_fingerprint(config, spec, partition_by),
+        spec,
+        config,
+        partition_by,
+    )
+    root = check_writable_dir(state_dir, "--incremental")
+    with _holding(root):
+        return _run_locked(inputs, root, rebuild, job, engine)
+
+
+@dataclasses.dataclass
+class _Job:
+    """What one incremental run writes where, and how it reads and scores."""
+
+    publication: Publication
+    fingerprint: dict
+    spec: InputSpec
+    config: object
+    partition_by: str
+
+
+@contextlib.contextmanager
+def _holding(root: Path):
+    """Hold ``root``'s state lock for the run: two runs on one state would interleave commits."""
+    fd = try_lock(root / LOCK_FILE, create=True)
+    if fd is None and fcntl is not None:
+        raise StateError(
+            f"another incremental run is using {root} (it holds {root / LOCK_FILE}); "
+            "wait for it to finish"
+        )
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _run_locked(inputs, root: Path, rebuild: bool, job: _Job, engine):
+    from detector.scan import keeps_foreign
+
+    state = State.new(root) if rebuild else State.open(root, job.fingerprint)
+    if not rebuild:
+        _check_output(state, job.publication)
+    # a later run starts from the output so far; a first run (or a rebuild) replaces it
+    job.publication.carry = _carry_all if state.runs else keeps_foreign
+    files = resolve_inputs(inputs)
+    new, _same, refreshed = classify(files, state)
+    if not new:
+        if refreshed:
+            state.partitions.update(refreshed)
+            _write_state(state.commit, root)
+        return None
     owns = not isinstance(engine, Engine)
     engine = get_engine(engine)
     try:
-        state = State.open(state_dir)
-        files = resolve_inputs(inputs)
-        new, _same, refreshed = classify(files, state)
-        if not new:
-            if refreshed:
-                state.partitions.update(refreshed)
-                _commit(state)
-            return None
-        run = state.runs + 1
-        history = state.history()
-        model = features = None
-        threshold_note = None
-        if state.has_model():
-            model, features = state.load_model()
-            if config.threshold is None and "threshold" in state.manifest:
-                config = dataclasses.replace(config, threshold=state.manifest["threshold"])
-                threshold_note = {
-                    "value": state.manifest["threshold"],
-                    "from_run": state.manifest.get("threshold_run", 1),
-                    "method": state.manifest.get("threshold_method"),
-                }
-        inc = IncrementalEngine(engine, history, model, features)
-
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        with staging_dir(out, ".staging-inc-") as work:
-            t0 = time.perf_counter()
-            result = run_scan(
-                new,
-                work / "scan",
-                spec=spec,
-                config=config,
-                engine=inc,
-                partition_by=partition_by,
-            )
-            result.summary["incremental"] = {
-                "state_dir": str(Path(state_dir).resolve()),
-                "run": run,
-                "new_partitions": [str(p) for p in new],
-                "seen_partitions": len(state.partitions),
-                "history_reviews": 0 if history is None else history.height,
-                "model": "reused" if model is not None else "fitted",
-                "threshold": threshold_note or {"value": result.threshold, "method": "this run"},
-                "duplicates_of_history": inc.n_duplicates,
-            }
-            _publish_run(work / "scan", out, run, result.summary)
-            _update_state(
-                state, result, new, refreshed, run, model is None, time.perf_counter() - t0
-            )
-        return result
+        return _run(state, new, refreshed, job, engine)
     finally:
         if owns:
             engine.close()
 
 
-def _publish_run(scan_dir: Path, out: Path, run: int, summary: dict) -> None:
-    """Append this run's partition files to ``out`` and file its other outputs under runs/."""
+def _carry_all(name: str) -> bool:
+    return True
+
+
+def _check_output(state: State, publication: Publication) -> None:
+    """Refuse an ``--out`` that does not hold this state's output; finish an interrupted switch."""
+    current = publication.current
+    name = current.name if current is not None and current != publication.point else None
+    if state.runs == 0:
+        summary = _summary(current)
+        inc = summary.get("incremental") if isinstance(summary, dict) else None
+        if inc:
+            raise StateError(
+                f"--out {publication.out} holds the output of incremental run {inc.get('run')} "
+                f"(state {inc.get('state_dir')}), but {state.root / STATE_FILE} is missing: "
+                f"scanning now would add every partition to it again as duplicates; {REBUILD}"
+            )
+        return
+    want, previous = state.output.get("version"), state.output.get("previous")
+    if name == want:
+        return
+    pending = publication.versions / want if want else None
+    if pending is not None and pending.is_dir() and name == previous:
+        publication.switch(pending)  # the last run committed its state but was stopped here
+        return
+    raise StateError(
+        f"--out {publication.out} holds {f'version {name}' if name else 'no output of this state'}, "
+        f"not the output of run {state.runs} of {state.root} (version {want}): the state and its "
+        f"output go together. Pass the --out this state writes to, or {REBUILD}"
+    )
+
+
+def _summary(directory: Path | None) -> dict:
+    try:
+        return json.loads((directory / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def _run(state: State, new, refreshed, job: _Job, engine):
+    from detector.scan import stage_scan
+
+    publication, config = job.publication, job.config
+    run = state.runs + 1
+    history = state.history()
+    model = features = None
+    threshold_note = None
+    if state.has_model():
+        model, features = state.load_model()
+        if config.threshold is None and "threshold" in state.manifest:
+            config = dataclasses.replace(config, threshold=state.manifest["threshold"])
+            threshold_note = {
+                "value": state.manifest["threshold"],
+                "from_run": state.manifest.get("threshold_run", 1),
+                "method": state.manifest.get("threshold_method"),
+            }
+    inc = IncrementalEngine(engine, history, model, features)
+    current = publication.current
+    with publication:
+        publication.carry_in()
+        incoming = publication.path / ".incoming"
+        t0 = time.perf_counter()
+        result = stage_scan(
+            new,
+            incoming,
+            publication.run_id,
+            spec=job.spec,
+            config=config,
+            engine=inc,
+            partition_by=job.partition_by,
+        )
+        result.summary["incremental"] = {
+            "state_dir": str(state.root.resolve()),
+            "run": run,
+            "new_partitions": [str(p) for p in new],
+            "seen_partitions": len(state.partitions),
+            "history_reviews": 0 if history is None else history.height,
+            "model": "reused" if model is not None else "fitted",
+            "threshold": threshold_note or {"value": result.threshold, "method": "this run"},
+            "duplicates_of_history": inc.n_duplicates,
+        }
+        _file_run(incoming, publication.path, run, result.summary)
+        version = publication.prepare()
+        stop_point(10, "output prepared")
+        output = {
+            "version": version.name,
+            "previous": None if current is None or current == publication.point else current.name,
+        }
+        seconds = time.perf_counter() - t0
+        _write_state(
+            lambda: _update_state(
+                state, result, new, refreshed, run, model is None, seconds, job.fingerprint, output
+            ),
+            state.root,
+        )
+        stop_point(11, "state committed")
+    return result
+
+
+def _write_state(write, root: Path) -> None:
+    """Run ``write`` (which writes into the state directory ``root``); a disk that refuses is exit 2."""
+    from detector.publish import OutputError, write_errno
+
+    try:
+        write()
+    except Exception as exc:
+        err = write_errno(exc, root)
+        if err is None:
+            raise
+        raise OutputError(
+            f"cannot write the state in --incremental {root}: {os.strerror(err)}; the state and "
+            "--out are as they were: free space or fix the directory, then run again"
+        ) from exc
+
+
+def _file_run(scan_dir: Path, version: Path, run: int, summary: dict) -> None:
+    """Add a staged scan to the new output ``version``: parts per month, the rest under runs/."""
     tag = f"{run:05d}"
     for name in PARTITIONED_OUTPUTS:
         for f in sorted((scan_dir / name).rglob("*.parquet")):
-            f.rename(f.with_name(f"part-{tag}.parquet"))
+            dst = version / name / f.parent.relative_to(scan_dir / name) / f"part-{tag}.parquet"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(f, dst)
     write_json(summary, scan_dir / "summary.json")
-    run_dir = out / RUNS_DIR / tag
-    staged_run = scan_dir / ".run"
-    staged_run.mkdir()
+    run_dir = version / RUNS_DIR / tag
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # names only: the files of earlier versions stay as they are
+    run_dir.mkdir(parents=True)
     for f in scan_dir.iterdir():
         if f.is_file():
-            shutil.copy2(f, staged_run / f.name)
-    with deferred_interrupt():
-        append_parts(scan_dir, out, PARTITIONED_OUTPUTS)
-        run_dir.parent.mkdir(parents=True, exist_ok=True)
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        os.replace(staged_run, run_dir)
-        os.replace(scan_dir / "summary.json", out / "summary.json")
+            os.replace(f, run_dir / f.name)
+    # a new file, never the carried (hard-linked) summary rewritten in place
+    write_json(summary, version / "summary.json")
+    shutil.rmtree(scan_dir)
 
 
-def _update_state(state: State, result, new, refreshed, run: int, fitted: bool, seconds: float):
-    """Append the history, store the model (first run) and commit ``state.json`` last."""
-    root = state.root
+def _update_state(state: State, result, new, refreshed, run, fitted, seconds, fingerprint, output):
+    """Write the history part (and the model on the first run); commit ``state.json`` last."""
+    root, m = state.root, state.manifest
     (root / HISTORY_DIR).mkdir(parents=True, exist_ok=True)
-    hist_name = f"part-{run:05d}.parquet"
-    with atomic_path(root / HISTORY_DIR / hist_name) as tmp:
+    hist_name = f"{HISTORY_DIR}/{m['build']}-{run:05d}.parquet"
+    with atomic_path(root / hist_name) as tmp:
         compact_history(result.loaded.reviews).write_parquet(tmp, compression="zstd")
-    m = state.manifest
+    state.add_file(hist_name)
     if fitted:
+        model_name = f"model-{m['build']}.joblib"
         save_model(
-            root / MODEL_FILE,
+            root / model_name,
             result.model,
             list(result.features.scored),
             result.summary.get("parameters", {}),
         )
+        state.add_file(model_name)
+        m["model"] = model_name
         m["features"] = list(result.features.scored)
         m["threshold"] = result.threshold
         m["threshold_method"] = result.summary.get("threshold", {}).get("method")
@@ -415,6 +703,8 @@ def _update_state(state: State, result, new, refreshed, run: int, fitted: bool, 
         }
     m["history"] = [*[h for h in m.get("history", []) if h != hist_name], hist_name]
     m["runs"] = run
+    m["config"] = fingerprint
+    m["output"] = output
     m["engine_version"] = __version__
     m["history_columns"] = history_columns()
     m.setdefault("log", []).append(
@@ -425,9 +715,4 @@ def _update_state(state: State, result, new, refreshed, run: int, fitted: bool, 
             "seconds": round(seconds, 3),
         }
     )
-    _commit(state)
-
-
-def _commit(state: State) -> None:
-    state.root.mkdir(parents=True, exist_ok=True)
-    write_json(state.manifest, state.root / STATE_FILE)
+    state.commit()

@@ -49,7 +49,9 @@ from detector.contract import (
     DUPLICATE_REASON,
     InputError,
     LoadedInput,
+    NoRowsError,
     _castable,
+    all_rejected_error,
     as_spec,
     input_record,
     no_rows_error,
@@ -119,7 +121,7 @@ def choose_out_of_core(inputs, spec=None) -> tuple[bool, str]:
     if any(p.suffix.lower() != ".parquet" for p in files):
         return False, "in core (CSV or Excel input: its size is unknown before reading)"
     try:
-        rows = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in files)
+        rows = sum(pl.scan_parquet(p, glob=False).select(pl.len()).collect().item() for p in files)
     except Exception:  # noqa: BLE001 - unreadable files are worded by the loader
         return False, "in core (the loader reports the input's problem)"
     need, free = rows * IN_CORE_BYTES_PER_REVIEW, available_memory()
@@ -183,7 +185,7 @@ class StagedInput:
 
     def scan(self) -> pl.LazyFrame:
         """Every valid review, lazily: ``_rid`` and the contract columns."""
-        return self._valid(pl.scan_parquet(self.paths)).select("_rid", *self.columns)
+        return self._valid(pl.scan_parquet(self.paths, glob=False)).select("_rid", *self.columns)
 
     def shards(self, shard_rows: int) -> list[tuple[int, int]]:
         """Runs ``[lo, hi)`` of buckets holding at most ``shard_rows`` reviews each.
@@ -204,7 +206,9 @@ class StagedInput:
     def read_shard(self, lo: int, hi: int, skip: Iterable[str] = ()) -> pl.DataFrame:
         """The reviews of buckets ``[lo, hi)``, in ``_rid`` order, without the columns ``skip``."""
         skip = set(skip)
-        lf = pl.scan_parquet(self.paths).filter(pl.col("_bucket").is_between(lo, hi - 1))
+        lf = pl.scan_parquet(self.paths, glob=False).filter(
+            pl.col("_bucket").is_between(lo, hi - 1)
+        )
         cols = [c for c in self.columns if c not in skip]
         return self._valid(lf).select("_rid", *cols).collect().sort("_rid")
 
@@ -234,7 +238,7 @@ def stage_inputs(inputs, root: Path, spec=None, progress=None):
     files = prune_files(resolve_inputs(inputs), since, until)
     if not files:
         scan_reviews(inputs, spec=spec)  # words the error
-        raise InputError("no input file in the time window")
+        raise NoRowsError("no input file in the time window", files=files)
     if progress is not None:
         progress.set_total(len(files))
     paths, rejected, claims, present = [], [], [], set()
@@ -244,9 +248,7 @@ def stage_inputs(inputs, root: Path, spec=None, progress=None):
     for i, path in enumerate(files):
         try:
             part = load_file(path, spec)
-        except InputError as exc:
-            if "no review rows" not in str(exc):
-                raise
+        except NoRowsError:
             part = None  # an empty file among others
         if progress is not None:
             progress.advance(1)
@@ -287,6 +289,8 @@ def stage_inputs(inputs, root: Path, spec=None, progress=None):
         offset += n
         del valid, staged
     if offset == 0:
+        if rejected:
+            raise all_rejected_error(files, n_input, concat_rejected(rejected))
         raise no_rows_error(files, since, until)
     dropped = np.zeros(0, dtype=np.int64)
     if len(files) > 1:
@@ -327,7 +331,7 @@ def _later_copies(
     input ``_file``), and per part of the rejects the positions of its claiming
     rows that are later copies.
     """
-    lf = pl.scan_parquet(paths)
+    lf = pl.scan_parquet(paths, glob=False)
     hashes = lf.select(pl.col("review_id").hash(seed=0).alias("_h"), "_rid").collect()
     if claims is not None:
         claims = claims.with_columns(pl.col("review_id").hash(seed=0).alias("_h"))
@@ -369,9 +373,12 @@ def _gather(paths: list[Path], rids: np.ndarray, columns: list[str]) -> pl.DataF
     """Rows ``rids`` (``_rid`` values) of the shard files ``paths``, in ``_rid`` order."""
     wanted = pl.Series("_rid", rids, dtype=pl.Int64).implode()
     if rids.size == 0 or not paths:
-        return pl.scan_parquet(paths).select("_rid", *columns).head(0).collect()
+        return pl.scan_parquet(paths, glob=False).select("_rid", *columns).head(0).collect()
     parts = [
-        pl.scan_parquet(p).filter(pl.col("_rid").is_in(wanted)).select("_rid", *columns).collect()
+        pl.scan_parquet(p, glob=False)
+        .filter(pl.col("_rid").is_in(wanted))
+        .select("_rid", *columns)
+        .collect()
         for p in paths
     ]
     return pl.concat(parts).sort("_rid")
@@ -387,8 +394,11 @@ def run_out_of_core(
     partition_by: str | None,
     shard_rows: int = SHARD_ROWS,
     mode: dict | None = None,
+    run_id: str | None = None,
 ):
     """Stage, shard, score and write a scan into ``staging`` (published by the caller).
+
+    ``run_id`` names the published version in ``summary.json``.
 
     Returns ``(result, written)``: a :class:`detector.scan.ScanResult` whose
     ``scores`` hold the flagged reviews only (a large scan never holds every
@@ -419,7 +429,12 @@ def run_out_of_core(
 
     t0 = time.perf_counter()
     with progress.stage("load (staged file by file)", unit="files") as st:
-        staged = stage_inputs(inputs, work / "input", spec, st)
+        try:
+            staged = stage_inputs(inputs, work / "input", spec, st)
+        except NoRowsError:
+            # an all-rejected input publishes its rejects from this directory: no work files
+            shutil.rmtree(work, ignore_errors=True)
+            raise
     n = staged.n_valid
     progress.rows = n
     if hasattr(engine, "warm"):
@@ -489,7 +504,7 @@ def run_out_of_core(
             del sample
         with progress.stage(f"score ({len(feature_paths)} shards)", total=n) as st:
             for path in feature_paths:
-                part = pl.read_parquet(path, columns=["_rid", *names])
+                part = pl.read_parquet(path, columns=["_rid", *names], glob=False)
                 with progress.muted():  # one line for all shards
                     score[part["_rid"].to_numpy()] = engine.score_samples(
                         model, part.select(names).to_numpy(order="fortran")
@@ -528,7 +543,9 @@ def run_out_of_core(
 
     t0 = time.perf_counter()
     with progress.stage("cases"):
-        key_cols = pl.read_parquet_schema(key_paths[0]).names() if key_paths else []
+        key_cols = (
+            pl.scan_parquet(key_paths[0], glob=False).collect_schema().names() if key_paths else []
+        )
         flagged_keys = _gather(key_paths, idx, [c for c in key_cols if c != "_rid"])
         cases = build_cases(
             flagged_keys.select("review_id", pl.lit(True).alias("flagged")),
@@ -550,7 +567,7 @@ def run_out_of_core(
         ).write_parquet(staging / "explanations.parquet", compression="zstd")
         score_parts = []
         for k, (fpath, kpath) in enumerate(zip(feature_paths, key_paths, strict=True)):
-            keys = pl.read_parquet(kpath, columns=["_rid", "review_id", "rating", "_t"])
+            keys = pl.read_parquet(kpath, columns=["_rid", "review_id", "rating", "_t"], glob=False)
             rid = keys["_rid"].to_numpy()
             scores = attach_case_ids(
                 scores_frame(keys.drop("_t"), score[rid], flagged[rid], reasons),
@@ -561,7 +578,7 @@ def run_out_of_core(
                 scores.write_parquet(score_parts[-1], compression=WORK_COMPRESSION)
             else:
                 part = keys.select(partition_values(pl.col("_t"), partition_by).alias(partition_by))
-                features = pl.read_parquet(fpath).drop("_rid")
+                features = pl.read_parquet(fpath, glob=False).drop("_rid")
                 for name, frame in (("scores", scores), ("features", features)):
                     write_partitioned(
                         pl.concat([frame, part], how="horizontal"),
@@ -576,7 +593,9 @@ def run_out_of_core(
                 ("scores.parquet", score_parts, []),
                 ("features.parquet", feature_paths, ["_rid"]),
             ):
-                pl.scan_parquet(parts).drop(drop).sink_parquet(staging / name, compression="zstd")
+                pl.scan_parquet(parts, glob=False).drop(drop).sink_parquet(
+                    staging / name, compression="zstd"
+                )
             written += ["scores.parquet", "features.parquet"]
         else:
             written += ["scores", "features"]
@@ -620,6 +639,7 @@ def run_out_of_core(
         partition_by,
         input_record(spec, loaded),
         cases.cases,
+        run_id=run_id,
     )
     write_json(summary, staging / "summary.json")
     shutil.rmtree(work, ignore_errors=True)

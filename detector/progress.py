@@ -78,9 +78,10 @@ class ScanProgress:
 
             self._rich = Progress(
                 SpinnerColumn(finished_text="[green]✓[/]"),
-                TextColumn("{task.description:<28}"),
+                # stage names may quote files or shops: shown as text, never as markup
+                TextColumn("{task.description:<28}", markup=False),
                 BarColumn(bar_width=24),
-                TextColumn("{task.fields[rows]}"),
+                TextColumn("{task.fields[rows]}", markup=False),
                 TextColumn("[cyan]{task.fields[rate]}"),
                 TimeElapsedColumn(),
                 console=console or Console(stderr=True),

@@ -103,12 +103,13 @@ def open_table(path: Path) -> pl.LazyFrame:
     """``path`` as a LazyFrame of its columns as stored (CSV: all text)."""
     kind = SUFFIXES[path.suffix.lower()]
     if kind == "parquet":
-        return pl.scan_parquet(path, hive_partitioning=False)
+        return pl.scan_parquet(path, hive_partitioning=False, glob=False)
     if kind == "excel":
         return _read_excel(path).lazy()
     sep, skip = sniff_csv(path)
     return pl.scan_csv(
         path,
+        glob=False,  # a file named "x[1].csv" is that file, not a pattern
         separator=sep,
         skip_rows=skip,
         infer_schema=False,  # keep ids such as "00123" as written

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polars as pl
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from features.registry import REGISTRY
@@ -73,7 +74,7 @@ def print_scan_summary(
     cases_path = out_dir / "cases.parquet"
     if flagged.height and cases_path.exists():
         cases = (
-            pl.read_parquet(cases_path)
+            pl.read_parquet(cases_path, glob=False)
             .sort(["n_reviews", "case_id"], descending=[True, False])
             .head(top)
         )
@@ -119,12 +120,12 @@ def print_scan_summary(
         for r in head.iter_rows(named=True):
             used += r["reasons"]
             table.add_row(
-                r["review_id"],
+                escape(r["review_id"]),  # ids and texts are the input's: never markup
                 str(r["rating"]),
                 f"{r['score']:.3f}",
                 r["direction"],
                 ", ".join(r["reasons"][:3]),
-                _short(r.get("text"), 24),
+                escape(_short(r.get("text"), 24)),
             )
         console.print(table)
         legend = Table(show_header=False, box=None, padding=(0, 1))
@@ -132,6 +133,6 @@ def print_scan_summary(
             legend.add_row(f"[bold]{name}[/]", REGISTRY.describe(name).en)
         console.print(legend)
     console.print(
-        f"results in [bold]{out_dir}[/]: "
-        + ", ".join(p.name for p in sorted(out_dir.iterdir()) if not p.name.startswith("."))
+        f"results in [bold]{escape(str(out_dir))}[/]: "
+        + escape(", ".join(p.name for p in sorted(out_dir.iterdir()) if not p.name.startswith(".")))
     )

@@ -1,15 +1,16 @@
 """Scan orchestration: load -> features -> score -> flag -> write.
 
-Every output of one scan is staged in a hidden directory inside ``out`` and
-renamed into place only after all of it was written, so a failed run leaves
-the previous outputs (or none), never a mix.
+Every output of one scan is written into a new version of ``out`` and made
+current in one rename only after all of it was written
+(:class:`detector.publish.Publication`), so a failed or killed run leaves the
+previous outputs (or none), never a mix.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,13 +18,22 @@ import numpy as np
 import polars as pl
 
 from detector import __version__
-from detector.atomic import staging_dir, write_json
+from detector.atomic import write_json
 from detector.cases import attach_case_ids, build_cases, case_summary
-from detector.contract import InputSpec, LoadedInput, as_spec, input_record
+from detector.contract import (
+    InputSpec,
+    LoadedInput,
+    NoRowsError,
+    all_rejected_error,
+    as_spec,
+    input_record,
+    reason_counts,
+)
 from detector.engines import Engine, get_engine
 from detector.hashing import file_sha256
-from detector.partition import PARTITIONED_OUTPUTS, partition_values, publish, write_partitioned
+from detector.partition import PARTITIONED_OUTPUTS, partition_values, write_partitioned
 from detector.progress import ScanProgress
+from detector.publish import Publication
 from features import params
 from features.pipeline import FeatureResult, Handoff
 from features.registry import LINKED_EVIDENCE, REGISTRY
@@ -379,12 +389,14 @@ def explain_flagged(
     )
 
 
-def _publish(staging: Path, out: Path, written: Iterable[str]) -> None:
-    """Move staged outputs into ``out`` and remove outputs this run did not produce.
+#: Every entry a scan (plain, partitioned or incremental) writes into ``out``; other
+#: entries (the user's) are carried into each new version.
+SCAN_OUTPUTS = (*OUTPUT_FILES, *PARTITIONED_OUTPUTS, "runs")
 
-    Ctrl-C is held back while the renames run (:func:`detector.partition.publish`).
-    """
-    publish(staging, out, written, known=(*OUTPUT_FILES, *PARTITIONED_OUTPUTS))
+
+def keeps_foreign(name: str) -> bool:
+    """Whether a new scan version carries the entry ``name`` of the current one: not a scan output."""
+    return name not in SCAN_OUTPUTS
 
 
 def _write_rows(
@@ -427,8 +439,14 @@ def run_scan(
     writes scores and features as hive partitions (:mod:`detector.partition`).
     ``keep_reviews=False`` frees the loaded reviews as soon as the features are
     prepared (a large scan holds its texts and unused columns no longer) and
-    leaves ``result.loaded.reviews`` empty. Ctrl-C leaves ``out`` as it was:
-    nothing is published before every output is staged.
+    leaves ``result.loaded.reviews`` empty.
+
+    ``out`` is checked before any work (a file, a read-only or full disk:
+    :class:`detector.publish.OutputError`); the outputs are written into a new
+    version of ``out`` and published all at once
+    (:class:`detector.publish.Publication`): Ctrl-C, SIGTERM, ``kill -9`` or a
+    failure leave ``out`` as it was. ``summary.json`` names the version as
+    ``run_id``.
 
     ``out_of_core=True`` streams the scan through shards of whole shops of at
     most ``shard_rows`` reviews (:mod:`detector.outofcore`) for inputs larger
@@ -444,10 +462,54 @@ def run_scan(
     ``summary.json`` records it under ``input``.
     """
     spec = as_spec(spec, columns, since, until)
+    publication = Publication(out, carry=keeps_foreign)
+    with publication:
+        try:
+            return stage_scan(
+                inputs,
+                publication.path,
+                publication.run_id,
+                spec=spec,
+                config=config,
+                engine=engine,
+                progress=progress,
+                partition_by=partition_by,
+                keep_reviews=keep_reviews,
+                out_of_core=out_of_core,
+                shard_rows=shard_rows,
+            )
+        except NoRowsError as exc:
+            if exc.rejected.height == 0:
+                raise
+            # every row rejected: the rejects and their counts are this scan's outputs,
+            # published like any other (replacing an earlier scan's)
+            done = write_all_rejected(publication.path, Path(out), exc, spec)
+    raise done
+
+
+def stage_scan(
+    inputs,
+    directory: Path,
+    run_id: str,
+    spec: InputSpec | None = None,
+    config: ScanConfig | None = None,
+    engine: str | Engine | None = None,
+    progress: ScanProgress | None = None,
+    partition_by: str | None = None,
+    keep_reviews: bool = True,
+    out_of_core: bool | None = False,
+    shard_rows: int | None = None,
+) -> ScanResult:
+    """:func:`run_scan` writing every output into the new directory ``directory``, unpublished.
+
+    ``run_id`` is recorded in ``summary.json``. The caller publishes (or
+    discards) ``directory``.
+    """
+    spec = as_spec(spec)
     config = config or ScanConfig()
+    Path(directory).mkdir(parents=True, exist_ok=True)
     owns_engine = not isinstance(engine, Engine)
     engine = get_engine(engine, progress=progress)
-    progress = engine.progress
     mode = {"out_of_core": bool(out_of_core), "chosen": False, "why": "asked for"}
     if out_of_core is None:
         from detector.outofcore import choose_out_of_core
@@ -462,40 +524,64 @@ def run_scan(
         mode = {"out_of_core": chosen, "chosen": True, "why": why}
     try:
         if mode["out_of_core"]:
-            return _run_out_of_core(
-                inputs, out, spec, config, engine, partition_by, shard_rows, mode
+            from detector.outofcore import SHARD_ROWS, run_out_of_core
+
+            result, _ = run_out_of_core(
+                inputs,
+                directory,
+                directory,
+                spec,
+                config,
+                engine,
+                partition_by,
+                shard_rows or SHARD_ROWS,
+                mode,
+                run_id=run_id,
             )
-        return _run_scan(inputs, out, spec, config, engine, partition_by, keep_reviews, mode)
+            return result
+        return _run_scan(
+            inputs, directory, spec, config, engine, partition_by, keep_reviews, mode, run_id
+        )
     finally:
         if owns_engine:
             engine.close()
 
 
-def _run_out_of_core(
-    inputs, out, spec, config, engine, partition_by, shard_rows, mode=None
-) -> ScanResult:
-    from detector.outofcore import SHARD_ROWS, run_out_of_core
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    with staging_dir(out) as staging:
-        result, written = run_out_of_core(
-            inputs,
-            out,
-            staging,
-            spec,
-            config,
-            engine,
-            partition_by,
-            shard_rows or SHARD_ROWS,
-            mode,
-        )
-        _publish(staging, out, written)
-    return result
+def write_all_rejected(
+    directory: Path, out: Path, exc: NoRowsError, spec: InputSpec
+) -> NoRowsError:
+    """Write the outputs of a scan whose every row was rejected into ``directory``,
+    to be published as ``out``; the error to raise once they are."""
+    done = all_rejected_error(exc.files, exc.n_input, exc.rejected, out / "rejected.parquet")
+    counts = reason_counts(exc.rejected)
+    summary = {
+        "version": __version__,
+        "inputs": [{"path": str(p), "sha256": file_sha256(p)} for p in exc.files],
+        "rows": {
+            "input": exc.n_input,
+            "scored": 0,
+            "rejected": exc.rejected.height,
+            "flagged": 0,
+            "flagged_by_direction": {},
+        },
+        "rejected_reasons": dict(zip(counts["kind"], counts["rows"], strict=True)),
+        "error": str(done),
+        "run_id": directory.name,
+        "input": spec.to_dict(),
+        "load": {
+            "columns": spec.columns or None,
+            "since": spec.to_dict()["since"],
+            "until": spec.to_dict()["until"],
+            "cwd": os.getcwd(),
+        },
+    }
+    exc.rejected.write_parquet(directory / "rejected.parquet", compression="zstd")
+    write_json(summary, directory / "summary.json")
+    return done
 
 
 def _run_scan(
-    inputs, out, spec, config, engine, partition_by, keep_reviews=True, mode=None
+    inputs, staging: Path, spec, config, engine, partition_by, keep_reviews, mode, run_id
 ) -> ScanResult:
     progress = engine.progress
     timings: dict[str, float] = {}
@@ -503,6 +589,8 @@ def _run_scan(
     t0 = time.perf_counter()
     loaded = engine.load(inputs, spec)
     timings["load"] = time.perf_counter() - t0
+    if loaded.reviews.height == 0:
+        raise all_rejected_error(loaded.files, loaded.n_input, loaded.rejected)
     if hasattr(engine, "warm"):
         engine.warm(loaded.reviews.height)
 
@@ -519,31 +607,25 @@ def _run_scan(
     timings["cases"] = time.perf_counter() - t0
     timings.update(sr.timings)
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    with staging_dir(out) as staging:
-        t0 = time.perf_counter()
-        with progress.stage("write", total=scores.height):
-            written = ["summary.json", "cases.parquet"]
-            cases.cases.write_parquet(staging / "cases.parquet", compression="zstd")
-            written += _write_rows(staging, scores, fr, partition_by)
-            sr.explanations.write_parquet(staging / "explanations.parquet", compression="zstd")
-            written.append("explanations.parquet")
-            if loaded.rejected.height:
-                loaded.rejected.write_parquet(staging / "rejected.parquet", compression="zstd")
-                written.append("rejected.parquet")
-        timings["write"] = time.perf_counter() - t0
-        timings["total"] = time.perf_counter() - t_all
-        summary = with_scan_context(
-            build_summary(loaded, sr, config, timings),
-            engine.describe(),
-            mode or {"out_of_core": False, "chosen": False, "why": "asked for"},
-            partition_by,
-            input_record(spec, loaded),
-            cases.cases,
-        )
-        write_json(summary, staging / "summary.json")
-        _publish(staging, out, written)
+    t0 = time.perf_counter()
+    with progress.stage("write", total=scores.height):
+        cases.cases.write_parquet(staging / "cases.parquet", compression="zstd")
+        _write_rows(staging, scores, fr, partition_by)
+        sr.explanations.write_parquet(staging / "explanations.parquet", compression="zstd")
+        if loaded.rejected.height:
+            loaded.rejected.write_parquet(staging / "rejected.parquet", compression="zstd")
+    timings["write"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_all
+    summary = with_scan_context(
+        build_summary(loaded, sr, config, timings),
+        engine.describe(),
+        mode or {"out_of_core": False, "chosen": False, "why": "asked for"},
+        partition_by,
+        input_record(spec, loaded),
+        cases.cases,
+        run_id=run_id,
+    )
+    write_json(summary, staging / "summary.json")
     return ScanResult(scores, fr, model, threshold, summary, loaded, timings)
 
 
@@ -554,6 +636,7 @@ def with_scan_context(
     partition_by: str | None,
     inputs: dict,
     cases: pl.DataFrame,
+    run_id: str | None = None,
 ) -> dict:
     """``summary`` plus what every scan records besides its results.
 
@@ -561,8 +644,10 @@ def with_scan_context(
     and why, the output layout, how the input was read (``input``:
     :func:`detector.contract.input_record`, read back to quote texts and
     check packets; ``load`` keeps its older ``columns``/``since``/``until``
-    spelling) and the case counts.
+    spelling), the case counts and the ``run_id`` of the published version.
     """
+    if run_id:
+        summary["run_id"] = run_id
     summary["engine"] = engine
     summary["mode"] = mode
     summary["output"] = {"partition_by": partition_by}

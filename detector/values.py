@@ -25,7 +25,10 @@ __all__ = [
 
 def castable(dtype: pl.DataType) -> bool:
     """Whether a column of this type can be cast to String."""
-    return not (dtype.is_nested() or isinstance(dtype, pl.Binary | pl.Object | pl.Null))
+    # Polars has no Duration -> String cast (it fails at collect, naming no column)
+    return not (
+        dtype.is_nested() or isinstance(dtype, pl.Binary | pl.Object | pl.Null | pl.Duration)
+    )
 
 
 def as_text(name: str, dtype: pl.DataType) -> pl.Expr:

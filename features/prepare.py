@@ -1,7 +1,9 @@
 """Derived columns every feature step may rely on.
 
 Added once, before any table or step runs; all start with ``_`` and never
-reach the output files.
+reach the output files. They are the only ``_`` names the feature stage
+reads: an input column of one of these names (:data:`DERIVED`), or of any
+other name no step asks for, is never read, so it cannot change a result.
 
 ``_rid``
     Int64 row key; tables are keyed by it so joins back are integer joins.
@@ -65,6 +67,19 @@ def account_features_withheld(columns: Iterable[str]) -> bool:
 #: Inputs that steps and tables read only through their derived columns.
 READ_AS_DERIVED: frozenset[str] = frozenset({"created_at", "delivered_at", "ip", "text"})
 
+#: Every column :func:`prepare` derives; input columns of these names are left out.
+DERIVED: tuple[str, ...] = (
+    "_rid",
+    "_t",
+    "_day",
+    "_pol",
+    "_ip",
+    "_net",
+    "_text_norm",
+    "_tmpl",
+    "_delay_min",
+)
+
 DERIVED_FROM: dict[str, tuple[str, ...]] = {
     "_ip": ("ip",),
     "_net": ("ip",),
@@ -123,11 +138,23 @@ def _text_exprs() -> list[pl.Expr]:
     return [norm.alias("_text_norm"), is_template_candidate(norm).alias("_tmpl")]
 
 
-def prepare(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Add the derived columns the available inputs allow."""
+def _own_derived(names: Iterable[str], keyed: bool) -> list[str]:
+    """Input columns named like a derived column (``_rid`` kept when ``keyed``): dropped."""
+    return [c for c in names if c in DERIVED and not (keyed and c == "_rid")]
+
+
+def prepare(lf: pl.LazyFrame, keyed: bool = False) -> pl.LazyFrame:
+    """Add the derived columns the available inputs allow.
+
+    ``keyed``: ``lf`` carries each row's ``_rid`` (a shard of a larger input
+    carries its rows' keys in the whole input); otherwise ``_rid`` is the row
+    position. Input columns named like a derived column are replaced.
+    """
+    if keyed and "_rid" not in lf.collect_schema().names():
+        raise ValueError("keyed reviews need their _rid")
+    lf = lf.drop(_own_derived(lf.collect_schema().names(), keyed))
     cols = set(lf.collect_schema().names())
-    # a shard of a larger input carries its rows' keys in the whole input
-    out = lf if "_rid" in cols else lf.with_row_index("_rid")
+    out = lf if keyed else lf.with_row_index("_rid")
     out = out.with_columns(pl.col("_rid").cast(pl.Int64)).with_columns(_row_exprs(cols))
     if "ip" in cols:
         out = out.join(ip_keys(lf), on="ip", how="left", nulls_equal=False)
@@ -136,11 +163,12 @@ def prepare(lf: pl.LazyFrame) -> pl.LazyFrame:
     return out
 
 
-def prepare_frame(reviews: pl.DataFrame, keep: Iterable[str]) -> pl.DataFrame:
+def prepare_frame(reviews: pl.DataFrame, keep: Iterable[str], keyed: bool = False) -> pl.DataFrame:
     """:func:`prepare` materialised: the ``keep`` input columns and every derived column.
 
-    ``_rid`` is the row position unless ``reviews`` already carries it (a
-    shard of an out-of-core scan).
+    ``_rid`` is the row position, or with ``keyed`` the ``_rid`` that
+    ``reviews`` carries (a shard of an out-of-core scan); input columns named
+    like a derived column are never kept.
 
     The same values in the same row order as ``prepare(reviews.lazy())``, but
     the kept input columns are the input's own buffers, not copies (1.5 GB at
@@ -148,10 +176,12 @@ def prepare_frame(reviews: pl.DataFrame, keep: Iterable[str]) -> pl.DataFrame:
     in place, the IP keys over distinct addresses, the text normalisation
     (the costly part) on the streaming engine, on every core.
     """
-    cols, keep = set(reviews.columns), set(keep) - {"_rid"}
+    if keyed and "_rid" not in reviews.columns:
+        raise ValueError("keyed reviews need their _rid")
+    cols, keep = set(reviews.columns), set(keep) - set(DERIVED)
     rid = (
         reviews.select(pl.col("_rid").cast(pl.Int64))
-        if "_rid" in cols  # a shard keeps its rows' keys in the whole input
+        if keyed  # a shard keeps its rows' keys in the whole input
         else pl.DataFrame({"_rid": np.arange(reviews.height, dtype=np.int64)})
     )
     parts = [

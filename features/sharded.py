@@ -124,7 +124,7 @@ def build_global_tables(
         # only the optional inputs the table names: no IP parsing or text
         # normalisation for tables that do not read them
         wanted = [c for c in columns if c in base or c in table.requires]
-        return prepare(source.select(wanted))
+        return prepare(source.select(wanted), keyed=True)
 
     timings: dict[str, float] = {}
     tables, _ = _build_tables(glob, source_for, build_table, final, False, workers, timings)
@@ -155,7 +155,7 @@ def shard_features(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     shard = shard.drop([c for c in GLOBAL_ONLY_INPUTS if c in shard.columns])
-    prepared = prepare_frame(shard, kept_inputs(glob.steps, glob.needed))
+    prepared = prepare_frame(shard, kept_inputs(glob.steps, glob.needed), keyed=True)
     timings["prepare"] = time.perf_counter() - t0
     return features_of_prepared(
         prepared,

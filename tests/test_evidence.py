@@ -26,6 +26,7 @@ from detector.evidence.render_html import render_html
 from detector.evidence.safety import Redactor, UnsafePathError, mask_ip, safe_join, safe_name
 from detector.evidence.scanload import load_scan
 from detector.evidence.spans import highlight, shared_spans
+from detector.publish import versions_dir
 from detector.scan import run_scan
 from detector.schema import CONTRACT, DSR_COLUMNS
 from features.registry import REGISTRY
@@ -532,7 +533,10 @@ def test_hostile_values_are_inert(hostile):
     out = parent / "out" / "packet"
     assert evidence(hostile.scan, "--shop", hostile.shop, "--out", out) == 0
     new = {p for p in parent.rglob("*")} - before
-    for p in new:  # every new file is inside --out, under a plain name
+    versions = versions_dir(out)  # where --out's published versions live, beside it
+    for p in new:  # every new file is inside --out (or its versions), under a plain name
+        if p == versions or p.parent == versions:
+            continue  # the versions directory, its lock, the version --out links to
         assert (
             out.resolve() in p.resolve().parents or p.resolve() == out.resolve() or p == out.parent
         )

@@ -51,7 +51,8 @@ def test_incremental_runs(market, tmp_path):
     assert r1 is not None and r1.summary["incremental"]["model"] == "fitted"
     manifest = json.loads((state / STATE_FILE).read_text())
     assert manifest["runs"] == 1 and len(manifest["partitions"]) == len(first)
-    model_mtime = (state / "model.joblib").stat().st_mtime_ns
+    model_file = state / manifest["model"]
+    model_mtime = model_file.stat().st_mtime_ns
 
     # unchanged input: nothing read, nothing written
     before, state_before = _files(out), _files(state)
@@ -65,7 +66,7 @@ def test_incremental_runs(market, tmp_path):
     assert inc["model"] == "reused" and inc["run"] == 2
     assert len(inc["new_partitions"]) == len(rest)
     assert inc["history_reviews"] == r1.scores.height
-    assert (state / "model.joblib").stat().st_mtime_ns == model_mtime
+    assert model_file.stat().st_mtime_ns == model_mtime
     assert r2.threshold == pytest.approx(r1.threshold)
 
     new_ids = r2.scores["review_id"]

@@ -12,7 +12,7 @@ import pytest
 from benchmarks import matrix, report, texts
 from benchmarks.baselines import MethodOutput
 from benchmarks.generator import ATTACK_FAMILIES, LABEL_SCHEMA
-from detector.schema import CONTRACT
+from detector.schema import CONTRACT, EXPORT_ONLY
 
 N = 3_000
 SEED = 1001
@@ -71,7 +71,9 @@ def test_every_cell_is_a_contract_frame_with_its_target(every_cell):
     for name, (reviews, labels) in every_cell.items():
         cell = matrix.get_cell(*name.split("/"))
         assert reviews.height == labels.height == N, name
-        assert dict(reviews.schema) == CONTRACT, name
+        assert dict(reviews.schema) == {
+            c: t for c, t in CONTRACT.items() if c not in EXPORT_ONLY
+        }, name
         assert dict(labels.schema) == LABEL_SCHEMA, name
         assert (reviews["review_id"] == labels["review_id"]).all(), name
         target = matrix.target_mask(labels, cell.family, cell.variant)
@@ -362,6 +364,7 @@ def test_dev_seeds_are_marked_and_warned(tmp_path):
         tmp_path, seeds="dev:1", n_reviews=1_000, cells="boost/plain", log=lambda m: None
     )
     assert res["seed_kind"] == "development" and "development seed" in res["warnings"][0]
+    assert matrix._seed_kind([0, 1001]) == "mixed" and matrix._seed_kind([1001]) == "reporting"
 
 
 def test_cli_matrix_suite(tmp_path):

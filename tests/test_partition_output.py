@@ -13,6 +13,7 @@ from benchmarks.generator import generate
 from detector.cli import main
 from detector.interrupts import deferred_interrupt
 from detector.partition import read_partitioned, write_partitioned
+from detector.publish import Publication, versions_dir
 from detector.scan import ScanConfig, run_scan
 
 CONFIG = ScanConfig(n_estimators=40)
@@ -70,7 +71,7 @@ def test_switching_layouts_removes_the_other(data, tmp_path):
     assert _hidden(out) == []
 
 
-@pytest.mark.parametrize("stage", ["build_cases", "write_partitioned", "publish"])
+@pytest.mark.parametrize("stage", ["build_cases", "write_partitioned", "prepare"])
 def test_interrupt_leaves_previous_output(data, tmp_path, monkeypatch, stage):
     """Ctrl-C anywhere before the publish: out keeps the previous run, no staging left."""
     path, _ = data
@@ -79,7 +80,8 @@ def test_interrupt_leaves_previous_output(data, tmp_path, monkeypatch, stage):
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
 
     calls = {"n": 0}
-    real = getattr(scan_mod, stage)
+    owner = Publication if stage == "prepare" else scan_mod
+    real = getattr(owner, stage)
 
     def interrupted(*a, **k):
         calls["n"] += 1
@@ -88,12 +90,13 @@ def test_interrupt_leaves_previous_output(data, tmp_path, monkeypatch, stage):
             raise KeyboardInterrupt
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(scan_mod, stage, interrupted)
+    monkeypatch.setattr(owner, stage, interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_scan(path, out, config=CONFIG, partition_by="month")
     after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     assert after == before
     assert _hidden(out) == []
+    assert not list(versions_dir(out).glob(".staging-*"))
 
 
 def test_cli_interrupt_exit_code(data, tmp_path, monkeypatch, capsys):

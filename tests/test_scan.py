@@ -107,7 +107,7 @@ def test_failed_scan_leaves_no_partial_output(tmp_path, small_market, monkeypatc
     monkeypatch.setattr(scan_mod, "write_json", boom)
     with pytest.raises(RuntimeError):
         run_scan(tmp_path / "in.parquet", out)
-    assert list(out.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet"]  # no out, no staging
 
 
 def test_cli_missing_column_exits_2_and_writes_nothing(tmp_path, capsys, small_market):

@@ -15,6 +15,7 @@ from conftest import write_months
 from benchmarks.generator import generate
 from detector.atomic import OWNER_LOCK, remove_stale_staging, staging_dir
 from detector.interrupts import Terminated, deferred_interrupt, stop_on_signals
+from detector.publish import versions_dir
 from detector.scan import ScanConfig, run_scan
 
 CONFIG = ScanConfig(n_estimators=40)
@@ -30,7 +31,10 @@ def months(tmp_path_factory):
 
 
 def _hidden(out: Path) -> list[str]:
-    return sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+    """Hidden entries inside ``out`` and staging directories beside its versions."""
+    inside = [p.name for p in out.iterdir() if p.name.startswith(".")] if out.exists() else []
+    staging = [p.name for p in versions_dir(out).glob(".staging-*")]
+    return sorted(inside + staging)
 
 
 def _files(out: Path) -> dict:
@@ -46,7 +50,7 @@ def _scan_until_staged(inputs: Path, out: Path) -> subprocess.Popen:
         text=True,
     )
     deadline = time.monotonic() + 120
-    while not list(out.glob(".staging-*/**/input-*.parquet")):
+    while not list(versions_dir(out).glob(".staging-*/**/input-*.parquet")):
         assert proc.poll() is None, f"the scan ended first: {proc.stderr.read()}"
         assert time.monotonic() < deadline, "the scan never staged its input"
         time.sleep(0.02)
@@ -75,7 +79,7 @@ def test_a_killed_runs_staging_is_removed_by_the_next_run(months, tmp_path):
     proc = _scan_until_staged(months, out)
     proc.kill()  # SIGKILL: no cleanup can run
     proc.wait(timeout=60)
-    left = [p for p in out.glob(".staging-*") if p.is_dir()]
+    left = [p for p in versions_dir(out).glob(".staging-*") if p.is_dir()]
     assert left and all((p / OWNER_LOCK).exists() for p in left)
     run_scan(months, out, config=CONFIG, out_of_core=True, shard_rows=3_000)
     assert _hidden(out) == []
@@ -104,3 +108,70 @@ def test_sigterm_waits_for_the_publish_block():
                 done.append(1)  # still runs: the stop waits for the block to end
     assert done == [1]
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_a_supervisor_reading_a_killed_scans_pipes_does_not_hang():
+    """kill -9 of a scan with live scoring workers: its pipes close before it is reaped.
+
+    The supervisor reads the scan's stdout and stderr to the end *before*
+    reaping it (as ``subprocess.run`` and most job runners do). While the scan
+    is an unreaped zombie, workers polling ``os.kill(pid, 0)`` would live on and
+    hold the pipes open; workers watching the liveness pipe end at once.
+    """
+    psutil = pytest.importorskip("psutil")
+    code = (
+        "import time\n"
+        "from detector.engines.polars_engine import PolarsEngine, _ping\n"
+        "e = PolarsEngine(workers=2)\n"
+        "pids = {e._get_pool().submit(_ping).result() for _ in range(8)}\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    scan = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert scan.stdout.readline().strip() == "ready"
+        helpers = psutil.Process(scan.pid).children(recursive=True)
+        assert len(helpers) >= 3  # the forkserver and two workers
+        os.kill(scan.pid, signal.SIGKILL)
+        # reads both pipes to end-of-file, then reaps: hangs while any helper holds them
+        scan.communicate(timeout=30)
+        gone, alive = psutil.wait_procs(helpers, timeout=10)
+        assert [p.pid for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+    finally:
+        scan.kill()
+        scan.wait()
+
+
+def test_a_killed_bench_leaves_no_measured_run_behind(tmp_path):
+    """The bench's per-run child (forked from its forkserver) ends with the bench."""
+    psutil = pytest.importorskip("psutil")
+    fifo = tmp_path / "data.parquet"
+    os.mkfifo(fifo)  # the child blocks opening it: a run that would go on for ever
+    code = (
+        "import sys, threading, time\n"
+        "from benchmarks.runner import Isolator\n"
+        "iso = Isolator(True)\n"
+        "task = {'method': 'review_detector', 'data': sys.argv[1], 'seed': 0}\n"
+        "threading.Thread(target=iso.run, args=(task,), daemon=True).start()\n"
+        "time.sleep(300)\n"
+    )
+    bench = subprocess.Popen(
+        [sys.executable, "-c", code, str(fifo)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 120
+        helpers: list = []
+        # until the measured child (the forkserver's child, not the bench's) runs
+        while not any(p.ppid() != bench.pid for p in helpers):
+            assert bench.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+            helpers = psutil.Process(bench.pid).children(recursive=True)
+        os.kill(bench.pid, signal.SIGKILL)
+        bench.communicate(timeout=30)  # pipes read to the end before reaping
+        _, alive = psutil.wait_procs(helpers, timeout=10)
+        assert [p.pid for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+    finally:
+        bench.kill()
+        bench.wait()

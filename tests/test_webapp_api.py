@@ -390,8 +390,9 @@ def test_stopping_the_server_ends_a_running_scan_cleanly(tmp_path):
     assert status["state"] == "running" and stopped < 20
     out = data / "scans" / scan_id / "scan"
     assert not (out / "summary.json").exists()
-    leftovers = [p.name for p in out.iterdir() if p.name.startswith(".")] if out.exists() else []
-    assert leftovers == []  # the stopped scan removed its staging
+    # the stopped scan removed its staging and published nothing
+    leftovers = [p.name for p in out.parent.rglob("*") if "staging" in p.name]
+    assert leftovers == [] and not list(out.parent.rglob("summary.json"))
     with client(data) as again:  # and it runs again at the next start
         assert wait(again, scan_id)["state"] == "done"
 

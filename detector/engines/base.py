@@ -180,15 +180,14 @@ def load_file(path, spec=None):
     """``(valid, rejected, n_input, present_optional, claims)`` of one file; None when no row is
     in the window (``claims`` as :attr:`detector.contract.LoadedInput.claims`); ``spec`` is
     a :class:`detector.contract.InputSpec`."""
-    from detector.contract import InputError, as_spec, load_reviews
+    from detector.contract import NoRowsError, as_spec, load_reviews
 
     spec = as_spec(spec)
     try:
         loaded = load_reviews(path, spec=spec)
-    except InputError as exc:
+    except NoRowsError:
         if spec.since is not None or spec.until is not None:
-            if "no review rows" in str(exc) or "date partition" in str(exc):
-                return None
+            return None
         raise
     return loaded.reviews, loaded.rejected, loaded.n_input, loaded.present_optional, loaded.claims
 

@@ -13,7 +13,13 @@ single-process one, bit for bit.
 
 Workers come from a ``forkserver`` (never a fork of this multi-threaded
 process), ignore Ctrl-C (the parent stops them) and exit with the engine, or
-within a second of the scan process being killed.
+as soon as the scan process dies, however it dies: each worker watches the
+read end of a pipe whose only write end the scan holds; the kernel closes it
+when the scan exits (``kill -9``, the out-of-memory killer included, reaped or
+not), and the worker sees end-of-file. ``os.kill(pid, 0)`` would not do: it
+succeeds on a zombie, so a supervisor reading the scan's output before reaping
+it would wait forever on pipes the workers still hold. The forkserver itself
+exits on the same kind of pipe (the standard library's design).
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ import shutil
 import signal
 import tempfile
 import threading
-import time
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.connection import Connection
 
 import numpy as np
 
@@ -46,27 +52,35 @@ SIDE_BY_SIDE_MAX_ROWS = 3_000_000
 _MODEL: tuple[str, object] | None = None  # (path, model) cached in a worker
 
 
-def _init_worker(scan_pid: int | None = None) -> None:
+def _init_worker(alive: Connection | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if scan_pid is not None:
-        threading.Thread(target=_exit_with, args=(scan_pid,), daemon=True).start()
+    if alive is not None:
+        exit_with_parent(alive)
 
 
-def _exit_with(scan_pid: int, every: float = 1.0) -> None:
+def exit_with_parent(alive: Connection) -> None:
+    """End this process as soon as the process holding the write end of ``alive`` is gone.
+
+    ``alive`` is the read end of a ``Pipe(duplex=False)`` whose write end only
+    that process holds (never sent to a child); a daemon thread waits on it.
+    """
+    threading.Thread(target=_exit_with, args=(alive,), daemon=True).start()
+
+
+def _exit_with(alive: Connection) -> None:
     """End this worker once the scan that started it is gone.
 
-    A scan killed outright (by the kernel for memory, by ``kill -9``) cannot
-    close its pool; its workers would otherwise live on, holding memory and
-    the scan's output pipes.
+    ``alive`` is the read end of a pipe whose write end only the scan holds:
+    nothing is ever sent, so the read returns only at end-of-file, when the
+    scan has exited. A scan killed outright (by the kernel for memory, by
+    ``kill -9``) cannot close its pool; its workers would otherwise live on,
+    holding memory and the scan's output pipes.
     """
-    while True:
-        time.sleep(every)
-        try:
-            os.kill(scan_pid, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:
-            pass
+    try:
+        alive.recv_bytes()
+    except (EOFError, OSError):
+        pass
+    os._exit(0)
 
 
 def _model(path: str):
@@ -128,6 +142,8 @@ class PolarsEngine(Engine):
         self._warming: threading.Thread | None = None
         self._tmp: str | None = None
         self._models: dict[int, str] = {}
+        #: The write end of the workers' liveness pipe: held here, never sent to a worker.
+        self._alive: Connection | None = None
 
     def describe(self) -> dict:
         return {
@@ -157,11 +173,14 @@ class PolarsEngine(Engine):
             if self._pool is None:
                 ctx = mp.get_context("forkserver")
                 ctx.set_forkserver_preload(["numpy", "sklearn.ensemble", "models.isolation"])
+                # the read end goes to every worker (duplicated through the forkserver);
+                # the write end stays in this process alone
+                reader, self._alive = ctx.Pipe(duplex=False)
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.workers,
                     mp_context=ctx,
                     initializer=_init_worker,
-                    initargs=(os.getpid(),),
+                    initargs=(reader,),
                 )
             return self._pool
 
@@ -188,6 +207,9 @@ class PolarsEngine(Engine):
                 if p.is_alive():
                     p.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
+        if self._alive is not None:
+            self._alive.close()
+            self._alive = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp, self._models = None, {}

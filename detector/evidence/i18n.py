@@ -319,6 +319,8 @@ def summary_candidates(
         if lang == "zh"
         else ", ".join(KIND[k]["en"].lower() for k in kinds)
     )
+    if ra is None:  # every review of the shop is cited: none would remain to rate it
+        return _all_cited(lang, n_cited, n_cases, kind_names, shop, attacks)
     if lang == "zh":
         what = "针对本店的恶意评价" if attacks else "可疑评价"
         return [
@@ -339,6 +341,24 @@ def summary_candidates(
         f"{n_cited} {what} in {n_cases} case(s); without them: rating {rb:.2f}→{ra:.2f}, "
         f"positive {fmt_pct(pb)}→{fmt_pct(pa)}.",
         f"{n_cited} fake reviews in {n_cases} case(s); rating {rb:.2f}→{ra:.2f} without them.",
+    ]
+
+
+def _all_cited(
+    lang: str, n_cited: int, n_cases: int, kind_names: str, shop: str, attacks: bool
+) -> list[str]:
+    """:func:`summary_candidates` when every review of the shop is cited."""
+    if lang == "zh":
+        what = "针对本店的恶意评价" if attacks else "可疑评价"
+        return [
+            f"店铺{shop}的全部{n_cited}条评价均属{n_cases}起{what}案件（{kind_names}）；剔除后没有剩余评价。",
+            f"全部{n_cited}条评价均属{n_cases}起{what}案件；剔除后没有剩余评价。",
+        ]
+    what = "coordinated fake reviews against the shop" if attacks else "flagged reviews"
+    return [
+        f"Shop {shop}: all {n_cited} of its reviews are {what} in {n_cases} case(s) "
+        f"({kind_names}); none would remain without them.",
+        f"All {n_cited} reviews are {what} in {n_cases} case(s); none would remain.",
     ]
 
 

@@ -64,10 +64,15 @@ def _resolved(path: str, cwd: str | None, scan_dir: Path) -> str:
 
 
 def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
-    """Read ``scan_dir`` and its input; :class:`InputError` (exit code 2) on any mismatch."""
+    """Read ``scan_dir`` and its input; :class:`InputError` (exit code 2) on any mismatch.
+
+    ``scan_dir`` is resolved once: every file is read from the one version it
+    links to, even while a new scan is being published there.
+    """
     root = Path(scan_dir)
     if not root.is_dir():
         raise InputError(f"scan directory not found: {root}")
+    scan_path, root = Path(os.path.abspath(root)), root.resolve()
     partitioned = not (root / "scores.parquet").is_file() and (root / SCORES_DIR).is_dir()
     for name in SCAN_FILES:
         if name == "scores.parquet" and partitioned:
@@ -82,11 +87,11 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
     try:
         summary = json.loads((root / "summary.json").read_text(encoding="utf-8"))
         scores = (
-            pl.read_parquet(root / SCORES_DIR, hive_partitioning=True)
+            pl.read_parquet(root / SCORES_DIR, hive_partitioning=True, glob=False)
             if partitioned
-            else pl.read_parquet(root / "scores.parquet")
+            else pl.read_parquet(root / "scores.parquet", glob=False)
         )
-        cases = pl.read_parquet(root / "cases.parquet")
+        cases = pl.read_parquet(root / "cases.parquet", glob=False)
     except Exception as exc:
         raise InputError(f"cannot read the scan in {root}: {exc}") from exc
     missing = [c for c in CASES_SCHEMA if c not in cases.columns]
@@ -96,7 +101,7 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
         raise InputError(f"{root / 'summary.json'} lists no input files")
 
     inputs = []
-    for path, expected in _input_paths(summary, root):
+    for path, expected in _input_paths(summary, scan_path):
         if not path.is_file():
             raise InputError(
                 f"input file {path} recorded in {root / 'summary.json'} is gone; "
@@ -115,7 +120,7 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
     recorded = (summary.get("input") or {}).get("orders_sha256") or {}
     orders = []
     for given in spec.orders:
-        path = _resolved(given, cwd, root)
+        path = _resolved(given, cwd, scan_path)
         expected = recorded.get(given)
         if expected is not None and (not Path(path).is_file() or file_sha256(path) != expected):
             raise InputError(
@@ -124,7 +129,7 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
             )
         orders.append(path)
     spec = dataclasses.replace(spec, orders=tuple(orders))
-    loaded = load_reviews([p for p, _ in _input_paths(summary, root)], spec=spec)
+    loaded = load_reviews([p for p, _ in _input_paths(summary, scan_path)], spec=spec)
     outputs = [
         {"name": n, "sha256": file_sha256(root / n)} for n in SCAN_FILES if (root / n).is_file()
     ]
@@ -133,4 +138,4 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
             {"name": str(p.relative_to(root)), "sha256": file_sha256(p)}
             for p in sorted((root / SCORES_DIR).rglob("*.parquet"))
         ]
-    return ScanBundle(root, summary, scores, cases, loaded.reviews, inputs, outputs)
+    return ScanBundle(scan_path, summary, scores, cases, loaded.reviews, inputs, outputs)

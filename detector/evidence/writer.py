@@ -1,5 +1,8 @@
 """Write a packet directory: all files appear at once or not at all.
 
+``out`` is published as one version (:class:`detector.publish.Publication`):
+checked for writability before anything is rendered, written in full, then
+switched in with one rename; a symlinked ``out`` of the user's is followed.
 Every file name is fixed or built with :func:`safe_join`, so no id from the
 scan can place a file outside ``out``. An existing ``out`` is replaced only
 when it is empty or holds an earlier packet (a ``packet.json`` of this
@@ -14,13 +17,13 @@ import json
 import time
 from pathlib import Path
 
-from detector.atomic import atomic_dir
 from detector.contract import InputError
 from detector.evidence.cards import render_cards
 from detector.evidence.overview import render_overview
 from detector.evidence.packet import SCHEMA, Packet
 from detector.evidence.render_html import render_html
 from detector.evidence.safety import safe_join, safe_name
+from detector.publish import Publication
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -89,6 +92,7 @@ def write_packet(packet: Packet, out: str | Path) -> dict:
     """Render and write ``packet`` into directory ``out``; returns ``packet.data['files']`` and timings."""
     out = Path(out)
     _check_out(out)
+    publication = Publication(out, what="evidence --out")  # writable, before any rendering
     timings: dict[str, float] = {}
     data = packet.data
 
@@ -100,7 +104,8 @@ def write_packet(packet: Packet, out: str | Path) -> dict:
     timings["cards"] = time.perf_counter() - t0
     data["warnings"].extend(warnings)
 
-    with atomic_dir(out) as tmp:
+    with publication:
+        tmp = publication.path
         card_files: list[str] = []
         card_of: dict[str, str] = {}
         cards_dir = safe_join(tmp, "cards")

@@ -70,6 +70,7 @@ def print_result(console: Console, result, lang: str, out) -> None:
         f"{d.height} shop-day(s) of {shops} shop(s), days in {result.timezone}; "
         f"{len(result.new_alerts)} new alert(s), {len(result.alerts)} in {out}/alerts.json",
         highlight=False,
+        markup=False,  # the path is the user's
     )
     by_why: dict[str, list[str]] = {}
     for s in result.skipped:

@@ -134,7 +134,7 @@ def run_monitor(
     scan_dir = out / "scan"
     result = run_scan(inputs, scan_dir, keep_reviews=True, out_of_core=False, **scan_options)
     timezone, platform = scan_context(result.summary)
-    cases = pl.read_parquet(scan_dir / "cases.parquet")
+    cases = pl.read_parquet(scan_dir / "cases.parquet", glob=False)
     daily = daily_metrics(result.loaded.reviews, result.scores, cases, timezone)
     files = [{"path": i["path"], "sha256": i["sha256"]} for i in result.summary["inputs"]]
     if st is None:

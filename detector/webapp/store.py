@@ -155,8 +155,13 @@ class ScanStore:
     def fail(self, scan_id: str, error: str) -> dict:
         """Mark a scan failed and keep nothing of it but its status (the error)."""
         path = self.dir(scan_id)
-        for part in ("input", "scan", "packets"):
-            shutil.rmtree(path / part, ignore_errors=True)
+        for entry in path.iterdir():  # the upload, the scan's output link and its versions
+            if entry.name == "status.json":
+                continue
+            if entry.is_symlink() or not entry.is_dir():
+                entry.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
         return self.update(scan_id, state="failed", error=error, finished_at=_now())
 
     def import_scan(self, scan_dir: Path) -> str:
