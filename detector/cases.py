@@ -19,7 +19,13 @@ ring     one co-review ring, on one product, within                    ``ring_id
          ``COREVIEW_WINDOW_S``
 user     one reviewer account and polarity (a professional negative   user id
          reviewer's reviews across shops are one case)
+window   (attached reviews only) a second template of the campaign     ``shop_id|polarity``
+         used by several accounts in its hours at the shop
 ======== ============================================================ ====================
+
+Unflagged reviews that such evidence ties to a campaign-like case are
+attached to it (:func:`attach_unflagged`): a high score is not needed to
+be cited, evidence is.
 
 Every type except ``user`` links reviews of *different* accounts. Within a key
 group, reviews are sorted by time and each is linked to its time-neighbour
@@ -64,6 +70,7 @@ type, a, b).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,7 +86,7 @@ from features.params import (
 )
 
 CASE_KINDS: tuple[str, ...] = ("smear", "boost", "ring", "pro_negative", "other")
-EDGE_TYPES: tuple[str, ...] = ("ip", "net", "device", "text", "burst", "ring", "user")
+EDGE_TYPES: tuple[str, ...] = ("ip", "net", "device", "text", "burst", "ring", "user", "window")
 #: Kinds that harm the shop they target (a packet's default selection also
 #: checks the polarity of the reviews at that shop, see ``detector.evidence``).
 ATTACK_KINDS: tuple[str, ...] = ("smear", "pro_negative")
@@ -230,6 +237,252 @@ def link_edges(flagged: pl.DataFrame, rule: _EdgeRule) -> pl.DataFrame:
     )
 
 
+def _with_burst_strength(keys: pl.DataFrame, features: pl.DataFrame | None) -> pl.DataFrame:
+    """``keys`` with ``_in_burst``: whether a review may take part in a ``burst`` link."""
+    if features is None:
+        return keys.with_columns(pl.lit(True).alias("_in_burst"))
+    if "product_burst" not in features.columns:
+        return keys.with_columns(pl.lit(False).alias("_in_burst"))
+    return (
+        keys.join(features.select("review_id", "product_burst"), on="review_id", how="left")
+        .with_columns(
+            (pl.col("product_burst").fill_null(0.0) >= BURST_MIN_SURPRISE).alias("_in_burst")
+        )
+        .drop("product_burst")
+    )
+
+
+def attach_candidates(flagged_keys: pl.DataFrame) -> pl.Expr:
+    """A filter over link keys keeping every review :func:`attach_unflagged` could attach.
+
+    Reviews of a flagged review's product or shop at its polarity, or of its
+    text cluster: a scan that holds its keys in shards gathers only these
+    (with the flagged ones) before :func:`build_cases`.
+    """
+    keep = pl.lit(False)
+    for col in ("product_id", "shop_id"):  # same product (burst), same shop (second templates)
+        key = pl.concat_str([pl.col(col), pl.col("_pol").cast(pl.String)], separator="|")
+        pairs = flagged_keys.select(key).to_series().unique()
+        keep = keep | key.is_in(pairs.implode())
+    if "text_cluster" in flagged_keys.columns:
+        clusters = flagged_keys["text_cluster"].drop_nulls().unique()
+        keep = keep | pl.col("text_cluster").is_in(clusters.implode())
+    return keep
+
+
+def _nearest(cand: pl.DataFrame) -> pl.DataFrame:
+    """Per candidate review, its nearest linked member (by time, then review id)."""
+    return (
+        cand.with_columns((pl.col("_t") - pl.col("_tm")).abs().alias("_dt"))
+        .sort("_dt", "_member", "_comp")
+        .unique("review_id", keep="first", maintain_order=True)
+    )
+
+
+def attach_unflagged(
+    flagged: pl.DataFrame, others: pl.DataFrame, edges: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Add to campaign-like components the unflagged reviews concrete evidence ties to them.
+
+    A score below the threshold does not make a review honest: a smear
+    campaign's quieter reviews share its template or its burst window. An
+    unflagged review joins a component of two or more flagged reviews from
+    two or more accounts when, at the same polarity,
+
+    * ``text``: it is in the same text cluster at the same shop as a member,
+      by another account, within ``TEXT_WINDOW_S`` of it; or
+    * ``burst``: it is in a significant burst itself (``product_burst`` >=
+      :data:`BURST_MIN_SURPRISE`) on a product whose member reviews the
+      component links by ``burst`` edges, from ``BURST_WINDOW_S`` before the
+      first of them to ``BURST_WINDOW_S`` after the last (the reviews the
+      burst feature counts with them; the window the packet shows); or
+    * ``window``: it uses a second template of the campaign: a text cluster
+      that :data:`WINDOW_TEMPLATE_MIN_USERS` or more accounts used at the
+      same shop, each in a significant burst of their own product, inside the
+      component's hours at that shop (``BURST_WINDOW_S`` around its first
+      and last review). Those reviews then anchor ``text`` and ``burst``
+      links on their own product as the members do.
+
+    Each attached review is linked to its nearest anchor by one edge of that
+    type (a second template's reviews to each other by ``text`` edges, its
+    first one to the component by a ``window`` edge); attached reviews anchor
+    nothing else, so a case cannot grow through honest reviews. Returns
+    ``flagged`` with the attached rows appended (new ``_pos``) and ``edges``
+    with their edges.
+    """
+    big = flagged.group_by("_comp").agg(
+        pl.len().alias("_n"), pl.col("user_id").n_unique().alias("_u")
+    )
+    big = big.filter((pl.col("_n") >= 2) & (pl.col("_u") >= 2)).select("_comp")
+    members = flagged.join(big, on="_comp", how="semi")
+    if members.height == 0 or others.height == 0:
+        return flagged, edges
+    burst_pos = pl.concat([edges.filter(pl.col("type") == "burst")[c] for c in ("_pa", "_pb")])
+    anchors = members.with_columns(pl.col("_pos").is_in(burst_pos.implode()).alias("_run"))
+    flagged, edges, added = _attach_round(flagged, others, edges, anchors)
+    rest = others.join(added.select("review_id"), on="review_id", how="anti")
+    case = pl.concat([members, added.select(members.columns)])
+    flagged, edges, second = _second_templates(flagged, rest, edges, case)
+    if second.height:
+        rest = rest.join(second.select("review_id"), on="review_id", how="anti")
+        flagged, edges, _ = _attach_round(
+            flagged, rest, edges, second.with_columns(pl.lit(True).alias("_run"))
+        )
+    return flagged, edges
+
+
+#: Accounts that must share a second template inside a campaign's hours (see attach_unflagged).
+WINDOW_TEMPLATE_MIN_USERS = 3
+
+
+def _append(
+    flagged: pl.DataFrame, others: pl.DataFrame, comp: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``flagged`` plus the ``others`` named in ``comp`` (``review_id``, ``_comp``), new ``_pos``."""
+    comp = comp.sort("review_id").with_columns(
+        (pl.int_range(pl.len(), dtype=pl.Int64) + flagged.height).alias("_pos")
+    )
+    added = others.join(comp, on="review_id").select(flagged.columns).cast(flagged.schema)
+    return pl.concat([flagged, added]), added
+
+
+def _edge_rows(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Edges from ``_p1``/``_t1`` and ``_p2``/``_t2`` positions, the earlier review first."""
+    later = pl.col("_t2") >= pl.col("_t1")
+    return pairs.select(
+        pl.when(later).then(pl.col("_p1")).otherwise(pl.col("_p2")).alias("_pa"),
+        pl.when(later).then(pl.col("_p2")).otherwise(pl.col("_p1")).alias("_pb"),
+        "type",
+        pl.col("key").cast(pl.String),
+    )
+
+
+def _attach_round(
+    flagged: pl.DataFrame, others: pl.DataFrame, edges: pl.DataFrame, anchors: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """One round of ``text`` and ``burst`` attachments to ``anchors`` (``_run``: burst-linked)."""
+    cand = []
+    m = anchors.select(
+        "_comp", "_pos", "shop_id", "product_id", "_pol", "_run", pl.col("_t").alias("_tm"),
+        pl.col("user_id").alias("_um"), pl.col("review_id").alias("_member"),
+        *(["text_cluster"] if "text_cluster" in anchors.columns else []),
+    )  # fmt: skip
+    if "text_cluster" in others.columns:
+        text = (
+            others.drop_nulls("text_cluster")
+            .join(
+                m.drop_nulls("text_cluster").drop("product_id"),
+                on=["shop_id", "text_cluster", "_pol"],
+            )
+            .filter(
+                ((pl.col("_t") - pl.col("_tm")).abs() <= TEXT_WINDOW_S)
+                & (pl.col("user_id") != pl.col("_um"))
+            )
+        )
+        cand.append(
+            text.with_columns(
+                pl.lit("text").alias("type"), pl.col("text_cluster").cast(pl.String).alias("key")
+            )
+        )
+    runs = (
+        m.filter(pl.col("_run"))
+        .group_by("_comp", "product_id", "_pol")
+        .agg(pl.col("_tm").min().alias("_t0"), pl.col("_tm").max().alias("_t1"))
+    )
+    if runs.height:
+        inside = (
+            others.filter(pl.col("_in_burst"))
+            .join(runs, on=["product_id", "_pol"])
+            .filter(
+                pl.col("_t").is_between(
+                    pl.col("_t0") - BURST_WINDOW_S, pl.col("_t1") + BURST_WINDOW_S
+                )
+            )
+            .join(
+                m.drop("shop_id", "text_cluster", strict=False), on=["_comp", "product_id", "_pol"]
+            )
+            .filter(pl.col("user_id") != pl.col("_um"))
+        )
+        cand.append(
+            inside.with_columns(
+                pl.lit("burst").alias("type"),
+                pl.concat_str(
+                    [pl.col("product_id"), pl.col("_pol").cast(pl.String)], separator="|"
+                ).alias("key"),
+            )
+        )
+    cand = [c for c in cand if c.height]
+    if not cand:
+        return flagged, edges, flagged.head(0)
+    cols = ["review_id", "_comp", "_pos", "_t", "_tm", "_member", "type", "key"]
+    best = _nearest(pl.concat([c.select(cols) for c in cand]))
+    flagged, added = _append(flagged, others, best.select("review_id", "_comp"))
+    pairs = best.join(added.select("review_id", pl.col("_pos").alias("_p2")), on="review_id")
+    new = _edge_rows(pairs.rename({"_pos": "_p1", "_tm": "_t1", "_t": "_t2"}))
+    return flagged, pl.concat([edges, new.cast(edges.schema)]), added
+
+
+def _second_templates(
+    flagged: pl.DataFrame, others: pl.DataFrame, edges: pl.DataFrame, case: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Attach the reviews of a second template used inside a component's hours (``window``)."""
+    if "text_cluster" not in others.columns or others.height == 0:
+        return flagged, edges, flagged.head(0)
+    hours = case.group_by("_comp", "shop_id", "_pol").agg(
+        (pl.col("_t").min() - BURST_WINDOW_S).alias("_w0"),
+        (pl.col("_t").max() + BURST_WINDOW_S).alias("_w1"),
+    )
+    inside = (
+        others.filter(pl.col("_in_burst") & pl.col("text_cluster").is_not_null())
+        .join(hours, on=["shop_id", "_pol"])
+        .filter(pl.col("_t").is_between(pl.col("_w0"), pl.col("_w1")))
+    )
+    shared = (
+        inside.group_by("_comp", "text_cluster")
+        .agg(pl.col("user_id").n_unique().alias("_k"))
+        .filter(pl.col("_k") >= WINDOW_TEMPLATE_MIN_USERS)
+    )
+    rows = (
+        inside.join(shared, on=["_comp", "text_cluster"], how="semi")
+        .sort("_t", "review_id", "_comp")
+        .unique("review_id", keep="first", maintain_order=True)
+    )
+    if rows.height == 0:
+        return flagged, edges, flagged.head(0)
+    flagged, added = _append(flagged, others, rows.select("review_id", "_comp"))
+    added = added.sort("_comp", "text_cluster", "_t", "review_id")
+    chain = added.select(
+        "_comp", "text_cluster", pl.col("_pos").alias("_p2"), pl.col("_t").alias("_t2")
+    ).with_columns(
+        pl.col("_p2").shift(1).over("_comp", "text_cluster").alias("_p1"),
+        pl.col("_t2").shift(1).over("_comp", "text_cluster").alias("_t1"),
+        pl.lit("text").alias("type"),
+        pl.col("text_cluster").cast(pl.String).alias("key"),
+    )
+    first = chain.filter(pl.col("_p1").is_null()).select("_comp", "_p2", "_t2", "text_cluster")
+    to_case = _nearest(
+        first.join(
+            case.select("_comp", pl.col("_pos").alias("_pos"), pl.col("_t").alias("_tm"),
+                        pl.col("review_id").alias("_member"), "shop_id", "_pol"),
+            on="_comp",
+        ).rename({"_t2": "_t"}).with_columns(pl.col("_p2").alias("review_id"))
+    )  # fmt: skip
+    window = to_case.select(
+        pl.col("_pos").alias("_p1"),
+        pl.col("_tm").alias("_t1"),
+        "_p2",
+        pl.col("_t").alias("_t2"),
+        pl.lit("window").alias("type"),
+        pl.concat_str([pl.col("shop_id"), pl.col("_pol").cast(pl.String)], separator="|").alias(
+            "key"
+        ),
+    )
+    new = pl.concat(
+        [_edge_rows(chain.drop_nulls("_p1")), _edge_rows(window)], how="vertical_relaxed"
+    )
+    return flagged, pl.concat([edges, new.cast(edges.schema)]), added
+
+
 def _empty_cases() -> CaseResult:
     return CaseResult(
         pl.DataFrame(schema=CASES_SCHEMA),
@@ -238,9 +491,12 @@ def _empty_cases() -> CaseResult:
 
 
 def build_cases(
-    scores: pl.DataFrame, keys: pl.DataFrame, features: pl.DataFrame | None = None
+    scores: pl.DataFrame,
+    keys: pl.DataFrame,
+    features: pl.DataFrame | None = None,
+    weak_identity: Iterable[str] = (),
 ) -> CaseResult:
-    """Link the flagged reviews of ``scores`` into cases.
+    """Link the flagged reviews of ``scores`` into cases, and attach the unflagged ones evidence ties to them.
 
     Parameters
     ----------
@@ -258,29 +514,29 @@ def build_cases(
         given) every flagged review may take part in a burst edge; when
         features are given but ``product_burst`` is not among them (the burst
         family was left out), there are no burst edges.
+        Reviews of ``keys`` that ``scores`` does not flag may be attached to
+        a case (:func:`attach_unflagged`).
+    weak_identity : iterable of str
+        Identity columns that are not accounts (``summary["input"]["weak_identity"]``,
+        e.g. masked nicknames in ``user_id``): they make no ``user`` or
+        ``ring`` edge and no professional negative reviewer.
     """
+    weak = set(weak_identity)
     flagged_ids = scores.filter(pl.col("flagged")).select("review_id")
     if flagged_ids.height == 0:
         return _empty_cases()
+    keyed = _with_burst_strength(keys, features)
     flagged = (
-        keys.join(flagged_ids, on="review_id", how="semi")
+        keyed.join(flagged_ids, on="review_id", how="semi")
         .sort("review_id")
         .with_row_index("_pos")
         .with_columns(pl.col("_pos").cast(pl.Int64))
     )
     n = flagged.height
-    in_burst = pl.lit(True)
-    if features is not None:
-        if "product_burst" in features.columns:
-            flagged = flagged.join(
-                features.select("review_id", "product_burst"), on="review_id", how="left"
-            )
-            in_burst = pl.col("product_burst").fill_null(0.0) >= BURST_MIN_SURPRISE
-        else:
-            in_burst = pl.lit(False)
+    rules = [r for r in EDGE_RULES if not (weak & {"user_id"} and r.type in ("user", "ring"))]
     parts = []
-    for rule in EDGE_RULES:
-        rows = flagged.filter(in_burst) if rule.type == "burst" else flagged
+    for rule in rules:
+        rows = flagged.filter(pl.col("_in_burst")) if rule.type == "burst" else flagged
         parts.append(link_edges(rows, rule))
     edges = pl.concat(parts)
 
@@ -289,11 +545,13 @@ def build_cases(
     graph = coo_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
     _, comp = connected_components(graph, directed=False)
     flagged = flagged.with_columns(pl.Series("_comp", comp.astype(np.int64)))
+    others = keyed.join(flagged_ids, on="review_id", how="anti")
+    flagged, edges = attach_unflagged(flagged, others, edges)
 
-    has_ring = "ring_id" in flagged.columns
+    has_ring = "ring_id" in flagged.columns and "user_id" not in weak
     # Accounts with 1-2★ reviews at several shops inside their component.
     pro_users = (
-        flagged.filter(pl.col("_pol") == -1)
+        flagged.filter((pl.col("_pol") == -1) & pl.lit("user_id" not in weak))
         .group_by("_comp", "user_id")
         .agg(pl.col("shop_id").n_unique().alias("_neg_shops"))
         .filter(pl.col("_neg_shops") >= PRO_NEGATIVE_MIN_SHOPS)

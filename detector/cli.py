@@ -41,6 +41,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_lang(p, what: str) -> None:
+    p.add_argument(
+        "--lang",
+        choices=("zh", "en"),
+        default=None,
+        help=f"{what} (default: zh when LC_ALL/LC_MESSAGES/LANG is Chinese, else en)",
+    )
+
+
+def _lang(args) -> str:
+    from detector.wording import default_lang
+
+    return args.lang or default_lang()
+
+
+def _plain(console: Console, text: str, style: str = "") -> None:
+    """A line of plain text (ids, paths and texts are never read as markup), never broken by Rich."""
+    console.print(Text(text, style=style), soft_wrap=True, highlight=False)
+
+
 def add_input_arguments(p: argparse.ArgumentParser) -> None:
     """The options that say how to read the input (``scan`` and ``monitor``); see :func:`input_spec`."""
     p.add_argument(
@@ -158,6 +178,7 @@ def _add_scan(sub) -> None:
         metavar="N",
         help="reviews per shard of an --out-of-core scan (default 1,000,000; smaller uses less memory)",
     )
+    _add_lang(p, "the summary's language")
     p.add_argument(
         "--partition-by",
         choices=("month",),
@@ -179,6 +200,7 @@ def _add_demo(sub) -> None:
     p.add_argument("--out", default="demo-out", help="where to put the demo data and results")
     p.add_argument("--reviews", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=42)
+    _add_lang(p, "the summary's language")
 
 
 def _add_bench(sub) -> None:
@@ -204,7 +226,7 @@ def _add_evidence(sub) -> None:
     p.add_argument(
         "--out", required=True, help="packet directory (new, empty or an earlier packet)"
     )
-    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="packet language")
+    _add_lang(p, "packet language")
     p.add_argument(
         "--platform",
         choices=("generic", "douyin", "taobao", "jd", "pdd"),
@@ -343,13 +365,14 @@ def cmd_scan(args) -> int:
     if args.quiet:
         return 0
     if result is None:
-        out.print(
-            f"nothing to do: no new or changed input since the last scan ({args.incremental})",
-            markup=False,
-            highlight=False,
+        _plain(
+            out,
+            f"无需处理：自上次检测以来没有新增或变更的输入（{args.incremental}）"
+            if _lang(args) == "zh"
+            else f"nothing to do: no new or changed input since the last scan ({args.incremental})",
         )
         return 0
-    print_scan_summary(out, result, Path(args.out))
+    print_scan_summary(out, result, Path(args.out), lang=_lang(args))
     return 0
 
 
@@ -375,13 +398,23 @@ def cmd_demo(args) -> int:
     from detector.report import print_scan_summary
     from detector.scan import run_scan
 
+    lang = _lang(args)
     root = Path(args.out)
-    out.print(f"[bold]1/2[/] generating {args.reviews:,} synthetic reviews (seed {args.seed}) ...")
+    n = f"{args.reviews:,}"
+    _plain(
+        out,
+        f"1/2 生成{n}条合成评价（种子{args.seed}）…"
+        if lang == "zh"
+        else f"1/2 generating {n} synthetic reviews (seed {args.seed}) ...",
+        "bold",
+    )
     reviews, labels = generate(args.reviews, seed=args.seed)
     data_path, labels_path = write_dataset(root / "data", reviews, labels)
-    out.print(f"[bold]2/2[/] scanning {data_path} ...")
+    _plain(
+        out, f"2/2 检测 {data_path} …" if lang == "zh" else f"2/2 scanning {data_path} ...", "bold"
+    )
     result = run_scan(data_path, root / "scan")
-    print_scan_summary(out, result, root / "scan", labels=labels)
+    print_scan_summary(out, result, root / "scan", labels=labels, lang=lang)
     return 0
 
 
@@ -401,9 +434,10 @@ def cmd_evidence(args) -> int:
 
     t0 = time.perf_counter()
     bundle = load_scan(args.scan_dir)
+    lang = _lang(args)
     options = PacketOptions(
         shop=args.shop,
-        lang=args.lang,
+        lang=lang,
         platform=args.platform,
         redact=args.redact,
         include_all=args.include_all,
@@ -411,23 +445,32 @@ def cmd_evidence(args) -> int:
     try:
         packet = build_packet(bundle, options)
     except NoCasesError as exc:
-        _say(err, "no packet:", "yellow", exc)
+        _plain(err, f"{'没有生成申诉材料' if lang == 'zh' else 'no packet'}: {exc}", "yellow")
         return exc.exit_code
     result = write_packet(packet, args.out)
+    d = packet.data
+    for w in d["warnings"]:  # expired appeal windows and missing fonts matter even with --quiet
+        _plain(err, f"{'注意' if lang == 'zh' else 'warning'}: {w}", "yellow")
     if not args.quiet:
-        d = packet.data
-        out.print(d["summary"], highlight=False, markup=False)
-        out.print(
-            f"{len(d['cases'])} case(s), {d['impact']['n_cited']} cited review(s), "
-            f"{len(result['files']['cards'])} card(s) in {time.perf_counter() - t0:.1f} s",
-            highlight=False,
+        secs = f"{time.perf_counter() - t0:.1f}"
+        _plain(out, d["summary"])
+        n_cases, n_cited = len(d["cases"]), d["impact"]["n_cited"]
+        n_cards = len(result["files"]["cards"])
+        _plain(
+            out,
+            f"{n_cases}起案件，引用{n_cited}条评价，{n_cards}张卡片，用时{secs}秒"
+            if lang == "zh"
+            else f"{n_cases} case(s), {n_cited} cited review(s), {n_cards} card(s) in {secs} s",
         )
-        for w in d["warnings"]:
-            out.print(f"note: {w}", highlight=False, markup=False)
-        out.print(
-            f"packet in {args.out}: packet.html, packet.json, appeals.csv, cards/",
-            highlight=False,
-            markup=False,
+        where = Path(args.out)
+        _plain(
+            out,
+            f"申诉材料位于 {where}：打开 {where / 'packet.html'} 核对；上传 cards/ 中的图片，"
+            f"逐条申诉见 {where / 'appeals.csv'}"
+            if lang == "zh"
+            else f"packet in {where}: check {where / 'packet.html'}, upload the images in "
+            f"cards/, appeal each review with its line of {where / 'appeals.csv'}",
+            "bold",
         )
     return 0
 

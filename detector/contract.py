@@ -252,6 +252,11 @@ def weak_identity(present: Sequence[str]) -> list[str]:
     return ["user_id"] if "user_nick" in present else []
 
 
+def weak_identities(loaded: LoadedInput) -> list[str]:
+    """The identity columns of ``loaded`` that are not accounts (cases and summary.json use it)."""
+    return list(loaded.weak_identity or weak_identity(loaded.present_optional))
+
+
 def input_record(spec: InputSpec, loaded: LoadedInput) -> dict:
     """The ``input`` section of ``summary.json``.
 
@@ -263,7 +268,7 @@ def input_record(spec: InputSpec, loaded: LoadedInput) -> dict:
     """
     record = spec.to_dict()
     record["effective_timezone"] = spec.effective_timezone
-    record["weak_identity"] = list(loaded.weak_identity or weak_identity(loaded.present_optional))
+    record["weak_identity"] = weak_identities(loaded)
     record["headers"] = dict(loaded.headers) or header_mapping(loaded.files, spec)
     record["orders_sha256"] = {p: file_sha256(p) for p in spec.orders if os.path.isfile(p)}
     return record

@@ -44,7 +44,7 @@ import numpy as np
 import polars as pl
 
 from detector.atomic import write_json
-from detector.cases import attach_case_ids, build_cases
+from detector.cases import attach_candidates, attach_case_ids, build_cases
 from detector.contract import (
     DUPLICATE_REASON,
     InputError,
@@ -57,6 +57,7 @@ from detector.contract import (
     no_rows_error,
     resolve_inputs,
     scan_reviews,
+    weak_identities,
 )
 from detector.engines.base import Engine, concat_rejected, load_file, prune_files
 from detector.partition import partition_values, write_partitioned
@@ -547,10 +548,20 @@ def run_out_of_core(
             pl.scan_parquet(key_paths[0], glob=False).collect_schema().names() if key_paths else []
         )
         flagged_keys = _gather(key_paths, idx, [c for c in key_cols if c != "_rid"])
+        # with the reviews a case may attach (same product and polarity, same template)
+        near = attach_candidates(flagged_keys)
+        cand_keys = pl.concat([pl.scan_parquet(p).filter(near).collect() for p in key_paths]).sort(
+            "_rid"
+        )
+        burst = ["product_burst"] if "product_burst" in glob.features else []
+        cand_features = _gather(feature_paths, cand_keys["_rid"].to_numpy(), ["review_id", *burst])
         cases = build_cases(
-            flagged_keys.select("review_id", pl.lit(True).alias("flagged")),
-            flagged_keys,
-            flagged_features.drop("_rid"),
+            cand_keys.select(
+                "review_id", pl.col("_rid").is_in(pl.Series(idx).implode()).alias("flagged")
+            ),
+            cand_keys.drop("_rid"),
+            cand_features.drop("_rid"),
+            weak_identities(staged.loaded()),
         )
     timings["cases"] = time.perf_counter() - t0
 

@@ -28,6 +28,7 @@ from detector.contract import (
     as_spec,
     input_record,
     reason_counts,
+    weak_identities,
 )
 from detector.engines import Engine, get_engine
 from detector.hashing import file_sha256
@@ -73,11 +74,10 @@ class ScanConfig:
     threshold: float | None = None
     #: Flags are chosen so that their estimated precision (mean posterior) is this.
     target_precision: float = TARGET_PRECISION
-    #: Trees of the forest. 100 score as well (YelpChi AP 0.279 / 0.279 at 100 / 300), but flags
-    #: at model seeds 0-4 then agree only to Jaccard 0.975-0.99 on generated 20k sets; at 300
-    #: 0.986-0.995 (seeds 0 and 1 of the generator). Fitting is cheap; scoring walks each
-    #: distinct transformed row once.
-    n_estimators: int = 300
+    #: Trees of the forest: 100 (Liu et al.'s and scikit-learn's default). With the target-precision
+    #: threshold and its per-flag floor, flags at model seeds 0-4 agree to Jaccard 0.996-1.000 on
+    #: generated 20k sets (dev seeds 0, 1); 300 trees gave the same at three times the scoring cost.
+    n_estimators: int = 100
     max_samples: int = 256
     clip_quantile: float = 0.7
     #: Spread forest scores over the review graph (users, products, evidence groups).
@@ -257,16 +257,28 @@ def explain_and_reason(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Explanations (``_rid``, ``term``, ``contribution``) and reasons (``_rid -> reasons``) of flagged rows.
 
+    Reasons are the features in their suspicious tail (:func:`tail_mask`),
+    ordered by contribution; a flagged review with none has no reason.
+
     ``X_flagged`` holds the scored features of ``rows`` (the flagged ``_rid``
     values, ascending); ``prior`` and ``score`` cover every review.
     """
     explanations = explain_flagged(model, X_flagged, rows, names, prior, score, config, engine)
-    reasons = reasons_from(explanations)
-    missing = np.setdiff1d(rows, reasons["_rid"].to_numpy()) if names else rows[:0]
+    if not names or rows.size == 0:
+        return explanations, pl.DataFrame(schema={"_rid": pl.Int64, "reasons": pl.List(pl.String)})
+    Z = model.transform(X_flagged)
+    allowed = tail_mask(X_flagged, Z, names)
+    r_idx, f_idx = np.nonzero(allowed)
+    tails = pl.DataFrame(
+        {"_rid": rows[r_idx].astype(np.int64), "term": [names[j] for j in f_idx]},
+        schema={"_rid": pl.Int64, "term": pl.String},
+    )
+    reasons = reasons_from(explanations.join(tails, on=["_rid", "term"], how="semi"))
+    missing = np.setdiff1d(rows[allowed.any(axis=1)], reasons["_rid"].to_numpy())
     if missing.size:
-        # a flagged review always gets a reason: its most unusual feature
+        # a review in a suspicious tail that the forest did not credit: its most unusual one
         at = np.searchsorted(rows, missing)
-        top = np.argmax(model.transform(X_flagged[at]), axis=1)
+        top = np.argmax(np.where(allowed[at], Z[at], -np.inf), axis=1)
         reasons = pl.concat(
             [
                 reasons,
@@ -276,6 +288,29 @@ def explain_and_reason(
             ]
         )
     return explanations, reasons
+
+
+def tail_mask(X: np.ndarray, Z: np.ndarray, names: list[str]) -> np.ndarray:
+    """Which features of each row may be given as a reason.
+
+    A feature is a reason only where its value is in its suspicious tail
+    (its registry :class:`~features.registry.Claim`, and any feature the claim
+    is ``given``) *and* the scorer's one-sided transform ``Z`` puts it above
+    the ordinary part of the population: a value every account shares (one
+    review each) is no reason, whatever contribution the forest gave it.
+    """
+    ok = Z > 0
+    col = {n: j for j, n in enumerate(names)}
+    for j, n in enumerate(names):
+        f = REGISTRY.get(n)
+        if f.claim is None:
+            ok[:, j] = False
+            continue
+        x = X[:, j]
+        ok[:, j] &= (x >= f.claim.tail) if f.direction > 0 else (x <= f.claim.tail)
+        for other, least in f.claim.given:
+            ok[:, j] &= (X[:, col[other]] >= least) if other in col else False
+    return ok
 
 
 def scores_frame(
@@ -310,46 +345,29 @@ EXPLANATION_SCHEMA = {"review_id": pl.String, "term": pl.String, "contribution":
 
 
 def reasons_from(explanations: pl.DataFrame) -> pl.DataFrame:
-    """``_rid -> reasons``: the terms carrying at least ``MIN_SHARE`` of a score.
+    """``_rid -> reasons``: the features carrying at least ``MIN_SHARE`` of a score, strongest first.
 
-    The review's own signals lead, strongest first (at most
-    ``MAX_REASONS - 1``); ``linked_evidence`` comes last when propagation
-    added to the score, because a platform reviewer needs the concrete
-    evidence first.
+    ``explanations`` holds only the terms that may be reasons (features in
+    their suspicious tail, see :func:`tail_mask`); at most ``MAX_REASONS``.
+    ``linked_evidence`` is never a reason: what propagation added is a
+    property of the model, not a statement about the review (the packet shows
+    the concrete links of its case instead).
     """
     schema = {"_rid": pl.Int64, "reasons": pl.List(pl.String)}
-    if explanations.height == 0:
-        return pl.DataFrame(schema=schema)
     c = pl.col("contribution")
-    kept = (
-        explanations.filter(c > 0)
-        .sort(["_rid", "contribution", "term"], descending=[False, True, False])
+    kept = explanations.filter((c > 0) & (pl.col("term") != LINKED_EVIDENCE.name))
+    if kept.height == 0:
+        return pl.DataFrame(schema=schema)
+    return (
+        kept.sort(["_rid", "contribution", "term"], descending=[False, True, False])
         .with_columns(
             c.sum().over("_rid").alias("_total"),
             pl.int_range(pl.len()).over("_rid").alias("_rank"),
-            (pl.col("term") == LINKED_EVIDENCE.name).alias("_linked"),
         )
         .filter((pl.col("_rank") == 0) | (c >= MIN_SHARE * pl.col("_total")))
-    )
-    own = (
-        kept.filter(~pl.col("_linked"))
         .group_by("_rid", maintain_order=True)
-        .agg(pl.col("term").head(MAX_REASONS - 1).alias("_own"))
-    )
-    linked = kept.filter(pl.col("_linked")).select("_rid", pl.lit(True).alias("_has_link"))
-    rids = kept.select("_rid").unique()
-    return (
-        rids.join(own, on="_rid", how="left")
-        .join(linked, on="_rid", how="left")
-        .select(
-            "_rid",
-            pl.concat_list(
-                pl.col("_own").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-                pl.when(pl.col("_has_link"))
-                .then(pl.lit([LINKED_EVIDENCE.name], dtype=pl.List(pl.String)))
-                .otherwise(pl.lit([], dtype=pl.List(pl.String))),
-            ).alias("reasons"),
-        )
+        .agg(pl.col("term").head(MAX_REASONS).alias("reasons"))
+        .select("_rid", "reasons")
     )
 
 
@@ -602,7 +620,7 @@ def _run_scan(
     scores, fr, model, threshold = sr.scores, sr.features, sr.model, sr.threshold
     t0 = time.perf_counter()
     with progress.stage("cases"):
-        cases = build_cases(scores, fr.keys, fr.frame)
+        cases = build_cases(scores, fr.keys, fr.frame, weak_identities(loaded))
         scores = attach_case_ids(scores, cases.review_case)
     timings["cases"] = time.perf_counter() - t0
     timings.update(sr.timings)

@@ -19,10 +19,11 @@ import polars as pl
 
 from features.frames import by_rid, by_shop_shard, dense_codes, group_hash
 from features.params import BASELINE_FLOOR_S, BURST_WINDOW_S, FRESH_MAX_REVIEWS
-from features.registry import REGISTRY, Feature
+from features.registry import REGISTRY, Claim, Feature
 from features.windows import burst_surprise
 
 F = Feature
+C = Claim
 BURST = (
     F(
         "product_burst",
@@ -46,6 +47,13 @@ BURST = (
         1,
         "the burst is made of fresh accounts with almost no other reviews",
         "突发集中的评价多来自几乎没有其他评价的新账号",
+        claim=C(
+            2.0,
+            "{n} {stars} reviews of product {product} from accounts with at most {fresh} reviews "
+            "each between {start} and {end}, against {rate} {stars} reviews a day on it usually",
+            "{start}至{end}，商品{product}收到{n}条来自评价数不超过{fresh}条的账号的{stars}评价，"
+            "而该商品平时每天约{rate}条{stars}评价",
+        ),
     ),
 )
 

@@ -16,10 +16,18 @@ import numpy as np
 import polars as pl
 
 from features.frames import group_codes, map_shards, shop_shards
-from features.params import COREVIEW_WINDOW_S, HUB_CAP, RING_MIN_PRODUCTS, RING_MIN_SHARE
-from features.registry import REGISTRY, Feature
+from features.params import (
+    COREVIEW_WINDOW_S,
+    HUB_CAP,
+    RING_MIN_PRODUCTS,
+    RING_MIN_SHARE,
+    RING_MIN_SURPRISE,
+)
+from features.registry import REGISTRY, Claim, Feature
+from features.windows import poisson_surprise
 
 F = Feature
+C = Claim
 #: Co-review pairs counted per slice when finding strong pairs.
 PAIR_SLICE_ROWS = 5_000_000
 RING = (
@@ -29,6 +37,12 @@ RING = (
         1,
         "accounts that repeatedly review the same products in lockstep with this reviewer also reviewed this product",
         "与该评价者多次同步评价相同商品的账号也评价了本商品",
+        claim=C(
+            1.0,
+            "{k} account(s) that co-reviewed at least {m} products with this account, each within "
+            "{h} h, also reviewed this product",
+            "与该账号在{h}小时内共同评价过至少{m}个商品的{k}个账号也评价了本商品",
+        ),
     ),
     F(
         "ring_core",
@@ -36,6 +50,11 @@ RING = (
         1,
         "the review was written in lockstep by a tightly knit group of accounts that co-review many products (k-core)",
         "该评价由频繁共同评价商品的紧密账号群体同步发布（k-core）",
+        claim=C(
+            2.0,
+            "this account is in a group where every account co-reviewed with at least {k} others",
+            "该账号所在群体中每个账号都与至少{k}个其他账号多次共同评价",
+        ),
     ),
     F(
         "ring_size",
@@ -43,6 +62,11 @@ RING = (
         1,
         "number of accounts in the co-review ring that wrote this review in lockstep",
         "同步发布该评价的共评团伙账号数量",
+        claim=C(
+            3.0,
+            "the co-review ring of this account has {n} accounts",
+            "该账号所在的共评团伙共有{n}个账号",
+        ),
     ),
 )
 REQUIRES = ("user_id", "shop_id", "product_id", "created_at")
@@ -174,6 +198,70 @@ def _strong_pair_weights(pairs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _product_chance(lf: pl.LazyFrame, products: pl.Series) -> pl.DataFrame:
+    """``product_id -> _p``: the chance that two of the product's reviews fall within the window.
+
+    From the product's span, as if its reviews came at a steady rate:
+    ``2 * COREVIEW_WINDOW_S / span`` (at most 1). Near 1 for a product
+    reviewed in one flash sale, small for one reviewed over a year. The span,
+    unlike the share of close pairs, is not inflated by a ring's own burst.
+    """
+    return (
+        lf.select("product_id", "_t")
+        .filter(pl.col("product_id").is_in(products.implode()))
+        .group_by("product_id")
+        .agg((pl.col("_t").max() - pl.col("_t").min()).cast(pl.Float64).alias("_span"))
+        .select(
+            "product_id",
+            (2.0 * COREVIEW_WINDOW_S / pl.col("_span").clip(1.0)).clip(0.0, 1.0).alias("_p"),
+        )
+        .collect()
+    )
+
+
+def _beyond_chance(lf: pl.LazyFrame, weights: pl.DataFrame) -> pl.DataFrame:
+    """``weights`` less the pairs whose co-reviews their products' timing explains.
+
+    Two honest buyers of products that are reviewed in crowds (a flash sale,
+    a small busy market) meet within the window often. A pair's expected
+    co-reviews are the sum, over the products both reviewed, of the chance
+    that any of the one's reviews there falls within the window of any of the
+    other's (:func:`_product_chance`, once per pair of their reviews); the pair is kept when its co-reviewed count is
+    at least ``RING_MIN_SURPRISE`` (Poisson, ``-log10 p``) beyond it. A ring
+    reviewing products together within hours, on products reviewed over
+    months, is far beyond chance.
+    """
+    if weights.height == 0:
+        return weights
+    users = pl.concat([weights["user_a"], weights["user_b"]]).unique()
+    owned = (
+        lf.select("user_id", "product_id")
+        .filter(pl.col("user_id").is_in(users.implode()))
+        .group_by("user_id", "product_id")
+        .agg(pl.len().cast(pl.Float64).alias("_k"))
+        .collect()
+    )
+    chance = _product_chance(lf, owned["product_id"].unique())
+    shared = (
+        weights.select("user_a", "user_b")
+        .join(owned.rename({"user_id": "user_a"}), on="user_a")
+        .join(owned.rename({"user_id": "user_b"}), on=["user_b", "product_id"])
+        .join(chance, on="product_id", how="left")
+        .group_by("user_a", "user_b")
+        # a repeat buyer's k reviews of a product give k chances to meet there
+        .agg(
+            (1.0 - (1.0 - pl.col("_p").fill_null(0.0)).pow(pl.col("_k") * pl.col("_k_right")))
+            .sum()
+            .alias("_expected")
+        )
+    )
+    out = weights.join(shared, on=["user_a", "user_b"], how="left").sort("user_a", "user_b")
+    surprise = poisson_surprise(
+        out["weight"].to_numpy().astype(np.float64), out["_expected"].fill_null(0.0).to_numpy()
+    )
+    return out.filter(pl.Series(surprise >= RING_MIN_SURPRISE)).select(weights.columns)
+
+
 @REGISTRY.table("ring_edges", requires=REQUIRES, depends=("coreview_pairs",), cost=0.3)
 def ring_edges(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     """Strong edges: reviewer pairs who co-reviewed enough of their products.
@@ -181,9 +269,10 @@ def ring_edges(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     An edge needs ``RING_MIN_PRODUCTS`` co-reviewed products *and* at least
     ``RING_MIN_SHARE`` of the less active reviewer's products: two prolific
     genuine reviewers meet by chance on a few best-sellers, a ring's accounts
-    spend most of their activity together.
+    spend most of their activity together. And the edge must be beyond what
+    the products' own timing explains (:func:`_beyond_chance`).
     """
-    weights = _strong_pair_weights(tables["coreview_pairs"])
+    weights = _beyond_chance(lf, _strong_pair_weights(tables["coreview_pairs"]))
     involved = pl.concat(
         [
             weights.select(pl.col("user_a").alias("user_id")),

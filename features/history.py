@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from features.registry import REGISTRY, Feature
+from features.registry import REGISTRY, Claim, Feature
 
 F = Feature
+C = Claim
 HISTORY = (
     F(
         "user_review_count",
@@ -24,6 +25,11 @@ HISTORY = (
         "the reviewer has written very few reviews (fresh or single-use account)",
         "评价者账号评价数极少（新号或一次性账号）",
         neutral=10.0,
+        claim=C(
+            2.0,
+            "this account has {n} review(s) in the data",
+            "该账号在数据中仅有{n}条评价",
+        ),
     ),
     F(
         "user_active_days",
@@ -32,6 +38,12 @@ HISTORY = (
         "all of the reviewer's reviews fall within a very short period",
         "评价者的全部评价集中在极短时间内",
         neutral=365.0,
+        claim=C(
+            1.0,
+            "all {n} reviews of this account were written within {span}",
+            "该账号的全部{n}条评价发布于{span}之内",
+            given=(("user_review_count", 3.0),),
+        ),
     ),
     F(
         "user_extreme_share",
@@ -39,6 +51,12 @@ HISTORY = (
         1,
         "the reviewer gives almost only 1-star or 5-star ratings",
         "评价者几乎只打1星或5星",
+        claim=C(
+            0.9,
+            "{k} of this account's {n} reviews are 1★ or 5★",
+            "该账号{n}条评价中有{k}条为1星或5星",
+            given=(("user_review_count", 3.0),),
+        ),
     ),
     F(
         "user_neg_shops",
@@ -46,6 +64,11 @@ HISTORY = (
         1,
         "the reviewer mostly gives 1-2 stars, at many different shops (professional negative reviewer)",
         "评价者以1-2星差评为主，且分布在多家店铺（疑似职业差评师）",
+        claim=C(
+            2.0,
+            "this account left 1–2★ reviews at {shops} shops ({k} of its {n} reviews are 1–2★)",
+            "该账号在{shops}家店铺留下1–2星评价（其{n}条评价中{k}条为1–2星）",
+        ),
     ),
     F(
         "user_day_share",
@@ -53,6 +76,12 @@ HISTORY = (
         1,
         "most of the reviewer's reviews were written on one single day",
         "评价者的大部分评价集中在同一天发布",
+        claim=C(
+            0.5,
+            "{k} of this account's {n} reviews were written on one day (UTC)",
+            "该账号{n}条评价中有{k}条发布于同一天（UTC）",
+            given=(("user_review_count", 3.0),),
+        ),
     ),
     F(
         "rating_deviation",
@@ -60,6 +89,11 @@ HISTORY = (
         1,
         "the rating is far from what other buyers gave the same product",
         "评分与该商品其他买家的评分差距很大",
+        claim=C(
+            2.0,
+            "rated {rating}★ where the product's {n} other reviews average {mean}★",
+            "评分{rating}星，而该商品其他{n}条评价平均{mean}星",
+        ),
     ),
     F(
         "product_age_days",
@@ -68,6 +102,11 @@ HISTORY = (
         "the review came in the product's first days of reviews, when sellers buy a new listing its first ratings",
         "评价发布于商品评价的最初几天（新品刷单、冲基础销量的常见时机）",
         neutral=365.0,
+        claim=C(
+            2.0,
+            "posted {age} after the product's first review in the data",
+            "发布于该商品在数据中的首条评价之后{age}",
+        ),
     ),
 )
 DELAY = (
@@ -78,6 +117,11 @@ DELAY = (
         "the review came minutes after (or before) the buyer confirmed receipt",
         "确认收货后几分钟内（甚至收货前）即发布评价",
         neutral=2880.0,
+        claim=C(
+            60.0,
+            "posted {when} the buyer confirmed receipt",
+            "评价发布于确认收货{when}",
+        ),
     ),
 )
 

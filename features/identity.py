@@ -14,10 +14,11 @@ import polars as pl
 
 from features.frames import by_rid, by_shop_shard, dense_codes, group_hash
 from features.params import BASELINE_FLOOR_S, IDENTITY_WINDOW_S, SHARE_PRIOR
-from features.registry import REGISTRY, Feature
+from features.registry import REGISTRY, Claim, Feature
 from features.windows import burst_surprise, first_in_window, poisson_surprise, window_sums
 
 F = Feature
+C = Claim
 IP = (
     F(
         "ip_shop_burst",
@@ -25,6 +26,11 @@ IP = (
         1,
         "other reviewers on the same IP address reviewed this shop within a day, unusually for that address",
         "同一IP地址的其他账号在一天内集中评价本店，与该地址平时情况不符",
+        claim=C(
+            2.0,
+            "{k} other account(s) on IP {ip} reviewed this shop within {h} h of this review",
+            "同一IP {ip}的另外{k}个账号在本评价前后{h}小时内评价了本店",
+        ),
     ),
     F(
         "net_shop_burst",
@@ -32,6 +38,11 @@ IP = (
         1,
         "other reviewers from the same network (/24 or /64) reviewed this shop within a day, unusually for that network",
         "同一网段（/24或/64）的其他账号在一天内集中评价本店，与该网段平时情况不符",
+        claim=C(
+            2.0,
+            "{k} other account(s) on network {net} reviewed this shop within {h} h of this review",
+            "同一网段 {net}的另外{k}个账号在本评价前后{h}小时内评价了本店",
+        ),
     ),
     F(
         "net_product_burst",
@@ -39,6 +50,11 @@ IP = (
         1,
         "other reviewers from the same network reviewed this very product within a day",
         "同一网段的其他账号在一天内评价了同一商品",
+        claim=C(
+            2.0,
+            "{k} other account(s) on network {net} reviewed product {product} within {h} h of this review",
+            "同一网段 {net} 的另外{k}个账号在本评价前后{h}小时内评价了商品{product}",
+        ),
     ),
 )
 DEVICE = (
@@ -49,6 +65,11 @@ DEVICE = (
         "the device was used by several different reviewer accounts",
         "同一设备登录过多个评价账号",
         neutral=1.0,
+        claim=C(
+            2.0,
+            "device {device} was used by {n} accounts",
+            "设备{device}被{n}个账号使用",
+        ),
     ),
 )
 

@@ -30,6 +30,9 @@ HUB_CAP = 50
 RING_MIN_PRODUCTS = 3
 #: ... and this share of the less active reviewer's distinct products.
 RING_MIN_SHARE = 0.3
+#: ... and this Poisson surprise (-log10 p) against the co-reviews the timing of
+#: the products both reviewed explains by chance.
+RING_MIN_SURPRISE = 3.0
 #: Users with at most this many reviews count as fresh accounts.
 FRESH_MAX_REVIEWS = 2
 #: A text written by at least this many reviewers is a common phrase, not a

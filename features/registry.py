@@ -9,7 +9,10 @@ Two kinds of entries:
   adds exactly the columns of the :class:`Feature` objects it declares.
 
 Scores, explanations and evidence packets name signals by ``Feature.name`` and
-explain them with ``Feature.en`` / ``Feature.zh``.
+explain them with ``Feature.en`` / ``Feature.zh``. A feature that may be
+given as a *reason* also carries a :class:`Claim`: where its suspicious tail
+starts and the zh/en sentence, with placeholders for the review's own numbers,
+that states what the data shows (filled by :mod:`features.claims`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,33 @@ TableFn = Callable[[pl.LazyFrame, Tables], pl.DataFrame]
 
 FAMILIES: tuple[str, ...] = ("burst", "identity", "text", "cooccurrence", "history")
 TABLE_SCOPES: tuple[str, ...] = ("global", "shop")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """When a feature is a reason for a review, and what it then says.
+
+    Parameters
+    ----------
+    tail : float
+        The value from which on the feature is in its suspicious tail:
+        ``value >= tail`` for a feature of direction ``+1``, ``value <= tail``
+        for direction ``-1``. A review is given the feature as a reason only
+        there (and only when the scorer's percentile transform also puts it
+        above the ordinary part of the population), never merely because it
+        contributed to the score.
+    en, zh : str
+        The statement, with ``{placeholders}`` for the facts
+        :func:`features.claims.claim_facts` computes for the review.
+    given : tuple of (str, float)
+        Other features that must be at least the given value for the claim to
+        mean anything (the share of one-day reviews needs several reviews).
+    """
+
+    tail: float
+    en: str
+    zh: str
+    given: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +78,9 @@ class Feature:
         Whether the scorer uses it. Context features (a raw burst that honest
         flash-sale crowds also make) are computed for evidence and packets,
         never as a reason on their own.
+    claim : Claim, optional
+        When the feature may be a reason and what it then states; a feature
+        without one is never a reason.
     """
 
     name: str
@@ -57,6 +90,13 @@ class Feature:
     zh: str
     neutral: float = 0.0
     scored: bool = True
+    claim: Claim | None = None
+
+    def in_tail(self, value: float) -> bool:
+        """Whether ``value`` is in the feature's suspicious tail (see :class:`Claim`)."""
+        if self.claim is None or value != value:  # NaN
+            return False
+        return value >= self.claim.tail if self.direction > 0 else value <= self.claim.tail
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

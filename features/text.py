@@ -21,10 +21,11 @@ from features.params import (
     COMMON_PHRASE_USERS,
     TEXT_WINDOW_S,
 )
-from features.registry import REGISTRY, Feature
+from features.registry import REGISTRY, Claim, Feature
 from features.windows import burst_surprise, first_in_window, window_sums
 
 F = Feature
+C = Claim
 TEXT = (
     F(
         "text_dup_window",
@@ -32,6 +33,11 @@ TEXT = (
         1,
         "other reviewers posted a near-identical text at this shop within a few days",
         "其他账号在数日内于本店发布了几乎相同的评价内容",
+        claim=C(
+            1.0,
+            "{k} other account(s) posted a near-identical text at this shop within {h} h",
+            "另外{k}个账号在{h}小时内于本店发布了几乎相同的内容",
+        ),
     ),
     F(
         "text_cluster_users",
@@ -39,6 +45,11 @@ TEXT = (
         1,
         "the text belongs to a template used by many different accounts",
         "评价内容属于被大量不同账号使用的模板",
+        claim=C(
+            2.0,
+            "{k} other accounts used the same text template",
+            "另外{k}个账号使用了相同的评价模板",
+        ),
     ),
     F(
         "text_cluster_shops",
@@ -46,6 +57,11 @@ TEXT = (
         1,
         "the same template text was posted at many different shops (copy-paste complaints or praise)",
         "相同模板内容出现在多家不同店铺（复制粘贴式差评或好评）",
+        claim=C(
+            2.0,
+            "the same text template was posted at {k} other shops",
+            "相同模板内容还出现在另外{k}家店铺",
+        ),
     ),
 )
 

@@ -242,9 +242,14 @@ def test_scan_writes_cases(tmp_path):
     assert res.summary["load"]["cwd"]
     flagged = scores.filter(pl.col("flagged"))
     assert flagged["case_id"].null_count() == 0
-    assert (
-        scores.filter(~pl.col("flagged"))["case_id"].null_count() == scores.height - flagged.height
-    )
+    # an unflagged review is in a case only when attached by a text or burst link to a member
+    attached = scores.filter(~pl.col("flagged") & pl.col("case_id").is_not_null())
+    edges = explode_edges(cases)
+    for rid in attached["review_id"].to_list():
+        own = edges.filter((pl.col("a") == rid) | (pl.col("b") == rid))
+        assert own.height == 1 and own["type"][0] in ("text", "burst"), rid
+        other = own["b"][0] if own["a"][0] == rid else own["a"][0]
+        assert flagged.filter(pl.col("review_id") == other).height == 1
     members = cases.select("case_id", pl.col("review_ids").alias("review_id")).explode("review_id")
     joined = flagged.select("review_id", "case_id").join(members, on="review_id", suffix="_c")
     assert joined.height == flagged.height

@@ -89,6 +89,11 @@ def test_packet_renders_in_chromium(packet):
         assert 'id="overview"' in html and "data:image/png;base64," in html
     assert "<script" not in html
 
+    screenshot(root, out, url)
+
+
+def screenshot(root: Path, out: Path, url: str) -> None:
+    """A screenshot of ``url`` that shows ink and the red of cited reviews, kept beside the packet."""
     shot = root / "packet.png"
     res = chromium(root, f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", url)
     assert res.returncode == 0 and shot.exists(), res.stderr.decode(errors="replace")[-2000:]
@@ -115,3 +120,37 @@ def test_packet_prints_to_pdf(packet):
     assert body[:5] == b"%PDF-"
     pages = len(re.findall(rb"/Type\s*/Page(?!s)", body))
     assert pages >= 2, f"{pages} page(s): each case should start a printed page"
+
+
+@pytest.fixture(scope="module")
+def douyin_packet(tmp_path_factory):
+    """A packet from a Douyin seller-centre export (xlsx, Chinese headers, naive Beijing times)."""
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium not found at /usr/bin/chromium (apt-get install chromium)")
+    from benchmarks.exports import build_export, write_export
+
+    root = tmp_path_factory.mktemp("douyin")
+    export = build_export("douyin", seed=2, n=1500)
+    paths = write_export(export, root / "export", fmt="xlsx")
+    scan, out = root / "scan", root / "packet"
+    argv = ["scan", str(paths["reviews"]), "--out", str(scan), "--preset", "douyin"]
+    assert main([*argv, "--shop", "我的店", "--orders", str(paths["orders"]), "--quiet"]) == 0
+    argv = ["evidence", str(scan), "--shop", "我的店", "--out", str(out), "--platform", "douyin"]
+    assert main([*argv, "--lang", "zh", "--quiet"]) == 0
+    return root, out, json.loads((out / "packet.json").read_text(encoding="utf-8"))
+
+
+def test_douyin_export_packet_renders_in_chromium(douyin_packet):
+    root, out, data = douyin_packet
+    url = (out / "packet.html").resolve().as_uri()
+    dom = chromium(root, "--dump-dom", "--virtual-time-budget=3000", url)
+    assert dom.returncode == 0, dom.stderr.decode(errors="replace")[-2000:]
+    html = dom.stdout.decode("utf-8")
+    assert data["summary"] in html and "Asia/Shanghai (UTC+08:00)" in html
+    for case in data["cases"]:
+        assert case["case_id"] in html
+        for r in case["reviews"][:5]:
+            assert r["order_id"] in html and r["reasons"]
+            for reason in r["reasons"]:
+                assert reason["text"] in html
+    screenshot(root, out, url)

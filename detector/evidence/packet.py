@@ -16,15 +16,16 @@ only appeal those); a case's reviews at other shops are shown as context.
 
 ``packet.json`` (``schema`` = :data:`SCHEMA`, ``schema_version`` = 1)::
 
-    schema, schema_version, generated_at (ISO-8601 UTC), shop_id, lang,
+    schema, schema_version, generated_at, timezone (IANA; every time below is
+        ISO-8601 with its offset in this zone), shop_id, lang,
     selection ("attacks" | "all"), redacted (bool), summary (one sentence,
         at most platform.summary_max_chars),
     platform {key, max_images, max_image_bytes, summary_max_chars,
         appeal_window_days, one_appeal_per_review, editable},
     impact {n_reviews, n_cited, rating_before, rating_after,
         positive_rate_before, positive_rate_after,
-        dsr? {dsr_description|dsr_service|dsr_logistics:
-              {before, after, n_before, n_after}}},   # only when DSR columns exist
+        dsr {dsr_description?|dsr_service?|dsr_logistics?:
+             {before, after, n_before, n_after}}},  # a dimension only when the input has it
     n_flagged_at_shop, n_flagged_unlinked,
     cases [{case_id, kind, kind_label, shop_ids, product_ids, start, end,
         n_reviews, n_users, n_cited, n_negative_at_shop, n_positive_at_shop,
@@ -43,8 +44,9 @@ only appeal those); a case's reviews at other shops are shown as context.
                   links [{a, b, products}]} | null,
             reviewers [{user_id, n_reviews, n_negative, negative_shops, first,
                 last, median_minutes_after_delivery}]},
-        reviews [{review_id, created_at, rating, product_id, user_id, ip,
-            device_id, text, score, reasons [{feature, text}], appeal_by}],
+        reviews [{review_id, order_id, created_at, rating, product_id, user_id, ip,
+            device_id, text, score, reasons [{feature, text, facts}], appeal_by,
+            appeal_past}],
         related_reviews [{review_id, shop_id, created_at, rating, product_id,
             user_id, text}]}],
     files {html, json, cards [{file, case_id, bytes, scale}], overview,
@@ -69,6 +71,7 @@ import shlex
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -84,8 +87,9 @@ from detector.evidence.safety import Redactor
 from detector.evidence.scanload import ScanBundle
 from detector.evidence.spans import shared_spans
 from detector.schema import CONTRACT, DSR_COLUMNS
+from detector.wording import iso, parse_iso, reason_texts, scan_zone
+from features.claims import keyed
 from features.params import BASELINE_FLOOR_S, BURST_WINDOW_S, COREVIEW_WINDOW_S, DAY, HOUR
-from features.prepare import ip_keys
 
 SCHEMA = "review-detector/evidence-packet"
 SCHEMA_VERSION = 1
@@ -138,14 +142,14 @@ class Packet:
     options: PacketOptions
     profile: Platform
     warnings: list[str] = field(default_factory=list)
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # times are shown in it
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _iso(ts: datetime | None) -> str | None:
-    if ts is None:
-        return None
+def _utc_iso(ts: datetime) -> str:
+    """The row-hash spelling of a time (UTC, microseconds, ``Z``): independent of the shown zone."""
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -153,7 +157,7 @@ def _iso(ts: datetime | None) -> str | None:
 
 def _canon(value):
     if isinstance(value, datetime):
-        return _iso(value)
+        return _utc_iso(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -192,26 +196,14 @@ def compute_impact(shop_reviews: pl.DataFrame, cited: set[str] | pl.Series) -> d
                 "n_before": int(shop_reviews[c].drop_nulls().len()),
                 "n_after": int(after[c].drop_nulls().len()),
             }
-    if dsr:
-        out["dsr"] = dsr
+    out["dsr"] = dsr  # only the dimensions the input has per review (Taobao's DSR is anonymous)
     return out
 
 
 def _with_keys(df: pl.DataFrame) -> pl.DataFrame:
-    """Add ``_t`` (epoch s), ``_pol`` and, with an ``ip`` column, ``_ip``/``_net``."""
-    df = df.with_columns(
-        pl.col("created_at").dt.epoch("s").alias("_t"),
-        pl.when(pl.col("rating") >= 4)
-        .then(1)
-        .when(pl.col("rating") <= 2)
-        .then(-1)
-        .otherwise(0)
-        .cast(pl.Int8)
-        .alias("_pol"),
-    )
-    if "ip" in df.columns and df.height:
-        df = df.join(ip_keys(df.lazy()).collect(), on="ip", how="left")
-    else:
+    """:func:`features.claims.keyed`, with null ``_ip``/``_net`` when the input has no IP."""
+    df = keyed(df)
+    if "_ip" not in df.columns:
         df = df.with_columns(
             pl.lit(None, pl.String).alias("_ip"), pl.lit(None, pl.String).alias("_net")
         )
@@ -238,7 +230,7 @@ def _bin_label(b: int, lang: str) -> str:
 # --------------------------------------------------------------------------- evidence parts
 
 
-def _identities(members: pl.DataFrame, red: Redactor) -> list[dict]:
+def _identities(members: pl.DataFrame, red: Redactor, zone: ZoneInfo) -> list[dict]:
     """IPs, networks and devices used by two or more of the case's accounts."""
     out = []
     for kind, col in (("ip", "_ip"), ("net", "_net"), ("device", "device_id")):
@@ -270,8 +262,8 @@ def _identities(members: pl.DataFrame, red: Redactor) -> list[dict]:
                     "accounts": [red.user(u) for u in r["users"]],
                     "review_ids": r["review_ids"],
                     "shop_ids": r["shops"],
-                    "first": _iso(r["first"]),
-                    "last": _iso(r["last"]),
+                    "first": iso(r["first"], zone),
+                    "last": iso(r["last"], zone),
                 }
             )
     out.sort(key=lambda d: (-d["n_accounts"], d["type"], str(d["value"])))
@@ -355,7 +347,11 @@ def _burst_runs(at_shop: pl.DataFrame, edges: list[dict]) -> list[tuple[str, int
 
 
 def _bursts(
-    at_shop: pl.DataFrame, edges: list[dict], shop_reviews: pl.DataFrame, scan_span: float
+    at_shop: pl.DataFrame,
+    edges: list[dict],
+    shop_reviews: pl.DataFrame,
+    scan_span: float,
+    zone: ZoneInfo,
 ) -> list[dict]:
     """Each burst of the case at this shop against the product's own rate of that polarity.
 
@@ -386,8 +382,8 @@ def _bursts(
             {
                 "product_id": product,
                 "polarity": pol,
-                "start": _iso(datetime.fromtimestamp(t0, UTC)),
-                "end": _iso(datetime.fromtimestamp(t1, UTC)),
+                "start": iso(datetime.fromtimestamp(t0, UTC), zone),
+                "end": iso(datetime.fromtimestamp(t1, UTC), zone),
                 "duration_s": t1 - t0,
                 "n_case": n,
                 "n_window": n_window,
@@ -431,7 +427,9 @@ def _ring(members: pl.DataFrame, edges: list[dict], red: Redactor) -> dict | Non
     }
 
 
-def _reviewers(users: list[str], all_reviews: pl.DataFrame, red: Redactor) -> list[dict]:
+def _reviewers(
+    users: list[str], all_reviews: pl.DataFrame, red: Redactor, zone: ZoneInfo
+) -> list[dict]:
     """Each account's activity over the whole scan (all shops)."""
     r = all_reviews.filter(pl.col("user_id").is_in(pl.Series(users).implode()))
     delay = (
@@ -458,8 +456,8 @@ def _reviewers(users: list[str], all_reviews: pl.DataFrame, red: Redactor) -> li
             "n_reviews": int(x["n_reviews"]),
             "n_negative": int(x["n_negative"]),
             "negative_shops": int(x["neg_shops"]),
-            "first": _iso(x["first"]),
-            "last": _iso(x["last"]),
+            "first": iso(x["first"], zone),
+            "last": iso(x["last"], zone),
             "median_minutes_after_delivery": None if x["delay"] is None else round(x["delay"], 1),
         }
         for x in g.iter_rows(named=True)
@@ -482,6 +480,7 @@ def _timeline_view(
     scan_lo: int,
     scan_hi: int,
     lang: str,
+    zone: ZoneInfo,
 ) -> dict:
     """Bars per time bin of the shop's reviews on the case's products; cited ones in red."""
     prods = (
@@ -519,8 +518,8 @@ def _timeline_view(
             bars.append({"x": x, "y": base - ho - hc, "w": max(bw - 1, 1), "h": hc, "cls": "cited"})
     windows = []
     for bu in bursts:
-        s = datetime.fromisoformat(bu["start"].replace("Z", "+00:00")).timestamp()
-        e = datetime.fromisoformat(bu["end"].replace("Z", "+00:00")).timestamp()
+        s = parse_iso(bu["start"]).timestamp()
+        e = parse_iso(bu["end"]).timestamp()
         x0, x1 = _x(s, lo, hi), _x(max(e, s + b), lo, hi)
         windows.append({"x": x0, "w": max(x1 - x0, 3.0), "y": _T, "h": plot_h})
     baseline = None
@@ -533,7 +532,7 @@ def _timeline_view(
         ticks.append(
             {
                 "x": _x(tt, lo, hi),
-                "label": i18n.fmt_time(datetime.fromtimestamp(tt, UTC), lang)[
+                "label": i18n.fmt_time(datetime.fromtimestamp(tt, UTC), zone)[
                     : 10 if b >= DAY else 16
                 ],
             }
@@ -599,7 +598,7 @@ def _ring_view(ring: dict) -> dict:
 
 
 def _strip_view(
-    users: list[str], all_reviews: pl.DataFrame, shop: str, red: Redactor, lang: str
+    users: list[str], all_reviews: pl.DataFrame, shop: str, red: Redactor, zone: ZoneInfo
 ) -> dict | None:
     """1-2★ reviews of the accounts over time, one row per account."""
     r = all_reviews.filter(
@@ -619,7 +618,7 @@ def _strip_view(
     ticks = [
         {
             "x": _x(lo + (hi - lo) * k / 4, lo, hi),
-            "label": i18n.fmt_time(datetime.fromtimestamp(lo + (hi - lo) * k / 4, UTC), lang)[:10],
+            "label": i18n.fmt_time(datetime.fromtimestamp(lo + (hi - lo) * k / 4, UTC), zone)[:10],
         }
         for k in range(5)
     ]
@@ -635,9 +634,7 @@ def _explanation(c: dict, lang: str) -> str:
     pol_txt = i18n.POLARITY[pol][lang]
     labels = [lk["label"] for lk in c["evidence"]["links"][:3]]
     span = i18n.fmt_duration(
-        (
-            datetime.fromisoformat(c["end"][:-1]) - datetime.fromisoformat(c["start"][:-1])
-        ).total_seconds(),
+        (parse_iso(c["end"]) - parse_iso(c["start"])).total_seconds(),
         lang,
     )
     if lang == "zh":
@@ -783,6 +780,8 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
 
     salt = hashlib.sha256("".join(i["sha256"] for i in bundle.inputs).encode()).hexdigest()
     red = Redactor(options.redact, salt=salt)
+    zone = scan_zone(bundle.summary)
+    now = generation_time()
     member_ids = selected.select(pl.col("review_ids").explode()).to_series().unique()
     members_all = _with_keys(
         reviews.filter(pl.col("review_id").is_in(member_ids.implode())).join(
@@ -790,6 +789,16 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
         )
     )
     shop_k = _with_keys(shop_reviews)
+    cited_all = selected.select(pl.col("review_ids").explode()).to_series()
+    claims = reason_texts(
+        reviews,
+        bundle.features,
+        scores.filter(pl.col("review_id").is_in(cited_all.implode())),
+        lang,
+        zone,
+        redact=lambda k, v: red.edge_key(k, v) if k in ("ip", "net", "device", "user") else v,
+    )
+    past: list[str] = []
     scan_t = reviews.select(
         pl.col("created_at").min().dt.epoch("s").alias("lo"),
         pl.col("created_at").max().dt.epoch("s").alias("hi"),
@@ -813,13 +822,13 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
             {"type": k, "label": i18n.EDGE[k][lang], "n": n}
             for k, n in sorted(link_counts.items(), key=lambda kv: (-kv[1], kv[0]))
         ]
-        bursts = _bursts(at_shop, edges, shop_k, scan_hi - scan_lo)
+        bursts = _bursts(at_shop, edges, shop_k, scan_hi - scan_lo, zone)
         ring = _ring(members, edges, red)
         users = (
             members.group_by("user_id").len().sort(["len", "user_id"], descending=[True, False])
         )["user_id"].to_list()
         reviewers = (
-            _reviewers(users[:MAX_REVIEWERS], reviews, red)
+            _reviewers(users[:MAX_REVIEWERS], reviews, red, zone)
             if c["kind"] in ("pro_negative", "ring") or c["n_users"] <= 3
             else []
         )
@@ -827,11 +836,14 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
         for r in at_shop.iter_rows(named=True):
             cited.add(r["review_id"])
             row_hashes[r["review_id"]] = row_sha256(r, contract_cols)
-            deadline = _iso(r["created_at"] + timedelta(days=window_days)) if window_days else None
+            deadline = r["created_at"] + timedelta(days=window_days) if window_days else None
+            if deadline is not None and deadline < now:
+                past.append(r["review_id"])
             review_rows.append(
                 {
                     "review_id": r["review_id"],
-                    "created_at": _iso(r["created_at"]),
+                    "order_id": r.get("order_id"),
+                    "created_at": iso(r["created_at"], zone),
                     "rating": int(r["rating"]),
                     "product_id": r["product_id"],
                     "user_id": red.user(r["user_id"]),
@@ -839,11 +851,9 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
                     "device_id": red.device(r.get("device_id")),
                     "text": r.get("text"),
                     "score": None if r["score"] is None else round(float(r["score"]), 4),
-                    "reasons": [
-                        {"feature": f, "text": i18n.feature_text(f, lang)}
-                        for f in (r["reasons"] or [])
-                    ],
-                    "appeal_by": deadline,
+                    "reasons": claims.get(r["review_id"], []),
+                    "appeal_by": iso(deadline, zone),
+                    "appeal_past": deadline is not None and deadline < now,
                 }
             )
         related = []
@@ -853,7 +863,7 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
                 {
                     "review_id": r["review_id"],
                     "shop_id": r["shop_id"],
-                    "created_at": _iso(r["created_at"]),
+                    "created_at": iso(r["created_at"], zone),
                     "rating": int(r["rating"]),
                     "product_id": r["product_id"],
                     "user_id": red.user(r["user_id"]),
@@ -866,8 +876,8 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
             "kind_label": KIND[c["kind"]][lang],
             "shop_ids": c["shop_ids"],
             "product_ids": c["product_ids"],
-            "start": _iso(c["start"]),
-            "end": _iso(c["end"]),
+            "start": iso(c["start"], zone),
+            "end": iso(c["end"], zone),
             "n_reviews": int(c["n_reviews"]),
             "n_users": int(c["n_users"]),
             "n_cited": int(c["n_cited"]),
@@ -886,7 +896,7 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
                     }
                     for e in edges
                 ],
-                "shared_identities": _identities(members, red),
+                "shared_identities": _identities(members, red, zone),
                 "text_clusters": _text_clusters(members, edges, shop),
                 "bursts": bursts,
                 "ring": ring,
@@ -899,9 +909,9 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
         case["appeal_text"] = _appeal_text(case, lang, profile.summary_max_chars)
         cases_out.append(case)
         views[c["case_id"]] = {
-            "timeline": _timeline_view(at_shop, shop_k, bursts, scan_lo, scan_hi, lang),
+            "timeline": _timeline_view(at_shop, shop_k, bursts, scan_lo, scan_hi, lang, zone),
             "ring": _ring_view(ring) if ring and ring["accounts"] else None,
-            "strip": _strip_view(users, reviews, shop, red, lang)
+            "strip": _strip_view(users, reviews, shop, red, zone)
             if c["kind"] == "pro_negative"
             else None,
         }
@@ -919,6 +929,10 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
         .height
     )
     warnings: list[str] = []
+    if past and window_days:
+        warnings.append(
+            i18n.t("appeal_past", lang, n=len(past), days=window_days, platform=profile.key)
+        )
     params = {
         "shop": shop,
         "lang": lang,
@@ -935,7 +949,8 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
     data = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
-        "generated_at": _iso(generation_time()),
+        "generated_at": iso(now, zone),
+        "timezone": str(zone.key),
         "shop_id": shop,
         "lang": lang,
         "platform": profile.to_json(),
@@ -978,4 +993,4 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
         .is_in(pl.Series(sorted(cited), dtype=pl.String).implode())
         .alias("cited"),
     ).sort("created_at")
-    return Packet(data, views, timeline, options, profile, warnings)
+    return Packet(data, views, timeline, options, profile, warnings, zone)

@@ -17,6 +17,7 @@ import jinja2
 from detector.evidence import i18n
 from detector.evidence.packet import Packet
 from detector.evidence.spans import highlight
+from detector.wording import parse_iso
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("detector.evidence", "templates"),
@@ -27,12 +28,10 @@ _ENV = jinja2.Environment(
 )
 
 
-def _time(value: str | None, lang: str) -> str:
+def _time(value: str | None, zone) -> str:
     if not value:
         return ""
-    from datetime import datetime
-
-    return i18n.fmt_time(datetime.fromisoformat(value.replace("Z", "+00:00")), lang)
+    return i18n.fmt_time(parse_iso(value), zone)
 
 
 def render_html(packet: Packet, overview_png: bytes | None, cards: list[str]) -> str:
@@ -47,17 +46,17 @@ def render_html(packet: Packet, overview_png: bytes | None, cards: list[str]) ->
         notes=packet.profile.notes.get(lang, []),
         overview_b64=base64.b64encode(overview_png).decode("ascii") if overview_png else None,
         cards=cards,
-        tz=i18n.tz_label(lang),
+        tz=i18n.tz_label(packet.zone),
         t=lambda key, **kw: i18n.t(key, lang, **kw),
         edge_label=lambda k: i18n.EDGE[k][lang],
         identity_label=lambda k: i18n.IDENTITY[k][lang],
         polarity=lambda p: i18n.POLARITY[p][lang],
-        time=lambda v: _time(v, lang),
+        time=lambda v: _time(v, packet.zone),
         duration=lambda s: i18n.fmt_duration(s, lang),
         pct=i18n.fmt_pct,
         num=i18n.fmt_num,
         rate=i18n.fmt_rate,
-        pval=i18n.fmt_p,
+        pval=lambda p: i18n.fmt_p(p, lang),
         hl=highlight,
         kind_desc=lambda k: i18n.KIND_DESC[k][lang],
         ring_hours=int(i18n.COREVIEW_WINDOW_S // 3600),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -35,6 +35,8 @@ class ScanBundle:
     reviews: pl.DataFrame
     inputs: list[dict]  # path, sha256 (verified)
     outputs: list[dict]  # name, sha256 of the scan files read
+    #: ``review_id`` and the feature values of the flagged reviews (for their reasons' numbers)
+    features: pl.DataFrame = field(default_factory=lambda: pl.DataFrame({"review_id": []}))
 
 
 def _input_paths(summary: dict, scan_dir: Path) -> list[tuple[Path, str]]:
@@ -138,4 +140,29 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
             {"name": str(p.relative_to(root)), "sha256": file_sha256(p)}
             for p in sorted((root / SCORES_DIR).rglob("*.parquet"))
         ]
-    return ScanBundle(scan_path, summary, scores, cases, loaded.reviews, inputs, outputs)
+    return ScanBundle(
+        scan_path,
+        summary,
+        scores,
+        cases,
+        loaded.reviews,
+        inputs,
+        outputs,
+        _flagged_features(root, scores),
+    )
+
+
+def _flagged_features(root: Path, scores: pl.DataFrame) -> pl.DataFrame:
+    """Feature values of the flagged reviews (``features.parquet`` or hive ``features/``)."""
+    flagged = scores.filter(pl.col("flagged")).select("review_id")
+    single, parts = root / "features.parquet", root / "features"
+    if single.is_file():
+        lf = pl.scan_parquet(single, glob=False)
+    elif parts.is_dir():
+        lf = pl.scan_parquet(parts, hive_partitioning=True, glob=False)
+    else:
+        return flagged
+    try:
+        return lf.join(flagged.lazy(), on="review_id", how="semi").collect()
+    except Exception as exc:
+        raise InputError(f"cannot read the feature values in {root}: {exc}") from exc

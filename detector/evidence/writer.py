@@ -64,6 +64,9 @@ def _appeals_csv(packet: Packet, card_of: dict[str, str]) -> str:
             "card",
             "appeal_text",
             "row_sha256",
+            "appeal_past",
+            "timezone",
+            "order_id",
         ]
     )
     hashes = packet.data["integrity"]["rows"]["sha256"]
@@ -82,6 +85,9 @@ def _appeals_csv(packet: Packet, card_of: dict[str, str]) -> str:
                         card_of.get(c["case_id"], ""),
                         c["appeal_text"],
                         hashes.get(r["review_id"], ""),
+                        "yes" if r.get("appeal_past") else "no",
+                        packet.data["timezone"],
+                        r.get("order_id"),
                     )
                 ]
             )
