@@ -14,6 +14,7 @@ from detector import __version__, monitor
 from detector.clock import generation_time
 from detector.contract import InputError, InputSpec, parse_column_map
 from detector.interrupts import stop_on_signals, stop_signal
+from detector.webapp import command as webapp
 
 err = Console(stderr=True)
 out = Console()
@@ -289,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     _add_evidence(sub)
     monitor.add_parser(sub)
+    webapp.add_parser(sub)
     return parser
 
 
@@ -480,6 +482,7 @@ COMMANDS = {
     "bench": cmd_bench,
     "evidence": cmd_evidence,
     "monitor": monitor.run,
+    "serve": webapp.run,
 }
 
 

@@ -1,0 +1,231 @@
+"""Where the web app keeps its scans: one directory per scan under ``DATA/scans``.
+
+Layout of a scan ``ID`` (every name here is made by the server; the client's
+file name is only recorded, never used in a path)::
+
+    DATA/scans/ID/status.json     state, progress, form options, error
+    DATA/scans/ID/input/export.X  the uploaded file (X from a fixed list of suffixes)
+    DATA/scans/ID/scan/           the output of ``review-detector scan``
+    DATA/scans/ID/packets/NAME/   appeal packets built from it (NAME made here)
+
+An id is ``YYYYmmdd-HHMMSS-`` plus 8 hex digits; anything else is refused
+before it comes near the file system (:func:`check_id`), and a valid id is
+looked up among the scan directories that exist, never joined raw.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from detector.atomic import write_json
+
+#: The only shape a scan id has.
+ID_PATTERN = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$")
+#: Upload suffixes the scan reads; the stored file gets one of these, nothing else.
+UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet")
+STATES = ("queued", "running", "done", "failed")
+
+
+class UnknownScan(LookupError):
+    """No scan has this id (or the id is not one the server could have made)."""
+
+
+def check_id(scan_id: str) -> str:
+    """``scan_id`` when it has the server's id shape, else :class:`UnknownScan`."""
+    if not isinstance(scan_id, str) or not ID_PATTERN.fullmatch(scan_id):
+        raise UnknownScan(scan_id)
+    return scan_id
+
+
+def new_id(now: datetime | None = None) -> str:
+    """A fresh scan id: creation time (UTC, sorts by age) and 32 random bits."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
+
+
+def upload_suffix(filename: str | None) -> str | None:
+    """The stored suffix for a client file name, or None when the scan cannot read it."""
+    name = (filename or "").strip().lower()
+    return next((s for s in UPLOAD_SUFFIXES if name.endswith(s)), None)
+
+
+class ScanStore:
+    """The scans under ``root/scans``; status files are written atomically.
+
+    Parameters
+    ----------
+    root : path
+        The ``--data`` directory (created when missing).
+    """
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).resolve()
+        self.scans = self.root / "scans"
+        self.scans.mkdir(parents=True, exist_ok=True)
+        self.exports = self.root / "exports"
+        self._lock = threading.Lock()
+
+    # -- lookup ----------------------------------------------------------------
+    def ids(self) -> list[str]:
+        """Every scan id with a status file, newest first."""
+        found = [
+            p.name for p in self.scans.iterdir() if ID_PATTERN.fullmatch(p.name) and p.is_dir()
+        ]
+        return sorted(
+            (i for i in found if (self.scans / i / "status.json").is_file()), reverse=True
+        )
+
+    def dir(self, scan_id: str) -> Path:
+        """The directory of an existing scan (looked up, never built from raw input)."""
+        check_id(scan_id)
+        for name in self.ids():
+            if secrets.compare_digest(name, scan_id):
+                return self.scans / name
+        raise UnknownScan(scan_id)
+
+    def status(self, scan_id: str) -> dict:
+        """The status record of a scan."""
+        path = self.dir(scan_id) / "status.json"
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def list(self) -> list[dict]:
+        """Status records of every scan, newest first."""
+        out = []
+        for i in self.ids():
+            try:
+                out.append(self.status(i))
+            except (OSError, ValueError, UnknownScan):
+                continue  # being removed, or a status from another version
+        return out
+
+    # -- writing ---------------------------------------------------------------
+    def create(self, options: dict, filename: str | None, source: str) -> tuple[str, Path]:
+        """A new scan directory with its first status ("queued"); returns id and directory."""
+        with self._lock:
+            while True:
+                scan_id = new_id()
+                path = self.scans / scan_id
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    continue
+        (path / "input").mkdir()
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        self.write_status(
+            path,
+            {
+                "id": scan_id,
+                "state": "queued",
+                "created_at": now,
+                "updated_at": now,
+                "source": source,
+                "filename": filename,
+                "options": options,
+                "progress": {"fraction": 0.0, "stage": None, "stages": []},
+                "error": None,
+            },
+        )
+        return scan_id, path
+
+    def write_status(self, path: Path, status: dict) -> None:
+        status["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        write_json(status, path / "status.json")
+
+    def update(self, scan_id: str, **changes) -> dict:
+        """Merge ``changes`` into a scan's status and write it."""
+        with self._lock:
+            path = self.dir(scan_id)
+            status = self.status(scan_id)
+            status.update(changes)
+            self.write_status(path, status)
+            return status
+
+    def remove(self, path: Path) -> None:
+        """Remove a scan directory that never got past its upload (a refused file)."""
+        shutil.rmtree(path, ignore_errors=True)
+
+    def fail(self, scan_id: str, error: str) -> dict:
+        """Mark a scan failed and keep nothing of it but its status (the error)."""
+        path = self.dir(scan_id)
+        for entry in path.iterdir():  # the upload, the scan's output link and its versions
+            if entry.name == "status.json":
+                continue
+            if entry.is_symlink() or not entry.is_dir():
+                entry.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
+        return self.update(scan_id, state="failed", error=error, finished_at=_now())
+
+    def import_scan(self, scan_dir: Path) -> str:
+        """Show a finished scan directory made elsewhere (the CLI, the demo); idempotent.
+
+        The scan stays where it is (its status records the path); packets built
+        from it go under this data folder.
+        """
+        scan_dir = Path(scan_dir).resolve()
+        summary = json.loads((scan_dir / "summary.json").read_text(encoding="utf-8"))
+        for status in self.list():
+            if status.get("scan_dir") == str(scan_dir):
+                return status["id"]
+        made = datetime.fromtimestamp((scan_dir / "summary.json").stat().st_mtime, UTC)
+        scan_id, path = self.create({}, scan_dir.name, "import")
+        shutil.rmtree(path / "input", ignore_errors=True)
+        rows = summary.get("rows") or {}
+        self.update(
+            scan_id,
+            state="done",
+            scan_dir=str(scan_dir),
+            started_at=made.isoformat(timespec="seconds"),
+            finished_at=made.isoformat(timespec="seconds"),
+            progress={"fraction": 1.0, "stage": None, "stages": []},
+            rows={k: rows.get(k) for k in ("input", "scored", "rejected", "flagged")},
+            cases=int((summary.get("cases") or {}).get("linked", 0)),
+        )
+        return scan_id
+
+    def scan_dir(self, scan_id: str) -> Path:
+        """Where a scan's outputs are: its own ``scan/`` or the imported directory."""
+        status = self.status(scan_id)
+        return Path(status["scan_dir"]) if status.get("scan_dir") else self.dir(scan_id) / "scan"
+
+    # -- folders of exports ------------------------------------------------------
+    def export_folders(self) -> list[str]:
+        """Folders under ``DATA/exports`` that hold files the scan reads (by name)."""
+        if not self.exports.is_dir():
+            return []
+        out = []
+        for p in sorted(self.exports.iterdir()):
+            if p.is_dir() and not p.name.startswith("."):
+                if any(upload_suffix(f.name) for f in p.rglob("*") if f.is_file()):
+                    out.append(p.name)
+        return out
+
+    def export_folder(self, name: str) -> Path:
+        """The folder ``name`` from :meth:`export_folders` (looked up, never joined raw)."""
+        for n in self.export_folders():
+            if n == name:
+                return self.exports / n
+        raise UnknownScan(name)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def elapsed(status: dict) -> float | None:
+    """Seconds from start to finish (or to now while running)."""
+    try:
+        start = datetime.fromisoformat(status["started_at"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
+    end = status.get("finished_at")
+    stop = datetime.fromisoformat(end).timestamp() if end else time.time()
+    return max(0.0, stop - start)
