@@ -83,6 +83,7 @@ from detector.contract import (
     InputError,
     InputSpec,
     LoadedInput,
+    NoRowsError,
     as_spec,
     resolve_inputs,
 )
@@ -592,45 +593,96 @@ def _run(state: State, new, refreshed, job: _Job, engine):
             }
     inc = IncrementalEngine(engine, history, model, features)
     current = publication.current
+    rejected = None
     with publication:
         publication.carry_in()
         incoming = publication.path / ".incoming"
         t0 = time.perf_counter()
-        result = stage_scan(
-            new,
-            incoming,
-            publication.run_id,
-            spec=job.spec,
-            config=config,
-            engine=inc,
-            partition_by=job.partition_by,
-        )
-        result.summary["incremental"] = {
-            "state_dir": str(state.root.resolve()),
-            "run": run,
-            "new_partitions": [str(p) for p in new],
-            "seen_partitions": len(state.partitions),
-            "history_reviews": 0 if history is None else history.height,
-            "model": "reused" if model is not None else "fitted",
-            "threshold": threshold_note or {"value": result.threshold, "method": "this run"},
-            "duplicates_of_history": inc.n_duplicates,
-        }
-        _file_run(incoming, publication.path, run, result.summary)
-        version = publication.prepare()
-        stop_point(10, "output prepared")
-        output = {
-            "version": version.name,
-            "previous": None if current is None or current == publication.point else current.name,
-        }
-        seconds = time.perf_counter() - t0
-        _write_state(
-            lambda: _update_state(
-                state, result, new, refreshed, run, model is None, seconds, job.fingerprint, output
-            ),
-            state.root,
-        )
-        stop_point(11, "state committed")
+        try:
+            result = stage_scan(
+                new,
+                incoming,
+                publication.run_id,
+                spec=job.spec,
+                config=config,
+                engine=inc,
+                partition_by=job.partition_by,
+            )
+        except NoRowsError as exc:
+            if exc.rejected.height == 0:
+                raise
+            # published like any run's output, then raised (exit 2 with the reasons)
+            rejected = _file_rejected(state, job, exc, run, current)
+        else:
+            result.summary["incremental"] = {
+                "state_dir": str(state.root.resolve()),
+                "run": run,
+                "new_partitions": [str(p) for p in new],
+                "seen_partitions": len(state.partitions),
+                "history_reviews": 0 if history is None else history.height,
+                "model": "reused" if model is not None else "fitted",
+                "threshold": threshold_note or {"value": result.threshold, "method": "this run"},
+                "duplicates_of_history": inc.n_duplicates,
+            }
+            _file_run(incoming, publication.path, run, result.summary)
+            output = _prepared_output(publication, current)
+            seconds = time.perf_counter() - t0
+            _write_state(
+                lambda: _update_state(
+                    state,
+                    result,
+                    new,
+                    refreshed,
+                    run,
+                    model is None,
+                    seconds,
+                    job.fingerprint,
+                    output,
+                ),
+                state.root,
+            )
+            stop_point(11, "state committed")
+    if rejected is not None:
+        raise rejected
     return result
+
+
+def _prepared_output(publication: Publication, current) -> dict:
+    """Prepare the new output version; what the state records of it (``version``, ``previous``)."""
+    version = publication.prepare()
+    stop_point(10, "output prepared")
+    return {
+        "version": version.name,
+        "previous": None if current is None or current == publication.point else current.name,
+    }
+
+
+def _file_rejected(state: State, job: _Job, exc: NoRowsError, run: int, current) -> NoRowsError:
+    """File a run whose every new row was rejected; the error to raise once it is published.
+
+    The rejects and this run's summary go under ``runs/<run>/`` beside the
+    earlier runs' output (a first run writes them as a plain scan does). The
+    new partitions are not marked seen and no run is counted: fixed, they are
+    new partitions to the next run. The state records the new output version
+    (a first run has no state to record it in).
+    """
+    from detector.scan import write_all_rejected
+
+    publication = job.publication
+    shutil.rmtree(publication.path / ".incoming", ignore_errors=True)
+    if state.runs == 0:
+        return write_all_rejected(publication.path, publication.out, exc, job.spec)
+    tag = f"{run:05d}"
+    run_dir = publication.path / RUNS_DIR / tag
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # names only: an earlier rejects-only run of this number
+    run_dir.mkdir(parents=True)
+    done = write_all_rejected(
+        run_dir, publication.out / RUNS_DIR / tag, exc, job.spec, publication.run_id
+    )
+    state.manifest["output"] = _prepared_output(publication, current)
+    _write_state(state.commit, state.root)
+    return done
 
 
 def _write_state(write, root: Path) -> None:

@@ -550,9 +550,9 @@ def run_out_of_core(
         flagged_keys = _gather(key_paths, idx, [c for c in key_cols if c != "_rid"])
         # with the reviews a case may attach (same product and polarity, same template)
         near = attach_candidates(flagged_keys)
-        cand_keys = pl.concat([pl.scan_parquet(p).filter(near).collect() for p in key_paths]).sort(
-            "_rid"
-        )
+        cand_keys = pl.concat(
+            [pl.scan_parquet(p, glob=False).filter(near).collect() for p in key_paths]
+        ).sort("_rid")
         burst = ["product_burst"] if "product_burst" in glob.features else []
         cand_features = _gather(feature_paths, cand_keys["_rid"].to_numpy(), ["review_id", *burst])
         cases = build_cases(

@@ -566,10 +566,12 @@ def stage_scan(
 
 
 def write_all_rejected(
-    directory: Path, out: Path, exc: NoRowsError, spec: InputSpec
+    directory: Path, out: Path, exc: NoRowsError, spec: InputSpec, run_id: str | None = None
 ) -> NoRowsError:
     """Write the outputs of a scan whose every row was rejected into ``directory``,
-    to be published as ``out``; the error to raise once they are."""
+    to be published as ``out``; the error to raise once they are.
+
+    ``run_id`` names the published version (``directory``'s name by default)."""
     done = all_rejected_error(exc.files, exc.n_input, exc.rejected, out / "rejected.parquet")
     counts = reason_counts(exc.rejected)
     summary = {
@@ -584,7 +586,7 @@ def write_all_rejected(
         },
         "rejected_reasons": dict(zip(counts["kind"], counts["rows"], strict=True)),
         "error": str(done),
-        "run_id": directory.name,
+        "run_id": run_id or directory.name,
         "input": spec.to_dict(),
         "load": {
             "columns": spec.columns or None,
