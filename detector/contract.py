@@ -1141,6 +1141,14 @@ class _Plan:
     original: list[str]  # columns as found (after mapping), in first-seen order
 
 
+def files_in_window(
+    files: Sequence[Path], spec: InputSpec, read: _Read | None = None
+) -> list[Path]:
+    """``files`` less those in date partitions outside ``spec``'s time window (the loader's pruning)."""
+    read = read or _read_options(spec)
+    return [p for p in files if _partition_in_window(_hive_partitions(p), read.since, read.until)]
+
+
 def _plan(
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     spec: InputSpec,
@@ -1150,7 +1158,7 @@ def _plan(
     read = _read_options(spec)
     lo, hi = read.since, read.until
     resolved = resolve_inputs(inputs)
-    files = [p for p in resolved if _partition_in_window(_hive_partitions(p), lo, hi)]
+    files = files_in_window(resolved, spec, read)
     if not files:
         raise NoRowsError(
             f"none of the {len(resolved)} input file(s) has a date partition between "

@@ -84,7 +84,7 @@ def test_polars_engine_matches_reference(market, tmp_path):
 
 def test_engine_closes_pool_on_interrupt(market, tmp_path, monkeypatch):
     inputs, _ = market
-    import detector.scan as scan_mod
+    import detector.scan.run as scan_mod
 
     eng = PolarsEngine(workers=2, pool_min_rows=500)
 

@@ -11,11 +11,11 @@ import polars as pl
 import pytest
 from conftest import write_months
 
-import detector.scan as scan_mod
+import detector.scan.run as scan_mod
 from benchmarks.generator import generate
 from detector.cli import main
 from detector.contract import DUPLICATE_REASON, InputError
-from detector.incremental import STATE_FILE, State, compact_history, run_incremental
+from detector.scan.incremental import STATE_FILE, State, compact_history, run_incremental
 from detector.partition import read_partitioned
 from detector.scan import ScanConfig, run_scan
 

@@ -105,7 +105,7 @@ def test_failed_scan_leaves_no_partial_output(tmp_path, small_market, monkeypatc
     reviews, _ = small_market
     reviews.write_parquet(tmp_path / "in.parquet")
     out = tmp_path / "out"
-    import detector.scan as scan_mod
+    import detector.scan.run as scan_mod
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
