@@ -15,9 +15,9 @@ import detector.scan.run as scan_mod
 from benchmarks.generator import generate
 from detector.cli import main
 from detector.contract import DUPLICATE_REASON, InputError
-from detector.scan.incremental import STATE_FILE, State, compact_history, run_incremental
 from detector.partition import read_partitioned
 from detector.scan import ScanConfig, run_scan
+from detector.scan.incremental import STATE_FILE, State, compact_history, run_incremental
 
 CONFIG = ScanConfig(n_estimators=40)
 

@@ -36,10 +36,10 @@ from conftest import write_months
 import detector.publish as publish_mod
 from benchmarks.generator import generate
 from detector.cli import main
-from detector.scan.incremental import run_incremental
 from detector.partition import read_partitioned
 from detector.publish import STOP_AT_ENV, OutputError, Publication, versions_dir
 from detector.scan import ScanConfig, run_scan
+from detector.scan.incremental import run_incremental
 
 CONFIG = ScanConfig(n_estimators=40)
 

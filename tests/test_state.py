@@ -18,10 +18,10 @@ from conftest import write_months
 
 from benchmarks.generator import generate
 from detector.cli import main
-from detector.scan.incremental import LOCK_FILE, STATE_FILE, StateError, run_incremental
 from detector.partition import read_partitioned
 from detector.publish import versions_dir
 from detector.scan import ScanConfig
+from detector.scan.incremental import LOCK_FILE, STATE_FILE, StateError, run_incremental
 
 CONFIG = ScanConfig(n_estimators=40)
 
