@@ -179,9 +179,9 @@ def test_scoring_workers_end_when_the_scan_is_killed(tmp_path):
     psutil = pytest.importorskip("psutil")
     code = (
         "import time\n"
-        "from detector.engines.polars_engine import PolarsEngine, _ping\n"
+        "from detector.engines.polars_engine import PolarsEngine, ping_worker\n"
         "e = PolarsEngine(workers=2)\n"
-        "e._get_pool().submit(_ping).result()\n"
+        "e._get_pool().submit(ping_worker).result()\n"
         "print('ready', flush=True)\n"
         "time.sleep(60)\n"
     )

@@ -468,6 +468,8 @@ def _kill_around_publish(args: list[str], out: Path, delay: float) -> None:
                 while time.perf_counter() < t:
                     pass
                 break
+            # a short nap between looks: a busy loop took a core from the scan it watches
+            time.sleep(0.0005)
     finally:
         proc.kill()
         proc.wait()

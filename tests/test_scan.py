@@ -105,7 +105,7 @@ def test_failed_scan_leaves_no_partial_output(tmp_path, small_market, monkeypatc
     reviews, _ = small_market
     reviews.write_parquet(tmp_path / "in.parquet")
     out = tmp_path / "out"
-    import detector.scan.run as scan_mod
+    import detector.scan.output as scan_mod
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
@@ -325,3 +325,25 @@ def test_incremental_features_equal_one_full_scan(one_input, tmp_path):
 
     want = full.join(new.select("review_id"), on="review_id", how="semi").select(new.columns)
     assert_frame_equal(want, new, abs_tol=1e-9, rel_tol=0)
+
+
+def test_scan_config_round_trips_through_summary_json(one_input, tmp_path):
+    from detector.contract import InputSpec
+    from detector.scan import ScanConfig
+
+    root, _ = one_input
+    config = ScanConfig(
+        families=["burst", "history"],
+        seed=3,
+        threshold=0.6,
+        n_estimators=20,
+        graph_kinds=["user"],
+        input=InputSpec(timezone="Asia/Shanghai"),
+        partition_by="month",
+        shard_rows=1_000,
+    )
+    run_scan(root / "in", tmp_path / "out", config=config)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert ScanConfig.from_dict(summary) == config
+    assert ScanConfig.from_dict(config.to_dict()) == config
+    assert ScanConfig.from_dict({}) == ScanConfig()

@@ -19,8 +19,8 @@ class ScanConfig:
 
     :meth:`to_dict` gives the sections of ``summary.json`` it fills
     (``parameters``, ``input``, ``output``, ``mode``); :meth:`from_dict` reads
-    them back, so ``evidence`` and ``--incremental`` use the scan's own
-    configuration.
+    them back (``ScanConfig.from_dict(summary) == config``), and an incremental
+    state is fingerprinted by them.
     """
 
     families: Sequence[str] | None = None

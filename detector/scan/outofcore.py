@@ -43,7 +43,6 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from detector.atomic import write_json
 from detector.cases import attach_candidates, attach_case_ids, build_cases
 from detector.contract import (
     DUPLICATE_REASON,
@@ -53,7 +52,6 @@ from detector.contract import (
     all_rejected_error,
     as_spec,
     files_in_window,
-    input_record,
     load_reviews,
     no_rows_error,
     resolve_inputs,
@@ -62,7 +60,7 @@ from detector.contract import (
 )
 from detector.engines import Engine
 from detector.partition import partition_values, write_partitioned
-from detector.scan.output import Findings, ScanResult, scan_summary, write_common
+from detector.scan.output import Findings, ScanResult, write_common, write_summary
 from detector.scan.scoring import (
     choose_threshold,
     explain_and_reason,
@@ -616,13 +614,7 @@ def run_out_of_core(inputs, directory: Path, config, engine: Engine, mode: dict,
         staged.n_valid, flagged_scores, sh.used, sh.unavailable, choice, kinds, cases.cases
     )
     shards = {"shards": len(sh.features), "shard_rows": config.shard_rows}
-    context = {
-        "engine": {**engine.describe(), "out_of_core": shards},
-        "mode": mode,
-        "input": input_record(config.input, loaded),
-        "run_id": run_id,
-    }
-    summary = scan_summary(config, loaded, found, timings, context)
-    write_json(summary, directory / "summary.json")
+    run = {"engine": {**engine.describe(), "out_of_core": shards}, "mode": mode, "run_id": run_id}
+    summary = write_summary(directory, config, loaded, found, timings, run)
     shutil.rmtree(work, ignore_errors=True)
     return ScanResult(flagged_scores, None, model, float(choice.value), summary, loaded, timings)

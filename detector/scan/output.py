@@ -11,7 +11,13 @@ import polars as pl
 from detector import __version__
 from detector.atomic import write_json
 from detector.cases import case_summary
-from detector.contract import LoadedInput, NoRowsError, all_rejected_error, reason_counts
+from detector.contract import (
+    LoadedInput,
+    NoRowsError,
+    all_rejected_error,
+    input_record,
+    reason_counts,
+)
 from detector.hashing import file_sha256
 from detector.partition import PARTITIONED_OUTPUTS
 from detector.scan.config import ScanConfig
@@ -89,27 +95,29 @@ def _load_record(record: dict) -> dict:
     }
 
 
-def scan_summary(
+def write_summary(
+    directory: Path,
     config: ScanConfig,
     loaded: LoadedInput,
     found: Findings,
     timings: dict[str, float],
-    context: dict,
+    run: dict,
 ) -> dict:
-    """The ``summary.json`` record of a scan.
+    """Write (and return) the ``summary.json`` of a scan into ``directory``.
 
-    ``context`` holds ``engine`` (``engine.describe()``), ``mode`` (in or out of
-    core, and why), ``input`` (:func:`detector.contract.input_record`) and
-    ``run_id``. The configuration's own sections come from
-    :meth:`ScanConfig.to_dict`, extended with what the scan found.
+    ``run`` holds ``engine`` (``engine.describe()``), ``mode`` (in or out of
+    core, and why) and ``run_id``. The configuration's own sections come from
+    :meth:`ScanConfig.to_dict`, extended with what the scan found (``input`` by
+    :func:`detector.contract.input_record`).
     """
     by_dir = found.flagged_scores.group_by("direction").len().sort("direction")
     flagged = dict(zip(by_dir["direction"].to_list(), by_dir["len"].to_list(), strict=True))
     sections = config.to_dict()
+    record = input_record(config.input, loaded)  # sections["input"], extended
     windows = {
         k: getattr(params, k) for k in dir(params) if k.isupper() and k not in ("HOUR", "DAY")
     }
-    return {
+    summary = {
         "version": __version__,
         "inputs": _input_files(loaded.files),
         "rows": {
@@ -132,14 +140,16 @@ def scan_summary(
             "windows": windows,
         },
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
-        "run_id": context["run_id"],
-        "engine": context["engine"],
-        "mode": {**sections["mode"], **context["mode"]},
+        "run_id": run["run_id"],
+        "engine": run["engine"],
+        "mode": {**sections["mode"], **run["mode"]},
         "output": sections["output"],
-        "input": context["input"],  # sections["input"] extended by input_record
-        "load": _load_record(context["input"]),
+        "input": record,
+        "load": _load_record(record),
         "cases": case_summary(found.cases),
     }
+    write_json(summary, directory / "summary.json")
+    return summary
 
 
 def write_all_rejected(

@@ -14,14 +14,12 @@ from pathlib import Path
 
 import polars as pl
 
-from detector.atomic import write_json
 from detector.cases import attach_case_ids, build_cases
 from detector.contract import (
     InputError,
     InputSpec,
     NoRowsError,
     all_rejected_error,
-    input_record,
     weak_identities,
 )
 from detector.engines import Engine, get_engine
@@ -35,9 +33,9 @@ from detector.scan.output import (
     Findings,
     ScanResult,
     keeps_foreign,
-    scan_summary,
     write_all_rejected,
     write_common,
+    write_summary,
 )
 from detector.scan.scoring import score_reviews
 from features.pipeline import FeatureResult, Handoff
@@ -201,12 +199,6 @@ def in_core(inputs, directory: Path, config, engine, keep_reviews, mode, run_id,
         sr.graph_kinds,
         cases.cases,
     )
-    context = {
-        "engine": engine.describe(),
-        "mode": mode,
-        "input": input_record(config.input, loaded),
-        "run_id": run_id,
-    }
-    summary = scan_summary(config, loaded, found, timings, context)
-    write_json(summary, directory / "summary.json")
+    run = {"engine": engine.describe(), "mode": mode, "run_id": run_id}
+    summary = write_summary(directory, config, loaded, found, timings, run)
     return ScanResult(scores, fr, sr.model, sr.threshold, summary, loaded, timings)
