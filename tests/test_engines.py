@@ -6,8 +6,6 @@ and take about a minute: one local Ray with 2 CPUs for the whole session).
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import polars as pl
 import pytest
@@ -145,29 +143,6 @@ def test_ray_engine_matches_polars(ray_local, market, tmp_path):
         assert a.columns == b.columns and a.height == b.height
 
 
-@pytest.mark.ray
-def test_ray_load_repeated_ids_across_files(ray_local, market, tmp_path):
-    """A review id in two files: the first copy wins, exactly as the reference loader says."""
-    inputs, reviews = market
-    root = tmp_path / "in"
-    shutil.copytree(inputs, root)
-    extra = reviews.head(5).with_columns(pl.lit(9).cast(pl.Int8).alias("dsr_service"))
-    d = root / "month=2099-01"
-    d.mkdir()
-    extra.write_parquet(d / "part-0.parquet")
-    eng = get_engine("ray", num_partitions=2)
-    try:
-        loaded = eng.load(root)
-    finally:
-        eng.close()
-    from detector.contract import load_reviews
-
-    ref = load_reviews(root)
-    assert loaded.reviews.equals(ref.reviews)
-    assert loaded.rejected.height == ref.rejected.height == 5
-    assert "load" in eng.fallbacks
-
-
 def test_scoring_workers_end_when_the_scan_is_killed(tmp_path):
     """A scan killed outright (say for memory) leaves no scoring workers behind."""
     import os
@@ -201,3 +176,30 @@ def test_scoring_workers_end_when_the_scan_is_killed(tmp_path):
         assert alive == []
     finally:
         child.kill()
+
+
+def test_progress_given_with_an_engine_shows_the_scan(market, tmp_path):
+    """``run_scan(engine=<Engine>, progress=...)``: the stages go to the progress given."""
+    from detector.progress import ScanProgress
+
+    class Recording(ScanProgress):
+        def __init__(self):
+            super().__init__()
+            self.stages = []
+
+        def stage(self, name, total=None, unit="rows"):
+            self.stages.append(name)
+            return super().stage(name, total, unit)
+
+    inputs, _ = market
+    progress = Recording()
+    run_scan(inputs, tmp_path / "out", config=CONFIG, engine=Engine(), progress=progress)
+    assert {"load", "features", "fit", "score", "cases", "write"} <= set(progress.stages)
+
+
+def test_engines_declare_what_they_can_do():
+    from detector.engines import engine_class
+
+    assert engine_class("polars").supports_out_of_core and Engine.supports_out_of_core
+    assert engine_class("ray").supports_out_of_core is False
+    Engine().warm(10**6)  # a no-op on engines without workers
