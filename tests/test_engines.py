@@ -185,16 +185,16 @@ def test_progress_given_with_an_engine_shows_the_scan(market, tmp_path):
     class Recording(ScanProgress):
         def __init__(self):
             super().__init__()
-            self.stages = []
+            self.names = []
 
         def stage(self, name, total=None, unit="rows"):
-            self.stages.append(name)
+            self.names.append(name)
             return super().stage(name, total, unit)
 
     inputs, _ = market
     progress = Recording()
     run_scan(inputs, tmp_path / "out", config=CONFIG, engine=Engine(), progress=progress)
-    assert {"load", "features", "fit", "score", "cases", "write"} <= set(progress.stages)
+    assert {"load", "features", "fit", "score", "cases", "write"} <= set(progress.names)
 
 
 def test_engines_declare_what_they_can_do():

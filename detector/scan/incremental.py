@@ -543,14 +543,14 @@ def _file_rejected(state: State, job: _Job, exc: NoRowsError, run: int, current)
     publication = job.publication
     shutil.rmtree(publication.path / ".incoming", ignore_errors=True)
     if state.runs == 0:
-        return write_all_rejected(publication.path, publication.out, exc, job.config)
+        return write_all_rejected(publication.path, publication.out, exc, job.config.input)
     tag = f"{run:05d}"
     run_dir = publication.path / RUNS_DIR / tag
     if run_dir.exists():
         shutil.rmtree(run_dir)  # names only: an earlier rejects-only run of this number
     run_dir.mkdir(parents=True)
     done = write_all_rejected(
-        run_dir, publication.out / RUNS_DIR / tag, exc, job.config, publication.run_id
+        run_dir, publication.out / RUNS_DIR / tag, exc, job.config.input, publication.run_id
     )
     state.manifest["output"] = _prepared_output(publication, current)
     _write_state(state.commit, state.root)

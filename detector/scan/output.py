@@ -12,6 +12,7 @@ from detector import __version__
 from detector.atomic import write_json
 from detector.cases import case_summary
 from detector.contract import (
+    InputSpec,
     LoadedInput,
     NoRowsError,
     all_rejected_error,
@@ -153,7 +154,7 @@ def write_summary(
 
 
 def write_all_rejected(
-    directory: Path, out: Path, exc: NoRowsError, config: ScanConfig, run_id: str | None = None
+    directory: Path, out: Path, exc: NoRowsError, spec: InputSpec, run_id: str | None = None
 ) -> NoRowsError:
     """Write the outputs of a scan whose every row was rejected into ``directory``,
     to be published as ``out``; the error to raise once they are.
@@ -162,7 +163,7 @@ def write_all_rejected(
     """
     done = all_rejected_error(exc.files, exc.n_input, exc.rejected, out / "rejected.parquet")
     counts = reason_counts(exc.rejected)
-    record = config.input.to_dict()
+    record = spec.to_dict()
     summary = {
         "version": __version__,
         "inputs": _input_files(exc.files),

@@ -72,11 +72,7 @@ def run_scan(
     failure leave ``out`` as it was. An out-of-core scan's ``result.scores``
     holds only the flagged reviews and ``result.features`` is None.
     """
-    config = (config or ScanConfig()).with_options(
-        input=spec, partition_by=partition_by, shard_rows=shard_rows
-    )
-    if out_of_core != "config":
-        config = dataclasses.replace(config, out_of_core=out_of_core)
+    config = configured(config, spec, partition_by, out_of_core, shard_rows)
     publication = Publication(out, carry=keeps_foreign)
     with publication:
         try:
@@ -88,8 +84,24 @@ def run_scan(
                 raise
             # every row rejected: the rejects and their counts are this scan's outputs,
             # published like any other (replacing an earlier scan's)
-            done = write_all_rejected(publication.path, Path(out), exc, config)
+            done = write_all_rejected(publication.path, Path(out), exc, config.input)
     raise done
+
+
+def configured(
+    config: ScanConfig | None,
+    spec: InputSpec | None = None,
+    partition_by: str | None = None,
+    out_of_core: bool | None | str = "config",
+    shard_rows: int | None = None,
+) -> ScanConfig:
+    """``config`` with the keyword spellings of its fields that were given."""
+    config = (config or ScanConfig()).with_options(
+        input=spec, partition_by=partition_by, shard_rows=shard_rows
+    )
+    if out_of_core != "config":
+        config = dataclasses.replace(config, out_of_core=out_of_core)
+    return config
 
 
 def check_mode(config: ScanConfig, engine: Engine | type[Engine]) -> None:
@@ -122,14 +134,16 @@ def stage_scan(
     progress: ScanProgress | None = None,
     keep_reviews: bool = True,
     prior: Prior | None = None,
+    **options,
 ) -> ScanResult:
     """:func:`run_scan` writing every output into the new directory ``directory``, unpublished.
 
     ``run_id`` is recorded in ``summary.json``; the caller publishes (or
     discards) ``directory``. ``prior`` (an incremental scan's history and
-    model) is context for the features and the model to score with.
+    model) is context for the features and the model to score with;
+    ``options`` are :func:`configured`'s (``spec``, ``out_of_core`` ...).
     """
-    config = config or ScanConfig()
+    config = configured(config, **options)
     Path(directory).mkdir(parents=True, exist_ok=True)
     owns_engine = not isinstance(engine, Engine)
     engine = get_engine(engine, progress=progress)
