@@ -28,7 +28,8 @@ and ``templates/``, :mod:`~detector.evidence.cards`,
 highlighting), :mod:`~detector.evidence.fonts`.
 """
 
-from detector.evidence.packet import NoCasesError, Packet, PacketOptions, build_packet
+from detector.evidence.packet import Packet, PacketOptions, build_packet
+from detector.evidence.selection import NoCasesError
 from detector.evidence.writer import write_packet
 
 __all__ = ["NoCasesError", "Packet", "PacketOptions", "build_packet", "write_packet"]

@@ -28,7 +28,7 @@ from detector.publish import Publication
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value) -> str:
+def cell(value) -> str:
     """A CSV cell that spreadsheets will not run as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
@@ -74,7 +74,7 @@ def _appeals_csv(packet: Packet, card_of: dict[str, str]) -> str:
         for r in c["reviews"]:
             w.writerow(
                 [
-                    _cell(x)
+                    cell(x)
                     for x in (
                         r["review_id"],
                         c["case_id"],
