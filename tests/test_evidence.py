@@ -19,8 +19,8 @@ from detector.cli import main
 from detector.contract import InputError
 from detector.evidence import PacketOptions, build_packet, fonts
 from detector.evidence.cards import render_cards
-from detector.evidence.overview import render_overview
 from detector.evidence.impact import compute_impact
+from detector.evidence.overview import render_overview
 from detector.evidence.packet import SCHEMA, SCHEMA_VERSION
 from detector.evidence.platforms import PLATFORMS
 from detector.evidence.render_html import render_html
