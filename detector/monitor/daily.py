@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from detector.evidence.selection import harms_shop as packet_harms_shop
 from detector.schema import DSR_COLUMNS
 
 __all__ = ["DAILY_KEYS", "daily_metrics", "harms_shop", "shop_case_counts"]
@@ -62,7 +63,7 @@ def shop_case_counts(rows: pl.LazyFrame, cases: pl.LazyFrame) -> pl.LazyFrame:
             _POS.sum().alias("n_positive_at_shop"),
         )
         .join(cases.select("case_id", "kind", "n_reviews", "n_users"), on="case_id", how="left")
-        .with_columns(harms_shop().fill_null(False).alias("harms"))
+        .with_columns(packet_harms_shop().fill_null(False).alias("harms"))
     )
 
 
