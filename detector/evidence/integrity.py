@@ -9,6 +9,7 @@ import shlex
 from datetime import UTC, datetime
 
 from detector import __version__
+from detector.contract import InputSpec
 from detector.evidence.scanload import ScanBundle
 
 ROW_HASH_RULE = (
@@ -42,19 +43,36 @@ def row_sha256(row: dict, columns: list[str]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _input_options(spec: InputSpec) -> list[str]:
+    """The options that read the input as the scan did (``--preset`` ... ``--until``)."""
+    parts = []
+    for flag, value in (("--preset", spec.preset), ("--shop", spec.shop)):
+        if value is not None:
+            parts.append(f"{flag} {shlex.quote(value)}")
+    parts.extend(f"--orders {shlex.quote(o)}" for o in spec.orders)
+    if spec.timezone is not None:
+        parts.append(f"--timezone {shlex.quote(spec.timezone)}")
+    if spec.columns:
+        mapping = ",".join(f"{k}={v}" for k, v in spec.columns.items())
+        parts.append(f"--columns {shlex.quote(mapping)}")
+    for flag, value in (("--since", spec.since), ("--until", spec.until)):
+        if value:
+            parts.append(f"{flag} {shlex.quote(str(value))}")
+    return parts
+
+
 def scan_command(bundle: ScanBundle) -> str:
-    """The ``scan`` command line that reproduces the scan behind a packet."""
+    """The ``scan`` command line that reproduces the scan behind a packet.
+
+    The input options are the scan's own (``summary.json``'s ``input``, see
+    :meth:`detector.contract.InputSpec.from_summary`): without its preset,
+    shop, order export, zone or column map the same files read differently.
+    """
     s = bundle.summary
-    load = s.get("load") or {}
     par = s.get("parameters") or {}
     parts = ["review-detector scan", *(shlex.quote(i["path"]) for i in bundle.inputs)]
     parts.append("--out SCAN_DIR")
-    if load.get("columns"):
-        spec = ",".join(f"{k}={v}" for k, v in load["columns"].items())
-        parts.append(f"--columns {shlex.quote(spec)}")
-    for k in ("since", "until"):
-        if load.get(k):
-            parts.append(f"--{k} {shlex.quote(str(load[k]))}")
+    parts.extend(_input_options(InputSpec.from_summary(s)))
     if par.get("families"):
         parts.append(f"--families {','.join(par['families'])}")
     if (s.get("threshold") or {}).get("method") == "fixed":
