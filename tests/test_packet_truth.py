@@ -336,8 +336,8 @@ def test_cards_fit_19_digit_ids_and_long_nicknames(market, tmp_path, monkeypatch
     real_at = cards._Page.at
 
     def at(self, x, y, s, size=16, color=cards.charts.INK, bold=False, mono=False):
-        font = cards.pil_font(size, bold, mono)
-        drawn.append((x, y, s, font.getlength(self._clean(s)), size))
+        font = self.font(s, size, bold, mono)
+        drawn.append((x, y, s, font.getlength(self._clean(s, font)), size))
         return real_at(self, x, y, s, size, color, bold, mono)
 
     monkeypatch.setattr(cards._Page, "at", at)

@@ -29,6 +29,7 @@ from detector.evidence.fonts import needs_cjk, pil_font
 from detector.evidence.overview import weekly
 from detector.evidence.packet import Packet
 from detector.evidence.platforms import DEFAULT_MAX_CASE_CARDS
+from detector.evidence.safety import printable
 
 WIDTH, HEIGHT = 1080, 1440
 #: Punctuation that may not start a line (kept on the previous line instead).
@@ -63,7 +64,13 @@ class _Page:
         self.font_ok = font_ok
         self._widths: dict[tuple[int, bool, bool, str], float] = {}
 
-    def _clean(self, s: str) -> str:
+    def font(self, s: str, size: int, bold: bool = False, mono: bool = False):
+        """The face ``s`` is drawn in (:func:`fonts.font_for`)."""
+        return fonts.font_for(printable(s or ""), size, bold, mono)
+
+    def _clean(self, s: str, font=None) -> str:
+        """``s`` as it can be drawn in ``font``: no control character, no glyph missing."""
+        s = fonts.drawable(printable(s), font if font is not None else pil_font(16))
         if self.font_ok:
             return s
         return "".join("?" if needs_cjk(ch) else ch for ch in s)
@@ -78,10 +85,10 @@ class _Page:
     def wrap(
         self, s: str, size: int, bold: bool, width: float, max_lines: int | None, mono: bool = False
     ) -> list[str]:
-        font = pil_font(size, bold, mono)
-        key = (size, bold, mono)
+        font = self.font(s, size, bold, mono)
+        key = (size, bold, mono, font.path)
         lines: list[str] = []
-        for para in self._clean(s or "").splitlines() or [""]:
+        for para in self._clean(s or "", font).splitlines() or [""]:
             cur, w = "", 0.0
             for ch in para:
                 cw = self._width(font, key, ch)
@@ -108,7 +115,7 @@ class _Page:
         mono: bool = False,
     ) -> None:
         width = width if width is not None else WIDTH - MARGIN - x
-        font = pil_font(size, bold, mono)
+        font = self.font(s, size, bold, mono)
         for line in self.wrap(s, size, bold, width, max_lines, mono):
             self.draw.text((x, self.y), line, font=font, fill=color)
             self.y += int(size * 1.45)
@@ -124,7 +131,8 @@ class _Page:
         bold: bool = False,
         mono: bool = False,
     ) -> None:
-        self.draw.text((x, y), self._clean(s), font=pil_font(size, bold, mono), fill=color)
+        font = self.font(s, size, bold, mono)
+        self.draw.text((x, y), self._clean(s, font), font=font, fill=color)
 
     def rule(self, y: int | None = None, width: int = 2) -> None:
         y = self.y if y is None else y
@@ -430,9 +438,10 @@ def _cited_list(p: _Page, case: dict, lang: str, zone) -> None:
     rows = max((p.room() - 10) // line, 1)
     reviews = case["reviews"]
     texts = [_cited_line(r, zone, lang) for r in reviews]
-    font = pil_font(CITED_SIZE, False, True)
     usable = WIDTH - 2 * MARGIN
-    col_w = max((font.getlength(p._clean(x)) for x in texts), default=0) + CITED_GAP
+    fonts_of = [p.font(x, CITED_SIZE, mono=True) for x in texts]
+    widths = (f.getlength(p._clean(x, f)) for x, f in zip(texts, fonts_of, strict=True))
+    col_w = max(widths, default=0) + CITED_GAP
     n_cols = max(int(usable // col_w), 1)
     if col_w > usable:  # one line wider than the card: wrap it instead (never cut an id)
         for x in texts[:rows]:

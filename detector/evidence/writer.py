@@ -22,15 +22,15 @@ from detector.evidence.cards import render_cards
 from detector.evidence.overview import render_overview
 from detector.evidence.packet import SCHEMA, Packet
 from detector.evidence.render_html import render_html
-from detector.evidence.safety import safe_join, safe_name
+from detector.evidence.safety import printable, safe_join, safe_name
 from detector.publish import Publication
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cell(value) -> str:
-    """A CSV cell that spreadsheets will not run as a formula."""
-    text = "" if value is None else str(value)
+    """A CSV cell that spreadsheets will not run as a formula, without control characters."""
+    text = "" if value is None else printable(str(value))
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -145,7 +145,9 @@ def write_packet(packet: Packet, out: str | Path) -> dict:
         timings["html"] = time.perf_counter() - t0
         safe_join(tmp, "packet.html").write_text(html, encoding="utf-8")
         safe_join(tmp, "appeals.csv").write_text(_appeals_csv(packet, card_of), encoding="utf-8")
-        safe_join(tmp, "description.txt").write_text(data["summary"] + "\n", encoding="utf-8")
+        safe_join(tmp, "description.txt").write_text(
+            printable(data["summary"]) + "\n", encoding="utf-8"
+        )
         safe_join(tmp, "packet.json").write_text(
             json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
         )
