@@ -8,6 +8,7 @@ where every account has exactly one review.
 import json
 import re
 from datetime import timedelta
+from difflib import SequenceMatcher
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,14 +17,21 @@ import polars as pl
 import pytest
 
 from benchmarks import yelpchi
+from benchmarks.exports import build_export, write_export
 from benchmarks.generator import generate
+from benchmarks.packets import SHOP
 from detector import wording
 from detector.cli import main
 from detector.evidence import PacketOptions, build_packet, cards
 from detector.evidence.scanload import load_scan
 from detector.scan import ScanConfig, run_scan
 from detector.schema import DSR_COLUMNS
-from features.params import BURST_WINDOW_S, FRESH_MAX_REVIEWS, IDENTITY_WINDOW_S
+from features.params import (
+    BASELINE_FLOOR_S,
+    BURST_WINDOW_S,
+    FRESH_MAX_REVIEWS,
+    IDENTITY_WINDOW_S,
+)
 from features.prepare import ip_keys
 from features.registry import REGISTRY
 
@@ -154,7 +162,9 @@ def _check_claim(name: str, facts: dict, r: dict, data: pl.DataFrame, feats: dic
     elif name in ("ip_shop_burst", "net_shop_burst", "net_product_burst"):
         col = "_ip" if name == "ip_shop_burst" else "_net"
         where = "product_id" if name == "net_product_burst" else "shop_id"
-        keyed = data.join(ip_keys(data.lazy().select("ip")).collect(), on="ip", how="left")
+        keyed = data
+        if "ip" in data.columns:
+            keyed = data.join(ip_keys(data.lazy().select("ip")).collect(), on="ip", how="left")
         mine = keyed.filter(pl.col("review_id") == r["review_id"]).row(0, named=True)
         near = keyed.filter(
             (pl.col(col) == mine[col])
@@ -230,13 +240,98 @@ def test_every_shown_reason_holds_in_the_input(scans, name):
     if name == "one_review_each":
         shown = {x["feature"] for rs in said.values() for x in rs}
         assert not shown & USER_FEATURES, shown
-    # the packet shows exactly these claims for its cited reviews
+    # the packet shows these claims for its cited reviews, and its links' for the others
     p = json.loads((scans[name].packet / "packet.json").read_text(encoding="utf-8"))
+    check_packet_reasons(p, data, said)
+
+
+def check_packet_reasons(p: dict, data: pl.DataFrame, said: dict) -> int:
+    """Every cited review has a reason in words: its own claims, else its links', all true."""
+    linked = 0
     for c in p["cases"]:
         for r in c["reviews"]:
-            assert [x["text"] for x in r["reasons"]] == [
-                x["text"] for x in said.get(r["review_id"], [])
-            ]
+            assert r["reasons"] and all(x["text"] for x in r["reasons"]), r["review_id"]
+            own = [x["text"] for x in said.get(r["review_id"], [])]
+            if own:
+                assert [x["text"] for x in r["reasons"]] == own
+                continue
+            for reason in r["reasons"]:
+                assert reason["feature"] is None and reason["facts"]["case"] == c["case_id"]
+                _check_link(reason["link"], reason["facts"], r["review_id"], c, data)
+                linked += 1
+    return linked
+
+
+def _polarity(rating) -> pl.Expr | int:
+    if isinstance(rating, int):
+        return 1 if rating >= 4 else -1 if rating <= 2 else 0
+    return (rating >= 4).cast(pl.Int8) - (rating <= 2).cast(pl.Int8)
+
+
+def _check_link(link: str, facts: dict, rid: str, case: dict, data: pl.DataFrame) -> None:
+    """Recount one link reason's numbers from the input and the case's review ids."""
+    ids = set(case["review_ids"]) | set(case["related_review_ids"])
+    me = data.filter(pl.col("review_id") == rid).row(0, named=True)
+    others = data.filter(pl.col("review_id").is_in(sorted(ids - {rid})))
+    secs = pl.col("created_at").dt.epoch("s")
+    if link == "text":
+        assert facts["ref"] in ids and facts["ref"] != rid and 2 <= facts["n"] <= len(ids)
+        ref = data.filter(pl.col("review_id") == facts["ref"])["text"][0]
+        ratios = {
+            round(SequenceMatcher(None, a, b, autojunk=False).ratio(), 4)
+            for a, b in ((ref, me["text"]), (me["text"], ref))
+        }
+        assert facts["similarity"] in ratios and facts["similarity"] >= 0.5
+    elif link == "burst":
+        t0, t1 = (int(wording.parse_iso(facts[k]).timestamp()) for k in ("start", "end"))
+        same = data.filter(
+            (pl.col("shop_id") == me["shop_id"])
+            & (pl.col("product_id") == me["product_id"])
+            & (_polarity(pl.col("rating")) == _polarity(me["rating"]))
+        ).with_columns(secs.alias("_s"))
+        assert t0 <= int(me["created_at"].timestamp()) <= t1
+        assert facts["n"] == same.filter(pl.col("_s").is_between(t0, t1)).height >= 2
+        outside = same.filter(
+            (pl.col("_s") < t0 - BURST_WINDOW_S) | (pl.col("_s") > t1 + BURST_WINDOW_S)
+        ).height
+        lo, hi = data.select(secs.min(), secs.max().alias("hi")).row(0)
+        period = max(hi - lo - (t1 - t0) - 2 * BURST_WINDOW_S, BASELINE_FLOOR_S)
+        assert facts["per_day"] == pytest.approx(outside / period * 86_400)
+    elif link == "near":
+        near = others.filter(
+            (pl.col("shop_id") == me["shop_id"])
+            & (_polarity(pl.col("rating")) == _polarity(me["rating"]))
+            & (
+                (pl.col("created_at") - me["created_at"]).dt.total_seconds().abs()
+                <= facts["window"]
+            )
+        )
+        if facts["scope"] == "product":
+            near = near.filter(pl.col("product_id") == me["product_id"])
+        assert facts["n"] == near.height >= 1
+    else:  # a shared IP, network, device or account
+        col = {"ip": "_ip", "net": "_net", "device": "device_id", "user": "user_id"}[link]
+        keyed = data
+        if "ip" in data.columns:
+            keyed = data.join(ip_keys(data.lazy().select("ip")).collect(), on="ip", how="left")
+        mine = keyed.filter(pl.col("review_id") == rid)[col][0]
+        shared = keyed.filter(
+            pl.col("review_id").is_in(sorted(ids - {rid})) & (pl.col(col) == mine)
+        )
+        assert mine is not None and facts["n"] == shared.height >= 1
+
+
+def test_every_review_a_merchants_packet_cites_has_a_true_reason(tmp_path):
+    """On a seller-centre export most cited reviews are attached (unflagged): their links say why."""
+    export = build_export("douyin", seed=2, n=1500)
+    paths = write_export(export, tmp_path / "export", fmt="csv")
+    scan, packet = tmp_path / "scan", tmp_path / "packet"
+    argv = ["scan", str(paths["reviews"]), "--out", str(scan), "--preset", "douyin"]
+    assert main([*argv, "--shop", SHOP, "--orders", str(paths["orders"]), "--quiet"]) == 0
+    assert evidence(scan, "--shop", SHOP, "--out", packet, "--lang", "en") == 0
+    data, said, _ = _shown_reasons(scan)
+    p = json.loads((packet / "packet.json").read_text(encoding="utf-8"))
+    assert check_packet_reasons(p, data, said) >= 5  # the attached reviews' link reasons
 
 
 def _typed(reason: dict) -> dict:

@@ -79,6 +79,7 @@ from detector.evidence import i18n, narrative, views
 from detector.evidence.i18n import KIND, LANGS
 from detector.evidence.impact import compute_impact
 from detector.evidence.integrity import integrity, row_sha256
+from detector.evidence.link_reasons import link_reasons
 from detector.evidence.platforms import PLATFORMS, Platform
 from detector.evidence.safety import Redactor
 from detector.evidence.scanload import ScanBundle
@@ -220,13 +221,24 @@ def _evidence(c: dict, members: pl.DataFrame, at_shop: pl.DataFrame, sc: _Scope)
     }
 
 
-def _cited_rows(at_shop: pl.DataFrame, sc: _Scope, built: _Built) -> list[dict]:
+def _reasons(
+    case_id: str, evidence: dict, at_shop: pl.DataFrame, members: pl.DataFrame, sc: _Scope
+) -> dict:
+    """Per review at the shop: its own reasons, else those its links in the case give."""
+    ids = at_shop["review_id"].to_list()
+    needy = [rid for rid in ids if not sc.claims.get(rid)]
+    case = {"case_id": case_id, "evidence": evidence}
+    linked = link_reasons(case, at_shop, members, needy, sc.options.lang, sc.zone)
+    return {rid: sc.claims.get(rid) or linked.get(rid, []) for rid in ids}
+
+
+def _cited_rows(cited: pl.DataFrame, reasons: dict, sc: _Scope, built: _Built) -> list[dict]:
     rows = []
-    for r in at_shop.iter_rows(named=True):
+    for r in cited.iter_rows(named=True):
         built.row_hashes[r["review_id"]] = row_sha256(r, sc.columns)
         deadline = facts.appeal_deadline(r["created_at"], sc.profile.appeal_window_days)
         row = facts.cited_row(r, sc.red, sc.zone, deadline, sc.now)
-        row["reasons"] = sc.claims.get(r["review_id"], [])
+        row["reasons"] = reasons[r["review_id"]]
         if row["appeal_past"]:
             built.past.append(r["review_id"])
         rows.append(row)
@@ -241,14 +253,32 @@ def _related_rows(elsewhere: pl.DataFrame, sc: _Scope, built: _Built) -> list[di
     return rows
 
 
-def _build_case(c: dict, sc: _Scope) -> _Built:
-    """One selected case: its ``packet.json`` entry and chart geometry."""
+def _counts_at_shop(cited: pl.DataFrame) -> dict:
+    return {
+        "n_cited": cited.height,
+        "n_negative_at_shop": int((cited["rating"] <= 2).sum()),
+        "n_positive_at_shop": int((cited["rating"] >= 4).sum()),
+    }
+
+
+def _build_case(c: dict, sc: _Scope) -> _Built | None:
+    """One selected case: its ``packet.json`` entry and chart geometry.
+
+    Its reviews at the shop are cited when they have a reason in words
+    (their own, or their links', see :mod:`~detector.evidence.link_reasons`);
+    ``None`` when none has.
+    """
     lang, shop = sc.options.lang, sc.options.shop
     members = sc.members.filter(pl.col("review_id").is_in(pl.Series(c["review_ids"]).implode()))
     members = members.sort("_t", "review_id")
     at_shop = members.filter(pl.col("shop_id") == shop)
     elsewhere = members.filter(pl.col("shop_id") != shop)
     built = _Built({}, {}, {}, [])
+    evidence = _evidence(c, members, at_shop, sc)
+    reasons = _reasons(c["case_id"], evidence, at_shop, members, sc)
+    cited = at_shop.filter(pl.col("review_id").is_in([r for r, x in reasons.items() if x]))
+    if cited.height == 0:
+        return None
     case = {
         "case_id": c["case_id"],
         "kind": c["kind"],
@@ -257,29 +287,35 @@ def _build_case(c: dict, sc: _Scope) -> _Built:
         "product_ids": c["product_ids"],
         "start": iso(c["start"], sc.zone),
         "end": iso(c["end"], sc.zone),
-        **{k: int(c[k]) for k in ("n_reviews", "n_users", "n_cited")},
-        **{k: int(c[k]) for k in ("n_negative_at_shop", "n_positive_at_shop")},
-        "review_ids": sorted(at_shop["review_id"].to_list()),
+        "n_reviews": int(c["n_reviews"]),
+        "n_users": int(c["n_users"]),
+        **_counts_at_shop(cited),
+        "review_ids": sorted(cited["review_id"].to_list()),
         "related_review_ids": sorted(elsewhere["review_id"].to_list()),
-        "evidence": _evidence(c, members, at_shop, sc),
-        "reviews": _cited_rows(at_shop, sc, built),
+        "evidence": evidence,
+        "reviews": _cited_rows(cited, reasons, sc, built),
         "related_reviews": _related_rows(elsewhere, sc, built),
     }
     case["explanation"] = narrative.explanation(case, lang)
     case["appeal_text"] = narrative.appeal_text(case, lang, sc.profile.summary_max_chars)
-    ring = case["evidence"]["ring"]
-    users = facts.accounts_by_activity(members)
     built.case = case
-    built.view = {
+    built.view = _views(c, case, cited, members, sc)
+    return built
+
+
+def _views(c: dict, case: dict, cited: pl.DataFrame, members: pl.DataFrame, sc: _Scope) -> dict:
+    ring = case["evidence"]["ring"]
+    lang, shop = sc.options.lang, sc.options.shop
+    users = facts.accounts_by_activity(members)
+    return {
         "timeline": views.timeline_view(
-            at_shop, sc.shop_k, case["evidence"]["bursts"], sc.scan_span, lang, sc.zone
+            cited, sc.shop_k, case["evidence"]["bursts"], sc.scan_span, lang, sc.zone
         ),
         "ring": views.ring_view(ring) if ring and ring["accounts"] else None,
         "strip": views.strip_view(users, sc.bundle.reviews, shop, sc.red, sc.zone)
         if c["kind"] == "pro_negative"
         else None,
     }
-    return built
 
 
 def _flagged_at_shop(
@@ -349,7 +385,10 @@ def build_packet(bundle: ScanBundle, options: PacketOptions) -> Packet:
         n_flagged = shop_all.join(scores.filter(pl.col("flagged")), on="review_id", how="semi")
         raise no_cases(options.shop, n_flagged.height, shop_all.height, chosen.height)
     sc = _scope(bundle, options, selected, shop_all, scores)
-    built = [_build_case(c, sc) for c in selected.iter_rows(named=True)]
+    built = [b for c in selected.iter_rows(named=True) if (b := _build_case(c, sc)) is not None]
+    if not built:  # every review at the shop lacks a reason that holds of it
+        n_flagged = shop_all.join(scores.filter(pl.col("flagged")), on="review_id", how="semi")
+        raise no_cases(options.shop, n_flagged.height, shop_all.height, chosen.height)
     data = _packet_data(sc, built, shop_all, scores)
     cited = pl.Series(sorted({r for b in built for r in b.case["review_ids"]}), dtype=pl.String)
     timeline = shop_all.select(
