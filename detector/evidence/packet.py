@@ -65,6 +65,7 @@ the original rows.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -109,13 +110,9 @@ class PacketOptions:
 
     def parameters(self) -> dict:
         """The options as ``integrity.packet_parameters`` records them."""
-        return {
-            "shop": self.shop,
-            "lang": self.lang,
-            "platform": self.platform,
-            "redact": self.redact,
-            "all": self.include_all,
-        }
+        record = dataclasses.asdict(self)
+        record["all"] = record.pop("include_all")
+        return record
 
 
 @dataclass
