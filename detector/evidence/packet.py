@@ -46,8 +46,9 @@ with (:mod:`~detector.evidence.link_reasons`), the case's sentences
             reviewers [{user_id, n_reviews, n_negative, negative_shops, first,
                 last, median_minutes_after_delivery}]},
         reviews [{review_id, order_id, created_at, rating, product_id, user_id, ip,
-            device_id, text, score, reasons [{feature, text, facts}], appeal_by,
-            appeal_past}],
+            device_id, text, score, reasons [{feature, text, facts}] (its own: the
+            scan's claims; else its links' {feature: null, link, text, facts}, see
+            detector.evidence.link_reasons; never empty), appeal_by, appeal_past}],
         related_reviews [{review_id, shop_id, created_at, rating, product_id,
             user_id, text}]}],
     files {html, json, cards [{file, case_id, bytes, scale}], overview,

@@ -94,6 +94,23 @@ def _appeals_csv(packet: Packet, card_of: dict[str, str]) -> str:
     return "\ufeff" + buf.getvalue()  # BOM: spreadsheets then read the Chinese correctly
 
 
+def _write_cards(tmp: Path, cards: list) -> tuple[list[str], dict[str, str]]:
+    """Write the cards into ``tmp/cards``; their relative paths, and the card of each case."""
+    card_files: list[str] = []
+    card_of: dict[str, str] = {}
+    cards_dir = safe_join(tmp, "cards")
+    cards_dir.mkdir()
+    for i, card in enumerate(cards, 1):
+        name = safe_name(f"{i:02d}-{card.case_id or 'summary'}")
+        path = safe_join(cards_dir, f"{name}.png")
+        path.write_bytes(card.png)
+        rel = f"cards/{path.name}"
+        card_files.append(rel)
+        if card.case_id is not None:
+            card_of[card.case_id] = rel
+    return card_files, card_of
+
+
 def write_packet(packet: Packet, out: str | Path) -> dict:
     """Render and write ``packet`` into directory ``out``; returns ``packet.data['files']`` and timings."""
     out = Path(out)
@@ -112,18 +129,7 @@ def write_packet(packet: Packet, out: str | Path) -> dict:
 
     with publication:
         tmp = publication.path
-        card_files: list[str] = []
-        card_of: dict[str, str] = {}
-        cards_dir = safe_join(tmp, "cards")
-        cards_dir.mkdir()
-        for i, card in enumerate(cards, 1):
-            name = safe_name(f"{i:02d}-{card.case_id or 'summary'}")
-            path = safe_join(cards_dir, f"{name}.png")
-            path.write_bytes(card.png)
-            rel = f"cards/{path.name}"
-            card_files.append(rel)
-            if card.case_id is not None:
-                card_of[card.case_id] = rel
+        card_files, card_of = _write_cards(tmp, cards)
         files = {
             "html": "packet.html",
             "json": "packet.json",
