@@ -495,3 +495,54 @@ def test_user_strings_are_printed_as_text_not_markup(scans, tmp_path, capsys):
     assert evidence(scans["full"].scan, "--shop", "[bold red]x[/]", "--out", tmp_path / "p") == 2
     err = capsys.readouterr().err
     assert "[bold red]x[/]" in err
+
+
+def test_link_reasons_state_what_holds_of_each_review():
+    """Each link type's statement, on a small case whose numbers are known by construction."""
+    from datetime import UTC, datetime
+
+    from detector.evidence.case_facts import with_keys
+    from detector.evidence.link_reasons import link_reasons
+    from detector.evidence.spans import shared_spans
+
+    t0 = datetime(2026, 3, 1, 21, 0, tzinfo=UTC)
+    rows = pl.DataFrame(
+        {
+            "review_id": ["a", "b", "c", "d", "e"],
+            "shop_id": ["s", "s", "s", "s", "t"],
+            "product_id": ["p", "p", "q", "p", "p"],
+            "user_id": ["u1", "u2", "u3", "u4", "u5"],
+            "rating": [1, 1, 2, 1, 1],
+            "created_at": [t0 + timedelta(hours=h) for h in (0, 1, 2, 30, 1)],
+            "ip": ["1.2.3.4", "1.2.3.4", "1.2.3.9", None, "1.2.3.4"],
+            "device_id": ["d1", "d1", None, None, None],
+            "text": ["千万别买，质量太差了", "千万别买，质量太差了！", "x", "y", "z"],
+        }
+    )
+    members = with_keys(rows)
+    at_shop = members.filter(pl.col("shop_id") == "s")
+    edges = [
+        {"a": "a", "b": "b", "type": t, "key": k}
+        for t, k in (("text", "7"), ("ip", "1.2.3.4"), ("device", "d1"))
+    ] + [{"a": "b", "b": "c", "type": "window", "key": "s|-1"}]
+    edges.append({"a": "b", "b": "d", "type": "burst", "key": "p|-1"})
+    sim = shared_spans(rows["text"][0], rows["text"][1])[2]
+    cluster = {
+        "reference": {"review_id": "a", "text": rows["text"][0]},
+        "matches": [{"review_id": "b", "similarity": round(sim, 4)}],
+        "n_reviews": 2,
+    }
+    case = {
+        "case_id": "C-1",
+        "evidence": {"edges": edges, "text_clusters": [cluster], "bursts": []},
+    }
+    zone = wording.ZoneInfo("UTC")
+    got = link_reasons(case, at_shop, members, ["a", "b", "c", "d"], "en", zone)
+    facts = {rid: {x["link"]: x["facts"] for x in xs} for rid, xs in got.items()}
+    assert facts["a"]["text"]["ref"] == "b" and facts["b"]["text"]["ref"] == "a"
+    assert facts["a"]["ip"]["n"] == 2  # b at this shop and e at another
+    assert facts["a"]["device"]["n"] == 1
+    assert facts["c"]["near"] == {"case": "C-1", "n": 2, "window": BURST_WINDOW_S, "scope": "shop"}
+    assert "net" not in facts["c"]  # c has no net edge: its /24 is not a reason given
+    assert "d" not in facts or not got["d"]  # 29 h from b: no burst shown, nothing near
+    assert got["a"][0]["text"].startswith("Its text is ") and "case C-1" in got["a"][0]["text"]
