@@ -109,6 +109,27 @@ STRINGS: dict[str, dict[str, str]] = {
     "kind": {"zh": "类型", "en": "Kind"},
     "reviews_in_case": {"zh": "案件中的本店评价", "en": "This shop's reviews in the case"},
     "times_in": {"zh": "时间为 {tz}", "en": "Times in {tz}"},
+    "delete": {"zh": "删除", "en": "Delete"},
+    "delete_note": {
+        "zh": "删除此扫描的上传文件、结果和申诉材料（导入的扫描目录本身保留）",
+        "en": "Delete this scan's upload, results and packets (an imported scan's own folder stays)",
+    },
+    "alert_rules": {"zh": "预警规则", "en": "Alert rules"},
+    "rules_in_use": {"zh": "当前预警规则", "en": "Alert rules in use"},
+    "default_rules": {"zh": "默认规则", "en": "The default rules"},
+    "rules_note": {
+        "zh": "规则文件为 TOML，格式与 review-detector monitor --rules 相同：只需写出要修改或新增的规则。"
+        "所有看板和 /api/scans/{id}/alerts 都使用这里选择的规则。",
+        "en": "A TOML rules file, as for review-detector monitor --rules: only the rules it changes "
+        "or adds. Every dashboard and /api/scans/{id}/alerts use the rules chosen here.",
+    },
+    "choose_rules": {"zh": "选择规则文件", "en": "Choose a rules file"},
+    "rules_file": {"zh": "规则文件（.toml）", "en": "Rules file (.toml)"},
+    "use_rules": {"zh": "使用此文件", "en": "Use this file"},
+    "reset_rules": {"zh": "恢复默认规则", "en": "Back to the default rules"},
+    "metric": {"zh": "指标", "en": "Metric"},
+    "window": {"zh": "窗口", "en": "Window"},
+    "rule_source": {"zh": "依据", "en": "Source"},
 }
 
 

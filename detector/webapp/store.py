@@ -7,6 +7,7 @@ file name is only recorded, never used in a path)::
     DATA/scans/ID/input/export.X  the uploaded file (X from a fixed list of suffixes)
     DATA/scans/ID/scan/           the output of ``review-detector scan``
     DATA/scans/ID/packets/NAME/   appeal packets built from it (NAME made here)
+    DATA/scans/.deleted-ID-*/     a scan being deleted (renamed away first, then removed)
 
 An id is ``YYYYmmdd-HHMMSS-`` plus 8 hex digits; anything else is refused
 before it comes near the file system (:func:`check_id`), and a valid id is
@@ -16,6 +17,7 @@ looked up among the scan directories that exist, never joined raw.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shutil
@@ -31,10 +33,16 @@ ID_PATTERN = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$")
 #: Upload suffixes the scan reads; the stored file gets one of these, nothing else.
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet")
 STATES = ("queued", "running", "done", "failed")
+#: Where a scan goes, in one rename, while its files are removed (never listed).
+DELETED_PREFIX = ".deleted-"
 
 
 class UnknownScan(LookupError):
     """No scan has this id (or the id is not one the server could have made)."""
+
+
+class ScanBusy(RuntimeError):
+    """The scan is queued or running: it cannot be deleted now."""
 
 
 def check_id(scan_id: str) -> str:
@@ -71,6 +79,8 @@ class ScanStore:
         self.scans.mkdir(parents=True, exist_ok=True)
         self.exports = self.root / "exports"
         self._lock = threading.Lock()
+        for left in self.scans.glob(f"{DELETED_PREFIX}*"):  # deletions a stop cut short
+            self._rmtree_inside(left)
 
     # -- lookup ----------------------------------------------------------------
     def ids(self) -> list[str]:
@@ -151,6 +161,38 @@ class ScanStore:
     def remove(self, path: Path) -> None:
         """Remove a scan directory that never got past its upload (a refused file)."""
         shutil.rmtree(path, ignore_errors=True)
+
+    def delete(self, scan_id: str) -> dict:
+        """Delete a finished or failed scan: its upload, outputs, packets and status.
+
+        The directory is renamed out of the listing in one step (a reader sees
+        the scan or nothing), then removed. Only a real directory directly under
+        ``DATA/scans`` is ever removed, and links in it are unlinked, never
+        followed: nothing outside the data folder is touched, whatever the id or
+        the folder holds. An imported scan's own directory (``--scan``, the demo)
+        is not the app's and stays; the app forgets it (until it is given again).
+        Raises :class:`UnknownScan`, or :class:`ScanBusy` while it is queued or running.
+        """
+        with self._lock:
+            path = self.dir(scan_id)
+            status = self.status(scan_id)
+            if status.get("state") in ("queued", "running"):
+                raise ScanBusy(scan_id)
+            if path.is_symlink() or path.resolve().parent != self.scans:
+                raise UnknownScan(scan_id)  # not a directory this store made
+            gone = self.scans / f"{DELETED_PREFIX}{path.name}-{secrets.token_hex(4)}"
+            os.rename(path, gone)
+        self._rmtree_inside(gone)
+        return status
+
+    def _rmtree_inside(self, path: Path) -> None:
+        """Remove ``path`` (a real directory directly under ``DATA/scans``) and what is in it."""
+        if path.is_symlink():
+            path.unlink(missing_ok=True)  # the link only, never where it leads
+            return
+        if path.resolve().parent != self.scans:
+            return
+        shutil.rmtree(path, ignore_errors=True)  # unlinks links inside, never follows them
 
     def fail(self, scan_id: str, error: str) -> dict:
         """Mark a scan failed and keep nothing of it but its status (the error)."""
