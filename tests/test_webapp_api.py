@@ -585,7 +585,7 @@ def test_deleting_never_escapes_the_data_folder(tmp_path):
     assert sorted(p.name for p in (data / "scans").iterdir()) == [alias]
 
 
-RULES_OFF = b'[rules.attack_burst]\nenabled = false\n[rules.good_rate_target]\nthreshold = 0.9\n'
+RULES_OFF = b"[rules.attack_burst]\nenabled = false\n[rules.good_rate_target]\nthreshold = 0.9\n"
 
 
 def test_choose_the_alert_rules_in_the_app(served):
