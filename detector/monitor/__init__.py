@@ -3,7 +3,7 @@
 Public API (used by ``review-detector monitor`` and the web app):
 
 - :func:`run_monitor` ``(inputs, out, state=None, rules=None, **scan_options) -> MonitorResult``:
-  scan, then write ``daily.parquet`` and ``alerts.json``;
+  scan, then publish ``scan/``, ``daily.parquet`` and ``alerts.json`` as one version of ``out``;
 - :func:`monitor_scan` ``(scan_dir, rules=None) -> MonitorResult``: the same figures and
   alerts of a finished scan directory, nothing written;
 - :func:`daily_metrics` ``(reviews, scores, cases, timezone="UTC") -> pl.DataFrame``;
