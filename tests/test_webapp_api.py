@@ -517,6 +517,10 @@ def test_serve_is_a_subcommand():
         ["serve", "--port", "0", "--data", "d", "--max-upload-mb", "5"]
     )
     assert args.command == "serve" and args.host == "127.0.0.1" and args.max_upload_mb == 5
+    for bad in ("0", "-3", "lots"):
+        with pytest.raises(SystemExit) as exit_:
+            build_parser().parse_args(["serve", "--max-upload-mb", bad])
+        assert exit_.value.code == 2
 
 
 def _finished(store, state: str = "done") -> str:
