@@ -176,8 +176,11 @@ def test_openapi_documents_the_api(served):
         "/api/scans/{scan_id}/cases",
         "/api/scans/{scan_id}/packets",
         "/api/scans/{scan_id}/alerts",
+        "/api/rules",
     ):
         assert path in spec["paths"]
+    assert "delete" in spec["paths"]["/api/scans/{scan_id}"]
+    assert {"get", "post", "delete"} <= set(spec["paths"]["/api/rules"])
     page = c.get("/api/docs")
     assert page.status_code == 200 and "/api/scans/{scan_id}/packets" in page.text
     assert "cdn" not in page.text.lower()
