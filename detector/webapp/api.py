@@ -29,6 +29,13 @@ def _check_api_post(request: Request) -> None:
 
 def register(app: FastAPI, scans: Scans) -> None:
     """Add the API to ``app``."""
+    _scans_api(app, scans)
+    _results_api(app, scans)
+    _rules_api(app, scans)
+
+
+def _scans_api(app: FastAPI, scans: Scans) -> None:
+    """Scans: upload one, list them, read one's state, delete one."""
 
     @app.post("/api/scans", tags=["scans"], summary="Upload an export and start its scan")
     async def api_create(
@@ -70,6 +77,10 @@ def register(app: FastAPI, scans: Scans) -> None:
         directory stays where it is). 409 while it is queued or running."""
         _check_api_post(request)
         return scans.delete(scan_id)
+
+
+def _results_api(app: FastAPI, scans: Scans) -> None:
+    """A finished scan's cases, packets and alerts."""
 
     @app.get("/api/scans/{scan_id}/cases", tags=["cases"], summary="The cases harming a shop")
     def api_cases(
@@ -118,8 +129,6 @@ def register(app: FastAPI, scans: Scans) -> None:
         view = scans.view(scan_id)
         return {"id": scan_id, "alerts": alerts_of(scans, view, shop)}
 
-    register_rules(app, scans)
-
 
 def rules_record(scans: Scans) -> dict:
     """The rules choice and the rules in effect."""
@@ -127,7 +136,7 @@ def rules_record(scans: Scans) -> dict:
     return {**scans.rules.info(), "rules": describe(rules)}
 
 
-def register_rules(app: FastAPI, scans: Scans) -> None:
+def _rules_api(app: FastAPI, scans: Scans) -> None:
     """The alert rules the dashboards and ``/alerts`` use: read, choose, reset."""
 
     @app.get("/api/rules", tags=["alerts"], summary="The alert rules in effect")

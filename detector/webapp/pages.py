@@ -101,6 +101,7 @@ class Pages:
 def register(app: FastAPI, scans: Scans, pages: Pages) -> None:
     """Add the pages to ``app``."""
     _start_pages(app, scans, pages)
+    _delete_page(app, scans)
     _scan_pages(app, scans, pages)
     _packet_pages(app, scans, pages)
     _download_pages(app, scans, pages)
@@ -164,15 +165,19 @@ def _start_pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
             return index(request, str(exc), 422)
         return RedirectResponse(f"/scans/{scan_id}", 303)
 
+    @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs(request: Request):
+        return pages.render(request, "apidocs.html.j2", spec=app.openapi())
+
+
+def _delete_page(app: FastAPI, scans: Scans) -> None:
+    """Deleting a finished or failed scan (the start page's and the scan pages' button)."""
+
     @app.post("/scans/{scan_id}/delete", include_in_schema=False)
     def delete(request: Request, scan_id: str, csrf: Annotated[str, Form()] = ""):
         _check_csrf(request, csrf)
         scans.delete(scan_id)
         return RedirectResponse("/", 303)
-
-    @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
-    def api_docs(request: Request):
-        return pages.render(request, "apidocs.html.j2", spec=app.openapi())
 
 
 def _scan_pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
