@@ -589,7 +589,13 @@ def test_deleting_never_escapes_the_data_folder(tmp_path):
         assert c.delete(f"/api/scans/{imported}", headers=API).status_code == 200
     assert sorted(p.name for p in outside.iterdir()) == ["keep.txt", "status.json"]
     assert (imported_dir / "summary.json").is_file()
-    assert sorted(p.name for p in (data / "scans").iterdir()) == [alias]
+    assert sorted(p.name for p in (data / "scans").iterdir()) == [alias, "forgotten.json"]
+    # a deleted import is not imported again at the next start; a new scan there is
+    with client(data, imports=[imported_dir]) as c:
+        assert [s["id"] for s in c.get("/api/scans").json()] == [alias]
+    (imported_dir / "summary.json").write_text('{"rows": {"input": 5}}', encoding="utf-8")
+    with client(data, imports=[imported_dir]) as c:
+        assert sorted(s.get("source", "") for s in c.get("/api/scans").json()) == ["", "import"]
 
 
 RULES_OFF = b"[rules.attack_burst]\nenabled = false\n[rules.good_rate_target]\nthreshold = 0.9\n"
