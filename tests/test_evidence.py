@@ -20,6 +20,7 @@ from detector.contract import InputError
 from detector.evidence import PacketOptions, build_packet, fonts
 from detector.evidence.cards import render_cards
 from detector.evidence.impact import compute_impact
+from detector.evidence.link_reasons import ORDER as LINK_ORDER
 from detector.evidence.overview import render_overview
 from detector.evidence.packet import SCHEMA, SCHEMA_VERSION
 from detector.evidence.platforms import PLATFORMS
@@ -121,12 +122,16 @@ def test_packet_cites_the_smear_campaign(world):
         "ring",
         "user",
     }
-    # per-review reasons are the registry's claims, filled with the review's numbers
-    assert any(r["reasons"] for r in main_case["reviews"])
+    # every cited review has reasons: the registry's claims filled with the review's numbers,
+    # or (a review with none of its own) what its links in the case make true of it
+    assert all(r["reasons"] for r in main_case["reviews"])
     for r in main_case["reviews"]:
         for reason in r["reasons"]:
-            claim = REGISTRY.get(reason["feature"]).claim
-            assert claim is not None and re.search(r"\d", reason["text"])
+            if reason["feature"] is None:
+                assert reason["link"] in (*LINK_ORDER, "near") and reason["facts"]["case"]
+            else:
+                assert REGISTRY.get(reason["feature"]).claim is not None
+            assert re.search(r"\d", reason["text"])
     assert all(c["n_negative_at_shop"] > c["n_positive_at_shop"] for c in p["cases"])
 
 
