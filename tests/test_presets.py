@@ -103,6 +103,29 @@ def test_scan_with_a_spec_runs_out_of_core_and_incrementally(exports, tmp_path, 
     assert summary["input"]["preset"] == "pdd" and summary["input"]["weak_identity"] == ["user_id"]
 
 
+def test_xls_export_reads_as_the_csv_does(exports, tmp_path):
+    """An Excel 97-2003 .xls (written by xlwt, read by calamine) loads as the same CSV does."""
+    pytest.importorskip("xlwt", reason="writing the .xls fixture needs xlwt (the dev extra)")
+    export, files = exports["jd"]
+    xls = write_export(export, tmp_path, "xls", title_row=True)
+    assert xls["reviews"].read_bytes()[:8] == bytes.fromhex("d0cf11e0a1b11ae1")  # OLE2 (BIFF)
+    spec = InputSpec(preset="jd", orders=(str(xls["orders"]),))
+    got = load_reviews(xls["reviews"], spec=spec)
+    want = load_reviews(
+        files["csv"]["reviews"], spec=InputSpec(preset="jd", orders=(str(files["csv"]["orders"]),))
+    )
+    assert got.rejected.height == 0
+    assert got.reviews.equals(want.reviews)  # 19-digit order ids, naive Beijing times alike
+    assert got.headers == want.headers
+
+
+def test_a_corrupt_xls_is_a_clear_error(tmp_path):
+    path = tmp_path / "cut.xls"
+    path.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"not really a workbook")
+    with pytest.raises(InputError, match=r"cannot read Excel file .*cut\.xls"):
+        load_reviews(path, spec=InputSpec(preset="jd"))
+
+
 # ----------------------------------------------------------------------------- time zones
 
 TAOBAO = (
