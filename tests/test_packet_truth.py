@@ -21,8 +21,8 @@ from detector import wording
 from detector.cli import main
 from detector.evidence import PacketOptions, build_packet, cards
 from detector.evidence.scanload import load_scan
+from detector.input.schema import DSR_COLUMNS
 from detector.scan import ScanConfig, run_scan
-from detector.schema import DSR_COLUMNS
 from features.params import BURST_WINDOW_S, FRESH_MAX_REVIEWS, IDENTITY_WINDOW_S
 from features.prepare import ip_keys
 from features.registry import REGISTRY

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from benchmarks.exports import PLATFORMS, build_export, write_export
 from detector.cli import main
-from detector.contract import InputError, InputSpec, load_reviews
+from detector.errors import InputError
+from detector.input.load import load_reviews
+from detector.input.spec import InputSpec
 from features.pipeline import compute_features
 from features.prepare import PER_ACCOUNT, WEAK_USER_REASON, prepare
 

@@ -79,14 +79,14 @@ from scipy import stats
 
 from detector import __version__
 from detector.clock import generation_time
-from detector.contract import InputError
+from detector.errors import InputError
 from detector.evidence import i18n
 from detector.evidence.i18n import KIND, LANGS, t
 from detector.evidence.platforms import PLATFORMS, Platform
 from detector.evidence.safety import Redactor
 from detector.evidence.scanload import ScanBundle
 from detector.evidence.spans import shared_spans
-from detector.schema import CONTRACT, DSR_COLUMNS
+from detector.input.schema import CONTRACT, DSR_COLUMNS
 from detector.wording import iso, parse_iso, reason_texts, scan_zone
 from features.claims import keyed
 from features.params import BASELINE_FLOOR_S, BURST_WINDOW_S, COREVIEW_WINDOW_S, DAY, HOUR

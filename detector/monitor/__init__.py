@@ -10,7 +10,7 @@ Public API (used by ``review-detector monitor`` and the web app):
 - :func:`evaluate_alerts` ``(daily, rules, platform=None) -> (alerts, skipped)``;
 - :func:`load_rules` ``(path=None) -> list[Rule]``, :func:`default_rules`, :data:`METRICS`;
 - :func:`scan_context` ``(summary) -> (timezone, platform)`` of a scan's ``summary.json``;
-- :class:`RulesError`, :class:`StateError` (both :class:`detector.contract.InputError`, exit 2).
+- :class:`RulesError`, :class:`StateError` (both :class:`detector.errors.InputError`, exit 2).
 """
 
 from detector.monitor.alerts import Skipped, alert_platform, evaluate_alerts

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from detector.schema import DSR_COLUMNS
+from detector.input.schema import DSR_COLUMNS
 
 __all__ = ["DAILY_KEYS", "daily_metrics", "harms_shop", "shop_case_counts"]
 

@@ -98,7 +98,7 @@ def monitor_scan(
     The scan's input is re-read and checked against the hashes the scan
     recorded (:func:`detector.evidence.scanload.load_scan`), so the figures are
     those of the scanned rows. ``rules``: a list of :class:`Rule`, a TOML file,
-    or None for the defaults. Raises :class:`detector.contract.InputError`
+    or None for the defaults. Raises :class:`detector.errors.InputError`
     (exit code 2) for a missing or changed scan or a bad rules file.
     """
     from detector.evidence.scanload import load_scan

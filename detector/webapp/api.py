@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 
-from detector.contract import InputError
+from detector.errors import InputError
 from detector.evidence.platforms import PLATFORMS
 from detector.webapp.scans import DEFAULT_TIMEZONE, Scans, alerts_of, build, zip_response
 

@@ -1,14 +1,14 @@
 """Reading values as exports write them: ids, ratings, timestamps, as Polars expressions.
 
-Shared by the review loader (:mod:`detector.contract`) and the order-export
-reader (:mod:`detector.orders`), so an id or a time is read one way everywhere.
+Shared by the review loader (:mod:`detector.input.normalise`) and the order-export
+reader (:mod:`detector.input.orders`), so an id or a time is read one way everywhere.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from detector.presets import RATING_WORDS
+from detector.input.presets import RATING_WORDS
 
 __all__ = [
     "as_text",
@@ -60,7 +60,7 @@ _RATING_TO = [str(v) for v in RATING_WORDS.values()]
 
 
 def rating_text(text: pl.Expr) -> pl.Expr:
-    """Rating words as digits: 五星..一星, 好评/中评/差评 (:data:`detector.presets.RATING_WORDS`),
+    """Rating words as digits: 五星..一星, 好评/中评/差评 (:data:`detector.input.presets.RATING_WORDS`),
     ``5星`` / ``5分`` / ``5.0``, ``★★★★☆``; anything else as it was (to be rejected)."""
     t = text.str.replace_all(r"\s+", "")
     stars = t.str.count_matches("★").cast(pl.String)
