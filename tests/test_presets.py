@@ -266,6 +266,63 @@ def test_ip_region_is_read_as_an_optional_column(tmp_path):
     assert out.reviews["shop_id"].to_list() == ["shop"]  # a preset without --shop: one shop
 
 
+#: IP属地 as exports write it, and as read.
+_REGIONS = [
+    ("广东", "广东"),
+    ("广东省", "广东"),
+    (" 上海市 ", "上海"),
+    ("北京", "北京"),
+    ("广西壮族自治区", "广西"),
+    ("新疆维吾尔自治区", "新疆"),
+    ("内蒙古自治区", "内蒙古"),
+    ("中国香港", "香港"),
+    ("香港特别行政区", "香港"),
+    ("ＩＰ属地：浙江省", "浙江"),
+    ("美国", "美国"),
+    ("未知", None),
+    ("", None),
+    ("-", None),
+]
+_REGION_HEADERS = ("IP属地", "IP归属地", "属地", "评价属地", "ip属地（省份）")
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_ip_region_is_read_from_each_presets_headers_and_normalised(platform, tmp_path):
+    e = build_export(platform, seed=11, n=80)
+    reviews = e.reviews.drop("IP属地", strict=False)
+    raw = [_REGIONS[i % len(_REGIONS)][0] for i in range(reviews.height)]
+    want = [_REGIONS[i % len(_REGIONS)][1] for i in range(reviews.height)]
+    header = _REGION_HEADERS[PLATFORMS.index(platform) % len(_REGION_HEADERS)]
+    reviews = reviews.with_columns(pl.Series(header, raw))
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + reviews.write_csv().encode("utf-8"))
+    out = load_reviews(path, spec=InputSpec(preset=platform))
+    assert out.rejected.height == 0 and out.headers[header] == "ip_region"
+    order = e.headers["order_id"]
+    got = dict(zip(out.reviews["order_id"], out.reviews["ip_region"], strict=True))
+    assert [got[o] for o in reviews[order]] == want
+
+
+_REGION_TEXT = st.builds(
+    lambda pre, name, suffix, pad: f"{pad}{pre}{name}{suffix}{pad}",
+    st.sampled_from(["", "IP属地:", "ＩＰ属地：", "中国"]),
+    st.sampled_from(["广东", "上海", "黑龙江", "内蒙古", "香港", "美国", "未知", "湖北"]),
+    st.sampled_from(["", "省", "市", "自治区", "特别行政区"]),
+    st.sampled_from(["", " ", "\u3000"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(_REGION_TEXT, min_size=1, max_size=20))
+def test_region_names_read_once_are_read_the_same_again(texts):
+    from detector.input.values import region_text
+
+    once = pl.DataFrame({"r": texts}).select(region_text(pl.col("r")))["r"]
+    twice = pl.DataFrame({"r": once}).select(region_text(pl.col("r")))["r"]
+    assert once.to_list() == twice.to_list()
+    assert not once.drop_nulls().str.contains(r"\s|省$|自治区$|^IP|^中国.").any()
+
+
 # ----------------------------------------------------------------------------- identities
 
 

@@ -24,6 +24,7 @@ from detector.input.values import (
     id_text,
     parse_clean_timestamp,
     rating_text,
+    region_text,
     temporal_to_utc,
 )
 from features.ipaddr import ip_is_valid, ip_masked
@@ -115,7 +116,8 @@ class _Job:
 
 
 def _tidy_stage(job: _Job) -> list[pl.Expr]:
-    """Stripped text (empty -> null) of ids, scores and ip; cleaned timestamp text."""
+    """Stripped text (empty -> null) of ids, scores and ip; cleaned timestamp text; the
+    IP属地 as a short region name (:func:`detector.input.values.region_text`)."""
     stage: list[pl.Expr] = []
     for c in job.contract:
         if job.numeric(c):
@@ -128,6 +130,8 @@ def _tidy_stage(job: _Job) -> list[pl.Expr]:
             stage.append(pl.when(stripped != "").then(stripped).alias(f"{PREFIX}txt_{c}"))
         elif c in _TIME_COLUMNS and not job.temporal(c):
             stage.append(clean_timestamp_text(_raw(c)).alias(f"{PREFIX}txt_{c}"))
+        elif c == "ip_region":
+            stage.append(region_text(_raw(c)).alias(f"{PREFIX}txt_{c}"))
     return stage
 
 
@@ -201,7 +205,7 @@ def _final_stage(job: _Job) -> tuple[list[pl.Expr], dict[str, list[Check]]]:
     for c in job.contract:
         if c == "ip":  # a masked address is kept for the network it reveals
             value, checks[c] = _ip(c)
-        elif c in ID_COLUMNS:
+        elif c in ID_COLUMNS or c == "ip_region":
             value = _txt(c).alias(c)
         elif c in _SCORE_COLUMNS:
             value, checks[c] = _score(job, c)
