@@ -356,20 +356,24 @@ def test_masked_nicknames_are_not_accounts(tmp_path):
     assert PER_ACCOUNT <= set(compute_features(plain.reviews).features)
 
 
-def test_review_id_is_the_order_id_when_unique_else_derived_from_content(tmp_path):
+def test_review_id_is_the_order_id_of_each_orders_first_review(tmp_path):
     unique = load_reviews(_csv(tmp_path / "u.csv", TAOBAO), spec=InputSpec(preset="taobao"))
     assert unique.reviews["review_id"].to_list() == unique.reviews["order_id"].to_list()
-    two_items = TAOBAO + "4012345678901234567,2025-03-05 08:00:00,中评,一般,梁***k,6002\n"
+    # a second child order of ...567, reviewed later but listed first, and a row without order
+    later = "4012345678901234567,2025-03-05 08:00:00,中评,一般,梁***k,6002\n"
+    no_order = ",2025-03-05 09:00:00,好评,好,t***9,6002\n"
+    head, body = TAOBAO.split("\n", 1)
+    two_items = f"{head}\n{later}{body}{no_order}"
     derived = load_reviews(_csv(tmp_path / "d.csv", two_items), spec=InputSpec(preset="taobao"))
     ids = derived.reviews["review_id"].to_list()
-    assert len(set(ids)) == 3
-    assert all(
-        i.startswith(o + "-") and len(i) == len(o) + 9
-        for i, o in zip(ids, derived.reviews["order_id"], strict=True)
-    )
+    orders = derived.reviews["order_id"].to_list()
+    assert orders[:3] == ["4012345678901234567", "4012345678901234567", "4012345678901234568"]
+    assert ids[1:3] == orders[1:3]  # the first review of each order keeps the order id
+    assert ids[0].startswith(orders[0] + "-") and len(ids[0]) == len(orders[0]) + 9
+    assert ids[3].startswith("r") and len(ids[3]) == 17
     # child orders of one order share their buyer
     users = derived.reviews["user_id"].to_list()
-    assert users[0] == users[2] == "order:4012345678901234567" and users[1] != users[0]
+    assert users[0] == users[1] == "order:4012345678901234567" and users[2] != users[0]
 
 
 _ROW = st.tuples(
@@ -380,37 +384,83 @@ _ROW = st.tuples(
     st.sampled_from(["6001", "6002"]),
     st.integers(0, 23),
 )
+_HEAD = "订单编号,评价时间,评分,评价内容,买家昵称,商品ID"
+
+
+def _ids_of(parts: list[list[tuple]], **spec) -> dict[tuple, str]:
+    """Review id of each row, the rows written as one CSV file per part and loaded together."""
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for i, part in enumerate(parts):
+            lines = [_HEAD] + [
+                f"{o},2025-03-04 {h:02d}:00:00,{r},{t},{n},{p}" for o, r, t, n, p, h in part
+            ]
+            paths.append(str(_csv(Path(d) / f"part-{i}.csv", "\n".join(lines) + "\n")))
+        out = load_reviews(paths, spec=InputSpec(preset="tmall", shop="s", **spec))
+    assert out.rejected.height == 0
+    df = out.reviews
+    keys = zip(
+        df["order_id"].fill_null("").to_list(),
+        df["rating"].to_list(),
+        df["text"].to_list(),
+        df["user_nick"].to_list(),
+        df["product_id"].to_list(),
+        df["created_at"].dt.convert_time_zone("Asia/Shanghai").dt.hour().to_list(),
+        strict=True,
+    )
+    return dict(zip(keys, df["review_id"].to_list(), strict=True))
 
 
 @settings(max_examples=25, deadline=None)
 @given(rows=st.lists(_ROW, min_size=2, max_size=12, unique=True), data=st.data())
-def test_derived_review_ids_do_not_depend_on_row_order(rows, data):
+def test_derived_review_ids_do_not_depend_on_split_row_order_or_window(rows, data):
+    whole = _ids_of([rows])
+    assert len(set(whole.values())) == len(rows)
+    # the same rows shuffled and split into files (an export in parts) get the same ids
     order = data.draw(st.permutations(range(len(rows))))
+    shuffled = [rows[i] for i in order]
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(rows)), max_size=3)))
+    bounds = [0, *cuts, len(rows)]
+    parts = [shuffled[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    assert _ids_of([p for p in parts if p]) == whole
+    # a time window leaves the ids of the rows inside it as they are
+    since = data.draw(st.integers(0, 23))
+    inside = {k: v for k, v in whole.items() if k[5] >= since}
+    if inside:
+        window = _ids_of([rows], since=f"2025-03-04T{since:02d}:00:00")
+        assert window == inside
 
-    def ids(seq) -> dict[tuple, str]:
-        lines = ["订单编号,评价时间,评分,评价内容,买家昵称,商品ID"] + [
-            f"{o},2025-03-04 {h:02d}:00:00,{r},{t},{n},{p}" for o, r, t, n, p, h in seq
-        ]
-        with tempfile.TemporaryDirectory() as d:
-            path = _csv(Path(d) / "x.csv", "\n".join(lines) + "\n")
-            out = load_reviews(path, spec=InputSpec(preset="tmall", shop="s"))
-        assert out.rejected.height == 0
-        df = out.reviews
-        keys = zip(
-            df["order_id"].fill_null("").to_list(),
-            df["rating"].to_list(),
-            df["text"].to_list(),
-            df["user_nick"].to_list(),
-            df["product_id"].to_list(),
-            df["created_at"].dt.hour().to_list(),
-            strict=True,
-        )
-        return dict(zip(keys, df["review_id"].to_list(), strict=True))
 
-    first = ids(rows)
-    assert len(set(first.values())) == len(rows)
-    # the same rows shuffled get the same ids, whether or not the order ids were unique
-    assert ids([rows[i] for i in order]) == first
+@settings(max_examples=25, deadline=None)
+@given(rows=st.lists(_ROW, min_size=2, max_size=12, unique=True), cut=st.integers(1, 23))
+def test_a_redownload_with_later_reviews_keeps_the_earlier_ids(rows, cut):
+    """An incremental scan's case: the export of the first hours, then the export again with
+    later reviews, some of them second reviews of orders already seen (a 追评 row)."""
+    early = [r for r in rows if r[5] < cut]
+    if not early:
+        return
+    before = _ids_of([early])
+    after = _ids_of([rows])
+    assert {k: after[k] for k in before} == before  # the earlier reviews are duplicates
+    new = {v for k, v in after.items() if k not in before}
+    assert not new & set(before.values())  # a later review never takes an earlier one's id
+
+
+def test_one_file_of_a_larger_input_gets_the_ids_of_the_whole(tmp_path):
+    """Loaders that read file by file pass first_reviews of the whole input."""
+    from detector.input.plan import first_reviews
+
+    a = _csv(tmp_path / "a.csv", TAOBAO)
+    later = "4012345678901234567,2025-03-06 08:00:00,好评,追评也很好,梁***k,6001\n"
+    b = _csv(tmp_path / "b.csv", TAOBAO.split("\n", 1)[0] + "\n" + later)
+    spec = InputSpec(preset="taobao")
+    whole = load_reviews([a, b], spec=spec).reviews
+    assert whole["review_id"].n_unique() == 3
+    first = first_reviews([a, b], spec)
+    one = load_reviews(b, spec=spec, first_reviews=first).reviews
+    alone = load_reviews(b, spec=spec).reviews
+    assert one["review_id"].to_list() == whole["review_id"].to_list()[2:]
+    assert alone["review_id"].to_list() == ["4012345678901234567"]  # alone, it is the first
 
 
 # ----------------------------------------------------------------------------- bad input

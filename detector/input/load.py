@@ -161,6 +161,7 @@ def scan_reviews(
     since: datetime | date | str | None = None,
     until: datetime | date | str | None = None,
     spec: InputSpec | None = None,
+    first_reviews: pl.DataFrame | None = None,
 ) -> tuple[pl.LazyFrame, list[Path]]:
     """Lazily read reviews into the contract.
 
@@ -173,9 +174,10 @@ def scan_reviews(
     than a day outside the window are not opened at all. Naive ``since``/``until``
     are UTC. Schemas are checked eagerly: a missing required column or an
     unreadable file raises :class:`InputError`. ``spec`` (:class:`InputSpec`)
-    gives every read option at once, instead of ``columns``/``since``/``until``.
+    gives every read option at once, instead of ``columns``/``since``/``until``;
+    ``first_reviews`` as in :func:`load_reviews`.
     """
-    p = plan(inputs, as_spec(spec, columns, since, until))
+    p = plan(inputs, as_spec(spec, columns, since, until), first=first_reviews)
     return p.frame, p.files
 
 
@@ -198,6 +200,7 @@ def load_reviews(
     since: datetime | date | str | None = None,
     until: datetime | date | str | None = None,
     spec: InputSpec | None = None,
+    first_reviews: pl.DataFrame | None = None,
 ) -> LoadedInput:
     """Read reviews and split them into valid rows and rejected rows with reasons.
 
@@ -206,9 +209,12 @@ def load_reviews(
     ``review_id`` and the other columns as they were read (as strings where
     possible), then ``reason``. Raises :class:`InputError` when no rows remain.
     ``spec`` (:class:`InputSpec`) gives every read option at once.
+    ``first_reviews`` (:func:`detector.input.plan.first_reviews` of the whole input)
+    is for loading one file of a larger input: review ids derived from order ids are
+    then those one load of the whole input gives.
     """
     spec = as_spec(spec, columns, since, until)
-    p = plan(inputs, spec, flags_only=True)
+    p = plan(inputs, spec, flags_only=True, first=first_reviews)
     try:
         df = p.frame.collect()
     except Exception as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from detector.errors import InputError
-from detector.input.derive import derive
+from detector.input.derive import DIGEST, KEY_TIME, ORDER_KEY, derive
 from detector.input.files import SUFFIXES, hive_partitions, open_table, resolve_inputs
 from detector.input.headers import check_mapping_keys, clean_header, header_renames, missing_message
 from detector.input.normalise import (
@@ -30,12 +30,23 @@ from detector.input.normalise import (
     normalise,
 )
 from detector.input.rejects import DUPLICATE_REASON, NoRowsError
-from detector.input.schema import CONTRACT, REQUIRED
+from detector.input.schema import CONTRACT, REQUIRED, UTC_DATETIME
 from detector.input.spec import InputSpec, ReadOptions, read_options
 from detector.input.values import castable
 from detector.input.windows import partition_in_window, raw_window_filter, window_filter
 
-__all__ = ["BAD", "CLAIM", "DUP", "FILE", "ROW", "FilePlan", "Plan", "describe", "plan"]
+__all__ = [
+    "BAD",
+    "CLAIM",
+    "DUP",
+    "FILE",
+    "ROW",
+    "FilePlan",
+    "Plan",
+    "describe",
+    "first_reviews",
+    "plan",
+]
 
 ROW = f"{PREFIX}row"
 FILE = f"{PREFIX}file"  # position of the file in the input
@@ -148,10 +159,26 @@ def _check_types(path: Path, types, headers, read: ReadOptions) -> list[str]:
     return contract
 
 
-def _plan_file(path: Path, read: ReadOptions, flags_only: bool = False) -> FilePlan:
+@dataclass
+class _Opened:
+    """A file opened, mapped and derived: what planning it needs."""
+
+    path: Path
+    lf: pl.LazyFrame
+    types: dict[str, pl.DataType]
+    headers: list[str]
+    mapped: dict[str, str]
+    given: set[str]
+    export: bool  # CSV or spreadsheet
+    masked_ips: bool
+    derived_id: bool  # review ids derived (ORDER_KEY, KEY_TIME, DIGEST present)
+
+
+def _open_file(path: Path, read: ReadOptions) -> _Opened:
     lf, types, headers, mapped, given = _open_mapped(path, read)
-    export = SUFFIXES.get(path.suffix.lower()) != "parquet"  # CSV or spreadsheet
+    export = SUFFIXES.get(path.suffix.lower()) != "parquet"
     header_of = {t: h for h, t in mapped.items()}
+    had_id = "review_id" in types
     try:  # the probe reads the whole file: a malformed row shows here first
         lf, types, masked_ips = derive(lf, types, read, path, export, header_of)
     except InputError:
@@ -161,7 +188,57 @@ def _plan_file(path: Path, read: ReadOptions, flags_only: bool = False) -> FileP
             f"cannot read input file {path}: {describe(exc)}; check that it is a complete, "
             "valid Parquet, Excel or UTF-8 CSV file"
         ) from exc
-    contract = _check_types(path, types, headers, read)
+    derived = not had_id and "review_id" in types
+    return _Opened(path, lf, types, headers, mapped, given, export, masked_ips, derived)
+
+
+_FIRST_SCHEMA = {"order_id": pl.String, "created_at": UTC_DATETIME, "digest": pl.String}
+
+
+def _first_of(keys: list[pl.LazyFrame]) -> pl.DataFrame:
+    """Per order id, the (created_at, digest) of its first review: earliest, then smallest digest."""
+    empty = pl.LazyFrame(schema=_FIRST_SCHEMA)
+    rows = pl.concat([empty, *keys], how="vertical_relaxed").filter(
+        pl.col("order_id").is_not_null()
+    )
+    rank = [pl.col("created_at"), pl.col("digest")]
+    return (
+        rows.group_by("order_id")
+        .agg(pl.col(c).sort_by(rank, nulls_last=True).first() for c in ("created_at", "digest"))
+        .sort("order_id")
+        .collect()
+    )
+
+
+def _keys(o: _Opened) -> pl.LazyFrame:
+    return o.lf.select(
+        pl.col(ORDER_KEY).alias("order_id"),
+        pl.col(KEY_TIME).alias("created_at"),
+        pl.col(DIGEST).alias("digest"),
+    )
+
+
+def _with_first_ids(o: _Opened, first: pl.DataFrame) -> pl.LazyFrame:
+    """The order id as the review id of each order's first review (identities docstring)."""
+    right = first.lazy().select(
+        pl.col("order_id").alias(ORDER_KEY),
+        pl.col("created_at").alias(f"{PREFIX}first_time"),
+        pl.col("digest").alias(f"{PREFIX}first_digest"),
+    )
+    is_first = pl.col(KEY_TIME).eq_missing(pl.col(f"{PREFIX}first_time")) & (
+        pl.col(DIGEST) == pl.col(f"{PREFIX}first_digest")
+    )
+    rid = pl.when(is_first.fill_null(False)).then(pl.col(ORDER_KEY)).otherwise(pl.col("review_id"))
+    return (
+        o.lf.join(right, on=ORDER_KEY, how="left", maintain_order="left")
+        .with_columns(rid.alias("review_id"))
+        .drop(ORDER_KEY, KEY_TIME, DIGEST, f"{PREFIX}first_time", f"{PREFIX}first_digest")
+    )
+
+
+def _plan_file(o: _Opened, read: ReadOptions, flags_only: bool = False) -> FilePlan:
+    path, lf, types = o.path, o.lf, o.types
+    contract = _check_types(path, types, o.headers, read)
     carried = [c for c in types if c not in CONTRACT]
 
     # positions in the file, to find rejected rows again (see FilePlan.reasons)
@@ -172,12 +249,42 @@ def _plan_file(path: Path, read: ReadOptions, flags_only: bool = False) -> FileP
     if pushdown is not None:
         lf = lf.filter(pushdown)
     extra = [FROW] if flags_only else []
-    how = Reading(zone, tidy_ids=export, masked_ips=masked_ips)
+    how = Reading(zone, tidy_ids=o.export, masked_ips=o.masked_ips)
     lf = normalise(lf, types, contract, [*carried, *extra], False, flags_only, how)
     window = window_filter(read.since, read.until)
     if window is not None:
         lf = lf.filter(window)
-    return FilePlan(path, lf, contract, carried, types, source, how, headers, mapped, given)
+    return FilePlan(path, lf, contract, carried, types, source, how, o.headers, o.mapped, o.given)
+
+
+def _planned(
+    files: list[Path], read: ReadOptions, flags_only: bool, first: pl.DataFrame | None
+) -> list[FilePlan]:
+    """Every file planned, derived review ids settled over all of them (and ``first``)."""
+    opened = [_open_file(p, read) for p in files]
+    derived = [o for o in opened if o.derived_id]
+    if derived:
+        given = [first.lazy().select(list(_FIRST_SCHEMA))] if first is not None else []
+        table = _first_of([*given, *(_keys(o) for o in derived)])
+        for o in derived:
+            o.lf = _with_first_ids(o, table)
+    return [_plan_file(o, read, flags_only) for o in opened]
+
+
+def first_reviews(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], spec: InputSpec
+) -> pl.DataFrame:
+    """``order_id``, ``created_at`` and ``digest`` of each order's first review in ``inputs``.
+
+    A loader that reads the files of one input one by one (out of core, one task per
+    file, an incremental run beside its history) passes this table of the whole input
+    to each load (``first_reviews=``), so that every file gives the review ids one
+    load of all of them would (:mod:`detector.input.identities`). Empty when every
+    file has a review id column.
+    """
+    read = read_options(spec)
+    opened = [_open_file(p, read) for p in resolve_inputs(inputs)]
+    return _first_of([_keys(o) for o in opened if o.derived_id])
 
 
 @dataclass
@@ -248,11 +355,16 @@ def plan(
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     spec: InputSpec,
     flags_only: bool = False,
+    first: pl.DataFrame | None = None,
 ) -> Plan:
-    """The lazy load of ``inputs`` as ``spec`` says: worded reasons, or flags (``flags_only``)."""
+    """The lazy load of ``inputs`` as ``spec`` says: worded reasons, or flags (``flags_only``).
+
+    ``first`` (:func:`first_reviews` of a larger input) adds the first reviews of
+    orders in files this load does not read.
+    """
     read = read_options(spec)
     files = _files_in_window(inputs, read)
-    plans = [_plan_file(p, read, flags_only) for p in files]
+    plans = _planned(files, read, flags_only, first)
     check_mapping_keys(read.mapping, plans)
 
     contract_set = {c for p in plans for c in p.contract}
