@@ -15,8 +15,11 @@ reading its rows in another order or narrowing the time window gives every
 review the same id. A re-download with one more day gives the reviews seen
 before their ids again (the first review of an order stays first: a later
 review is later), so an incremental scan rejects them as duplicates and
-scores only the new ones; a loader that reads files one by one passes the
-first reviews of the whole input (:func:`detector.input.plan.first_reviews`).
+scores only the new ones. A loader that reads files one by one passes the
+first reviews of the whole input (:func:`detector.input.plan.first_reviews`),
+and so must a run over a file holding only a later day when it may hold a
+second review of an order of an earlier file (alone, that review would be its
+order's first and take the order id the earlier review has).
 
 ``h`` is the BLAKE2b-64 hex digest of the row's content (:func:`content_digest`):
 order id, product id, nickname, ``created_at`` (as UTC), rating and text, as
