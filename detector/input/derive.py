@@ -16,9 +16,26 @@ from detector.errors import InputError
 from detector.input import identities
 from detector.input.normalise import PREFIX
 from detector.input.schema import CONTRACT, UTC_DATETIME
-from detector.input.values import as_text, castable, id_text, parse_timestamp, rating_text
+from detector.input.values import (
+    as_text,
+    castable,
+    clean_timestamp_text,
+    id_text,
+    parse_clean_timestamp,
+    rating_text,
+    temporal_to_utc,
+)
 
-__all__ = ["DEFAULT_SHOP", "DIGEST", "KEY_TIME", "ORDER_KEY", "derive"]
+__all__ = [
+    "DEFAULT_SHOP",
+    "DIGEST",
+    "KEY_TIME",
+    "ORDER_KEY",
+    "PendingIds",
+    "derive",
+    "finish",
+    "with_key_columns",
+]
 
 #: The shop of a one-shop export (no shop column) when a preset is given without --shop.
 DEFAULT_SHOP = "shop"
@@ -26,6 +43,8 @@ DEFAULT_SHOP = "shop"
 ORDER_KEY = f"{PREFIX}order_key"
 KEY_TIME = f"{PREFIX}key_time"
 DIGEST = f"{PREFIX}digest"
+_FIRST_TIME = f"{PREFIX}first_time"
+_FIRST_DIGEST = f"{PREFIX}first_digest"
 
 
 @dataclass
@@ -72,16 +91,17 @@ def derive(
     path: Path,
     export: bool,
     header_of: dict[str, str],
-) -> tuple[pl.LazyFrame, dict[str, pl.DataType], bool]:
-    """``lf`` with the columns an export leaves out, its types, and whether some ip is masked.
+) -> tuple[pl.LazyFrame, dict[str, pl.DataType], bool, PendingIds | None]:
+    """``lf`` with the columns an export leaves out, its types, whether some ip is masked,
+    and what :func:`finish` needs when the review ids are still to be derived.
 
     ``read`` is the load's :class:`detector.input.spec.ReadOptions`; the order
     ids of a CSV or spreadsheet (``export``) are checked for rounding first;
-    ``header_of`` names each contract column's header in messages. A derived
-    review id is the content id here, with :data:`ORDER_KEY`, :data:`KEY_TIME`
-    and :data:`DIGEST` beside it: which review of an order is its first, and so
-    keeps the order id, is decided over all the files of the load
-    (:mod:`detector.input.plan`).
+    ``header_of`` names each contract column's header in messages. Which review
+    of an order is its first, and so keeps the order id, is decided over all
+    the files of a load (:mod:`detector.input.plan`): until then the frame has
+    the order id as :data:`ORDER_KEY`, and :func:`finish` adds the review id,
+    the pseudo-accounts and the order export's times.
     """
     if "shop_id" not in types and (read.spec.shop or read.preset is not None):
         lf = lf.with_columns(pl.lit(read.spec.shop or DEFAULT_SHOP, pl.String).alias("shop_id"))
@@ -95,14 +115,69 @@ def derive(
     if "ip" in types and castable(types["ip"]):
         want.add("ip")
     probe = _probe(lf, types, want)
+    weak = (weak or probe.masked_users >= identities.MASKED_SHARE) and "user_nick" not in types
     if derive_id:
-        lf = _content_ids(lf, types, order, read.zone)
-    weak = weak or probe.masked_users >= identities.MASKED_SHARE
-    if weak and "review_id" in types and "user_nick" not in types:
+        key = order if order is not None else pl.lit(None, pl.String)
+        pending = PendingIds(dict(types), order is not None, weak)
+        return lf.with_columns(key.alias(ORDER_KEY)), types, probe.masked_ips, pending
+    if weak and "review_id" in types:
         lf = _pseudo_accounts(lf, types, order)
     if read.orders is not None:
         lf, types = _join_orders(lf, types, read.orders, order, path)
-    return lf, types, probe.masked_ips
+    return lf, types, probe.masked_ips, None
+
+
+@dataclass(frozen=True)
+class PendingIds:
+    """A file whose review ids are to be derived (:func:`derive`, then :func:`finish`)."""
+
+    key_types: dict[str, pl.DataType]  # the file's types before any derived id
+    has_order: bool  # the file has an order id column
+    weak: bool  # masked nicknames: pseudo-accounts once the ids are known
+
+
+def with_key_columns(lf: pl.LazyFrame, pending: PendingIds, need: pl.Series, zone: str):
+    """:data:`KEY_TIME` and :data:`DIGEST` of the rows whose id is more than their order id:
+    no order id, or an order id in ``need`` (several reviews); null elsewhere (cheap)."""
+    key = pl.col(ORDER_KEY)
+    masked = key.is_null() | key.is_in(need.implode())
+    parsed, time_text = _time_key(pending.key_types, zone, masked)
+    types = pending.key_types
+    text = _id_key("text", types, masked, strip_only=True)
+    parts = [key, _id_key("product_id", types, masked), _id_key("user_id", types, masked)]
+    parts += [time_text, _rating_key(types, masked), text]
+    digest = identities.content_digest(parts, masked)
+    return lf.with_columns(parsed.alias(KEY_TIME), digest.alias(DIGEST))
+
+
+def finish(lf, types, pending: PendingIds, need: pl.Series, first: pl.DataFrame, read, path):
+    """The review ids (:mod:`detector.input.identities`), pseudo-accounts and order times of a
+    file :func:`derive` left pending; ``first`` is the first review of each order in ``need``."""
+    lf = with_key_columns(lf, pending, need, read.zone)
+    right = first.lazy().select(
+        pl.col("order_id").alias(ORDER_KEY),
+        pl.col("created_at").alias(_FIRST_TIME),
+        pl.col("digest").alias(_FIRST_DIGEST),
+    )
+    key = pl.col(ORDER_KEY)
+    is_first = pl.col(KEY_TIME).eq_missing(pl.col(_FIRST_TIME)) & (
+        pl.col(DIGEST) == pl.col(_FIRST_DIGEST)
+    )
+    later = identities.content_id(pl.col(DIGEST), key if pending.has_order else None)
+    rid = (
+        pl.when(key.is_not_null() & (~key.is_in(need.implode()) | is_first.fill_null(False)))
+        .then(key)
+        .otherwise(later)
+    )
+    lf = lf.join(right, on=ORDER_KEY, how="left", maintain_order="left")
+    lf = lf.with_columns(rid.alias("review_id")).drop(_FIRST_TIME, _FIRST_DIGEST, KEY_TIME, DIGEST)
+    types["review_id"] = pl.String()
+    order = key if pending.has_order else None
+    if pending.weak:
+        lf = _pseudo_accounts(lf, types, order)
+    if read.orders is not None:
+        lf, types = _join_orders(lf, types, read.orders, order, path)
+    return lf.drop(ORDER_KEY), types
 
 
 def _pseudo_accounts(lf: pl.LazyFrame, types, order: pl.Expr | None) -> pl.LazyFrame:
@@ -115,56 +190,47 @@ def _pseudo_accounts(lf: pl.LazyFrame, types, order: pl.Expr | None) -> pl.LazyF
     return lf.with_columns(identities.pseudo_account(order, rid).alias("user_id"))
 
 
-def _id_key(c: str, types) -> pl.Expr:
+def _masked_text(c: str, types, masked: pl.Expr) -> pl.Expr | None:
+    """Column ``c`` as text on the ``masked`` rows, null elsewhere (text ops on null are cheap)."""
     if c not in types or not castable(types[c]):
+        return None
+    return pl.when(masked).then(as_text(c, types[c]))
+
+
+def _id_key(c: str, types, masked: pl.Expr, strip_only: bool = False) -> pl.Expr:
+    raw = _masked_text(c, types, masked)
+    if raw is None:
         return pl.lit(None, pl.String)
-    t = id_text(as_text(c, types[c]))
+    if strip_only:
+        return raw.str.strip_chars()
+    t = id_text(raw)
     return pl.when(t != "").then(t)
 
 
-def _time_key(types, zone: str) -> tuple[pl.Expr, pl.Expr]:
-    """``created_at`` parsed (UTC), and as text for the digest (as read when unparseable)."""
+def _time_key(types, zone: str, masked: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """``created_at`` parsed (UTC), and as text for the digest (as read when unparseable),
+    of the ``masked`` rows only: the others are null before parsing, which is then cheap."""
     dtype = types.get("created_at")
     if dtype is None or not (castable(dtype) or isinstance(dtype, pl.Null)):
         return pl.lit(None, UTC_DATETIME), pl.lit(None, pl.String)
-    parsed = parse_timestamp("created_at", dtype, zone)
-    text = pl.coalesce(parsed.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"), as_text("created_at", dtype))
+    if isinstance(dtype, pl.Datetime | pl.Date):
+        parsed = temporal_to_utc(pl.when(masked).then(pl.col("created_at")), dtype, zone)
+    else:
+        raw = pl.when(masked).then(as_text("created_at", dtype))
+        parsed = parse_clean_timestamp(clean_timestamp_text(raw), zone)
+    shown = pl.when(masked).then(as_text("created_at", dtype))
+    text = pl.coalesce(parsed.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"), shown)
     return parsed, text
 
 
-def _rating_key(types) -> pl.Expr:
-    if "rating" not in types or not castable(types["rating"]):
+def _rating_key(types, masked: pl.Expr) -> pl.Expr:
+    raw = _masked_text("rating", types, masked)
+    if raw is None:
         return pl.lit(None, pl.String)
-    t = rating_text(as_text("rating", types["rating"]).str.strip_chars())
+    t = rating_text(raw.str.strip_chars())
     num = t.cast(pl.Float64, strict=False)
     integral = num.is_finite() & (num == num.round(0))
     return pl.when(integral).then(num.cast(pl.Int64).cast(pl.String)).otherwise(t)
-
-
-def _content_ids(lf: pl.LazyFrame, types, order: pl.Expr | None, zone: str) -> pl.LazyFrame:
-    """The content id as ``review_id`` (:func:`identities.content_id`), with the order key,
-    the parsed time and the digest beside it (for the first-review rule, see the plan)."""
-    parsed, time_text = _time_key(types, zone)
-    text = (
-        as_text("text", types["text"]).str.strip_chars()
-        if "text" in types and castable(types["text"])
-        else pl.lit(None, pl.String)
-    )
-    key = order if order is not None else pl.lit(None, pl.String)
-    digest = identities.content_digest(
-        [
-            key,
-            _id_key("product_id", types),
-            _id_key("user_id", types),
-            time_text,
-            _rating_key(types),
-            text,
-        ]
-    )
-    lf = lf.with_columns(key.alias(ORDER_KEY), parsed.alias(KEY_TIME), digest.alias(DIGEST))
-    rid = identities.content_id(pl.col(DIGEST), pl.col(ORDER_KEY) if order is not None else None)
-    types["review_id"] = pl.String()
-    return lf.with_columns(rid.alias("review_id"))
 
 
 def _join_orders(lf, types, orders: pl.DataFrame, order: pl.Expr | None, path: Path):

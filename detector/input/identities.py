@@ -68,13 +68,19 @@ _EXCEL_DIGITS = 15
 
 
 def _blake(values: pl.Series) -> pl.Series:
-    digest = [hashlib.blake2b(v.encode(), digest_size=8).hexdigest() for v in values.to_list()]
+    digest = [
+        None if v is None else hashlib.blake2b(v.encode(), digest_size=8).hexdigest()
+        for v in values.to_list()
+    ]
     return pl.Series(values.name, digest, dtype=pl.String)
 
 
-def content_digest(texts: list[pl.Expr]) -> pl.Expr:
-    """The 16-hex BLAKE2b-64 digest of each row's ``texts`` (see the module docstring)."""
+def content_digest(texts: list[pl.Expr], where: pl.Expr | None = None) -> pl.Expr:
+    """The 16-hex BLAKE2b-64 digest of each row's ``texts`` (see the module docstring);
+    only of the rows ``where`` is true, when given (null elsewhere, and not hashed)."""
     content = pl.concat_str([t.fill_null(_NULL) for t in texts], separator=_SEP)
+    if where is not None:
+        content = pl.when(where).then(content)
     return content.map_batches(_blake, return_dtype=pl.String)
 
 

@@ -17,7 +17,15 @@ from pathlib import Path
 import polars as pl
 
 from detector.errors import InputError
-from detector.input.derive import DIGEST, KEY_TIME, ORDER_KEY, derive
+from detector.input.derive import (
+    DIGEST,
+    KEY_TIME,
+    ORDER_KEY,
+    PendingIds,
+    derive,
+    finish,
+    with_key_columns,
+)
 from detector.input.files import SUFFIXES, hive_partitions, open_table, resolve_inputs
 from detector.input.headers import check_mapping_keys, clean_header, header_renames, missing_message
 from detector.input.normalise import (
@@ -171,16 +179,15 @@ class _Opened:
     given: set[str]
     export: bool  # CSV or spreadsheet
     masked_ips: bool
-    derived_id: bool  # review ids derived (ORDER_KEY, KEY_TIME, DIGEST present)
+    pending: PendingIds | None  # review ids still to derive (see _settle_ids)
 
 
 def _open_file(path: Path, read: ReadOptions) -> _Opened:
     lf, types, headers, mapped, given = _open_mapped(path, read)
     export = SUFFIXES.get(path.suffix.lower()) != "parquet"
     header_of = {t: h for h, t in mapped.items()}
-    had_id = "review_id" in types
     try:  # the probe reads the whole file: a malformed row shows here first
-        lf, types, masked_ips = derive(lf, types, read, path, export, header_of)
+        lf, types, masked_ips, pending = derive(lf, types, read, path, export, header_of)
     except InputError:
         raise
     except Exception as exc:  # polars raises several error types for a bad file
@@ -188,52 +195,53 @@ def _open_file(path: Path, read: ReadOptions) -> _Opened:
             f"cannot read input file {path}: {describe(exc)}; check that it is a complete, "
             "valid Parquet, Excel or UTF-8 CSV file"
         ) from exc
-    derived = not had_id and "review_id" in types
-    return _Opened(path, lf, types, headers, mapped, given, export, masked_ips, derived)
+    return _Opened(path, lf, types, headers, mapped, given, export, masked_ips, pending)
 
 
 _FIRST_SCHEMA = {"order_id": pl.String, "created_at": UTC_DATETIME, "digest": pl.String}
 
 
-def _first_of(keys: list[pl.LazyFrame]) -> pl.DataFrame:
-    """Per order id, the (created_at, digest) of its first review: earliest, then smallest digest."""
-    empty = pl.LazyFrame(schema=_FIRST_SCHEMA)
-    rows = pl.concat([empty, *keys], how="vertical_relaxed").filter(
-        pl.col("order_id").is_not_null()
-    )
+def _first_reviews(pending: list[_Opened], read: ReadOptions, given: pl.DataFrame | None):
+    """``(need, first)``: the order ids with several reviews in these files (or in
+    ``given``), and the created_at and digest of each one's first review (earliest,
+    then smallest digest). Two passes over the order ids; only those orders' rows are
+    parsed and hashed."""
+    orders = [o.lf.select(pl.col(ORDER_KEY)) for o in pending]
+    counts = pl.concat(orders).filter(pl.col(ORDER_KEY).is_not_null()).group_by(ORDER_KEY).len()
+    need = counts.filter(pl.col("len") > 1).select(ORDER_KEY).collect().to_series()
+    if given is not None:
+        need = pl.concat([need, given["order_id"].alias(ORDER_KEY)]).unique().sort()
+    keys = [
+        with_key_columns(o.lf, o.pending, need, read.zone)
+        .filter(pl.col(ORDER_KEY).is_in(need.implode()))
+        .select(
+            pl.col(ORDER_KEY).alias("order_id"),
+            pl.col(KEY_TIME).alias("created_at"),
+            pl.col(DIGEST).alias("digest"),
+        )
+        for o in pending
+    ]
+    if given is not None:
+        keys.append(given.lazy().select(list(_FIRST_SCHEMA)))
+    rows = pl.concat([pl.LazyFrame(schema=_FIRST_SCHEMA), *keys], how="vertical_relaxed")
     rank = [pl.col("created_at"), pl.col("digest")]
-    return (
+    first = (
         rows.group_by("order_id")
         .agg(pl.col(c).sort_by(rank, nulls_last=True).first() for c in ("created_at", "digest"))
         .sort("order_id")
         .collect()
     )
+    return need, first
 
 
-def _keys(o: _Opened) -> pl.LazyFrame:
-    return o.lf.select(
-        pl.col(ORDER_KEY).alias("order_id"),
-        pl.col(KEY_TIME).alias("created_at"),
-        pl.col(DIGEST).alias("digest"),
-    )
-
-
-def _with_first_ids(o: _Opened, first: pl.DataFrame) -> pl.LazyFrame:
-    """The order id as the review id of each order's first review (identities docstring)."""
-    right = first.lazy().select(
-        pl.col("order_id").alias(ORDER_KEY),
-        pl.col("created_at").alias(f"{PREFIX}first_time"),
-        pl.col("digest").alias(f"{PREFIX}first_digest"),
-    )
-    is_first = pl.col(KEY_TIME).eq_missing(pl.col(f"{PREFIX}first_time")) & (
-        pl.col(DIGEST) == pl.col(f"{PREFIX}first_digest")
-    )
-    rid = pl.when(is_first.fill_null(False)).then(pl.col(ORDER_KEY)).otherwise(pl.col("review_id"))
-    return (
-        o.lf.join(right, on=ORDER_KEY, how="left", maintain_order="left")
-        .with_columns(rid.alias("review_id"))
-        .drop(ORDER_KEY, KEY_TIME, DIGEST, f"{PREFIX}first_time", f"{PREFIX}first_digest")
-    )
+def _settle_ids(opened: list[_Opened], read: ReadOptions, given: pl.DataFrame | None) -> None:
+    """Derived review ids of every file, decided over all of them (and ``given``)."""
+    pending = [o for o in opened if o.pending is not None]
+    if not pending:
+        return
+    need, first = _first_reviews(pending, read, given)
+    for o in pending:
+        o.lf, o.types = finish(o.lf, o.types, o.pending, need, first, read, o.path)
 
 
 def _plan_file(o: _Opened, read: ReadOptions, flags_only: bool = False) -> FilePlan:
@@ -262,19 +270,15 @@ def _planned(
 ) -> list[FilePlan]:
     """Every file planned, derived review ids settled over all of them (and ``first``)."""
     opened = [_open_file(p, read) for p in files]
-    derived = [o for o in opened if o.derived_id]
-    if derived:
-        given = [first.lazy().select(list(_FIRST_SCHEMA))] if first is not None else []
-        table = _first_of([*given, *(_keys(o) for o in derived)])
-        for o in derived:
-            o.lf = _with_first_ids(o, table)
+    _settle_ids(opened, read, first)
     return [_plan_file(o, read, flags_only) for o in opened]
 
 
 def first_reviews(
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], spec: InputSpec
 ) -> pl.DataFrame:
-    """``order_id``, ``created_at`` and ``digest`` of each order's first review in ``inputs``.
+    """``order_id``, ``created_at`` and ``digest`` of the first review of each order with
+    several reviews in ``inputs`` (the orders of one review are their own first).
 
     A loader that reads the files of one input one by one (out of core, one task per
     file, an incremental run beside its history) passes this table of the whole input
@@ -283,8 +287,10 @@ def first_reviews(
     file has a review id column.
     """
     read = read_options(spec)
-    opened = [_open_file(p, read) for p in resolve_inputs(inputs)]
-    return _first_of([_keys(o) for o in opened if o.derived_id])
+    pending = [o for o in (_open_file(p, read) for p in resolve_inputs(inputs)) if o.pending]
+    if not pending:
+        return pl.DataFrame(schema=_FIRST_SCHEMA)
+    return _first_reviews(pending, read, None)[1]
 
 
 @dataclass
