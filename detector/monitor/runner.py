@@ -32,7 +32,8 @@ from pathlib import Path
 import polars as pl
 
 from detector.atomic import write_json, write_parquet
-from detector.contract import InputError, as_spec
+from detector.errors import InputError
+from detector.input.spec import as_spec
 from detector.monitor.alerts import Skipped, alert_platform, evaluate_alerts
 from detector.monitor.daily import daily_metrics
 from detector.monitor.rules import Rule, load_rules
@@ -185,7 +186,7 @@ def _finish_switch(st, publication) -> None:
 def _publish(publication, inputs, spec, st, rule_list, scan_options) -> MonitorResult | InputError:
     """Stage the scan, the daily table and the alerts into the publication (and commit the
     state); the error to raise once published when every row was rejected."""
-    from detector.contract import NoRowsError
+    from detector.input.rejects import NoRowsError
     from detector.publish import stop_point
     from detector.scan import stage_scan, write_all_rejected
 
