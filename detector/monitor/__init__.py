@@ -14,9 +14,10 @@ Public API (used by ``review-detector monitor`` and the web app):
 - :class:`RulesError`, :class:`StateError` (both :class:`detector.errors.InputError`, exit 2).
 """
 
+from detector.evidence.selection import harms_shop
 from detector.monitor.alerts import Skipped, alert_platform, evaluate_alerts
 from detector.monitor.command import add_parser, run
-from detector.monitor.daily import daily_metrics, harms_shop
+from detector.monitor.daily import daily_metrics
 from detector.monitor.rules import (
     METRICS,
     Metric,

@@ -27,7 +27,7 @@ from detector.atomic import atomic_path
 from detector.evidence import NoCasesError, PacketOptions, build_packet, write_packet
 from detector.evidence.platforms import PLATFORMS
 from detector.evidence.scanload import ScanBundle, load_scan
-from detector.evidence.writer import _cell as csv_cell
+from detector.evidence.writer import cell as csv_cell
 from detector.monitor import Rule, daily_metrics, evaluate_alerts, load_rules, scan_context
 from detector.webapp.charts import Series, chart
 from detector.webapp.i18n import t
