@@ -25,9 +25,10 @@ from hypothesis import strategies as st
 from benchmarks.generator import generate
 from detector.cases import CASES_SCHEMA
 from detector.cli import main
-from detector.contract import NoRowsError, load_reviews
+from detector.input.load import load_reviews
+from detector.input.rejects import NoRowsError
+from detector.input.schema import CONTRACT, REQUIRED
 from detector.scan import EXPLANATION_SCHEMA, SCORES_SCHEMA, run_scan
-from detector.schema import CONTRACT, REQUIRED
 from features.prepare import DERIVED
 from features.registry import REGISTRY
 

@@ -24,8 +24,8 @@ from detector import wording
 from detector.cli import main
 from detector.evidence import PacketOptions, build_packet, cards
 from detector.evidence.scanload import load_scan
+from detector.input.schema import DSR_COLUMNS
 from detector.scan import ScanConfig, run_scan
-from detector.schema import DSR_COLUMNS
 from features.params import (
     BASELINE_FLOOR_S,
     BURST_WINDOW_S,
