@@ -15,7 +15,7 @@ from detector.input.spec import InputSpec
 ROW_HASH_RULE = (
     "sha256 of the UTF-8 JSON object {column: value} over the contract columns present "
     "(review_id, shop_id, product_id, user_id, rating, created_at, text, ip, device_id, "
-    "delivered_at, order_id, dsr_*) as loaded by detector.contract.load_reviews; keys sorted, "
+    "delivered_at, order_id, dsr_*) as loaded by detector.input.load.load_reviews; keys sorted, "
     "separators ',' and ':', non-ASCII kept; datetimes as ISO-8601 UTC "
     "'YYYY-MM-DDTHH:MM:SS.ffffffZ', null as null"
 )
