@@ -10,7 +10,9 @@ from conftest import write_months
 import detector.scan.outofcore as ooc
 from benchmarks.generator import generate
 from detector.cli import main
-from detector.contract import DUPLICATE_REASON, InputError, InputSpec
+from detector.errors import InputError
+from detector.input.rejects import DUPLICATE_REASON
+from detector.input.spec import InputSpec
 from detector.partition import read_partitioned
 from detector.progress import ScanProgress
 from detector.scan import ScanConfig, run_scan

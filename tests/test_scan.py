@@ -328,7 +328,7 @@ def test_incremental_features_equal_one_full_scan(one_input, tmp_path):
 
 
 def test_scan_config_round_trips_through_summary_json(one_input, tmp_path):
-    from detector.contract import InputSpec
+    from detector.input.spec import InputSpec
     from detector.scan import ScanConfig
 
     root, _ = one_input

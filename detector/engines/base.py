@@ -6,7 +6,7 @@ explain -> cases -> write. The feature logic (tables and steps of
 every engine; an :class:`Engine` only decides where and how they run:
 
 ``load(inputs, spec)``
-    Read and validate the input into a :class:`detector.contract.LoadedInput`.
+    Read and validate the input into a :class:`detector.input.load.LoadedInput`.
 ``warm(n_rows)``
     Get ready to score (start workers); a no-op unless the engine has workers.
 ``compute_features(reviews, families)``
@@ -77,9 +77,9 @@ class Engine:
 
     # -- stages ----------------------------------------------------------------
     def load(self, inputs, spec=None):
-        """Read and validate the input (:func:`detector.contract.load_reviews`) as
-        ``spec`` (:class:`detector.contract.InputSpec`) says."""
-        from detector.contract import load_reviews
+        """Read and validate the input (:func:`detector.input.load.load_reviews`) as
+        ``spec`` (:class:`detector.input.spec.InputSpec`) says."""
+        from detector.input.load import load_reviews
 
         with self.progress.stage("load") as st:
             loaded = load_reviews(inputs, spec=spec)

@@ -7,7 +7,7 @@ What runs where
 ---------------
 =====================  ==================================================================
 load                   on the driver, the one contract loader every scan uses
-                       (:func:`detector.contract.load_reviews`; Polars reads on every core)
+                       (:func:`detector.input.load.load_reviews`; Polars reads on every core)
 user_stats             ``groupby(bucket of user_id).map_groups`` running the table's own
                        Polars function on whole users
 product_ratings        ``groupby(bucket of shop block).map_groups`` running the table's own

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from detector.contract import InputSpec
+from detector.input.spec import InputSpec
 from models.threshold import TARGET_PRECISION
 
 #: Reviews per shard of an out-of-core scan by default: a shard's features take about 1.5 GB.

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from detector.contract import DUPLICATE_REASON, LoadedInput
+from detector.input.load import LoadedInput
+from detector.input.rejects import DUPLICATE_REASON
 from detector.scan.scoring import GivenModel
 from features.pipeline import Handoff
 

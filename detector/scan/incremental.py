@@ -77,9 +77,11 @@ import polars as pl
 
 from detector import __version__
 from detector.atomic import atomic_path, try_lock, write_json
-from detector.contract import InputError, NoRowsError, resolve_inputs
 from detector.engines import Engine, get_engine
+from detector.errors import InputError
 from detector.hashing import file_sha256
+from detector.input.files import resolve_inputs
+from detector.input.rejects import NoRowsError
 from detector.partition import PARTITIONED_OUTPUTS
 from detector.publish import OutputError, Publication, check_writable_dir, stop_point, write_errno
 from detector.scan.config import ScanConfig
@@ -117,7 +119,7 @@ class StateError(InputError):
 
 def history_columns() -> list[str]:
     """Contract columns any global table reads (plus ``review_id``), in contract order."""
-    from detector.schema import CONTRACT
+    from detector.input.schema import CONTRACT
     from features.pipeline import REGISTRY  # registers every feature module
 
     need = {"review_id"}

@@ -44,21 +44,15 @@ import numpy as np
 import polars as pl
 
 from detector.cases import attach_candidates, attach_case_ids, build_cases
-from detector.contract import (
-    DUPLICATE_REASON,
-    InputError,
-    LoadedInput,
-    NoRowsError,
-    all_rejected_error,
-    as_spec,
-    files_in_window,
-    load_reviews,
-    no_rows_error,
-    resolve_inputs,
-    scan_reviews,
-    weak_identities,
-)
 from detector.engines import Engine
+from detector.errors import InputError
+from detector.input.files import hive_partitions, resolve_inputs
+from detector.input.load import LoadedInput, load_reviews, scan_reviews, weak_identities
+from detector.input.rejects import DUPLICATE_REASON, NoRowsError, all_rejected_error, no_rows_error
+from detector.input.schema import CONTRACT, OPTIONAL, REQUIRED
+from detector.input.spec import InputSpec, as_spec
+from detector.input.values import castable
+from detector.input.windows import partition_in_window, to_utc
 from detector.partition import partition_values, write_partitioned
 from detector.scan.output import Findings, ScanResult, write_common, write_summary
 from detector.scan.scoring import (
@@ -70,8 +64,6 @@ from detector.scan.scoring import (
     to_prior,
     with_review_ids,
 )
-from detector.schema import CONTRACT, OPTIONAL, REQUIRED
-from detector.values import castable
 from features.registry import REGISTRY, Table
 from features.sharded import GLOBAL_ONLY_INPUTS, build_global_tables, shard_features
 from models.content import content_keys
@@ -90,6 +82,14 @@ WORK_COMPRESSION = "lz4"
 IN_CORE_BYTES_PER_REVIEW = 750
 #: An in-core scan is chosen while its estimate stays under this share of the free memory.
 IN_CORE_SHARE = 0.6
+
+
+def files_in_window(files, spec: InputSpec) -> list[Path]:
+    """``files`` less those in date partitions outside ``spec``'s time window (as the loader
+    prunes them, the window read in the spec's zone)."""
+    zone = spec.effective_timezone
+    lo, hi = to_utc(spec.since, "since", zone), to_utc(spec.until, "until", zone)
+    return [f for f in files if partition_in_window(hive_partitions(f), lo, hi)]
 
 
 def available_memory() -> int:
@@ -238,7 +238,7 @@ def stage_inputs(inputs, root: Path, spec=None, progress=None) -> StagedInput:
     """Load and validate ``inputs`` file by file into staged Parquet under ``root``.
 
     Memory is bounded by the largest input file. Raises
-    :class:`detector.contract.InputError` as the loader does (a bad file, no
+    :class:`detector.errors.InputError` as the loader does (a bad file, no
     rows at all).
     """
     spec = as_spec(spec)
@@ -344,7 +344,7 @@ def _later_copies(
     """Rows repeating a review id that an earlier input file holds.
 
     A file's copy of an id counts when it is staged or when it claims the id
-    (rejected by a late check only, see :attr:`detector.contract.LoadedInput.claims`):
+    (rejected by a late check only, see :attr:`detector.input.load.LoadedInput.claims`):
     as in one load of every file, the first file's copy is the one kept. Ids are
     compared by a 64-bit hash first (8 bytes a review, not the ids themselves),
     then the few candidates by their text.

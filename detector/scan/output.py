@@ -11,15 +11,10 @@ import polars as pl
 from detector import __version__
 from detector.atomic import write_json
 from detector.cases import case_summary
-from detector.contract import (
-    InputSpec,
-    LoadedInput,
-    NoRowsError,
-    all_rejected_error,
-    input_record,
-    reason_counts,
-)
 from detector.hashing import file_sha256
+from detector.input.load import LoadedInput, input_record
+from detector.input.rejects import NoRowsError, all_rejected_error, reason_counts
+from detector.input.spec import InputSpec
 from detector.partition import PARTITIONED_OUTPUTS
 from detector.scan.config import ScanConfig
 from features import params
@@ -109,7 +104,7 @@ def write_summary(
     ``run`` holds ``engine`` (``engine.describe()``), ``mode`` (in or out of
     core, and why) and ``run_id``. The configuration's own sections come from
     :meth:`ScanConfig.to_dict`, extended with what the scan found (``input`` by
-    :func:`detector.contract.input_record`).
+    :func:`detector.input.load.input_record`).
     """
     by_dir = found.flagged_scores.group_by("direction").len().sort("direction")
     flagged = dict(zip(by_dir["direction"].to_list(), by_dir["len"].to_list(), strict=True))

@@ -15,14 +15,11 @@ from pathlib import Path
 import polars as pl
 
 from detector.cases import attach_case_ids, build_cases
-from detector.contract import (
-    InputError,
-    InputSpec,
-    NoRowsError,
-    all_rejected_error,
-    weak_identities,
-)
 from detector.engines import Engine, get_engine
+from detector.errors import InputError
+from detector.input.load import weak_identities
+from detector.input.rejects import NoRowsError, all_rejected_error
+from detector.input.spec import InputSpec
 from detector.partition import partition_values, write_partitioned
 from detector.progress import ScanProgress
 from detector.publish import Publication

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from detector.contract import InputError
 from detector.engines import Engine
+from detector.errors import InputError
 from detector.scan.config import ScanConfig
 from features.pipeline import FeatureResult, Handoff
 from features.registry import REGISTRY
