@@ -1,20 +1,8 @@
-"""Scans: one pipeline over review sources.
+"""Scans: one pipeline over review sources (the layout is in README's "How it decides").
 
-resolve inputs -> load and validate -> features (per shard of whole shops) ->
-fit (or a given model) -> score -> propagate -> threshold -> reasons -> cases
--> publish. In core is one shard held in memory (:mod:`detector.scan.run`), out
-of core many shards on disk (:mod:`detector.scan.outofcore`), incremental new
-partitions plus a stored history and model (:mod:`detector.scan.incremental`).
-
-=================  ===================================================================
-``config``         :class:`ScanConfig`, round-tripping through ``summary.json``
-``scoring``        model, prior, propagation, threshold, explanations, scores table
-``output``         output files, ``summary.json``, :class:`ScanResult`
-``history``        an incremental scan's history and given model
-``run``            :func:`run_scan`: mode, in-core pipeline, publication
-``outofcore``      staging file by file, shards of whole shops
-``incremental``    :func:`run_incremental`: state directory, new partitions
-=================  ===================================================================
+In core is one shard held in memory (:mod:`.run`), out of core many shards on disk
+(:mod:`.outofcore`), incremental new partitions plus a stored history and model
+(:mod:`.incremental`); the steps they share are in :mod:`.scoring` and :mod:`.output`.
 """
 
 from detector.scan.config import SHARD_ROWS, ScanConfig
