@@ -5,7 +5,7 @@ from sklearn.metrics import roc_auc_score
 
 from models.explain import top_reasons
 from models.isolation import OneSidedIsolationForest
-from models.threshold import estimate, precision_threshold
+from models.threshold import POSTERIOR_FLOOR, estimate, precision_threshold
 
 
 def planted(n=4000, n_bad=100, seed=0):
@@ -86,9 +86,10 @@ def test_threshold_meets_the_target_on_calibrated_posteriors():
     assert p[below].mean() < 0.9
     # the order of the scores changes nothing
     assert precision_threshold(rng.permutation(p), target=0.9, floor=0.5) == t
-    # a low target: each flag's own posterior (the floor, 0.7 by default) decides
+    # a low target: each flag's own posterior (the floor) decides
     loose = precision_threshold(p, target=0.5)
-    assert loose.value >= 0.7 and p[p < 0.7].max() < loose.value <= p[p >= 0.7].min()
+    f = POSTERIOR_FLOOR
+    assert loose.value >= f and p[p < f].max() < loose.value <= p[p >= f].min()
 
 
 def test_weak_evidence_flags_nothing_and_ties_go_together():
