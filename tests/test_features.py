@@ -320,6 +320,33 @@ def test_repeat_buyers_meeting_by_chance_are_no_ring_but_a_lockstep_ring_is():
     assert edges.height == 10
 
 
+def test_a_ring_accounts_review_away_from_its_wave_is_not_lockstep():
+    """Ring features are per review: the ring acted on this product within the window."""
+    rows = []  # (user, product, minute)
+    for start in (20_000, 300_000):  # five accounts review six products together, twice
+        rows += [(f"R{a}", p, start + 10 * a + p) for a in range(5) for p in range(6)]
+    rows += [(f"bg{i}", i % 6, 1_000 * i) for i in range(400)]
+    rows.append(("R0", 0, 150_000))  # R0 reviews product 0 again, months from either wave
+    df = pl.DataFrame(
+        {
+            "review_id": [f"r{i}" for i in range(len(rows))],
+            "shop_id": ["S"] * len(rows),
+            "product_id": [f"P{p}" for _, p, _ in rows],
+            "user_id": [u for u, _, _ in rows],
+            "rating": [5] * len(rows),
+            "created_at": [T0 + dt.timedelta(minutes=int(m)) for _, _, m in rows],
+        }
+    )
+    fr = compute_features(df)
+    f = fr.frame.join(df.select("review_id", "user_id"), on="review_id")
+    wave = f.filter(pl.col("user_id").str.starts_with("R") & (pl.col("review_id") != "r460"))
+    assert wave["ring_partners"].min() == 4 and wave["ring_size"].min() == 5
+    away = f.filter(pl.col("review_id") == "r460")
+    assert away["ring_partners"].item() == 0 and away["ring_size"].item() == 0
+    linked = fr.keys.filter(pl.col("review_id") == "r460")
+    assert linked["ring_id"].is_null().all()
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_family_ablation_removes_only_that_family(family):
     df = market(7, 300, "A")
