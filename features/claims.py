@@ -42,6 +42,7 @@ _VALUE = {
     "text_dup_window": lambda v: {"k": int(v), "h": TEXT_WINDOW_S // HOUR},
     "text_cluster_users": lambda v: {"k": int(v)},
     "text_cluster_shops": lambda v: {"k": int(v)},
+    "device_product_users": lambda v: {"k": int(v)},
     "ring_partners": lambda v: {
         "k": int(v),
         "m": RING_MIN_PRODUCTS,

@@ -10,9 +10,17 @@ from features.params import DAY
 from models.propagation import GroupKind, homophily
 
 #: Node kinds, in the order they are built; ablations drop them by name.
-GRAPH_KINDS: tuple[str, ...] = ("user", "product", "critic", "text_cluster", "network", "ring")
+GRAPH_KINDS: tuple[str, ...] = (
+    "user",
+    "product",
+    "critic",
+    "text_cluster",
+    "network",
+    "device",
+    "ring",
+)
 #: Kinds that link reviews by concrete shared evidence (not by who or what was reviewed).
-EVIDENCE_KINDS: tuple[str, ...] = ("text_cluster", "network", "ring")
+EVIDENCE_KINDS: tuple[str, ...] = ("text_cluster", "network", "device", "ring")
 
 
 #: The key columns of each node kind (``_wk``: the week of ``_t``).
@@ -23,6 +31,8 @@ NODE_KEYS: dict[str, tuple[str, ...]] = {
     "critic": ("user_id", "_neg"),
     "text_cluster": ("text_cluster",),
     "network": ("_net", "shop_id", "_wk"),
+    # accounts on one phone reviewing one product
+    "device": ("device_id", "product_id"),
     "ring": ("ring_id",),
 }
 
@@ -98,7 +108,7 @@ def build_kinds(
 def kinds_from_hashes(hashes: pl.DataFrame, eps: float = 0.1) -> list[GroupKind]:
     """:func:`build_kinds` from :func:`node_hashes` (of all reviews, in ``_rid`` order)."""
     evidence = [
-        GroupKind(name, _ids(hashes, name), homophily(eps))
+        GroupKind(name, _ids(hashes, name), homophily(eps), raise_only=name == "device")
         for name in EVIDENCE_KINDS
         if name in hashes.columns
     ]

@@ -166,6 +166,7 @@ def test_templates_burst_and_rings_are_found():
     assert f["text_dup_window"].min() >= 10
     assert f["net_shop_burst"].min() > rest["net_shop_burst"].quantile(0.99)
     assert f["device_users"].min() == 4
+    assert f["device_product_users"].min() == 3  # the other three accounts on each phone
     assert f["review_delay_minutes"].max() <= 3
     assert f["fresh_burst"].min() > rest["fresh_burst"].quantile(0.99)
 
@@ -388,3 +389,30 @@ def test_pair_weights_are_exact_even_when_user_hashes_collide(monkeypatch):
     monkeypatch.setattr(co, "_user_hash", lambda c: pl.col(c).hash(seed=0) % 3)
     got = co._strong_pair_weights(pairs).sort("user_a", "user_b")
     assert got.equals(exact.select(got.columns))
+
+
+def test_a_device_value_shared_by_accounts_everywhere_names_no_phone():
+    """A placeholder (or model name) behind many accounts on many products is no identity."""
+    n = 400
+    df = pl.DataFrame(
+        {
+            "review_id": [f"r{i}" for i in range(n)],
+            "shop_id": ["S"] * n,
+            "product_id": [f"P{i % 20}" for i in range(n)],
+            "user_id": [f"u{i}" for i in range(n)],
+            "rating": [5] * n,
+            "created_at": [T0 + dt.timedelta(hours=i) for i in range(n)],
+            "device_id": ["iPhone"] * (n - 6) + ["phone-1"] * 3 + ["phone-2"] * 3,
+        }
+    ).with_columns(
+        pl.when(pl.col("device_id") == "phone-1")
+        .then(pl.lit("P99"))
+        .otherwise(pl.col("product_id"))
+        .alias("product_id")
+    )
+    f = by_review(compute_features(df))
+    placeholder = f.filter(pl.col("review_id").is_in([f"r{i}" for i in range(n - 6)]))
+    assert placeholder["device_users"].min() == n - 6
+    assert placeholder["device_product_users"].max() == 0
+    phone = f.filter(pl.col("review_id").is_in([f"r{i}" for i in range(n - 6, n - 3)]))
+    assert phone["device_product_users"].to_list() == [2.0, 2.0, 2.0]
