@@ -4,7 +4,8 @@ For each seed and file format: :func:`benchmarks.exports.build_export` makes a
 shop's review and order export with a planted smear, a genuine defect batch and
 a flash sale; ``review-detector scan --preset P --shop … --orders …`` and
 ``review-detector evidence --platform douyin`` run on it as a merchant would;
-the cited reviews (by the merchant's order id) are checked against the truth.
+the cited reviews (by the merchant's order id) are checked against the truth,
+and counted by what they are shown with (their links' reasons, or none).
 
     python -m benchmarks.packets --platform douyin --seeds 101,102,103 --formats csv,xlsx
 
@@ -44,6 +45,8 @@ class PacketRun:
     flash: int
     other: int
     seconds: float
+    linked: int = 0  # cited reviews shown with their links' reasons (none of their own)
+    bare: int = 0  # cited reviews shown with no reason at all (never, when packets are right)
 
     @property
     def recall(self) -> float:
@@ -57,7 +60,8 @@ class PacketRun:
         return (
             f"{self.platform:7s} seed {self.seed:<5d} {self.fmt:4s}  smear {self.smear:3d}/{self.n_smear:<3d} "
             f"recall {self.recall:.2f}  precision {self.precision:.2f}  defect {self.defect}  "
-            f"flash {self.flash}  honest {self.other}  ({self.seconds:.1f} s)"
+            f"flash {self.flash}  honest {self.other}  link-reasoned {self.linked}  "
+            f"unreasoned {self.bare}  ({self.seconds:.1f} s)"
         )
 
 
@@ -82,9 +86,11 @@ def run_packet(platform: str, seed: int, fmt: str, root: Path, n: int = 2000) ->
             + ["--platform", "douyin", "--quiet", "--lang", "zh"]
         )
     cited: set[str] = set()
+    reasons: list[list[dict]] = []
     if code == 0:
         data = json.loads((packet / "packet.json").read_text(encoding="utf-8"))
         cited = {r["order_id"] or r["review_id"] for c in data["cases"] for r in c["reviews"]}
+        reasons = [r["reasons"] for c in data["cases"] for r in c["reviews"]]
     elif code != 3:  # 3: nothing to file
         raise RuntimeError(f"evidence for seed {seed} exited {code}")
     truth = export.truth
@@ -101,6 +107,8 @@ def run_packet(platform: str, seed: int, fmt: str, root: Path, n: int = 2000) ->
         got.get("flash", 0),
         got.get("honest", 0),
         time.perf_counter() - t0,
+        sum(bool(x) and all(y.get("link") for y in x) for x in reasons),
+        sum(not x for x in reasons),
     )
 
 

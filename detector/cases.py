@@ -490,6 +490,130 @@ def _empty_cases() -> CaseResult:
     )
 
 
+def _link_flagged(
+    keyed: pl.DataFrame, flagged_ids: pl.DataFrame, weak: set[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The flagged reviews (``_pos``, their component ``_comp``) and the edges among them."""
+    flagged = (
+        keyed.join(flagged_ids, on="review_id", how="semi")
+        .sort("review_id")
+        .with_row_index("_pos")
+        .with_columns(pl.col("_pos").cast(pl.Int64))
+    )
+    n = flagged.height
+    rules = [r for r in EDGE_RULES if not (weak & {"user_id"} and r.type in ("user", "ring"))]
+    parts = []
+    for rule in rules:
+        rows = flagged.filter(pl.col("_in_burst")) if rule.type == "burst" else flagged
+        parts.append(link_edges(rows, rule))
+    edges = pl.concat(parts)
+    a = edges["_pa"].to_numpy()
+    b = edges["_pb"].to_numpy()
+    graph = coo_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
+    _, comp = connected_components(graph, directed=False)
+    return flagged.with_columns(pl.Series("_comp", comp.astype(np.int64))), edges
+
+
+def _with_roles(flagged: pl.DataFrame, weak: set[str]) -> pl.DataFrame:
+    """Members with ``_pro`` (1-2★ at several shops inside their component) and ``_in_ring``."""
+    has_ring = "ring_id" in flagged.columns and "user_id" not in weak
+    pro_users = (
+        flagged.filter((pl.col("_pol") == -1) & pl.lit("user_id" not in weak))
+        .group_by("_comp", "user_id")
+        .agg(pl.col("shop_id").n_unique().alias("_neg_shops"))
+        .filter(pl.col("_neg_shops") >= PRO_NEGATIVE_MIN_SHOPS)
+        .select("_comp", "user_id", pl.lit(True).alias("_pro"))
+    )
+    return flagged.join(pro_users, on=["_comp", "user_id"], how="left").with_columns(
+        pl.col("_pro").fill_null(False),
+        (pl.col("ring_id").is_not_null() if has_ring else pl.lit(False)).alias("_in_ring"),
+    )
+
+
+def _kind() -> pl.Expr:
+    """A component's kind from its counts (see the module docstring)."""
+    single = pl.col("n_reviews") == 1
+    half = pl.col("n_reviews") / 2
+    return (
+        pl.when(single)
+        .then(pl.lit("other"))
+        .when((pl.col("n_users") == 1) & (pl.col("_n_pro") == 0))
+        .then(pl.lit("other"))
+        .when(pl.col("_ring_edge") & (pl.col("_n_ring") >= half))
+        .then(pl.lit("ring"))
+        .when((pl.col("_n_pro") >= half) & (pl.col("n_negative") > half))
+        .then(pl.lit("pro_negative"))
+        .when(pl.col("n_negative") > pl.col("n_positive"))
+        .then(pl.lit("smear"))
+        .when(pl.col("n_positive") > pl.col("n_negative"))
+        .then(pl.lit("boost"))
+        .otherwise(pl.lit("other"))
+    )
+
+
+def _components(members: pl.DataFrame, ring_comps: pl.DataFrame) -> pl.DataFrame:
+    """One row per component: its members' ids, counts, kind and case id."""
+    agg = (
+        members.group_by("_comp")
+        .agg(
+            pl.col("review_id").sort().alias("review_ids"),
+            pl.col("shop_id").unique().sort().alias("shop_ids"),
+            pl.col("product_id").unique().sort().alias("product_ids"),
+            pl.col("user_id").unique().sort().alias("user_ids"),
+            pl.col("_t").min().alias("_t0"),
+            pl.col("_t").max().alias("_t1"),
+            pl.len().cast(pl.Int64).alias("n_reviews"),
+            pl.col("user_id").n_unique().cast(pl.Int64).alias("n_users"),
+            (pl.col("_pol") == -1).sum().cast(pl.Int64).alias("n_negative"),
+            (pl.col("_pol") == 1).sum().cast(pl.Int64).alias("n_positive"),
+            pl.col("_in_ring").sum().alias("_n_ring"),
+            pl.col("_pro").sum().alias("_n_pro"),
+        )
+        .join(ring_comps.with_columns(pl.lit(True).alias("_ring_edge")), on="_comp", how="left")
+        .with_columns(pl.col("_ring_edge").fill_null(False))
+        .with_columns(_kind().alias("kind"))
+    )
+    ids = [case_id_for(r) for r in agg["review_ids"].to_list()]
+    return agg.with_columns(pl.Series("case_id", ids, dtype=pl.String))
+
+
+def _edge_lists(comp_edges: pl.DataFrame, flagged: pl.DataFrame) -> pl.DataFrame:
+    """Per component, its edges by review id (sorted by type, a, b) and their types."""
+    rid = flagged.select(pl.col("_pos"), pl.col("review_id"))
+    return (
+        comp_edges.join(rid.rename({"_pos": "_pa", "review_id": "a"}), on="_pa")
+        .join(rid.rename({"_pos": "_pb", "review_id": "b"}), on="_pb")
+        .unique(["a", "b", "type"])
+        .sort("_comp", "type", "a", "b")
+        .group_by("_comp", maintain_order=True)
+        .agg(
+            pl.struct("a", "b", "type", "key").alias("edges"),
+            pl.col("type").unique().sort().alias("edge_types"),
+        )
+    )
+
+
+def _epoch_utc(col: str) -> pl.Expr:
+    return (pl.col(col) * 1_000_000).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def _case_frame(agg: pl.DataFrame, edge_lists: pl.DataFrame) -> pl.DataFrame:
+    """``cases.parquet``'s rows (:data:`CASES_SCHEMA`, sorted by ``case_id``)."""
+    to_dt = pl.Datetime("us", "UTC")
+    return (
+        agg.join(edge_lists, on="_comp", how="left")
+        .with_columns(
+            pl.col("edges").fill_null(pl.lit([], dtype=pl.List(EDGE_STRUCT))),
+            pl.col("edge_types").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            _epoch_utc("_t0").alias("start"),
+            _epoch_utc("_t1").alias("end"),
+        )
+        .with_columns(pl.col("start").cast(to_dt), pl.col("end").cast(to_dt))
+        .sort("case_id")
+        .select([pl.col(c).cast(t) for c, t in CASES_SCHEMA.items()])
+    )
+
+
 def build_cases(
     scores: pl.DataFrame,
     keys: pl.DataFrame,
@@ -526,117 +650,16 @@ def build_cases(
     if flagged_ids.height == 0:
         return _empty_cases()
     keyed = _with_burst_strength(keys, features)
-    flagged = (
-        keyed.join(flagged_ids, on="review_id", how="semi")
-        .sort("review_id")
-        .with_row_index("_pos")
-        .with_columns(pl.col("_pos").cast(pl.Int64))
-    )
-    n = flagged.height
-    rules = [r for r in EDGE_RULES if not (weak & {"user_id"} and r.type in ("user", "ring"))]
-    parts = []
-    for rule in rules:
-        rows = flagged.filter(pl.col("_in_burst")) if rule.type == "burst" else flagged
-        parts.append(link_edges(rows, rule))
-    edges = pl.concat(parts)
-
-    a = edges["_pa"].to_numpy()
-    b = edges["_pb"].to_numpy()
-    graph = coo_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
-    _, comp = connected_components(graph, directed=False)
-    flagged = flagged.with_columns(pl.Series("_comp", comp.astype(np.int64)))
+    flagged, edges = _link_flagged(keyed, flagged_ids, weak)
     others = keyed.join(flagged_ids, on="review_id", how="anti")
     flagged, edges = attach_unflagged(flagged, others, edges)
 
-    has_ring = "ring_id" in flagged.columns and "user_id" not in weak
-    # Accounts with 1-2★ reviews at several shops inside their component.
-    pro_users = (
-        flagged.filter((pl.col("_pol") == -1) & pl.lit("user_id" not in weak))
-        .group_by("_comp", "user_id")
-        .agg(pl.col("shop_id").n_unique().alias("_neg_shops"))
-        .filter(pl.col("_neg_shops") >= PRO_NEGATIVE_MIN_SHOPS)
-        .select("_comp", "user_id", pl.lit(True).alias("_pro"))
-    )
-    members = flagged.join(pro_users, on=["_comp", "user_id"], how="left").with_columns(
-        pl.col("_pro").fill_null(False),
-        (pl.col("ring_id").is_not_null() if has_ring else pl.lit(False)).alias("_in_ring"),
-    )
     comp_edges = edges.join(
         flagged.select(pl.col("_pos").alias("_pa"), "_comp"), on="_pa", how="left"
     )
     ring_comps = comp_edges.filter(pl.col("type") == "ring").select("_comp").unique()
-
-    agg = (
-        members.group_by("_comp")
-        .agg(
-            pl.col("review_id").sort().alias("review_ids"),
-            pl.col("shop_id").unique().sort().alias("shop_ids"),
-            pl.col("product_id").unique().sort().alias("product_ids"),
-            pl.col("user_id").unique().sort().alias("user_ids"),
-            pl.col("_t").min().alias("_t0"),
-            pl.col("_t").max().alias("_t1"),
-            pl.len().cast(pl.Int64).alias("n_reviews"),
-            pl.col("user_id").n_unique().cast(pl.Int64).alias("n_users"),
-            (pl.col("_pol") == -1).sum().cast(pl.Int64).alias("n_negative"),
-            (pl.col("_pol") == 1).sum().cast(pl.Int64).alias("n_positive"),
-            pl.col("_in_ring").sum().alias("_n_ring"),
-            pl.col("_pro").sum().alias("_n_pro"),
-        )
-        .join(ring_comps.with_columns(pl.lit(True).alias("_ring_edge")), on="_comp", how="left")
-        .with_columns(pl.col("_ring_edge").fill_null(False))
-    )
-    single = pl.col("n_reviews") == 1
-    half = pl.col("n_reviews") / 2
-    kind = (
-        pl.when(single)
-        .then(pl.lit("other"))
-        .when((pl.col("n_users") == 1) & (pl.col("_n_pro") == 0))
-        .then(pl.lit("other"))
-        .when(pl.col("_ring_edge") & (pl.col("_n_ring") >= half))
-        .then(pl.lit("ring"))
-        .when((pl.col("_n_pro") >= half) & (pl.col("n_negative") > half))
-        .then(pl.lit("pro_negative"))
-        .when(pl.col("n_negative") > pl.col("n_positive"))
-        .then(pl.lit("smear"))
-        .when(pl.col("n_positive") > pl.col("n_negative"))
-        .then(pl.lit("boost"))
-        .otherwise(pl.lit("other"))
-    )
-    agg = agg.with_columns(kind.alias("kind"))
-    ids = [case_id_for(r) for r in agg["review_ids"].to_list()]
-    agg = agg.with_columns(pl.Series("case_id", ids, dtype=pl.String))
-
-    rid = flagged.select(pl.col("_pos"), pl.col("review_id"))
-    edge_rows = (
-        comp_edges.join(rid.rename({"_pos": "_pa", "review_id": "a"}), on="_pa")
-        .join(rid.rename({"_pos": "_pb", "review_id": "b"}), on="_pb")
-        .unique(["a", "b", "type"])
-        .sort("_comp", "type", "a", "b")
-        .group_by("_comp", maintain_order=True)
-        .agg(
-            pl.struct("a", "b", "type", "key").alias("edges"),
-            pl.col("type").unique().sort().alias("edge_types"),
-        )
-    )
-    to_dt = pl.Datetime("us", "UTC")
-    cases = (
-        agg.join(edge_rows, on="_comp", how="left")
-        .with_columns(
-            pl.col("edges").fill_null(pl.lit([], dtype=pl.List(EDGE_STRUCT))),
-            pl.col("edge_types").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-            (pl.col("_t0") * 1_000_000)
-            .cast(pl.Datetime("us"))
-            .dt.replace_time_zone("UTC")
-            .alias("start"),
-            (pl.col("_t1") * 1_000_000)
-            .cast(pl.Datetime("us"))
-            .dt.replace_time_zone("UTC")
-            .alias("end"),
-        )
-        .with_columns(pl.col("start").cast(to_dt), pl.col("end").cast(to_dt))
-        .sort("case_id")
-        .select([pl.col(c).cast(t) for c, t in CASES_SCHEMA.items()])
-    )
+    agg = _components(_with_roles(flagged, weak), ring_comps)
+    cases = _case_frame(agg, _edge_lists(comp_edges, flagged))
     review_case = (
         flagged.select("review_id", "_comp")
         .join(agg.select("_comp", "case_id"), on="_comp")

@@ -19,8 +19,7 @@ from rich.text import Text
 
 from detector import wording
 from detector.cases import ATTACK_KINDS
-from detector.evidence.i18n import KIND
-from features.registry import REGISTRY
+from detector.evidence.i18n import KIND, feature_text
 
 MSG = {
     "scored": {
@@ -72,7 +71,7 @@ MSG = {
 
 def msg(key: str, lang: str, **kw) -> str:
     """The ``lang`` terminal message ``key`` with its placeholders filled."""
-    return MSG[key][lang].format(**kw)
+    return wording.say(MSG, key, lang, **kw)
 
 
 def _say(console: Console, text: str | Text, style: str | None = None) -> None:
@@ -109,11 +108,6 @@ def _quoted_rows(result, ids: pl.Series) -> pl.DataFrame:
         )
     cols = [c for c in ("review_id", "rating", "text") if c in reviews.columns]
     return reviews.select(cols).join(pl.DataFrame({"review_id": ids}), on="review_id", how="semi")
-
-
-def _explain(name: str, lang: str) -> str:
-    f = REGISTRY.describe(name)
-    return f.zh if lang == "zh" else f.en
 
 
 def _claims(result, head: pl.DataFrame, lang: str, zone) -> dict[str, list[dict]]:
@@ -164,7 +158,7 @@ def _print_counts(console: Console, s: dict, lang: str) -> None:
     if s["signals"]["unavailable"]:
         missing = sorted({c for u in s["signals"]["unavailable"] for c in u["missing_columns"]})
         sep = "；" if lang == "zh" else "; "
-        what = sep.join(_explain(u["feature"], lang) for u in s["signals"]["unavailable"])
+        what = sep.join(feature_text(u["feature"], lang) for u in s["signals"]["unavailable"])
         _say(console, msg("unavailable", lang, cols=", ".join(missing), what=what))
 
 
@@ -253,7 +247,7 @@ def _print_top_reviews(console, result, flagged, top, lang, zone) -> None:
                 _say(console, f"  · {c['text']}")
         elif r["reasons"]:  # an out-of-core scan: the registry's explanation, without numbers
             for name in r["reasons"][:3]:
-                _say(console, f"  · {_explain(name, lang)}")
+                _say(console, f"  · {feature_text(name, lang)}")
         else:
             _say(console, f"  · {MSG['no_claim'][lang]}")
 

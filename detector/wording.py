@@ -40,6 +40,16 @@ def default_lang(environ=None) -> str:
     return "en"
 
 
+def say(table: dict[str, dict[str, str]], key: str, lang: str, **kw) -> str:
+    """The ``lang`` text of ``key`` in a ``{key: {"en": ..., "zh": ...}}`` table, filled with ``kw``.
+
+    The one lookup of the terminal's (:data:`detector.report.MSG`) and the
+    packet's (:data:`detector.evidence.i18n.UI`) message tables.
+    """
+    text = table[key][lang]
+    return text.format(**kw) if kw else text
+
+
 # --------------------------------------------------------------------------- numbers
 
 

@@ -1,11 +1,37 @@
-"""Shared fixtures: small generated review sets with fixed seeds."""
+"""Shared fixtures: small generated review sets with fixed seeds; the headless Chromium
+the browser tests drive."""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from benchmarks.generator import generate
+
+#: Debian's Chromium (``.ci/run`` installs it), or one on PATH; None: browser tests skip.
+CHROMIUM = next(
+    (
+        p
+        for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
+        if p and Path(p).exists()
+    ),
+    None,
+)
+#: How the browser tests start it: headless, offline (nothing fetched in the background).
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+)
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,10 @@ from detector.cli import main
 from detector.contract import InputError
 from detector.evidence import PacketOptions, build_packet, fonts
 from detector.evidence.cards import render_cards
+from detector.evidence.impact import compute_impact
+from detector.evidence.link_reasons import ORDER as LINK_ORDER
 from detector.evidence.overview import render_overview
-from detector.evidence.packet import SCHEMA, SCHEMA_VERSION, compute_impact
+from detector.evidence.packet import SCHEMA, SCHEMA_VERSION
 from detector.evidence.platforms import PLATFORMS
 from detector.evidence.render_html import render_html
 from detector.evidence.safety import Redactor, UnsafePathError, mask_ip, safe_join, safe_name
@@ -120,12 +122,16 @@ def test_packet_cites_the_smear_campaign(world):
         "ring",
         "user",
     }
-    # per-review reasons are the registry's claims, filled with the review's numbers
-    assert any(r["reasons"] for r in main_case["reviews"])
+    # every cited review has reasons: the registry's claims filled with the review's numbers,
+    # or (a review with none of its own) what its links in the case make true of it
+    assert all(r["reasons"] for r in main_case["reviews"])
     for r in main_case["reviews"]:
         for reason in r["reasons"]:
-            claim = REGISTRY.get(reason["feature"]).claim
-            assert claim is not None and re.search(r"\d", reason["text"])
+            if reason["feature"] is None:
+                assert reason["link"] in (*LINK_ORDER, "near") and reason["facts"]["case"]
+            else:
+                assert REGISTRY.get(reason["feature"]).claim is not None
+            assert re.search(r"\d", reason["text"])
     assert all(c["n_negative_at_shop"] > c["n_positive_at_shop"] for c in p["cases"])
 
 
@@ -606,3 +612,54 @@ def test_packet_directory_has_a_plain_directorys_mode(world, tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()
     assert (world.out.stat().st_mode & 0o777) == (plain.stat().st_mode & 0o777)
+
+
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def test_control_characters_and_emoji_reach_no_output_as_they_are(hostile, tmp_path, monkeypatch):
+    """NUL, ESC and bidi overrides from ids and texts are shown as U+FFFD; emoji never as boxes."""
+    from PIL import ImageDraw
+
+    from detector.evidence import write_packet
+
+    packet = build_packet(load_scan(hostile.scan), PacketOptions(shop=hostile.shop, lang="zh"))
+    case = packet.data["cases"][0]
+    bad_id = case["case_id"] + "\x00../x"
+    packet.views[bad_id] = packet.views.pop(case["case_id"])
+    case["case_id"] = bad_id
+    emoji = "差评👍🏻❤️‍🔥😀"
+    for r in case["reviews"]:
+        r["review_id"] = "r\x00" + r["review_id"] + "\x1b[31m"
+        r["text"] = f"{emoji}\x00\u202egpj.exe\x07 {r['text']}"
+    for cl in case["evidence"]["text_clusters"]:
+        cl["reference"]["text"] = emoji + "\x00" + cl["reference"]["text"]
+    drawn = []
+    real_text = ImageDraw.ImageDraw.text
+
+    def text(self, xy, s, *args, font=None, **kw):
+        drawn.append((s, font))
+        return real_text(self, xy, s, *args, font=font, **kw)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", text)
+    write_packet(packet, tmp_path / "p")
+    for name in ("packet.html", "appeals.csv", "description.txt"):
+        shown = (tmp_path / "p" / name).read_text(encoding="utf-8")
+        assert not CONTROL.search(shown), (name, CONTROL.search(shown))
+    html = (tmp_path / "p" / "packet.html").read_text(encoding="utf-8")
+    assert "r\ufffd" + packet.data["cases"][0]["reviews"][0]["review_id"][2:-5] in html
+    assert "\ufffd[31m" in html  # shown, not dropped: ids that differ only there still differ
+    assert drawn
+    for s, font in drawn:
+        assert not CONTROL.search(s), s
+        assert fonts.covers(font, s), f"{s!r} has characters {font.path} draws as boxes"
+    placeholder = "[表情]" if fonts.cjk_font() else "[emoji]"
+    assert any(placeholder in s for s, _ in drawn), "the emoji were not shown as a placeholder"
+
+
+def test_emoji_placeholder_replaces_what_the_font_cannot_draw():
+    font = fonts.pil_font(18)
+    shown = fonts.drawable("好👍🏻❤️‍🔥x\x00", font)
+    assert fonts.covers(font, shown.replace("\x00", ""))
+    assert "👍" not in shown and "🔥" not in shown and "\u200d" not in shown
+    assert shown.count("[表情]" if fonts.cjk_font() else "[emoji]") == 1

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from conftest import CHROMIUM, FLAGS
 from PIL import Image
 
 from benchmarks.generator import generate, write_dataset
@@ -21,34 +22,13 @@ from detector.scan import run_scan
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = next(
-    (
-        p
-        for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
-        if p and Path(p).exists()
-    ),
-    None,
-)
 WINDOW = (1280, 2400)
 
 
 def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
     if CHROMIUM is None:
         pytest.skip("headless Chromium not found at /usr/bin/chromium (apt-get install chromium)")
-    cmd = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        f"--user-data-dir={tmp / 'profile'}",
-        *args,
-    ]
+    cmd = [CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'profile'}", *args]
     return subprocess.run(cmd, capture_output=True, timeout=120, check=False)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
 from datetime import datetime
 
 import polars as pl
@@ -78,3 +79,25 @@ def test_masked_nicknames_are_never_shared_identity_evidence(tmp_path):
     cases = pl.read_parquet(scan / "cases.parquet")
     types = set(cases["edge_types"].explode().drop_nulls().to_list())
     assert not types & {"user", "ring"}, types
+
+
+def test_the_packets_scan_command_reproduces_the_scan(tmp_path):
+    """The command a packet prints keeps the preset, shop, orders, zone and column map."""
+    export = build_export("douyin", seed=2, n=1500)
+    paths = write_export(export, tmp_path / "export", fmt="csv")
+    text_header = export.headers["text"]
+    options = ["--preset", "douyin", "--shop", SHOP, "--orders", str(paths["orders"])]
+    options += ["--timezone", "Asia/Shanghai", "--columns", f"{text_header}=text"]
+    scan, packet = tmp_path / "scan", tmp_path / "packet"
+    assert main(["scan", str(paths["reviews"]), "--out", str(scan), *options, "--quiet"]) == 0
+    assert main(["evidence", str(scan), "--shop", SHOP, "--out", str(packet), "--quiet"]) == 0
+    data = json.loads((packet / "packet.json").read_text(encoding="utf-8"))
+    command = shlex.split(data["integrity"]["reproduce"][0])
+    assert command[:2] == ["review-detector", "scan"]
+    for flag, value in zip(options[::2], options[1::2], strict=True):
+        assert command[command.index(flag) + 1] == value, flag
+    again = tmp_path / "again"
+    argv = [str(again) if a == "SCAN_DIR" else a for a in command[1:]]
+    assert main([*argv, "--quiet"]) == 0
+    for name in ("scores.parquet", "cases.parquet"):
+        assert pl.read_parquet(again / name).equals(pl.read_parquet(scan / name)), name

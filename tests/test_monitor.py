@@ -499,3 +499,104 @@ def test_a_failed_run_leaves_state_and_outputs_as_they_were(tmp_path, exports):
         for p in [*state.iterdir(), out / "daily.parquet", out / "alerts.json"]
     }
     assert after == before
+
+
+# --------------------------------------------------------------------------- publishing as one
+
+
+def _out_files(out) -> dict:
+    """``relative path -> bytes`` of what readers of OUT see (the scan's summaries apart:
+    they name their run)."""
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != "summary.json"
+    }
+
+
+def _monitor_killed_at(step: int, *args) -> None:
+    """Run ``monitor`` in a process until publish step ``step``, then ``kill -9`` it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from detector.publish import STOP_AT_ENV
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector", "monitor", "--quiet", *map(str, args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, STOP_AT_ENV: str(step)},
+    )
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith(f"publish step {step} "):
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return
+    proc.wait()
+    raise AssertionError(f"monitor never reached publish step {step}: {''.join(seen)}")
+
+
+def test_scan_days_and_alerts_are_published_as_one(tmp_path, exports):
+    """kill -9 at each publish step: OUT holds run 1's scan, days and alerts or run 2's."""
+    import shutil
+
+    from detector.monitor.runner import STATE_COMMITTED_STEP
+    from detector.publish import versions_dir
+
+    first, second = exports
+    template = tmp_path / "template"
+    assert monitor(first, "--out", template / "out", "--state", template / "state") == 0
+    (template / "out" / "notes.txt").write_text("the merchant's own", encoding="utf-8")
+    ref_b = tmp_path / "ref-b"
+    shutil.copytree(template, ref_b, symlinks=True)
+    assert monitor(first, second, "--out", ref_b / "out", "--state", ref_b / "state") == 4
+    ref = {"A": _out_files(template / "out"), "B": _out_files(ref_b / "out")}
+    assert ref["A"]["notes.txt"] == ref["B"]["notes.txt"]  # carried into the new version
+    assert ref["A"]["alerts.json"] != ref["B"]["alerts.json"]
+    # 1: staged, state not committed; 12: committed, not switched; 3: switched
+    for step, want in ((1, "A"), (STATE_COMMITTED_STEP, "A"), (3, "B")):
+        d = tmp_path / f"kill-{step}"
+        shutil.copytree(template, d, symlinks=True)
+        out, state = d / "out", d / "state"
+        _monitor_killed_at(step, first, second, "--out", out, "--state", state)
+        seen = _out_files(out)
+        assert seen == ref[want], (step, [f for f in seen if seen[f] != ref[want].get(f)])
+        if step == STATE_COMMITTED_STEP:
+            # the next run finishes the committed switch first, even one that then fails
+            assert monitor(tmp_path / "missing.csv", "--out", out, "--state", state) == 2
+            assert _out_files(out) == ref["B"]
+        # the next run redoes or completes the stopped one: its alerts raised once, by run 2
+        code = monitor(first, second, "--out", out, "--state", state)
+        assert code == (4 if step == 1 else 0), step
+        assert _out_files(out) == ref["B"]
+        assert {a["run"] for a in json.loads((out / "alerts.json").read_text())} == {2}
+        left = [p.name for p in versions_dir(out).iterdir() if not p.name.startswith(".")]
+        assert len(left) <= 2 and not list(versions_dir(out).glob(".staging-*"))
+
+
+def test_without_state_a_failed_run_publishes_nothing(tmp_path, exports):
+    first, _ = exports
+    out = tmp_path / "out"
+    assert monitor(first, "--out", out) == 0
+    before = _out_files(out)
+    assert set(before) >= {"daily.parquet", "alerts.json", "scan/scores.parquet"}
+    assert out.is_symlink()  # a version of OUT, switched in one rename
+    assert monitor(tmp_path / "missing.csv", "--out", out) == 2
+    assert _out_files(out) == before
+
+
+def test_every_row_rejected_publishes_the_rejects_and_no_days(tmp_path, exports, capsys):
+    first, _ = exports
+    bad = tmp_path / "bad.parquet"
+    pl.read_parquet(first).with_columns(pl.lit(9, pl.Int8).alias("rating")).write_parquet(bad)
+    out = tmp_path / "out"
+    assert monitor(first, "--out", out) == 0
+    assert monitor(bad, "--out", out) == 2
+    assert "rating" in capsys.readouterr().err
+    assert pl.read_parquet(out / "scan" / "rejected.parquet").height == pl.read_parquet(bad).height
+    assert not (out / "daily.parquet").exists() and not (out / "alerts.json").exists()

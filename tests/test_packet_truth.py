@@ -8,6 +8,7 @@ where every account has exactly one review.
 import json
 import re
 from datetime import timedelta
+from difflib import SequenceMatcher
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,14 +17,21 @@ import polars as pl
 import pytest
 
 from benchmarks import yelpchi
+from benchmarks.exports import build_export, write_export
 from benchmarks.generator import generate
+from benchmarks.packets import SHOP
 from detector import wording
 from detector.cli import main
 from detector.evidence import PacketOptions, build_packet, cards
 from detector.evidence.scanload import load_scan
 from detector.scan import ScanConfig, run_scan
 from detector.schema import DSR_COLUMNS
-from features.params import BURST_WINDOW_S, FRESH_MAX_REVIEWS, IDENTITY_WINDOW_S
+from features.params import (
+    BASELINE_FLOOR_S,
+    BURST_WINDOW_S,
+    FRESH_MAX_REVIEWS,
+    IDENTITY_WINDOW_S,
+)
 from features.prepare import ip_keys
 from features.registry import REGISTRY
 
@@ -154,7 +162,9 @@ def _check_claim(name: str, facts: dict, r: dict, data: pl.DataFrame, feats: dic
     elif name in ("ip_shop_burst", "net_shop_burst", "net_product_burst"):
         col = "_ip" if name == "ip_shop_burst" else "_net"
         where = "product_id" if name == "net_product_burst" else "shop_id"
-        keyed = data.join(ip_keys(data.lazy().select("ip")).collect(), on="ip", how="left")
+        keyed = data
+        if "ip" in data.columns:
+            keyed = data.join(ip_keys(data.lazy().select("ip")).collect(), on="ip", how="left")
         mine = keyed.filter(pl.col("review_id") == r["review_id"]).row(0, named=True)
         near = keyed.filter(
             (pl.col(col) == mine[col])
@@ -230,13 +240,98 @@ def test_every_shown_reason_holds_in_the_input(scans, name):
     if name == "one_review_each":
         shown = {x["feature"] for rs in said.values() for x in rs}
         assert not shown & USER_FEATURES, shown
-    # the packet shows exactly these claims for its cited reviews
+    # the packet shows these claims for its cited reviews, and its links' for the others
     p = json.loads((scans[name].packet / "packet.json").read_text(encoding="utf-8"))
+    check_packet_reasons(p, data, said)
+
+
+def check_packet_reasons(p: dict, data: pl.DataFrame, said: dict) -> int:
+    """Every cited review has a reason in words: its own claims, else its links', all true."""
+    linked = 0
     for c in p["cases"]:
         for r in c["reviews"]:
-            assert [x["text"] for x in r["reasons"]] == [
-                x["text"] for x in said.get(r["review_id"], [])
-            ]
+            assert r["reasons"] and all(x["text"] for x in r["reasons"]), r["review_id"]
+            own = [x["text"] for x in said.get(r["review_id"], [])]
+            if own:
+                assert [x["text"] for x in r["reasons"]] == own
+                continue
+            for reason in r["reasons"]:
+                assert reason["feature"] is None and reason["facts"]["case"] == c["case_id"]
+                _check_link(reason["link"], reason["facts"], r["review_id"], c, data)
+                linked += 1
+    return linked
+
+
+def _polarity(rating) -> pl.Expr | int:
+    if isinstance(rating, int):
+        return 1 if rating >= 4 else -1 if rating <= 2 else 0
+    return (rating >= 4).cast(pl.Int8) - (rating <= 2).cast(pl.Int8)
+
+
+def _check_link(link: str, facts: dict, rid: str, case: dict, data: pl.DataFrame) -> None:
+    """Recount one link reason's numbers from the input and the case's review ids."""
+    ids = set(case["review_ids"]) | set(case["related_review_ids"])
+    me = data.filter(pl.col("review_id") == rid).row(0, named=True)
+    others = data.filter(pl.col("review_id").is_in(sorted(ids - {rid})))
+    secs = pl.col("created_at").dt.epoch("s")
+    if link == "text":
+        assert facts["ref"] in ids and facts["ref"] != rid and 2 <= facts["n"] <= len(ids)
+        ref = data.filter(pl.col("review_id") == facts["ref"])["text"][0]
+        ratios = {
+            round(SequenceMatcher(None, a, b, autojunk=False).ratio(), 4)
+            for a, b in ((ref, me["text"]), (me["text"], ref))
+        }
+        assert facts["similarity"] in ratios and facts["similarity"] >= 0.5
+    elif link == "burst":
+        t0, t1 = (int(wording.parse_iso(facts[k]).timestamp()) for k in ("start", "end"))
+        same = data.filter(
+            (pl.col("shop_id") == me["shop_id"])
+            & (pl.col("product_id") == me["product_id"])
+            & (_polarity(pl.col("rating")) == _polarity(me["rating"]))
+        ).with_columns(secs.alias("_s"))
+        assert t0 <= int(me["created_at"].timestamp()) <= t1
+        assert facts["n"] == same.filter(pl.col("_s").is_between(t0, t1)).height >= 2
+        outside = same.filter(
+            (pl.col("_s") < t0 - BURST_WINDOW_S) | (pl.col("_s") > t1 + BURST_WINDOW_S)
+        ).height
+        lo, hi = data.select(secs.min(), secs.max().alias("hi")).row(0)
+        period = max(hi - lo - (t1 - t0) - 2 * BURST_WINDOW_S, BASELINE_FLOOR_S)
+        assert facts["per_day"] == pytest.approx(outside / period * 86_400)
+    elif link == "near":
+        near = others.filter(
+            (pl.col("shop_id") == me["shop_id"])
+            & (_polarity(pl.col("rating")) == _polarity(me["rating"]))
+            & (
+                (pl.col("created_at") - me["created_at"]).dt.total_seconds().abs()
+                <= facts["window"]
+            )
+        )
+        if facts["scope"] == "product":
+            near = near.filter(pl.col("product_id") == me["product_id"])
+        assert facts["n"] == near.height >= 1
+    else:  # a shared IP, network, device or account
+        col = {"ip": "_ip", "net": "_net", "device": "device_id", "user": "user_id"}[link]
+        keyed = data
+        if "ip" in data.columns:
+            keyed = data.join(ip_keys(data.lazy().select("ip")).collect(), on="ip", how="left")
+        mine = keyed.filter(pl.col("review_id") == rid)[col][0]
+        shared = keyed.filter(
+            pl.col("review_id").is_in(sorted(ids - {rid})) & (pl.col(col) == mine)
+        )
+        assert mine is not None and facts["n"] == shared.height >= 1
+
+
+def test_every_review_a_merchants_packet_cites_has_a_true_reason(tmp_path):
+    """On a seller-centre export most cited reviews are attached (unflagged): their links say why."""
+    export = build_export("douyin", seed=2, n=1500)
+    paths = write_export(export, tmp_path / "export", fmt="csv")
+    scan, packet = tmp_path / "scan", tmp_path / "packet"
+    argv = ["scan", str(paths["reviews"]), "--out", str(scan), "--preset", "douyin"]
+    assert main([*argv, "--shop", SHOP, "--orders", str(paths["orders"]), "--quiet"]) == 0
+    assert evidence(scan, "--shop", SHOP, "--out", packet, "--lang", "en") == 0
+    data, said, _ = _shown_reasons(scan)
+    p = json.loads((packet / "packet.json").read_text(encoding="utf-8"))
+    assert check_packet_reasons(p, data, said) >= 5  # the attached reviews' link reasons
 
 
 def _typed(reason: dict) -> dict:
@@ -336,8 +431,8 @@ def test_cards_fit_19_digit_ids_and_long_nicknames(market, tmp_path, monkeypatch
     real_at = cards._Page.at
 
     def at(self, x, y, s, size=16, color=cards.charts.INK, bold=False, mono=False):
-        font = cards.pil_font(size, bold, mono)
-        drawn.append((x, y, s, font.getlength(self._clean(s)), size))
+        font = self.font(s, size, bold, mono)
+        drawn.append((x, y, s, font.getlength(self._clean(s, font)), size))
         return real_at(self, x, y, s, size, color, bold, mono)
 
     monkeypatch.setattr(cards._Page, "at", at)
@@ -400,3 +495,54 @@ def test_user_strings_are_printed_as_text_not_markup(scans, tmp_path, capsys):
     assert evidence(scans["full"].scan, "--shop", "[bold red]x[/]", "--out", tmp_path / "p") == 2
     err = capsys.readouterr().err
     assert "[bold red]x[/]" in err
+
+
+def test_link_reasons_state_what_holds_of_each_review():
+    """Each link type's statement, on a small case whose numbers are known by construction."""
+    from datetime import UTC, datetime
+
+    from detector.evidence.case_facts import with_keys
+    from detector.evidence.link_reasons import link_reasons
+    from detector.evidence.spans import shared_spans
+
+    t0 = datetime(2026, 3, 1, 21, 0, tzinfo=UTC)
+    rows = pl.DataFrame(
+        {
+            "review_id": ["a", "b", "c", "d", "e"],
+            "shop_id": ["s", "s", "s", "s", "t"],
+            "product_id": ["p", "p", "q", "p", "p"],
+            "user_id": ["u1", "u2", "u3", "u4", "u5"],
+            "rating": [1, 1, 2, 1, 1],
+            "created_at": [t0 + timedelta(hours=h) for h in (0, 1, 2, 30, 1)],
+            "ip": ["1.2.3.4", "1.2.3.4", "1.2.3.9", None, "1.2.3.4"],
+            "device_id": ["d1", "d1", None, None, None],
+            "text": ["千万别买，质量太差了", "千万别买，质量太差了！", "x", "y", "z"],
+        }
+    )
+    members = with_keys(rows)
+    at_shop = members.filter(pl.col("shop_id") == "s")
+    edges = [
+        {"a": "a", "b": "b", "type": t, "key": k}
+        for t, k in (("text", "7"), ("ip", "1.2.3.4"), ("device", "d1"))
+    ] + [{"a": "b", "b": "c", "type": "window", "key": "s|-1"}]
+    edges.append({"a": "b", "b": "d", "type": "burst", "key": "p|-1"})
+    sim = shared_spans(rows["text"][0], rows["text"][1])[2]
+    cluster = {
+        "reference": {"review_id": "a", "text": rows["text"][0]},
+        "matches": [{"review_id": "b", "similarity": round(sim, 4)}],
+        "n_reviews": 2,
+    }
+    case = {
+        "case_id": "C-1",
+        "evidence": {"edges": edges, "text_clusters": [cluster], "bursts": []},
+    }
+    zone = wording.ZoneInfo("UTC")
+    got = link_reasons(case, at_shop, members, ["a", "b", "c", "d"], "en", zone)
+    facts = {rid: {x["link"]: x["facts"] for x in xs} for rid, xs in got.items()}
+    assert facts["a"]["text"]["ref"] == "b" and facts["b"]["text"]["ref"] == "a"
+    assert facts["a"]["ip"]["n"] == 2  # b at this shop and e at another
+    assert facts["a"]["device"]["n"] == 1
+    assert facts["c"]["near"] == {"case": "C-1", "n": 2, "window": BURST_WINDOW_S, "scope": "shop"}
+    assert "net" not in facts["c"]  # c has no net edge: its /24 is not a reason given
+    assert "d" not in facts or not got["d"]  # 29 h from b: no burst shown, nothing near
+    assert got["a"][0]["text"].startswith("Its text is ") and "case C-1" in got["a"][0]["text"]

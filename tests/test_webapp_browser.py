@@ -17,7 +17,6 @@ import dataclasses
 import json
 import os
 import queue
-import shutil
 import socket
 import subprocess
 import threading
@@ -32,32 +31,16 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 import uvicorn  # noqa: E402
+from conftest import CHROMIUM  # noqa: E402
+from conftest import FLAGS as CHROMIUM_FLAGS  # noqa: E402
 
 from benchmarks.exports import build_export, write_export  # noqa: E402
 from detector.webapp.app import Settings, asgi  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = next(
-    (
-        p
-        for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
-        if p and Path(p).exists()
-    ),
-    None,
-)
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--remote-debugging-pipe",
-)
+#: Driven over the DevTools protocol on fds 3 and 4.
+FLAGS = (*CHROMIUM_FLAGS, "--remote-debugging-pipe")
 HOSTILE = (
     "<script>window.__pwned = 1</script>",
     '<img src=x onerror="window.__pwned = 2">',
@@ -132,7 +115,10 @@ class Chromium:
         raise TimeoutError(method)
 
     def open(self, downloads: Path) -> None:
+        """A new tab, attached: later commands go to it."""
+        self.session = None
         target = self.send("Target.createTarget", browser=True, url="about:blank")["targetId"]
+        self.target = target
         self.session = self.send(
             "Target.attachToTarget", browser=True, targetId=target, flatten=True
         )["sessionId"]
@@ -191,6 +177,11 @@ class Chromium:
         path.write_bytes(base64.b64decode(data))
         self.viewport(900)
 
+    def close_tab(self) -> None:
+        self.send("Target.closeTarget", browser=True, targetId=self.target)
+        self.session = None
+        self.drain()
+
     def close(self) -> None:
         try:
             self.send("Browser.close", browser=True)
@@ -207,14 +198,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    """A real server on 127.0.0.1 over a fresh data folder; yields its base URL."""
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real server on 127.0.0.1 over a fresh data folder (one for the module); yields its
+    base URL."""
     if CHROMIUM is None:
         pytest.skip("headless Chromium not found at /usr/bin/chromium (apt-get install chromium)")
+    data = tmp_path_factory.mktemp("webapp-browser") / "data"
     port = free_port()
     config = uvicorn.Config(
-        asgi(Settings(data=tmp_path / "data")), host="127.0.0.1", port=port, log_level="warning"
+        asgi(Settings(data=data)), host="127.0.0.1", port=port, log_level="warning"
     )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -228,13 +221,21 @@ def server(tmp_path):
     thread.join(10)
 
 
-@pytest.fixture
-def browser(tmp_path):
-    b = Chromium(tmp_path / "profile")
-    (tmp_path / "downloads").mkdir()
-    b.open(tmp_path / "downloads")
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory, server):
+    """One Chromium for the module (a launch costs seconds); each test opens its own tab."""
+    b = Chromium(tmp_path_factory.mktemp("chromium") / "profile")
     yield b
     b.close()
+
+
+@pytest.fixture
+def browser(chromium, tmp_path):
+    """A fresh tab of the module's Chromium, downloading into ``tmp_path/downloads``."""
+    (tmp_path / "downloads").mkdir()
+    chromium.open(tmp_path / "downloads")
+    yield chromium
+    chromium.close_tab()
 
 
 def merchant_export(root: Path, hostile: bool = False) -> tuple[Path, Path, str]:
@@ -339,6 +340,13 @@ def test_upload_dashboard_and_douyin_packet(server, browser, tmp_path):
     assert packet["platform"]["key"] == "douyin" and packet["shop_id"] == shop
     assert len([n for n in names if "/cards/" in n]) <= 6
     assert case_id in {c["case_id"] for c in packet["cases"]}
+
+    # deleted from the start page: the scan and its packet are gone
+    scan_id = url.split("/scans/", 1)[1].split("?")[0].split("/")[0]
+    b.goto(server + "/")
+    b.click(f'form[action="/scans/{scan_id}/delete"] button')
+    assert b.js("location.pathname") == "/"
+    assert not b.js(f"!!document.querySelector('a[href=\"/scans/{scan_id}\"]')")
 
 
 def test_hostile_text_never_executes(server, browser, tmp_path):

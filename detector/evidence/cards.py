@@ -29,6 +29,7 @@ from detector.evidence.fonts import needs_cjk, pil_font
 from detector.evidence.overview import weekly
 from detector.evidence.packet import Packet
 from detector.evidence.platforms import DEFAULT_MAX_CASE_CARDS
+from detector.evidence.safety import printable
 
 WIDTH, HEIGHT = 1080, 1440
 #: Punctuation that may not start a line (kept on the previous line instead).
@@ -63,7 +64,13 @@ class _Page:
         self.font_ok = font_ok
         self._widths: dict[tuple[int, bool, bool, str], float] = {}
 
-    def _clean(self, s: str) -> str:
+    def font(self, s: str, size: int, bold: bool = False, mono: bool = False):
+        """The face ``s`` is drawn in (:func:`fonts.font_for`)."""
+        return fonts.font_for(printable(s or ""), size, bold, mono)
+
+    def _clean(self, s: str, font=None) -> str:
+        """``s`` as it can be drawn in ``font``: no control character, no glyph missing."""
+        s = fonts.drawable(printable(s), font if font is not None else pil_font(16))
         if self.font_ok:
             return s
         return "".join("?" if needs_cjk(ch) else ch for ch in s)
@@ -78,10 +85,10 @@ class _Page:
     def wrap(
         self, s: str, size: int, bold: bool, width: float, max_lines: int | None, mono: bool = False
     ) -> list[str]:
-        font = pil_font(size, bold, mono)
-        key = (size, bold, mono)
+        font = self.font(s, size, bold, mono)
+        key = (size, bold, mono, font.path)
         lines: list[str] = []
-        for para in self._clean(s or "").splitlines() or [""]:
+        for para in self._clean(s or "", font).splitlines() or [""]:
             cur, w = "", 0.0
             for ch in para:
                 cw = self._width(font, key, ch)
@@ -108,7 +115,7 @@ class _Page:
         mono: bool = False,
     ) -> None:
         width = width if width is not None else WIDTH - MARGIN - x
-        font = pil_font(size, bold, mono)
+        font = self.font(s, size, bold, mono)
         for line in self.wrap(s, size, bold, width, max_lines, mono):
             self.draw.text((x, self.y), line, font=font, fill=color)
             self.y += int(size * 1.45)
@@ -124,7 +131,8 @@ class _Page:
         bold: bool = False,
         mono: bool = False,
     ) -> None:
-        self.draw.text((x, y), self._clean(s), font=pil_font(size, bold, mono), fill=color)
+        font = self.font(s, size, bold, mono)
+        self.draw.text((x, y), self._clean(s, font), font=font, fill=color)
 
     def rule(self, y: int | None = None, width: int = 2) -> None:
         y = self.y if y is None else y
@@ -260,20 +268,8 @@ def _shop_chart(packet: Packet, lang: str, width: int, height: int) -> bytes | N
 # --------------------------------------------------------------------------- cards
 
 
-def _summary_card(packet: Packet, n_cards: int, lang: str, font_ok: bool) -> bytes:
-    d = packet.data
-    imp = d["impact"]
-    p = _Page(font_ok)
-    p.text(
-        f"{i18n.t('title', lang)} — {i18n.t('shop', lang)} {d['shop_id']}",
-        size=36,
-        bold=True,
-        max_lines=2,
-    )
-    p.rule()
-    p.text(d["summary"], size=24, max_lines=5)
-    p.y += 10
-    p.text(i18n.t("impact", lang), size=26, bold=True)
+def _impact_rows(p: _Page, imp: dict, lang: str) -> None:
+    """The shop's rating, positive rate and DSR with and without the cited reviews."""
     rows = [
         (
             i18n.t("rating", lang),
@@ -304,10 +300,13 @@ def _summary_card(packet: Packet, n_cards: int, lang: str, font_ok: bool) -> byt
         size=17,
         color=charts.MUTED,
     )
-    p.y += 8
-    p.text(i18n.t("cases", lang), size=26, bold=True)
+
+
+def _case_list(p: _Page, packet: Packet, lang: str) -> None:
+    """One line per case (as many as fit, at least three) and what links it."""
+    cases = packet.data["cases"]
     shown = 0
-    for k, c in enumerate(d["cases"], 1):
+    for k, c in enumerate(cases, 1):
         if p.room() < 420 and shown >= 3:
             break
         links = ", ".join(lk["label"] for lk in c["evidence"]["links"][:2])
@@ -321,8 +320,27 @@ def _summary_card(packet: Packet, n_cards: int, lang: str, font_ok: bool) -> byt
         )
         p.text(links, size=17, color=charts.MUTED, x=MARGIN + 28, max_lines=2)
         shown += 1
-    if shown < len(d["cases"]):
-        p.text(f"… +{len(d['cases']) - shown}", size=18, color=charts.MUTED)
+    if shown < len(cases):
+        p.text(f"… +{len(cases) - shown}", size=18, color=charts.MUTED)
+
+
+def _summary_card(packet: Packet, n_cards: int, lang: str, font_ok: bool) -> bytes:
+    d = packet.data
+    p = _Page(font_ok)
+    p.text(
+        f"{i18n.t('title', lang)} — {i18n.t('shop', lang)} {d['shop_id']}",
+        size=36,
+        bold=True,
+        max_lines=2,
+    )
+    p.rule()
+    p.text(d["summary"], size=24, max_lines=5)
+    p.y += 10
+    p.text(i18n.t("impact", lang), size=26, bold=True)
+    _impact_rows(p, d["impact"], lang)
+    p.y += 8
+    p.text(i18n.t("cases", lang), size=26, bold=True)
+    _case_list(p, packet, lang)
     if p.room() >= 300:
         h = min(p.room() - 20, 420)
         png = _shop_chart(packet, lang, WIDTH - 2 * MARGIN, h)
@@ -332,27 +350,8 @@ def _summary_card(packet: Packet, n_cards: int, lang: str, font_ok: bool) -> byt
     return p.png()
 
 
-def _case_card(
-    packet: Packet, case: dict, k: int, i: int, n_cards: int, lang: str, font_ok: bool
-) -> bytes:
-    view = packet.views[case["case_id"]]
-    ev = case["evidence"]
-    p = _Page(font_ok)
-    p.text(f"{i18n.t('case', lang)} {k}: {case['kind_label']}", size=36, bold=True)
-    p.text(
-        f"{case['case_id']} · {i18n.t('shop', lang)} {packet.data['shop_id']}",
-        size=18,
-        color=charts.MUTED,
-    )
-    p.rule()
-    p.text(case["explanation"], size=21, max_lines=4)
-    for lk in ev["links"][:4]:
-        p.text(f"• {lk['label']}: {lk['n']} {i18n.t('links', lang)}", size=18, max_lines=2)
-    p.y += 6
-    chart = _timeline_chart(view["timeline"], lang, packet.zone, WIDTH - 2 * MARGIN, 300)
-    p.y += p.paste(chart, MARGIN, p.y)
-    p.y += 8
-    for b in ev["bursts"][:2]:
+def _burst_lines(p: _Page, bursts: list[dict], lang: str, zone) -> None:
+    for b in bursts[:2]:
         p.text(
             i18n.t(
                 "burst_line",
@@ -361,8 +360,8 @@ def _case_card(
                 pol=i18n.POLARITY[b["polarity"]][lang],
                 product=b["product_id"],
                 dur=i18n.fmt_duration(b["duration_s"], lang),
-                start=i18n.fmt_time(_ts(b["start"]), packet.zone),
-                end=i18n.fmt_time(_ts(b["end"]), packet.zone),
+                start=i18n.fmt_time(_ts(b["start"]), zone),
+                end=i18n.fmt_time(_ts(b["end"]), zone),
                 rate=i18n.fmt_rate(b["baseline_per_day"]),
                 expected=i18n.fmt_rate(b["expected"]),
                 p=i18n.fmt_p(b["p_value"], lang),
@@ -370,6 +369,9 @@ def _case_card(
             size=18,
             max_lines=3,
         )
+
+
+def _identity_lines(p: _Page, ev: dict, lang: str) -> None:
     if ev["shared_identities"] and p.room() > 200:
         p.text(i18n.t("identities", lang), size=24, bold=True)
         for idn in ev["shared_identities"][:5]:
@@ -379,6 +381,10 @@ def _case_card(
                 f"{' …' if idn['n_accounts'] > 4 else ''})",
                 size=17,
             )
+
+
+def _texts_or_reviewers(p: _Page, ev: dict, lang: str, font_ok: bool) -> None:
+    """The case's first template and two copies, else its accounts' activity."""
     if ev["text_clusters"] and p.room() > 220:
         cl = ev["text_clusters"][0]
         p.text(f"{i18n.t('texts', lang)} ({cl['n_reviews']})", size=24, bold=True)
@@ -401,6 +407,31 @@ def _case_card(
                 f"{i18n.t('n_negative', lang)}, {r['negative_shops']} {i18n.t('neg_shops', lang)}",
                 size=17,
             )
+
+
+def _case_card(
+    packet: Packet, case: dict, k: int, i: int, n_cards: int, lang: str, font_ok: bool
+) -> bytes:
+    view = packet.views[case["case_id"]]
+    ev = case["evidence"]
+    p = _Page(font_ok)
+    p.text(f"{i18n.t('case', lang)} {k}: {case['kind_label']}", size=36, bold=True)
+    p.text(
+        f"{case['case_id']} · {i18n.t('shop', lang)} {packet.data['shop_id']}",
+        size=18,
+        color=charts.MUTED,
+    )
+    p.rule()
+    p.text(case["explanation"], size=21, max_lines=4)
+    for lk in ev["links"][:4]:
+        p.text(f"• {lk['label']}: {lk['n']} {i18n.t('links', lang)}", size=18, max_lines=2)
+    p.y += 6
+    chart = _timeline_chart(view["timeline"], lang, packet.zone, WIDTH - 2 * MARGIN, 300)
+    p.y += p.paste(chart, MARGIN, p.y)
+    p.y += 8
+    _burst_lines(p, ev["bursts"], lang, packet.zone)
+    _identity_lines(p, ev, lang)
+    _texts_or_reviewers(p, ev, lang, font_ok)
     _cited_list(p, case, lang, packet.zone)
     _footer(p, packet, i, n_cards, lang)
     return p.png()
@@ -430,9 +461,10 @@ def _cited_list(p: _Page, case: dict, lang: str, zone) -> None:
     rows = max((p.room() - 10) // line, 1)
     reviews = case["reviews"]
     texts = [_cited_line(r, zone, lang) for r in reviews]
-    font = pil_font(CITED_SIZE, False, True)
     usable = WIDTH - 2 * MARGIN
-    col_w = max((font.getlength(p._clean(x)) for x in texts), default=0) + CITED_GAP
+    fonts_of = [p.font(x, CITED_SIZE, mono=True) for x in texts]
+    widths = (f.getlength(p._clean(x, f)) for x, f in zip(texts, fonts_of, strict=True))
+    col_w = max(widths, default=0) + CITED_GAP
     n_cols = max(int(usable // col_w), 1)
     if col_w > usable:  # one line wider than the card: wrap it instead (never cut an id)
         for x in texts[:rows]:

@@ -3,6 +3,13 @@
 Looked up once: the families matplotlib already knows, then the files
 ``fc-list :lang=zh`` reports (fonts installed after matplotlib built its
 cache). Install one with ``apt-get install fonts-noto-cjk``.
+
+Pillow draws a character its font lacks as an empty box; :func:`drawable`
+replaces such characters first: an emoji by a visible placeholder
+(:data:`EMOJI_PLACEHOLDER`: ``[表情]``, as Chinese platforms themselves
+show emoji in plain text, or ``[emoji]``), an invisible joiner or modifier
+by nothing, anything else by ``?``. Colour emoji fonts are bitmap fonts
+Pillow cannot mix into a line of text, so none is used.
 """
 
 from __future__ import annotations
@@ -139,3 +146,68 @@ def _pil_font(family: str | None, size: int, bold: bool, mono: bool):
     name = "DejaVuSansMono" if mono else "DejaVuSans"
     name += "-Bold.ttf" if bold else ".ttf"
     return ImageFont.truetype(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", name), size)
+
+
+#: What an emoji the font cannot draw is shown as (the first one the font can draw).
+EMOJI_PLACEHOLDER = ("[表情]", "[emoji]")
+
+
+@functools.lru_cache(maxsize=16)
+def _codepoints(path: str, index: int) -> frozenset[int] | None:
+    """The characters a font file maps to glyphs, or ``None`` when its table cannot be read."""
+    from fontTools.ttLib import TTFont
+
+    try:
+        with TTFont(path, fontNumber=index, lazy=True) as font:
+            return frozenset(font.getBestCmap() or ())
+    except Exception:  # an unreadable table: assume the font draws everything
+        return None
+
+
+def _covered(font) -> frozenset[int] | None:
+    path = getattr(font, "path", None)
+    return _codepoints(path, getattr(font, "index", 0)) if isinstance(path, str) else None
+
+
+def covers(font, text: str) -> bool:
+    """Whether ``font`` has a glyph for every visible character of ``text``."""
+    cps = _covered(font)
+    return cps is None or all(ord(ch) in cps or ch.isspace() for ch in text)
+
+
+def _is_emoji(ch: str) -> bool:
+    cp = ord(ch)
+    return cp >= 0x1F000 or (0x2190 <= cp <= 0x2BFF and unicodedata.category(ch) == "So")
+
+
+def _invisible(ch: str) -> bool:
+    """Joiners, variation selectors, skin-tone and tag modifiers: parts of an emoji sequence."""
+    cp = ord(ch)
+    return unicodedata.category(ch) in ("Mn", "Me", "Cf") or 0x1F3FB <= cp <= 0x1F3FF
+
+
+def drawable(text: str, font) -> str:
+    """``text`` with every character ``font`` has no glyph for replaced (see the module docstring)."""
+    cps = _covered(font)
+    if cps is None:
+        return text
+    placeholder = next((p for p in EMOJI_PLACEHOLDER if covers(font, p)), "?")
+    out: list[str] = []
+    for ch in text:
+        if ord(ch) in cps or ch.isspace():
+            out.append(ch)
+        elif _invisible(ch):
+            continue
+        elif not _is_emoji(ch):
+            out.append("?")
+        elif not out or out[-1] != placeholder:  # one placeholder for a run of emoji
+            out.append(placeholder)
+    return "".join(out)
+
+
+def font_for(text: str, size: int, bold: bool = False, mono: bool = False):
+    """:func:`pil_font`, but the proportional (CJK) face when the monospace one lacks a glyph."""
+    font = pil_font(size, bold, mono)
+    if mono and not covers(font, text):
+        return pil_font(size, bold, False)
+    return font

@@ -254,8 +254,9 @@ UI: dict[str, dict[str, str]] = {
 
 def t(key: str, lang: str, **kw) -> str:
     """The ``lang`` text of ``key`` with ``{placeholders}`` filled."""
-    text = UI[key][lang] if key in UI else key
-    return text.format(**kw) if kw else text
+    if key not in UI:
+        return key.format(**kw) if kw else key
+    return wording.say(UI, key, lang, **kw)
 
 
 def feature_text(name: str, lang: str) -> str:

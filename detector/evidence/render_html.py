@@ -1,8 +1,8 @@
 """``packet.html``: one self-contained page a platform reviewer reads in seconds.
 
 Rendered with Jinja2 and autoescaping on: every value from the scan is
-escaped; only :func:`detector.evidence.spans.highlight` produces markup, from
-escaped segments. A Content-Security-Policy meta tag forbids scripts and every
+escaped and shown without control characters (:func:`~detector.evidence.safety.printable`);
+only :func:`detector.evidence.spans.highlight` produces markup, from escaped segments. A Content-Security-Policy meta tag forbids scripts and every
 network fetch, so even a slip in escaping could neither run code nor call
 out. Charts are inline SVG drawn from :attr:`Packet.views`; the overview is a
 ``data:`` PNG. No external resource is referenced.
@@ -13,11 +13,21 @@ from __future__ import annotations
 import base64
 
 import jinja2
+from markupsafe import Markup
 
 from detector.evidence import i18n
 from detector.evidence.packet import Packet
+from detector.evidence.safety import printable
 from detector.evidence.spans import highlight
 from detector.wording import parse_iso
+
+
+def _shown(value):
+    """Every printed value without control characters (a NUL from an id, an ESC from a text)."""
+    if isinstance(value, Markup):
+        return Markup(printable(str(value)))  # removes no markup: controls are never part of it
+    return printable(value) if isinstance(value, str) else value
+
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("detector.evidence", "templates"),
@@ -25,6 +35,7 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=_shown,
 )
 
 

@@ -124,3 +124,17 @@ class Redactor:
         if type_ == "user":
             return self.user(key)
         return key
+
+
+#: Characters no output may carry: C0/C1 controls but tab and line breaks, DEL, the bidi
+#: overrides that make text read other than it is, and lone surrogates (unencodable).
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+#: What stands for each of them (visible, so two ids that differ only there still differ).
+REPLACEMENT = "\ufffd"
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character (NUL, ESC, bidi overrides, ...) shown as U+FFFD."""
+    return _UNPRINTABLE.sub(REPLACEMENT, text)

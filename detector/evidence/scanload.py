@@ -65,17 +65,8 @@ def _resolved(path: str, cwd: str | None, scan_dir: Path) -> str:
     return path
 
 
-def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
-    """Read ``scan_dir`` and its input; :class:`InputError` (exit code 2) on any mismatch.
-
-    ``scan_dir`` is resolved once: every file is read from the one version it
-    links to, even while a new scan is being published there.
-    """
-    root = Path(scan_dir)
-    if not root.is_dir():
-        raise InputError(f"scan directory not found: {root}")
-    scan_path, root = Path(os.path.abspath(root)), root.resolve()
-    partitioned = not (root / "scores.parquet").is_file() and (root / SCORES_DIR).is_dir()
+def _check_complete(root: Path, partitioned: bool) -> None:
+    """:class:`InputError` naming the first scan file ``root`` lacks."""
     for name in SCAN_FILES:
         if name == "scores.parquet" and partitioned:
             continue
@@ -86,6 +77,10 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
                 else ""
             )
             raise InputError(f"{root} is not a complete scan directory: {name} is missing{hint}")
+
+
+def _read_outputs(root: Path, partitioned: bool) -> tuple[dict, pl.DataFrame, pl.DataFrame]:
+    """``summary.json``, the scores and the cases of the scan in ``root``."""
     try:
         summary = json.loads((root / "summary.json").read_text(encoding="utf-8"))
         scores = (
@@ -101,7 +96,11 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
         raise InputError(f"{root / 'cases.parquet'} lacks columns {missing}; re-run the scan")
     if not summary.get("inputs"):
         raise InputError(f"{root / 'summary.json'} lists no input files")
+    return summary, scores, cases
 
+
+def _verified_inputs(summary: dict, scan_path: Path, root: Path) -> list[dict]:
+    """The input files with their SHA-256, each checked against the one the scan recorded."""
     inputs = []
     for path, expected in _input_paths(summary, scan_path):
         if not path.is_file():
@@ -116,7 +115,11 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
                 f"scan recorded {expected[:16]}...); re-run the scan before building evidence"
             )
         inputs.append({"path": str(path), "sha256": actual})
+    return inputs
 
+
+def _verified_spec(summary: dict, scan_path: Path, root: Path) -> InputSpec:
+    """How the scan read its input, its order exports resolved and checked like the inputs."""
     spec = InputSpec.from_summary(summary)
     cwd = (summary.get("load") or {}).get("cwd")
     recorded = (summary.get("input") or {}).get("orders_sha256") or {}
@@ -130,8 +133,10 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
                 "since the scan; restore it or re-run the scan before building evidence"
             )
         orders.append(path)
-    spec = dataclasses.replace(spec, orders=tuple(orders))
-    loaded = load_reviews([p for p, _ in _input_paths(summary, scan_path)], spec=spec)
+    return dataclasses.replace(spec, orders=tuple(orders))
+
+
+def _output_hashes(root: Path, partitioned: bool) -> list[dict]:
     outputs = [
         {"name": n, "sha256": file_sha256(root / n)} for n in SCAN_FILES if (root / n).is_file()
     ]
@@ -140,6 +145,25 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
             {"name": str(p.relative_to(root)), "sha256": file_sha256(p)}
             for p in sorted((root / SCORES_DIR).rglob("*.parquet"))
         ]
+    return outputs
+
+
+def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
+    """Read ``scan_dir`` and its input; :class:`InputError` (exit code 2) on any mismatch.
+
+    ``scan_dir`` is resolved once: every file is read from the one version it
+    links to, even while a new scan is being published there.
+    """
+    root = Path(scan_dir)
+    if not root.is_dir():
+        raise InputError(f"scan directory not found: {root}")
+    scan_path, root = Path(os.path.abspath(root)), root.resolve()
+    partitioned = not (root / "scores.parquet").is_file() and (root / SCORES_DIR).is_dir()
+    _check_complete(root, partitioned)
+    summary, scores, cases = _read_outputs(root, partitioned)
+    inputs = _verified_inputs(summary, scan_path, root)
+    spec = _verified_spec(summary, scan_path, root)
+    loaded = load_reviews([p for p, _ in _input_paths(summary, scan_path)], spec=spec)
     return ScanBundle(
         scan_path,
         summary,
@@ -147,7 +171,7 @@ def load_scan(scan_dir: str | os.PathLike[str]) -> ScanBundle:
         cases,
         loaded.reviews,
         inputs,
-        outputs,
+        _output_hashes(root, partitioned),
         _flagged_features(root, scores),
     )
 

@@ -22,15 +22,15 @@ from detector.evidence.cards import render_cards
 from detector.evidence.overview import render_overview
 from detector.evidence.packet import SCHEMA, Packet
 from detector.evidence.render_html import render_html
-from detector.evidence.safety import safe_join, safe_name
+from detector.evidence.safety import printable, safe_join, safe_name
 from detector.publish import Publication
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value) -> str:
-    """A CSV cell that spreadsheets will not run as a formula."""
-    text = "" if value is None else str(value)
+def cell(value) -> str:
+    """A CSV cell that spreadsheets will not run as a formula, without control characters."""
+    text = "" if value is None else printable(str(value))
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -74,7 +74,7 @@ def _appeals_csv(packet: Packet, card_of: dict[str, str]) -> str:
         for r in c["reviews"]:
             w.writerow(
                 [
-                    _cell(x)
+                    cell(x)
                     for x in (
                         r["review_id"],
                         c["case_id"],
@@ -92,6 +92,23 @@ def _appeals_csv(packet: Packet, card_of: dict[str, str]) -> str:
                 ]
             )
     return "\ufeff" + buf.getvalue()  # BOM: spreadsheets then read the Chinese correctly
+
+
+def _write_cards(tmp: Path, cards: list) -> tuple[list[str], dict[str, str]]:
+    """Write the cards into ``tmp/cards``; their relative paths, and the card of each case."""
+    card_files: list[str] = []
+    card_of: dict[str, str] = {}
+    cards_dir = safe_join(tmp, "cards")
+    cards_dir.mkdir()
+    for i, card in enumerate(cards, 1):
+        name = safe_name(f"{i:02d}-{card.case_id or 'summary'}")
+        path = safe_join(cards_dir, f"{name}.png")
+        path.write_bytes(card.png)
+        rel = f"cards/{path.name}"
+        card_files.append(rel)
+        if card.case_id is not None:
+            card_of[card.case_id] = rel
+    return card_files, card_of
 
 
 def write_packet(packet: Packet, out: str | Path) -> dict:
@@ -112,18 +129,7 @@ def write_packet(packet: Packet, out: str | Path) -> dict:
 
     with publication:
         tmp = publication.path
-        card_files: list[str] = []
-        card_of: dict[str, str] = {}
-        cards_dir = safe_join(tmp, "cards")
-        cards_dir.mkdir()
-        for i, card in enumerate(cards, 1):
-            name = safe_name(f"{i:02d}-{card.case_id or 'summary'}")
-            path = safe_join(cards_dir, f"{name}.png")
-            path.write_bytes(card.png)
-            rel = f"cards/{path.name}"
-            card_files.append(rel)
-            if card.case_id is not None:
-                card_of[card.case_id] = rel
+        card_files, card_of = _write_cards(tmp, cards)
         files = {
             "html": "packet.html",
             "json": "packet.json",
@@ -145,7 +151,9 @@ def write_packet(packet: Packet, out: str | Path) -> dict:
         timings["html"] = time.perf_counter() - t0
         safe_join(tmp, "packet.html").write_text(html, encoding="utf-8")
         safe_join(tmp, "appeals.csv").write_text(_appeals_csv(packet, card_of), encoding="utf-8")
-        safe_join(tmp, "description.txt").write_text(data["summary"] + "\n", encoding="utf-8")
+        safe_join(tmp, "description.txt").write_text(
+            printable(data["summary"]) + "\n", encoding="utf-8"
+        )
         safe_join(tmp, "packet.json").write_text(
             json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
         )

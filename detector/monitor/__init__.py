@@ -3,20 +3,30 @@
 Public API (used by ``review-detector monitor`` and the web app):
 
 - :func:`run_monitor` ``(inputs, out, state=None, rules=None, **scan_options) -> MonitorResult``:
-  scan, then write ``daily.parquet`` and ``alerts.json``;
+  scan, then publish ``scan/``, ``daily.parquet`` and ``alerts.json`` as one version of ``out``;
 - :func:`monitor_scan` ``(scan_dir, rules=None) -> MonitorResult``: the same figures and
   alerts of a finished scan directory, nothing written;
 - :func:`daily_metrics` ``(reviews, scores, cases, timezone="UTC") -> pl.DataFrame``;
 - :func:`evaluate_alerts` ``(daily, rules, platform=None) -> (alerts, skipped)``;
-- :func:`load_rules` ``(path=None) -> list[Rule]``, :func:`default_rules`, :data:`METRICS`;
+- :func:`load_rules` ``(path=None) -> list[Rule]``, :func:`rules_from_text` ``(text, origin)``,
+  :func:`default_rules`, :data:`METRICS`;
 - :func:`scan_context` ``(summary) -> (timezone, platform)`` of a scan's ``summary.json``;
 - :class:`RulesError`, :class:`StateError` (both :class:`detector.contract.InputError`, exit 2).
 """
 
+from detector.evidence.selection import harms_shop
 from detector.monitor.alerts import Skipped, alert_platform, evaluate_alerts
 from detector.monitor.command import add_parser, run
-from detector.monitor.daily import daily_metrics, harms_shop
-from detector.monitor.rules import METRICS, Metric, Rule, RulesError, default_rules, load_rules
+from detector.monitor.daily import daily_metrics
+from detector.monitor.rules import (
+    METRICS,
+    Metric,
+    Rule,
+    RulesError,
+    default_rules,
+    load_rules,
+    rules_from_text,
+)
 from detector.monitor.runner import MonitorResult, monitor_scan, run_monitor, scan_context
 from detector.monitor.state import StateError
 
@@ -37,6 +47,7 @@ __all__ = [
     "load_rules",
     "monitor_scan",
     "run",
+    "rules_from_text",
     "run_monitor",
     "scan_context",
 ]

@@ -9,7 +9,8 @@ from rich.console import Console
 DESCRIPTION = (
     "Scan INPUT, compute per shop and per day (in the input's time zone) reviews, 好评率, 差评率, "
     "mean rating and each DSR dimension, with and without the reviews in cases, and evaluate "
-    "alert rules. Writes OUT/daily.parquet, OUT/alerts.json and the scan in OUT/scan. Exit "
+    "alert rules. Publishes OUT/daily.parquet, OUT/alerts.json and the scan in OUT/scan together "
+    "(a reader sees one run's three or the next run's, never a mix). Exit "
     "codes: 0 no alert, 4 alerts (with --state: new alerts), 2 bad input, rules file or state."
 )
 

@@ -21,31 +21,14 @@ from __future__ import annotations
 
 import polars as pl
 
+from detector.evidence.selection import harms_shop
 from detector.schema import DSR_COLUMNS
 
-__all__ = ["DAILY_KEYS", "daily_metrics", "harms_shop", "shop_case_counts"]
+__all__ = ["DAILY_KEYS", "daily_metrics", "shop_case_counts"]
 
 DAILY_KEYS = ("shop_id", "date")
 _NEG = pl.col("rating") <= 2
 _POS = pl.col("rating") >= 4
-
-
-def harms_shop() -> pl.Expr:
-    """True for a case whose reviews at a shop attack it.
-
-    The case has two or more reviews, from two or more accounts or from a
-    professional negative reviewer, and more 1-2 star than 4-5 star reviews
-    at the shop (at least one): the cases an appeal packet files for that
-    shop by default (see :mod:`detector.evidence.packet`). Reads the case
-    columns ``n_reviews``, ``n_users``, ``kind`` and the per-shop counts
-    ``n_negative_at_shop``, ``n_positive_at_shop``.
-    """
-    return (
-        (pl.col("n_reviews") >= 2)
-        & ((pl.col("n_users") >= 2) | (pl.col("kind") == "pro_negative"))
-        & (pl.col("n_negative_at_shop") >= 1)
-        & (pl.col("n_negative_at_shop") > pl.col("n_positive_at_shop"))
-    )
 
 
 def shop_case_counts(rows: pl.LazyFrame, cases: pl.LazyFrame) -> pl.LazyFrame:

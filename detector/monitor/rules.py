@@ -27,6 +27,7 @@ __all__ = [
     "default_rules",
     "load_rules",
     "parse_rules",
+    "rules_from_text",
 ]
 
 
@@ -300,12 +301,23 @@ def load_rules(path: str | Path | None = None) -> list[Rule]:
     an unknown rule key or metric, a bad value or a threshold outside the
     metric's range, naming the rule and the key.
     """
+    if path is None:
+        return rules_from_text(None, "default_rules.toml")
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError(f"cannot read rules file {p}: {exc}") from exc
+    return rules_from_text(text, str(p))
+
+
+def rules_from_text(text: str | None, origin: str) -> list[Rule]:
+    """The enabled rules: the defaults, overridden and extended by the TOML ``text``.
+
+    ``origin`` names the text in messages (a path, an uploaded file's name);
+    None is the defaults alone. Raises :class:`RulesError` as :func:`load_rules`.
+    """
     rules = default_rules()
-    if path is not None:
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RulesError(f"cannot read rules file {p}: {exc}") from exc
-        rules = parse_rules(_read_toml(text, str(p)), str(p), rules)
+    if text is not None:
+        rules = parse_rules(_read_toml(text, origin), origin, rules)
     return [r for r in rules.values() if r.enabled]

@@ -6,11 +6,21 @@
     daily.parquet  the daily table (detector.monitor.daily), every shop-day known
     alerts.json    a list of alert records (detector.monitor.alerts), sorted by date, shop, rule
 
-Each file is written atomically. With a state directory (``--state``) the
-daily table is every shop-day seen so far, ``alerts.json`` every alert raised
-so far, each with the ``run`` that first raised it; a day already alerted
-under a rule is never alerted again under it, and a run that changes nothing
-(the same files again) leaves both byte-identical.
+The three are published together, as one version of ``OUT``
+(:class:`detector.publish.Publication`: ``OUT`` is a link to
+``.OUT.versions/<run>``, switched in one rename): a reader sees the previous
+run's scan, days and alerts or this run's, never a mix, whatever stops the run
+(a failure, Ctrl-C, ``kill -9``). Other entries of ``OUT`` (a notes file of
+the user's) are carried into each version.
+
+With a state directory (``--state``) the daily table is every shop-day seen so
+far, ``alerts.json`` every alert raised so far, each with the ``run`` that
+first raised it; a day already alerted under a rule is never alerted again
+under it, and a run that changes nothing (the same files again) leaves both
+byte-identical and the state untouched. Commit order: the new version of
+``OUT`` is staged in full and put beside the current one, ``state.json`` is
+committed naming it, then ``OUT`` is switched to it; a run stopped after the
+commit is switched by the next run before it starts.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from pathlib import Path
 import polars as pl
 
 from detector.atomic import write_json, write_parquet
+from detector.contract import InputError, as_spec
 from detector.monitor.alerts import Skipped, alert_platform, evaluate_alerts
 from detector.monitor.daily import daily_metrics
 from detector.monitor.rules import Rule, load_rules
@@ -31,6 +42,10 @@ __all__ = ["MonitorResult", "monitor_scan", "run_monitor", "scan_context"]
 
 #: Exit codes of ``review-detector monitor``.
 EXIT_OK, EXIT_ALERTS = 0, 4
+#: What a monitor run writes into OUT (everything else there is carried over).
+OUTPUTS = ("scan", "daily.parquet", "alerts.json")
+#: The publish test hook's step (:data:`detector.publish.STOP_AT_ENV`) after the state commit.
+STATE_COMMITTED_STEP = 12
 
 
 @dataclass
@@ -116,43 +131,111 @@ def run_monitor(
     out: str | os.PathLike[str],
     state: str | os.PathLike[str] | None = None,
     rules: list[Rule] | str | os.PathLike[str] | None = None,
+    columns=None,
+    since=None,
+    until=None,
+    spec=None,
     **scan_options,
 ) -> MonitorResult:
-    """Scan ``inputs`` into ``out/scan``, then write ``out/daily.parquet`` and ``out/alerts.json``.
+    """Scan ``inputs``, then publish ``out/scan``, ``out/daily.parquet`` and ``out/alerts.json``
+    as one version of ``out``.
 
-    ``scan_options`` go to :func:`detector.scan.run_scan` (``columns``,
-    ``since``, ``until``, ``config``, ``engine``, ``progress``, ``spec``...);
-    the scan runs in core (the monitor reads every review's day). With
-    ``state`` the run is incremental (module docstring). Bad rules or a
-    damaged state raise before anything is scanned.
+    ``scan_options`` go to :func:`detector.scan.stage_scan` (``config``,
+    ``engine``, ``progress``...); ``spec``, or ``columns``/``since``/``until``,
+    say how to read the input. The scan runs in core (the monitor reads every
+    review's day). With ``state`` the run is incremental (module docstring).
+    Bad rules, a damaged state or an ``out`` that cannot be written raise
+    before anything is scanned; a failed or stopped run publishes nothing.
     """
-    from detector.scan import run_scan
+    from detector.publish import Publication, check_writable_dir
 
     rule_list = _rules(rules)
     st = load_state(state) if state is not None else None
+    if state is not None:
+        check_writable_dir(state, "--state")  # before any work, as --out
+    spec = as_spec(spec, columns, since, until)
+    publication = Publication(out, carry=_keeps_foreign)
+    if st is not None:
+        _finish_switch(st, publication)
+    with publication:
+        result = _publish(publication, inputs, spec, st, rule_list, scan_options)
+    if isinstance(result, InputError):
+        raise result  # every row rejected: the rejects were published, as `scan` does
     out = Path(out)
-    scan_dir = out / "scan"
-    result = run_scan(inputs, scan_dir, keep_reviews=True, out_of_core=False, **scan_options)
+    result.scan_dir = out / "scan"
+    result.files = {"daily": out / "daily.parquet", "alerts": out / "alerts.json"}
+    return result
+
+
+def _keeps_foreign(name: str) -> bool:
+    """Whether a new version of OUT carries ``name`` from the current one: not a monitor output."""
+    return name not in OUTPUTS
+
+
+def _finish_switch(st, publication) -> None:
+    """Switch OUT to the version the state was committed with, when a stop came in between."""
+    want, previous = st.output.get("version"), st.output.get("previous")
+    current = publication.current
+    name = current.name if current is not None and current != publication.point else None
+    pending = publication.versions / want if want else None
+    if pending is not None and name != want and name == previous and pending.is_dir():
+        publication.switch(pending)
+
+
+def _publish(publication, inputs, spec, st, rule_list, scan_options) -> MonitorResult | InputError:
+    """Stage the scan, the daily table and the alerts into the publication (and commit the
+    state); the error to raise once published when every row was rejected."""
+    from detector.contract import NoRowsError
+    from detector.publish import stop_point
+    from detector.scan import stage_scan, write_all_rejected
+
+    staged = publication.path
+    scan_dir = staged / "scan"
+    try:
+        result = stage_scan(
+            inputs,
+            scan_dir,
+            publication.run_id,
+            spec=spec,
+            keep_reviews=True,
+            out_of_core=False,
+            **scan_options,
+        )
+    except NoRowsError as exc:
+        if exc.rejected.height == 0:
+            raise
+        # every row rejected: the scan's rejects are this run's output, as for `scan`;
+        # no days, no alerts, and the state is not advanced
+        return write_all_rejected(scan_dir, Path(publication.out) / "scan", exc, spec)
     timezone, platform = scan_context(result.summary)
     cases = pl.read_parquet(scan_dir / "cases.parquet", glob=False)
     daily = daily_metrics(result.loaded.reviews, result.scores, cases, timezone)
     files = [{"path": i["path"], "sha256": i["sha256"]} for i in result.summary["inputs"]]
+    changed = False
     if st is None:
         alerts, skipped = evaluate_alerts(daily, rule_list, platform)
         new = alerts
     else:
-        daily, alerts, new, skipped = _advance(st, daily, files, timezone, rule_list, platform)
-    written = {
-        "daily": write_parquet(daily, out / "daily.parquet"),
-        "alerts": write_json(alerts, out / "alerts.json"),
-    }
-    if st is not None:
+        daily, alerts, new, skipped, changed = _advance(
+            st, daily, files, timezone, rule_list, platform
+        )
+    write_parquet(daily, staged / "daily.parquet")
+    write_json(alerts, staged / "alerts.json")
+    if changed:
+        current = publication.current
+        version = publication.prepare()
+        st.output = {
+            "version": version.name,
+            "previous": None if current is None or current == publication.point else current.name,
+        }
         commit_state(st)
-    return MonitorResult(daily, alerts, new, skipped, timezone, platform, scan_dir, written)
+        stop_point(STATE_COMMITTED_STEP, "monitor state committed")
+    return MonitorResult(daily, alerts, new, skipped, timezone, platform, scan_dir)
 
 
 def _advance(st, daily, files, timezone, rules, platform):
-    """Merge a scan's days into the state ``st`` (updated in place, not yet committed)."""
+    """Merge a scan's days into the state ``st`` (updated in place, not yet committed);
+    the last value says whether the state changed (it is committed only then)."""
     if st.timezone is not None and st.timezone != timezone:
         raise StateError(
             f"monitor state {st.root} counts days in {st.timezone}, this input in {timezone}; "
@@ -171,4 +254,4 @@ def _advance(st, daily, files, timezone, rules, platform):
     st.alerts = sorted([*st.alerts, *new], key=lambda a: (*alert_key(a), a["run"]))
     st.files = sorted([*st.files, *new_files], key=lambda f: (f["path"], f["sha256"]))
     st.daily, st.timezone = merged, timezone
-    return merged, st.alerts, new, skipped
+    return merged, st.alerts, new, skipped, changed

@@ -3,7 +3,8 @@
 ``--state DIR`` holds two files::
 
     state.json                 format, version, run, timezone, files (path, sha256),
-                               daily (file name, sha256), alerts raised, checksum
+                               daily (file name, sha256), alerts raised, output (the
+                               version of OUT published with it, and the one before), checksum
     daily-<sha256[:16]>.parquet  the daily table of every shop-day seen so far
 
 ``state.json`` is written last, atomically: it is the commit point, and it
@@ -60,6 +61,9 @@ class MonitorState:
     files: list[dict] = field(default_factory=list)
     daily: pl.DataFrame | None = None
     alerts: list[dict] = field(default_factory=list)
+    #: The version of OUT this state was committed with (``version``) and the one it
+    #: replaces (``previous``): a run stopped between the commit and the switch is finished.
+    output: dict = field(default_factory=dict)
 
     def raised(self) -> set[tuple[str, str, str]]:
         """Keys of the alerts already raised."""
@@ -109,7 +113,13 @@ def load_state(root: str | Path) -> MonitorState:
     if record["daily"] is not None:
         daily = _read_daily(root, record["daily"])
     return MonitorState(
-        root, record["run"], record["timezone"], record["files"], daily, record["alerts"]
+        root,
+        record["run"],
+        record["timezone"],
+        record["files"],
+        daily,
+        record["alerts"],
+        record.get("output") or {},  # states written before OUT was published as one
     )
 
 
@@ -149,6 +159,7 @@ def commit_state(state: MonitorState) -> None:
         "files": state.files,
         "daily": ref,
         "alerts": state.alerts,
+        "output": state.output,
     }
     write_json({**body, "checksum": _checksum(body)}, root / STATE_FILE)
     for old in root.glob("daily-*.parquet"):

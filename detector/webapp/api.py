@@ -13,6 +13,8 @@ from fastapi.responses import FileResponse
 
 from detector.contract import InputError
 from detector.evidence.platforms import PLATFORMS
+from detector.monitor import RulesError
+from detector.webapp.rules import MAX_RULES_BYTES, describe
 from detector.webapp.scans import DEFAULT_TIMEZONE, Scans, alerts_of, build, zip_response
 
 
@@ -27,6 +29,13 @@ def _check_api_post(request: Request) -> None:
 
 def register(app: FastAPI, scans: Scans) -> None:
     """Add the API to ``app``."""
+    _scans_api(app, scans)
+    _results_api(app, scans)
+    _rules_api(app, scans)
+
+
+def _scans_api(app: FastAPI, scans: Scans) -> None:
+    """Scans: upload one, list them, read one's state, delete one."""
 
     @app.post("/api/scans", tags=["scans"], summary="Upload an export and start its scan")
     async def api_create(
@@ -61,6 +70,17 @@ def register(app: FastAPI, scans: Scans) -> None:
         """``state`` is queued, running, done or failed (then ``error`` says why);
         ``progress.fraction`` runs from 0 to 1."""
         return scans.status(scan_id)
+
+    @app.delete("/api/scans/{scan_id}", tags=["scans"], summary="Delete a finished scan")
+    def api_delete(request: Request, scan_id: str) -> dict:
+        """Removes the scan's upload, outputs, packets and status (an imported scan's own
+        directory stays where it is). 409 while it is queued or running."""
+        _check_api_post(request)
+        return scans.delete(scan_id)
+
+
+def _results_api(app: FastAPI, scans: Scans) -> None:
+    """A finished scan's cases, packets and alerts."""
 
     @app.get("/api/scans/{scan_id}/cases", tags=["cases"], summary="The cases harming a shop")
     def api_cases(
@@ -105,5 +125,42 @@ def register(app: FastAPI, scans: Scans) -> None:
 
     @app.get("/api/scans/{scan_id}/alerts", tags=["alerts"], summary="The monitor's alerts")
     def api_alerts(scan_id: str, shop: str | None = None) -> dict:
+        """Under the rules chosen (``GET /api/rules``)."""
         view = scans.view(scan_id)
-        return {"id": scan_id, "alerts": alerts_of(view, shop)}
+        return {"id": scan_id, "alerts": alerts_of(scans, view, shop)}
+
+
+def rules_record(scans: Scans) -> dict:
+    """The rules choice and the rules in effect."""
+    _, rules = scans.rules.rules()
+    return {**scans.rules.info(), "rules": describe(rules)}
+
+
+def _rules_api(app: FastAPI, scans: Scans) -> None:
+    """The alert rules the dashboards and ``/alerts`` use: read, choose, reset."""
+
+    @app.get("/api/rules", tags=["alerts"], summary="The alert rules in effect")
+    def api_rules() -> dict:
+        """``file`` is the chosen rules file's name (null: the default rules)."""
+        return rules_record(scans)
+
+    @app.post(
+        "/api/rules", tags=["alerts"], summary="Choose a rules file (TOML, as monitor --rules)"
+    )
+    async def api_choose_rules(
+        request: Request,
+        file: Annotated[UploadFile, File(description="a TOML rules file")],
+    ) -> dict:
+        """422 with the rule and key at fault for a file that cannot be used (nothing kept)."""
+        _check_api_post(request)
+        try:
+            scans.rules.choose(await file.read(MAX_RULES_BYTES + 1), file.filename)
+        except RulesError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return rules_record(scans)
+
+    @app.delete("/api/rules", tags=["alerts"], summary="Back to the default rules")
+    def api_reset_rules(request: Request) -> dict:
+        _check_api_post(request)
+        scans.rules.reset()
+        return rules_record(scans)

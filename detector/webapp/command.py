@@ -6,15 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-
-def _mb(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of megabytes >= 1, got {text!r}")
-    return value
+from detector.argtypes import positive_int
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -51,7 +43,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "127.0.0.1, a generated one on any other host)",
     )
     p.add_argument(
-        "--max-upload-mb", type=_mb, default=200, help="largest upload in MB (default 200)"
+        "--max-upload-mb", type=positive_int, default=200, help="largest upload in MB (default 200)"
     )
     return p
 

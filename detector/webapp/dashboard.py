@@ -27,8 +27,8 @@ from detector.atomic import atomic_path
 from detector.evidence import NoCasesError, PacketOptions, build_packet, write_packet
 from detector.evidence.platforms import PLATFORMS
 from detector.evidence.scanload import ScanBundle, load_scan
-from detector.evidence.writer import _cell as csv_cell
-from detector.monitor import daily_metrics, evaluate_alerts, load_rules, scan_context
+from detector.evidence.writer import cell as csv_cell
+from detector.monitor import Rule, daily_metrics, evaluate_alerts, load_rules, scan_context
 from detector.webapp.charts import Series, chart
 from detector.webapp.i18n import t
 
@@ -61,7 +61,8 @@ class ScanView:
     scan_id: str
     bundle: ScanBundle
     _cases: dict = field(default_factory=dict)
-    _monitor: tuple | None = None
+    _daily: pl.DataFrame | None = None
+    _alerts: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -102,24 +103,29 @@ class ScanView:
         return shop in set(self.bundle.reviews["shop_id"].unique().to_list())
 
     # -- days and alerts (the monitor's) ---------------------------------------------
-    def monitor(self) -> tuple[pl.DataFrame, list[dict]]:
-        """The monitor's daily table of every shop and its alerts (default rules), cached."""
+    def all_days(self) -> pl.DataFrame:
+        """The monitor's daily table of every shop, cached."""
         with self._lock:
-            if self._monitor is None:
-                daily = daily_metrics(
+            if self._daily is None:
+                self._daily = daily_metrics(
                     self.bundle.reviews, self.bundle.scores, self.bundle.cases, self.timezone
                 )
-                alerts, _ = evaluate_alerts(daily, load_rules(), self.platform)
-                self._monitor = (daily, alerts)
-            return self._monitor
+            return self._daily
 
-    def alerts(self) -> list[dict]:
-        return self.monitor()[1]
+    def alerts(self, rules: tuple[str, list[Rule]] | None = None) -> list[dict]:
+        """The monitor's alerts under ``rules`` (its key and the rules; None: the defaults),
+        cached per key."""
+        key, rule_list = rules if rules is not None else ("defaults", load_rules())
+        daily = self.all_days()
+        with self._lock:
+            if key not in self._alerts:
+                self._alerts[key] = evaluate_alerts(daily, rule_list, self.platform)[0]
+            return self._alerts[key]
 
     def daily(self, shop: str) -> pl.DataFrame:
         """The monitor's days of ``shop`` (in the export's zone) on a full calendar: a day
         without reviews is a row with nulls, so a chart's line breaks there."""
-        days = self.monitor()[0].filter(pl.col("shop_id") == shop)
+        days = self.all_days().filter(pl.col("shop_id") == shop)
         if days.height == 0:
             return days
         lo, hi = days["date"].min(), days["date"].max()
@@ -276,6 +282,11 @@ class ViewCache:
         self.size = size
         self._views: OrderedDict[str, ScanView] = OrderedDict()
         self._lock = threading.Lock()
+
+    def drop(self, scan_id: str) -> None:
+        """Forget a scan (deleted)."""
+        with self._lock:
+            self._views.pop(scan_id, None)
 
     def get(self, scan_id: str, scan_dir: Path) -> ScanView:
         with self._lock:

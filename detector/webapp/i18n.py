@@ -1,7 +1,11 @@
 """The web app's own strings in Chinese and English (packets bring their own, see
-:mod:`detector.evidence.i18n`)."""
+:mod:`detector.evidence.i18n`); words the packet or the terminal report already
+say the same way are theirs, imported, not written again."""
 
 from __future__ import annotations
+
+from detector.evidence.i18n import UI as PACKET
+from detector.report import MSG as REPORT
 
 LANGS = ("zh", "en")
 
@@ -37,7 +41,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Shop (when the export has no shop column)",
     },
     "chars": {"zh": "字", "en": "characters"},
-    "shop_label": {"zh": "店铺", "en": "Shop"},
+    "shop_label": PACKET["shop"],
     "timezone": {"zh": "导出文件的时区", "en": "Time zone of the export"},
     "start": {"zh": "开始扫描", "en": "Start the scan"},
     "max_upload": {"zh": "文件上限 {mb} MB", "en": "Files up to {mb} MB"},
@@ -50,7 +54,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "state": {"zh": "状态", "en": "State"},
     "reviews": {"zh": "评价数", "en": "Reviews"},
     "flagged": {"zh": "可疑", "en": "Flagged"},
-    "cases": {"zh": "案件", "en": "Cases"},
+    "cases": PACKET["cases"],
     "no_scans": {"zh": "还没有扫描。", "en": "No scans yet."},
     "progress": {"zh": "进度", "en": "Progress"},
     "stage": {"zh": "当前步骤", "en": "Stage"},
@@ -63,7 +67,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "上传的文件和部分结果均未保留。请修正后重新上传。",
         "en": "Neither the upload nor any partial result was kept. Fix the file and upload it again.",
     },
-    "shops": {"zh": "店铺", "en": "Shops"},
+    "shops": PACKET["shops"],
     "dashboard": {"zh": "店铺看板", "en": "Shop dashboard"},
     "positive_rate": {"zh": "好评率", "en": "Positive rate (好评率)"},
     "mean_rating": {"zh": "平均评分", "en": "Mean rating"},
@@ -81,34 +85,55 @@ STRINGS: dict[str, dict[str, str]] = {
     "rule": {"zh": "规则", "en": "Rule"},
     "value": {"zh": "数值", "en": "Value"},
     "threshold": {"zh": "阈值", "en": "Threshold"},
-    "case": {"zh": "案件", "en": "Case"},
+    "case": PACKET["case"],
     "no_cases": {"zh": "没有针对本店的案件。", "en": "No case harms this shop."},
     "order_id": {"zh": "订单编号", "en": "Order id"},
     "review_id": {"zh": "评价编号", "en": "Review id"},
-    "time": {"zh": "时间", "en": "Time"},
+    "time": PACKET["time"],
     "rating": {"zh": "评分", "en": "Rating"},
     "text": {"zh": "评价内容", "en": "Text"},
     "reasons": {"zh": "原因", "en": "Reasons"},
     "build_packet": {"zh": "生成申诉材料", "en": "Build the appeal packet"},
-    "platform": {"zh": "平台", "en": "Platform"},
+    "platform": PACKET["platform"],
     "packet": {"zh": "申诉材料", "en": "Appeal packet"},
     "download_zip": {"zh": "下载 zip", "en": "Download zip"},
     "download_csv": {"zh": "下载被引用评价 CSV", "en": "Cited reviews as CSV"},
     "open_packet": {"zh": "打开申诉材料页", "en": "Open the packet page"},
     "cards": {"zh": "证据卡片", "en": "Evidence cards"},
-    "summary": {"zh": "摘要", "en": "Summary"},
+    "summary": PACKET["summary"],
     "appeal_text": {"zh": "申诉文字", "en": "Appeal text"},
     "view_case": {"zh": "查看案件", "en": "View the case"},
     "back": {"zh": "返回", "en": "Back"},
     "api_docs": {"zh": "API 文档", "en": "API documentation"},
     "rejected_rows": {"zh": "被拒绝的行", "en": "Rejected rows"},
     "attack": {"zh": "恶意攻击", "en": "attack"},
-    "none": {"zh": "无", "en": "none"},
+    "none": REPORT["none"],
     "days": {"zh": "天", "en": "days"},
     "error": {"zh": "错误", "en": "Error"},
-    "kind": {"zh": "类型", "en": "Kind"},
+    "kind": PACKET["kind"],
     "reviews_in_case": {"zh": "案件中的本店评价", "en": "This shop's reviews in the case"},
     "times_in": {"zh": "时间为 {tz}", "en": "Times in {tz}"},
+    "delete": {"zh": "删除", "en": "Delete"},
+    "delete_note": {
+        "zh": "删除此扫描的上传文件、结果和申诉材料（导入的扫描目录本身保留）",
+        "en": "Delete this scan's upload, results and packets (an imported scan's own folder stays)",
+    },
+    "alert_rules": {"zh": "预警规则", "en": "Alert rules"},
+    "rules_in_use": {"zh": "当前预警规则", "en": "Alert rules in use"},
+    "default_rules": {"zh": "默认规则", "en": "The default rules"},
+    "rules_note": {
+        "zh": "规则文件为 TOML，格式与 review-detector monitor --rules 相同：只需写出要修改或新增的规则。"
+        "所有看板和 /api/scans/{id}/alerts 都使用这里选择的规则。",
+        "en": "A TOML rules file, as for review-detector monitor --rules: only the rules it changes "
+        "or adds. Every dashboard and /api/scans/{id}/alerts use the rules chosen here.",
+    },
+    "choose_rules": {"zh": "选择规则文件", "en": "Choose a rules file"},
+    "rules_file": {"zh": "规则文件（.toml）", "en": "Rules file (.toml)"},
+    "use_rules": {"zh": "使用此文件", "en": "Use this file"},
+    "reset_rules": {"zh": "恢复默认规则", "en": "Back to the default rules"},
+    "metric": {"zh": "指标", "en": "Metric"},
+    "window": {"zh": "窗口", "en": "Window"},
+    "rule_source": {"zh": "依据", "en": "Source"},
 }
 
 

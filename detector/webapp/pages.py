@@ -16,7 +16,9 @@ from fastapi.templating import Jinja2Templates
 from detector import __version__
 from detector.contract import InputError
 from detector.evidence.platforms import PLATFORMS
+from detector.monitor import RulesError
 from detector.webapp import i18n
+from detector.webapp.rules import MAX_RULES_BYTES, describe
 from detector.webapp.scans import (
     DEFAULT_TIMEZONE,
     PRESETS,
@@ -99,9 +101,11 @@ class Pages:
 def register(app: FastAPI, scans: Scans, pages: Pages) -> None:
     """Add the pages to ``app``."""
     _start_pages(app, scans, pages)
+    _delete_page(app, scans)
     _scan_pages(app, scans, pages)
     _packet_pages(app, scans, pages)
     _download_pages(app, scans, pages)
+    _rules_pages(app, scans, pages)
 
 
 def _start_pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
@@ -166,6 +170,16 @@ def _start_pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
         return pages.render(request, "apidocs.html.j2", spec=app.openapi())
 
 
+def _delete_page(app: FastAPI, scans: Scans) -> None:
+    """Deleting a finished or failed scan (the start page's and the scan pages' button)."""
+
+    @app.post("/scans/{scan_id}/delete", include_in_schema=False)
+    def delete(request: Request, scan_id: str, csrf: Annotated[str, Form()] = ""):
+        _check_csrf(request, csrf)
+        scans.delete(scan_id)
+        return RedirectResponse("/", 303)
+
+
 def _scan_pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
     """A scan: its progress or error, then the shop dashboard and the case pages."""
 
@@ -191,7 +205,8 @@ def _scan_pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
             shop=shop,
             charts=view.charts(shop, lang) if shop else [],
             cases=view.cases(shop, lang) if shop else None,
-            alerts=alerts_of(view, shop),
+            alerts=alerts_of(scans, view, shop),
+            rules_file=scans.rules.info()["file"],
             platforms=list(PLATFORMS),
             timezone=view.timezone,
         )
@@ -288,3 +303,39 @@ def _download_pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="rejected-{scan_id}.csv"'},
         )
+
+
+def _rules_pages(app: FastAPI, scans: Scans, pages: Pages) -> None:
+    """Choosing the alert rules: the rules in effect, a rules file to upload, the defaults."""
+
+    def show(request: Request, error: str | None = None, code: int = 200):
+        _, rules = scans.rules.rules()
+        return pages.render(
+            request,
+            "rules.html.j2",
+            code,
+            choice=scans.rules.info(),
+            rules=describe(rules),
+            error=error,
+        )
+
+    @app.get("/rules", response_class=HTMLResponse, include_in_schema=False)
+    def rules_page(request: Request):
+        return show(request)
+
+    @app.post("/rules", include_in_schema=False)
+    async def choose_rules(
+        request: Request, file: Annotated[UploadFile, File()], csrf: Annotated[str, Form()] = ""
+    ):
+        _check_csrf(request, csrf)
+        try:
+            scans.rules.choose(await file.read(MAX_RULES_BYTES + 1), file.filename)
+        except RulesError as exc:
+            return show(request, str(exc), 422)
+        return RedirectResponse("/rules", 303)
+
+    @app.post("/rules/reset", include_in_schema=False)
+    def reset_rules(request: Request, csrf: Annotated[str, Form()] = ""):
+        _check_csrf(request, csrf)
+        scans.rules.reset()
+        return RedirectResponse("/rules", 303)

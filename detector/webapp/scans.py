@@ -21,7 +21,8 @@ from detector.presets import PRESETS as PRESET_LAYOUTS
 from detector.webapp import i18n
 from detector.webapp.dashboard import ScanView, ViewCache, read_packet
 from detector.webapp.jobs import Runner, scan_arguments
-from detector.webapp.store import ScanStore, UnknownScan, elapsed, upload_suffix
+from detector.webapp.rules import RulesChoice
+from detector.webapp.store import ScanBusy, ScanStore, UnknownScan, elapsed, upload_suffix
 
 #: The form's time zone when left empty: the preset's (Asia/Shanghai for the Chinese
 #: platforms), else UTC (:meth:`detector.contract.InputSpec.effective_timezone`).
@@ -64,6 +65,7 @@ class Scans:
         self.store = ScanStore(settings.data)
         self.runner = Runner(self.store, settings.workers)
         self.views = ViewCache()
+        self.rules = RulesChoice(self.store.root)
         for scan_dir in self.import_dirs():
             self.store.import_scan(scan_dir)
 
@@ -164,6 +166,19 @@ class Scans:
         status["elapsed_s"] = elapsed(status)
         return status
 
+    def delete(self, scan_id: str) -> dict:
+        """Delete a finished or failed scan (404 unknown, 409 while queued or running)."""
+        try:
+            status = self.store.delete(scan_id)
+        except UnknownScan:
+            raise HTTPException(404, "no such scan") from None
+        except ScanBusy:
+            raise HTTPException(
+                409, "the scan is queued or running: delete it once it has finished"
+            ) from None
+        self.views.drop(scan_id)
+        return {"id": status["id"], "deleted": True}
+
     def view(self, scan_id: str) -> ScanView:
         status = self.status(scan_id)
         if status["state"] != "done":
@@ -208,6 +223,6 @@ def build(scans: Scans, scan_id: str, shop: str, platform: str, lang: str) -> st
     return name
 
 
-def alerts_of(view: ScanView, shop: str | None) -> list[dict]:
-    """The monitor's alerts for ``shop`` (every shop when None)."""
-    return [a for a in view.alerts() if shop is None or a["shop"] == shop]
+def alerts_of(scans: Scans, view: ScanView, shop: str | None) -> list[dict]:
+    """The monitor's alerts for ``shop`` (every shop when None) under the rules chosen."""
+    return [a for a in view.alerts(scans.rules.rules()) if shop is None or a["shop"] == shop]

@@ -7,6 +7,8 @@ file name is only recorded, never used in a path)::
     DATA/scans/ID/input/export.X  the uploaded file (X from a fixed list of suffixes)
     DATA/scans/ID/scan/           the output of ``review-detector scan``
     DATA/scans/ID/packets/NAME/   appeal packets built from it (NAME made here)
+    DATA/scans/.deleted-ID-*/     a scan being deleted (renamed away first, then removed)
+    DATA/scans/forgotten.json     imported scans deleted in the app: not imported again
 
 An id is ``YYYYmmdd-HHMMSS-`` plus 8 hex digits; anything else is refused
 before it comes near the file system (:func:`check_id`), and a valid id is
@@ -15,7 +17,9 @@ looked up among the scan directories that exist, never joined raw.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import secrets
 import shutil
@@ -31,10 +35,18 @@ ID_PATTERN = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$")
 #: Upload suffixes the scan reads; the stored file gets one of these, nothing else.
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".parquet")
 STATES = ("queued", "running", "done", "failed")
+#: Where a scan goes, in one rename, while its files are removed (never listed).
+DELETED_PREFIX = ".deleted-"
+#: Imported scans deleted in the app (their directory and its summary's SHA-256).
+FORGOTTEN = "forgotten.json"
 
 
 class UnknownScan(LookupError):
     """No scan has this id (or the id is not one the server could have made)."""
+
+
+class ScanBusy(RuntimeError):
+    """The scan is queued or running: it cannot be deleted now."""
 
 
 def check_id(scan_id: str) -> str:
@@ -71,6 +83,8 @@ class ScanStore:
         self.scans.mkdir(parents=True, exist_ok=True)
         self.exports = self.root / "exports"
         self._lock = threading.Lock()
+        for left in self.scans.glob(f"{DELETED_PREFIX}*"):  # deletions a stop cut short
+            self._rmtree_inside(left)
 
     # -- lookup ----------------------------------------------------------------
     def ids(self) -> list[str]:
@@ -152,6 +166,53 @@ class ScanStore:
         """Remove a scan directory that never got past its upload (a refused file)."""
         shutil.rmtree(path, ignore_errors=True)
 
+    def delete(self, scan_id: str) -> dict:
+        """Delete a finished or failed scan: its upload, outputs, packets and status.
+
+        The directory is renamed out of the listing in one step (a reader sees
+        the scan or nothing), then removed. Only a real directory directly under
+        ``DATA/scans`` is ever removed, and links in it are unlinked, never
+        followed: nothing outside the data folder is touched, whatever the id or
+        the folder holds. An imported scan's own directory (``--scan``, the demo)
+        is not the app's and stays; it is not imported again at the next start
+        (:data:`FORGOTTEN`) unless a new scan is written into it.
+        Raises :class:`UnknownScan`, or :class:`ScanBusy` while it is queued or running.
+        """
+        with self._lock:
+            path = self.dir(scan_id)
+            status = self.status(scan_id)
+            if status.get("state") in ("queued", "running"):
+                raise ScanBusy(scan_id)
+            if path.is_symlink() or path.resolve().parent != self.scans:
+                raise UnknownScan(scan_id)  # not a directory this store made
+            if status.get("scan_dir"):  # an import: not shown again at the next start
+                self._forget(Path(status["scan_dir"]))
+            gone = self.scans / f"{DELETED_PREFIX}{path.name}-{secrets.token_hex(4)}"
+            os.rename(path, gone)
+        self._rmtree_inside(gone)
+        return status
+
+    def _forgotten(self) -> list[dict]:
+        try:
+            return json.loads((self.scans / FORGOTTEN).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+
+    def _forget(self, scan_dir: Path) -> None:
+        """Remember that the import of ``scan_dir`` (as its summary is now) was deleted."""
+        entry = {"scan_dir": str(scan_dir), "summary_sha256": _summary_digest(scan_dir)}
+        forgotten = [e for e in self._forgotten() if e.get("scan_dir") != entry["scan_dir"]]
+        write_json([*forgotten, entry], self.scans / FORGOTTEN)
+
+    def _rmtree_inside(self, path: Path) -> None:
+        """Remove ``path`` (a real directory directly under ``DATA/scans``) and what is in it."""
+        if path.is_symlink():
+            path.unlink(missing_ok=True)  # the link only, never where it leads
+            return
+        if path.resolve().parent != self.scans:
+            return
+        shutil.rmtree(path, ignore_errors=True)  # unlinks links inside, never follows them
+
     def fail(self, scan_id: str, error: str) -> dict:
         """Mark a scan failed and keep nothing of it but its status (the error)."""
         path = self.dir(scan_id)
@@ -164,17 +225,21 @@ class ScanStore:
                 shutil.rmtree(entry, ignore_errors=True)
         return self.update(scan_id, state="failed", error=error, finished_at=_now())
 
-    def import_scan(self, scan_dir: Path) -> str:
+    def import_scan(self, scan_dir: Path) -> str | None:
         """Show a finished scan directory made elsewhere (the CLI, the demo); idempotent.
 
         The scan stays where it is (its status records the path); packets built
-        from it go under this data folder.
+        from it go under this data folder. None when this scan was deleted in the
+        app (a new scan written into the directory is imported again).
         """
         scan_dir = Path(scan_dir).resolve()
         summary = json.loads((scan_dir / "summary.json").read_text(encoding="utf-8"))
         for status in self.list():
             if status.get("scan_dir") == str(scan_dir):
                 return status["id"]
+        digest = _summary_digest(scan_dir)
+        if {"scan_dir": str(scan_dir), "summary_sha256": digest} in self._forgotten():
+            return None
         made = datetime.fromtimestamp((scan_dir / "summary.json").stat().st_mtime, UTC)
         scan_id, path = self.create({}, scan_dir.name, "import")
         shutil.rmtree(path / "input", ignore_errors=True)
@@ -214,6 +279,14 @@ class ScanStore:
             if n == name:
                 return self.exports / n
         raise UnknownScan(name)
+
+
+def _summary_digest(scan_dir: Path) -> str | None:
+    """SHA-256 of a scan directory's ``summary.json`` (None when it cannot be read)."""
+    try:
+        return hashlib.sha256((scan_dir / "summary.json").read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _now() -> str:
