@@ -7,7 +7,7 @@ Beijing times in the platform's format, 19-digit order ids as text, masked
 nicknames that collide (``梁***k``), no review id, no shop column, no IP (an
 optional IP属地 province column), DSR scores only where the platform exports
 them (Pinduoduo, Douyin), Taobao's 好评 / 中评 / 差评 words.
-:func:`write_export` writes them as CSV (UTF-8 with BOM) or .xlsx.
+:func:`write_export` writes them as CSV (UTF-8 with BOM), .xlsx or .xls.
 
 Planted in it, every parameter drawn from the seed:
 
@@ -436,7 +436,7 @@ def write_export(
     rounded_ids: bool = False,
 ) -> dict[str, Path]:
     """Write the review and order exports under ``root`` as ``fmt`` (``csv``: UTF-8 with a
-    BOM, ``xlsx``); returns ``{"reviews": path, "orders": path}``.
+    BOM, ``xlsx``, or the older ``xls`` some seller centres still offer); returns ``{"reviews": path, "orders": path}``.
 
     ``title_row`` puts a title line above the headers, as some seller centres do;
     ``rounded_ids`` stores the order ids of the .xlsx review export as numbers (the
@@ -456,8 +456,10 @@ def write_export(
             _write_xlsx(
                 frame, path, title if title_row else None, rounded_ids and name == "reviews"
             )
+        elif fmt == "xls":
+            _write_xls(frame, path, title if title_row else None)
         else:
-            raise ValueError(f"unknown format {fmt!r}; csv or xlsx")
+            raise ValueError(f"unknown format {fmt!r}; csv, xlsx or xls")
         out[name] = path
     return out
 
@@ -484,3 +486,25 @@ def _write_xlsx(frame: pl.DataFrame, path: Path, title: str | None, rounded: boo
                     ws.write_number(row, j, float(v))
                 else:
                     ws.write_string(row, j, v)
+
+
+def _write_xls(frame: pl.DataFrame, path: Path, title: str | None) -> None:
+    """An Excel 97-2003 workbook (BIFF8, written by xlwt), every cell as text."""
+    import xlwt
+
+    if frame.height + 2 > 65536:  # the .xls format's row limit
+        raise ValueError(f"{frame.height} rows do not fit an .xls sheet (65,536 rows at most)")
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("Sheet1")
+    row = 0
+    if title:
+        ws.write(0, 0, title)
+        row = 1
+    for j, name in enumerate(frame.columns):
+        ws.write(row, j, name)
+    for values in frame.iter_rows():
+        row += 1
+        for j, v in enumerate(values):
+            if v is not None and v != "":
+                ws.write(row, j, v)
+    wb.save(str(path))

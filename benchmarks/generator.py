@@ -5,7 +5,7 @@ Usage::
     reviews, labels = generate(5_000, seed=0)
     write_dataset("data/synth", reviews, labels)
 
-``reviews`` follows the input contract (:data:`detector.schema.CONTRACT`, every
+``reviews`` follows the input contract (:data:`detector.input.schema.CONTRACT`, every
 column, in that order), sorted by ``created_at`` then ``review_id``.
 ``labels`` has one row per review, in the same order:
 
@@ -73,7 +73,7 @@ import polars as pl
 
 from benchmarks import attacks, market
 from detector.atomic import write_parquet
-from detector.schema import CONTRACT, DSR_COLUMNS, EXPORT_ONLY
+from detector.input.schema import CONTRACT, DSR_COLUMNS, EXPORT_ONLY
 
 ATTACK_FAMILIES: tuple[str, ...] = ("boost", "smear", "ring", "pro_negative")
 #: The classic traps every default market has.

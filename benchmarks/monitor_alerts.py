@@ -31,7 +31,7 @@ import polars as pl
 
 from benchmarks.exports import build_export, write_export
 from detector import __version__
-from detector.contract import InputSpec
+from detector.input.spec import InputSpec
 from detector.monitor import run_monitor
 
 PLATFORMS = ("pdd", "taobao", "jd", "douyin")

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from detector.schema import REQUIRED
+from detector.input.schema import REQUIRED
 
 ENV_VAR = "REVIEW_DETECTOR_YELPCHI"
 REPO_ROOT = Path(__file__).resolve().parents[1]

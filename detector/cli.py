@@ -12,7 +12,9 @@ from rich.text import Text
 
 from detector import __version__, monitor
 from detector.clock import generation_time
-from detector.contract import InputError, InputSpec, parse_column_map
+from detector.errors import InputError
+from detector.input.headers import parse_column_map
+from detector.input.spec import InputSpec
 from detector.interrupts import stop_on_signals, stop_signal
 from detector.webapp import command as webapp
 

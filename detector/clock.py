@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
-from detector.contract import InputError
+from detector.errors import InputError
 
 VARIABLE = "SOURCE_DATE_EPOCH"
 

@@ -78,16 +78,13 @@ import polars as pl
 
 from detector import __version__
 from detector.atomic import atomic_path, try_lock, write_json
-from detector.contract import (
-    DUPLICATE_REASON,
-    InputError,
-    InputSpec,
-    LoadedInput,
-    as_spec,
-    resolve_inputs,
-)
 from detector.engines.base import Engine, get_engine
+from detector.errors import InputError
 from detector.hashing import file_sha256
+from detector.input.files import resolve_inputs
+from detector.input.load import LoadedInput
+from detector.input.rejects import DUPLICATE_REASON
+from detector.input.spec import InputSpec, as_spec
 from detector.partition import PARTITIONED_OUTPUTS
 from detector.publish import Publication, check_writable_dir, stop_point
 from models.persist import ModelMismatch, load_model, save_model
@@ -120,7 +117,7 @@ class StateError(InputError):
 
 def history_columns() -> list[str]:
     """Contract columns any global table reads (plus ``review_id``), in contract order."""
-    from detector.schema import CONTRACT
+    from detector.input.schema import CONTRACT
     from features.pipeline import REGISTRY  # registers every feature module
 
     need = {"review_id"}
@@ -459,7 +456,7 @@ def run_incremental(
 ):
     """Scan the partitions of ``inputs`` not seen in ``state_dir``; None when there are none.
 
-    ``spec`` (:class:`detector.contract.InputSpec`) says how to read them
+    ``spec`` (:class:`detector.input.spec.InputSpec`) says how to read them
     (``columns``/``since``/``until`` are its older spelling). Returns the
     :class:`detector.scan.ScanResult` of the new reviews. ``out`` and
     ``state_dir`` are checked for writability, and the state for damage and

@@ -45,23 +45,15 @@ import polars as pl
 
 from detector.atomic import write_json
 from detector.cases import attach_candidates, attach_case_ids, build_cases
-from detector.contract import (
-    DUPLICATE_REASON,
-    InputError,
-    LoadedInput,
-    NoRowsError,
-    _castable,
-    all_rejected_error,
-    as_spec,
-    input_record,
-    no_rows_error,
-    resolve_inputs,
-    scan_reviews,
-    weak_identities,
-)
 from detector.engines.base import Engine, concat_rejected, load_file, prune_files
+from detector.errors import InputError
+from detector.input.files import resolve_inputs
+from detector.input.load import LoadedInput, input_record, scan_reviews, weak_identities
+from detector.input.rejects import DUPLICATE_REASON, NoRowsError, all_rejected_error, no_rows_error
+from detector.input.schema import CONTRACT, OPTIONAL, REQUIRED
+from detector.input.spec import as_spec
+from detector.input.values import castable
 from detector.partition import partition_values, write_partitioned
-from detector.schema import CONTRACT, OPTIONAL, REQUIRED
 from features.registry import REGISTRY, Table
 from features.sharded import GLOBAL_ONLY_INPUTS, build_global_tables, shard_features
 from models.content import content_keys
@@ -230,7 +222,7 @@ def stage_inputs(inputs, root: Path, spec=None, progress=None):
     """Load and validate ``inputs`` file by file into staged Parquet under ``root``.
 
     Memory is bounded by the largest input file. Raises
-    :class:`detector.contract.InputError` as the loader does (a bad file, no
+    :class:`detector.errors.InputError` as the loader does (a bad file, no
     rows at all).
     """
     spec = as_spec(spec)
@@ -323,7 +315,7 @@ def _later_copies(
     """Rows repeating a review id that an earlier input file holds.
 
     A file's copy of an id counts when it is staged or when it claims the id
-    (rejected by a late check only, see :attr:`detector.contract.LoadedInput.claims`):
+    (rejected by a late check only, see :attr:`detector.input.load.LoadedInput.claims`):
     as in one load of every file, the first file's copy is the one kept. Ids are
     compared by a 64-bit hash first (8 bytes a review, not the ids themselves),
     then the few candidates by their text.
@@ -365,7 +357,7 @@ def _as_rejected(rows: pl.DataFrame, present: set[str]) -> pl.DataFrame:
     """Dropped copies in the rejects' form: columns as strings where possible, then ``reason``."""
     cols = [c for c in rows.columns if c in REQUIRED or c in present]
     return rows.select(
-        *[pl.col(c).cast(pl.String) if _castable(rows.schema[c]) else pl.col(c) for c in cols],
+        *[pl.col(c).cast(pl.String) if castable(rows.schema[c]) else pl.col(c) for c in cols],
         pl.lit(DUPLICATE_REASON).alias("reason"),
     )
 

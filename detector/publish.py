@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from detector.atomic import remove_stale_staging, staging_dir
-from detector.contract import InputError
+from detector.errors import InputError
 from detector.interrupts import deferred_interrupt
 
 try:

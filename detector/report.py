@@ -93,7 +93,8 @@ def _quoted_rows(result, ids: pl.Series) -> pl.DataFrame:
     """
     reviews = result.loaded.reviews
     if reviews.height == 0 and result.loaded.files:
-        from detector.contract import InputSpec, scan_reviews
+        from detector.input.load import scan_reviews
+        from detector.input.spec import InputSpec
 
         spec = InputSpec.from_summary(result.summary)
         lf, _ = scan_reviews(result.loaded.files, spec=spec)

@@ -20,18 +20,11 @@ import polars as pl
 from detector import __version__
 from detector.atomic import write_json
 from detector.cases import attach_case_ids, build_cases, case_summary
-from detector.contract import (
-    InputSpec,
-    LoadedInput,
-    NoRowsError,
-    all_rejected_error,
-    as_spec,
-    input_record,
-    reason_counts,
-    weak_identities,
-)
 from detector.engines import Engine, get_engine
 from detector.hashing import file_sha256
+from detector.input.load import LoadedInput, input_record, weak_identities
+from detector.input.rejects import NoRowsError, all_rejected_error, reason_counts
+from detector.input.spec import InputSpec, as_spec
 from detector.partition import PARTITIONED_OUTPUTS, partition_values, write_partitioned
 from detector.progress import ScanProgress
 from detector.publish import Publication
@@ -474,7 +467,7 @@ def run_scan(
     (:func:`detector.outofcore.choose_out_of_core`); ``summary.json`` records
     the mode and why under ``mode``.
 
-    ``spec`` (:class:`detector.contract.InputSpec`) says how to read the
+    ``spec`` (:class:`detector.input.spec.InputSpec`) says how to read the
     input: column mapping, preset, shop, time zone, order exports, time
     window (``columns``/``since``/``until`` are its older spelling);
     ``summary.json`` records it under ``input``.
@@ -660,7 +653,7 @@ def with_scan_context(
 
     The engine (``engine.describe()``), the in-core or out-of-core ``mode``
     and why, the output layout, how the input was read (``input``:
-    :func:`detector.contract.input_record`, read back to quote texts and
+    :func:`detector.input.load.input_record`, read back to quote texts and
     check packets; ``load`` keeps its older ``columns``/``since``/``until``
     spelling), the case counts and the ``run_id`` of the published version.
     """

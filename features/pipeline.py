@@ -181,7 +181,7 @@ def compute_features(
     Parameters
     ----------
     reviews : DataFrame, LazyFrame or Handoff
-        Valid reviews as produced by :func:`detector.contract.load_reviews`; a
+        Valid reviews as produced by :func:`detector.input.load.load_reviews`; a
         :class:`Handoff` lets the stage free the input once it is prepared.
     families : iterable of str, optional
         Restrict to these feature families (ablations); all by default.

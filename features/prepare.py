@@ -36,7 +36,7 @@ from features.ipaddr import ip_normalized, ip_prefix, masked_prefix
 from features.textnorm import is_template_candidate, normalize_text
 
 #: The column a load adds when ``user_id`` is weak: masked nicknames (``梁***k``) kept
-#: for display while ``user_id`` holds a pseudo-account per order (detector.identities).
+#: for display while ``user_id`` holds a pseudo-account per order (detector.input.identities).
 WEAK_USER_MARK = "user_nick"
 #: Features that describe the account behind a review (its history, rings, the
 #: freshness of a burst's accounts). With a weak ``user_id`` they would describe the

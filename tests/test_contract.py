@@ -6,16 +6,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detector.contract import (
-    InputError,
-    InputSpec,
-    LoadedInput,
-    load_reviews,
-    parse_column_map,
-    resolve_inputs,
-    scan_reviews,
-)
-from detector.schema import CONTRACT, LABEL_COLUMNS, REQUIRED, UTC_DATETIME
+from detector.errors import InputError
+from detector.input.files import resolve_inputs
+from detector.input.headers import parse_column_map
+from detector.input.load import LoadedInput, load_reviews, scan_reviews
+from detector.input.schema import CONTRACT, LABEL_COLUMNS, REQUIRED, UTC_DATETIME
+from detector.input.spec import InputSpec
 
 
 def rows(n: int = 3, **overrides) -> dict[str, list]:

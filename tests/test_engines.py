@@ -160,7 +160,7 @@ def test_ray_load_repeated_ids_across_files(ray_local, market, tmp_path):
         loaded = eng.load(root)
     finally:
         eng.close()
-    from detector.contract import load_reviews
+    from detector.input.load import load_reviews
 
     ref = load_reviews(root)
     assert loaded.reviews.equals(ref.reviews)

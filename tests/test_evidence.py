@@ -16,7 +16,7 @@ import pytest
 
 from benchmarks.generator import generate, write_dataset
 from detector.cli import main
-from detector.contract import InputError
+from detector.errors import InputError
 from detector.evidence import PacketOptions, build_packet, fonts
 from detector.evidence.cards import render_cards
 from detector.evidence.impact import compute_impact
@@ -28,9 +28,9 @@ from detector.evidence.render_html import render_html
 from detector.evidence.safety import Redactor, UnsafePathError, mask_ip, safe_join, safe_name
 from detector.evidence.scanload import load_scan
 from detector.evidence.spans import highlight, shared_spans
+from detector.input.schema import CONTRACT, DSR_COLUMNS
 from detector.publish import versions_dir
 from detector.scan import run_scan
-from detector.schema import CONTRACT, DSR_COLUMNS
 from features.registry import REGISTRY
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

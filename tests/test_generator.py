@@ -22,7 +22,7 @@ from benchmarks.generator import (
     write_dataset,
 )
 from benchmarks.texts import DEFAULT_TEXTS
-from detector.schema import CONTRACT, EXPORT_ONLY, LABEL_COLUMNS
+from detector.input.schema import CONTRACT, EXPORT_ONLY, LABEL_COLUMNS
 
 N = 5_000
 

@@ -14,8 +14,9 @@ from conftest import write_months
 import detector.scan as scan_mod
 from benchmarks.generator import generate
 from detector.cli import main
-from detector.contract import DUPLICATE_REASON, InputError
+from detector.errors import InputError
 from detector.incremental import STATE_FILE, State, compact_history, run_incremental
+from detector.input.rejects import DUPLICATE_REASON
 from detector.partition import read_partitioned
 from detector.scan import ScanConfig, run_scan
 

@@ -12,7 +12,7 @@ import pytest
 from benchmarks import matrix, report, texts
 from benchmarks.baselines import MethodOutput
 from benchmarks.generator import ATTACK_FAMILIES, LABEL_SCHEMA
-from detector.schema import CONTRACT, EXPORT_ONLY
+from detector.input.schema import CONTRACT, EXPORT_ONLY
 
 N = 3_000
 SEED = 1001

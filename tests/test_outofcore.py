@@ -10,7 +10,8 @@ from conftest import write_months
 import detector.outofcore as ooc
 from benchmarks.generator import generate
 from detector.cli import main
-from detector.contract import DUPLICATE_REASON, InputError
+from detector.errors import InputError
+from detector.input.rejects import DUPLICATE_REASON
 from detector.outofcore import stage_inputs
 from detector.partition import read_partitioned
 from detector.progress import ScanProgress

@@ -24,8 +24,8 @@ from detector import wording
 from detector.cli import main
 from detector.evidence import PacketOptions, build_packet, cards
 from detector.evidence.scanload import load_scan
+from detector.input.schema import DSR_COLUMNS
 from detector.scan import ScanConfig, run_scan
-from detector.schema import DSR_COLUMNS
 from features.params import (
     BASELINE_FLOOR_S,
     BURST_WINDOW_S,
@@ -129,6 +129,31 @@ def test_a_packet_for_yelpchi(tmp_path):
 # --------------------------------------------------------------------------- reasons that hold
 
 
+_MEMO: dict = {}
+
+
+def _memo(kind: str, data: pl.DataFrame, build) -> pl.DataFrame:
+    """``build(data)`` once per input frame (the recounts below run for hundreds of reasons)."""
+    key = (kind, id(data))
+    if key not in _MEMO or _MEMO[key][0] is not data:
+        _MEMO[key] = (data, build(data))
+    return _MEMO[key][1]
+
+
+def _ip_keyed(data: pl.DataFrame) -> pl.DataFrame:
+    if "ip" not in data.columns:
+        return data
+    return _memo(
+        "ip",
+        data,
+        lambda d: d.join(ip_keys(d.lazy().select("ip")).collect(), on="ip", how="left"),
+    )
+
+
+def _user_counts(data: pl.DataFrame) -> pl.DataFrame:
+    return _memo("users", data, lambda d: d.group_by("user_id").len("n"))
+
+
 def _check_claim(name: str, facts: dict, r: dict, data: pl.DataFrame, feats: dict) -> None:
     """Recount the facts of one reason from the input ``data`` (independent of features.claims)."""
     user = data.filter(pl.col("user_id") == r["user_id"])
@@ -162,9 +187,7 @@ def _check_claim(name: str, facts: dict, r: dict, data: pl.DataFrame, feats: dic
     elif name in ("ip_shop_burst", "net_shop_burst", "net_product_burst"):
         col = "_ip" if name == "ip_shop_burst" else "_net"
         where = "product_id" if name == "net_product_burst" else "shop_id"
-        keyed = data
-        if "ip" in data.columns:
-            keyed = data.join(ip_keys(data.lazy().select("ip")).collect(), on="ip", how="left")
+        keyed = _ip_keyed(data)
         mine = keyed.filter(pl.col("review_id") == r["review_id"]).row(0, named=True)
         near = keyed.filter(
             (pl.col(col) == mine[col])
@@ -177,7 +200,7 @@ def _check_claim(name: str, facts: dict, r: dict, data: pl.DataFrame, feats: dic
         n = data.filter(pl.col("device_id") == r["device_id"])["user_id"].n_unique()
         assert facts["n"] == n >= 2
     elif name == "fresh_burst":
-        counts = data.group_by("user_id").len("n")
+        counts = _user_counts(data)
         pol = (data["rating"] >= 4).cast(pl.Int8) - (data["rating"] <= 2).cast(pl.Int8)
         same = (
             data.with_columns(pol.alias("_p"))

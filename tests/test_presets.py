@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from benchmarks.exports import PLATFORMS, build_export, write_export
 from detector.cli import main
-from detector.contract import InputError, InputSpec, load_reviews
+from detector.errors import InputError
+from detector.input.load import load_reviews
+from detector.input.spec import InputSpec
 from features.pipeline import compute_features
 from features.prepare import PER_ACCOUNT, WEAK_USER_REASON, prepare
 
@@ -101,6 +103,29 @@ def test_scan_with_a_spec_runs_out_of_core_and_incrementally(exports, tmp_path, 
     assert code == 0, err
     summary = json.loads((tmp_path / "c" / "summary.json").read_text(encoding="utf-8"))
     assert summary["input"]["preset"] == "pdd" and summary["input"]["weak_identity"] == ["user_id"]
+
+
+def test_xls_export_reads_as_the_csv_does(exports, tmp_path):
+    """An Excel 97-2003 .xls (written by xlwt, read by calamine) loads as the same CSV does."""
+    pytest.importorskip("xlwt", reason="writing the .xls fixture needs xlwt (the dev extra)")
+    export, files = exports["jd"]
+    xls = write_export(export, tmp_path, "xls", title_row=True)
+    assert xls["reviews"].read_bytes()[:8] == bytes.fromhex("d0cf11e0a1b11ae1")  # OLE2 (BIFF)
+    spec = InputSpec(preset="jd", orders=(str(xls["orders"]),))
+    got = load_reviews(xls["reviews"], spec=spec)
+    want = load_reviews(
+        files["csv"]["reviews"], spec=InputSpec(preset="jd", orders=(str(files["csv"]["orders"]),))
+    )
+    assert got.rejected.height == 0
+    assert got.reviews.equals(want.reviews)  # 19-digit order ids, naive Beijing times alike
+    assert got.headers == want.headers
+
+
+def test_a_corrupt_xls_is_a_clear_error(tmp_path):
+    path = tmp_path / "cut.xls"
+    path.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"not really a workbook")
+    with pytest.raises(InputError, match=r"cannot read Excel file .*cut\.xls"):
+        load_reviews(path, spec=InputSpec(preset="jd"))
 
 
 # ----------------------------------------------------------------------------- time zones
@@ -241,6 +266,63 @@ def test_ip_region_is_read_as_an_optional_column(tmp_path):
     assert out.reviews["shop_id"].to_list() == ["shop"]  # a preset without --shop: one shop
 
 
+#: IP属地 as exports write it, and as read.
+_REGIONS = [
+    ("广东", "广东"),
+    ("广东省", "广东"),
+    (" 上海市 ", "上海"),
+    ("北京", "北京"),
+    ("广西壮族自治区", "广西"),
+    ("新疆维吾尔自治区", "新疆"),
+    ("内蒙古自治区", "内蒙古"),
+    ("中国香港", "香港"),
+    ("香港特别行政区", "香港"),
+    ("ＩＰ属地：浙江省", "浙江"),
+    ("美国", "美国"),
+    ("未知", None),
+    ("", None),
+    ("-", None),
+]
+_REGION_HEADERS = ("IP属地", "IP归属地", "属地", "评价属地", "ip属地（省份）")
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_ip_region_is_read_from_each_presets_headers_and_normalised(platform, tmp_path):
+    e = build_export(platform, seed=11, n=80)
+    reviews = e.reviews.drop("IP属地", strict=False)
+    raw = [_REGIONS[i % len(_REGIONS)][0] for i in range(reviews.height)]
+    want = [_REGIONS[i % len(_REGIONS)][1] for i in range(reviews.height)]
+    header = _REGION_HEADERS[PLATFORMS.index(platform) % len(_REGION_HEADERS)]
+    reviews = reviews.with_columns(pl.Series(header, raw))
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + reviews.write_csv().encode("utf-8"))
+    out = load_reviews(path, spec=InputSpec(preset=platform))
+    assert out.rejected.height == 0 and out.headers[header] == "ip_region"
+    order = e.headers["order_id"]
+    got = dict(zip(out.reviews["order_id"], out.reviews["ip_region"], strict=True))
+    assert [got[o] for o in reviews[order]] == want
+
+
+_REGION_TEXT = st.builds(
+    lambda pre, name, suffix, pad: f"{pad}{pre}{name}{suffix}{pad}",
+    st.sampled_from(["", "IP属地:", "ＩＰ属地：", "中国"]),
+    st.sampled_from(["广东", "上海", "黑龙江", "内蒙古", "香港", "美国", "未知", "湖北"]),
+    st.sampled_from(["", "省", "市", "自治区", "特别行政区"]),
+    st.sampled_from(["", " ", "\u3000"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(_REGION_TEXT, min_size=1, max_size=20))
+def test_region_names_read_once_are_read_the_same_again(texts):
+    from detector.input.values import region_text
+
+    once = pl.DataFrame({"r": texts}).select(region_text(pl.col("r")))["r"]
+    twice = pl.DataFrame({"r": once}).select(region_text(pl.col("r")))["r"]
+    assert once.to_list() == twice.to_list()
+    assert not once.drop_nulls().str.contains(r"\s|省$|自治区$|^IP|^中国.").any()
+
+
 # ----------------------------------------------------------------------------- identities
 
 
@@ -274,20 +356,24 @@ def test_masked_nicknames_are_not_accounts(tmp_path):
     assert PER_ACCOUNT <= set(compute_features(plain.reviews).features)
 
 
-def test_review_id_is_the_order_id_when_unique_else_derived_from_content(tmp_path):
+def test_review_id_is_the_order_id_of_each_orders_first_review(tmp_path):
     unique = load_reviews(_csv(tmp_path / "u.csv", TAOBAO), spec=InputSpec(preset="taobao"))
     assert unique.reviews["review_id"].to_list() == unique.reviews["order_id"].to_list()
-    two_items = TAOBAO + "4012345678901234567,2025-03-05 08:00:00,中评,一般,梁***k,6002\n"
+    # a second child order of ...567, reviewed later but listed first, and a row without order
+    later = "4012345678901234567,2025-03-05 08:00:00,中评,一般,梁***k,6002\n"
+    no_order = ",2025-03-05 09:00:00,好评,好,t***9,6002\n"
+    head, body = TAOBAO.split("\n", 1)
+    two_items = f"{head}\n{later}{body}{no_order}"
     derived = load_reviews(_csv(tmp_path / "d.csv", two_items), spec=InputSpec(preset="taobao"))
     ids = derived.reviews["review_id"].to_list()
-    assert len(set(ids)) == 3
-    assert all(
-        i.startswith(o + "-") and len(i) == len(o) + 9
-        for i, o in zip(ids, derived.reviews["order_id"], strict=True)
-    )
+    orders = derived.reviews["order_id"].to_list()
+    assert orders[:3] == ["4012345678901234567", "4012345678901234567", "4012345678901234568"]
+    assert ids[1:3] == orders[1:3]  # the first review of each order keeps the order id
+    assert ids[0].startswith(orders[0] + "-") and len(ids[0]) == len(orders[0]) + 9
+    assert ids[3].startswith("r") and len(ids[3]) == 17
     # child orders of one order share their buyer
     users = derived.reviews["user_id"].to_list()
-    assert users[0] == users[2] == "order:4012345678901234567" and users[1] != users[0]
+    assert users[0] == users[1] == "order:4012345678901234567" and users[2] != users[0]
 
 
 _ROW = st.tuples(
@@ -298,37 +384,83 @@ _ROW = st.tuples(
     st.sampled_from(["6001", "6002"]),
     st.integers(0, 23),
 )
+_HEAD = "订单编号,评价时间,评分,评价内容,买家昵称,商品ID"
+
+
+def _ids_of(parts: list[list[tuple]], **spec) -> dict[tuple, str]:
+    """Review id of each row, the rows written as one CSV file per part and loaded together."""
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for i, part in enumerate(parts):
+            lines = [_HEAD] + [
+                f"{o},2025-03-04 {h:02d}:00:00,{r},{t},{n},{p}" for o, r, t, n, p, h in part
+            ]
+            paths.append(str(_csv(Path(d) / f"part-{i}.csv", "\n".join(lines) + "\n")))
+        out = load_reviews(paths, spec=InputSpec(preset="tmall", shop="s", **spec))
+    assert out.rejected.height == 0
+    df = out.reviews
+    keys = zip(
+        df["order_id"].fill_null("").to_list(),
+        df["rating"].to_list(),
+        df["text"].to_list(),
+        df["user_nick"].to_list(),
+        df["product_id"].to_list(),
+        df["created_at"].dt.convert_time_zone("Asia/Shanghai").dt.hour().to_list(),
+        strict=True,
+    )
+    return dict(zip(keys, df["review_id"].to_list(), strict=True))
 
 
 @settings(max_examples=25, deadline=None)
 @given(rows=st.lists(_ROW, min_size=2, max_size=12, unique=True), data=st.data())
-def test_derived_review_ids_do_not_depend_on_row_order(rows, data):
+def test_derived_review_ids_do_not_depend_on_split_row_order_or_window(rows, data):
+    whole = _ids_of([rows])
+    assert len(set(whole.values())) == len(rows)
+    # the same rows shuffled and split into files (an export in parts) get the same ids
     order = data.draw(st.permutations(range(len(rows))))
+    shuffled = [rows[i] for i in order]
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(rows)), max_size=3)))
+    bounds = [0, *cuts, len(rows)]
+    parts = [shuffled[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    assert _ids_of([p for p in parts if p]) == whole
+    # a time window leaves the ids of the rows inside it as they are
+    since = data.draw(st.integers(0, 23))
+    inside = {k: v for k, v in whole.items() if k[5] >= since}
+    if inside:
+        window = _ids_of([rows], since=f"2025-03-04T{since:02d}:00:00")
+        assert window == inside
 
-    def ids(seq) -> dict[tuple, str]:
-        lines = ["订单编号,评价时间,评分,评价内容,买家昵称,商品ID"] + [
-            f"{o},2025-03-04 {h:02d}:00:00,{r},{t},{n},{p}" for o, r, t, n, p, h in seq
-        ]
-        with tempfile.TemporaryDirectory() as d:
-            path = _csv(Path(d) / "x.csv", "\n".join(lines) + "\n")
-            out = load_reviews(path, spec=InputSpec(preset="tmall", shop="s"))
-        assert out.rejected.height == 0
-        df = out.reviews
-        keys = zip(
-            df["order_id"].fill_null("").to_list(),
-            df["rating"].to_list(),
-            df["text"].to_list(),
-            df["user_nick"].to_list(),
-            df["product_id"].to_list(),
-            df["created_at"].dt.hour().to_list(),
-            strict=True,
-        )
-        return dict(zip(keys, df["review_id"].to_list(), strict=True))
 
-    first = ids(rows)
-    assert len(set(first.values())) == len(rows)
-    # the same rows shuffled get the same ids, whether or not the order ids were unique
-    assert ids([rows[i] for i in order]) == first
+@settings(max_examples=25, deadline=None)
+@given(rows=st.lists(_ROW, min_size=2, max_size=12, unique=True), cut=st.integers(1, 23))
+def test_a_redownload_with_later_reviews_keeps_the_earlier_ids(rows, cut):
+    """An incremental scan's case: the export of the first hours, then the export again with
+    later reviews, some of them second reviews of orders already seen (a 追评 row)."""
+    early = [r for r in rows if r[5] < cut]
+    if not early:
+        return
+    before = _ids_of([early])
+    after = _ids_of([rows])
+    assert {k: after[k] for k in before} == before  # the earlier reviews are duplicates
+    new = {v for k, v in after.items() if k not in before}
+    assert not new & set(before.values())  # a later review never takes an earlier one's id
+
+
+def test_one_file_of_a_larger_input_gets_the_ids_of_the_whole(tmp_path):
+    """Loaders that read file by file pass first_reviews of the whole input."""
+    from detector.input.plan import first_reviews
+
+    a = _csv(tmp_path / "a.csv", TAOBAO)
+    later = "4012345678901234567,2025-03-06 08:00:00,好评,追评也很好,梁***k,6001\n"
+    b = _csv(tmp_path / "b.csv", TAOBAO.split("\n", 1)[0] + "\n" + later)
+    spec = InputSpec(preset="taobao")
+    whole = load_reviews([a, b], spec=spec).reviews
+    assert whole["review_id"].n_unique() == 3
+    first = first_reviews([a, b], spec)
+    one = load_reviews(b, spec=spec, first_reviews=first).reviews
+    alone = load_reviews(b, spec=spec).reviews
+    assert one["review_id"].to_list() == whole["review_id"].to_list()[2:]
+    assert alone["review_id"].to_list() == ["4012345678901234567"]  # alone, it is the first
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -300,7 +300,7 @@ def _remount_ro(path: Path) -> None:
 
 def _no_loading(monkeypatch):
     """Fail the test if the scan reads its input: the checks come before any work."""
-    import detector.contract as contract
+    import detector.input.load as contract
 
     def loaded(*a, **k):
         raise AssertionError("the input was read before --out was checked")

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from benchmarks import yelpchi
-from detector.contract import load_reviews
-from detector.schema import REQUIRED
+from detector.input.load import load_reviews
+from detector.input.schema import REQUIRED
 
 
 def _write(path, lines):

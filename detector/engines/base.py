@@ -6,7 +6,7 @@ explain -> cases -> write. The feature logic (tables and steps of
 every engine; an :class:`Engine` only decides where and how they run:
 
 ``load(inputs, columns, since, until)``
-    Read and validate the input into a :class:`detector.contract.LoadedInput`.
+    Read and validate the input into a :class:`detector.input.load.LoadedInput`.
 ``compute_features(reviews, families)``
     Run :func:`features.pipeline.compute_features` with this engine's
     ``build_table`` hook.
@@ -70,9 +70,9 @@ class Engine:
 
     # -- stages ----------------------------------------------------------------
     def load(self, inputs, spec=None):
-        """Read and validate the input (:func:`detector.contract.load_reviews`) as
-        ``spec`` (:class:`detector.contract.InputSpec`) says."""
-        from detector.contract import load_reviews
+        """Read and validate the input (:func:`detector.input.load.load_reviews`) as
+        ``spec`` (:class:`detector.input.spec.InputSpec`) says."""
+        from detector.input.load import load_reviews
 
         with self.progress.stage("load") as st:
             loaded = load_reviews(inputs, spec=spec)
@@ -89,7 +89,9 @@ class Engine:
         runs over all files instead: it alone applies the first-copy rule across
         files and words the errors.
         """
-        from detector.contract import as_spec, load_reviews, resolve_inputs
+        from detector.input.files import resolve_inputs
+        from detector.input.load import load_reviews
+        from detector.input.spec import as_spec
 
         spec = as_spec(spec)
         with self.progress.stage("load") as st:
@@ -166,11 +168,12 @@ class Engine:
 def prune_files(files, since=None, until=None) -> list:
     """``files`` less those in date partitions outside ``[since, until)`` (as the loader prunes)."""
     try:
-        from detector import contract
+        from detector.input import files as input_files
+        from detector.input import windows
 
-        lo, hi = contract._to_utc(since, "since"), contract._to_utc(until, "until")
+        lo, hi = windows.to_utc(since, "since"), windows.to_utc(until, "until")
         return [
-            f for f in files if contract._partition_in_window(contract._hive_partitions(f), lo, hi)
+            f for f in files if windows.partition_in_window(input_files.hive_partitions(f), lo, hi)
         ]
     except Exception:  # noqa: BLE001 - the loader words the error itself
         return list(files)
@@ -178,9 +181,11 @@ def prune_files(files, since=None, until=None) -> list:
 
 def load_file(path, spec=None):
     """``(valid, rejected, n_input, present_optional, claims)`` of one file; None when no row is
-    in the window (``claims`` as :attr:`detector.contract.LoadedInput.claims`); ``spec`` is
-    a :class:`detector.contract.InputSpec`."""
-    from detector.contract import NoRowsError, as_spec, load_reviews
+    in the window (``claims`` as :attr:`detector.input.load.LoadedInput.claims`); ``spec`` is
+    a :class:`detector.input.spec.InputSpec`."""
+    from detector.input.load import load_reviews
+    from detector.input.rejects import NoRowsError
+    from detector.input.spec import as_spec
 
     spec = as_spec(spec)
     try:
@@ -194,8 +199,8 @@ def load_file(path, spec=None):
 
 def combine_loads(files, parts):
     """Per-file loads as one ``LoadedInput``; None when a review id appears in two files."""
-    from detector.contract import LoadedInput
-    from detector.schema import CONTRACT, OPTIONAL
+    from detector.input.load import LoadedInput
+    from detector.input.schema import CONTRACT, OPTIONAL
 
     kept = [(f, p) for f, p in zip(files, parts, strict=True) if p is not None]
     if not kept:

@@ -7,7 +7,7 @@ What runs where
 ---------------
 =====================  ==================================================================
 load                   one Ray task per input file runs the contract loader
-                       (:func:`detector.contract.load_reviews`) on that file; the driver
+                       (:func:`detector.input.load.load_reviews`) on that file; the driver
                        concatenates in file order. Review ids repeated *across* files
                        (rare) make the driver reload everything with the reference
                        loader, so the first-copy-wins rule is exact.

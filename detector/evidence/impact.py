@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from detector.schema import DSR_COLUMNS
+from detector.input.schema import DSR_COLUMNS
 
 
 def _mean(s: pl.Series) -> float | None:

@@ -9,13 +9,13 @@ import shlex
 from datetime import UTC, datetime
 
 from detector import __version__
-from detector.contract import InputSpec
 from detector.evidence.scanload import ScanBundle
+from detector.input.spec import InputSpec
 
 ROW_HASH_RULE = (
     "sha256 of the UTF-8 JSON object {column: value} over the contract columns present "
     "(review_id, shop_id, product_id, user_id, rating, created_at, text, ip, device_id, "
-    "delivered_at, order_id, dsr_*) as loaded by detector.contract.load_reviews; keys sorted, "
+    "delivered_at, order_id, dsr_*) as loaded by detector.input.load.load_reviews; keys sorted, "
     "separators ',' and ':', non-ASCII kept; datetimes as ISO-8601 UTC "
     "'YYYY-MM-DDTHH:MM:SS.ffffffZ', null as null"
 )
@@ -65,7 +65,7 @@ def scan_command(bundle: ScanBundle) -> str:
     """The ``scan`` command line that reproduces the scan behind a packet.
 
     The input options are the scan's own (``summary.json``'s ``input``, see
-    :meth:`detector.contract.InputSpec.from_summary`): without its preset,
+    :meth:`detector.input.spec.InputSpec.from_summary`): without its preset,
     shop, order export, zone or column map the same files read differently.
     """
     s = bundle.summary

@@ -75,7 +75,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from detector.clock import generation_time
-from detector.contract import InputError
+from detector.errors import InputError
 from detector.evidence import case_facts as facts
 from detector.evidence import i18n, narrative, views
 from detector.evidence.i18n import KIND, LANGS
@@ -86,7 +86,7 @@ from detector.evidence.platforms import PLATFORMS, Platform
 from detector.evidence.safety import Redactor
 from detector.evidence.scanload import ScanBundle
 from detector.evidence.selection import NoCasesError, no_cases, select_cases, shop_reviews
-from detector.schema import CONTRACT
+from detector.input.schema import CONTRACT
 from detector.wording import iso, reason_texts, scan_zone
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "NoCasesError", "Packet", "PacketOptions", "build_packet"]

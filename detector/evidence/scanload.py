@@ -16,8 +16,10 @@ from pathlib import Path
 import polars as pl
 
 from detector.cases import CASES_SCHEMA
-from detector.contract import InputError, InputSpec, load_reviews
+from detector.errors import InputError
 from detector.hashing import file_sha256
+from detector.input.load import load_reviews
+from detector.input.spec import InputSpec
 
 SCAN_FILES = ("summary.json", "scores.parquet", "cases.parquet")
 #: ``scan --partition-by`` writes scores as a hive-partitioned directory instead.

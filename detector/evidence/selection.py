@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from detector.contract import InputError
+from detector.errors import InputError
 from detector.evidence.scanload import ScanBundle
 
 __all__ = ["NoCasesError", "harms_shop", "select_cases", "shop_reviews"]

@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from detector.contract import InputError
+from detector.errors import InputError
 from detector.evidence.cards import render_cards
 from detector.evidence.overview import render_overview
 from detector.evidence.packet import SCHEMA, Packet

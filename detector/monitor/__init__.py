@@ -11,7 +11,7 @@ Public API (used by ``review-detector monitor`` and the web app):
 - :func:`load_rules` ``(path=None) -> list[Rule]``, :func:`rules_from_text` ``(text, origin)``,
   :func:`default_rules`, :data:`METRICS`;
 - :func:`scan_context` ``(summary) -> (timezone, platform)`` of a scan's ``summary.json``;
-- :class:`RulesError`, :class:`StateError` (both :class:`detector.contract.InputError`, exit 2).
+- :class:`RulesError`, :class:`StateError` (both :class:`detector.errors.InputError`, exit 2).
 """
 
 from detector.evidence.selection import harms_shop

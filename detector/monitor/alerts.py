@@ -45,7 +45,7 @@ from detector.monitor.rules import METRICS, Metric, Rule
 __all__ = ["Skipped", "alert_platform", "evaluate_alerts", "rules_for"]
 
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-#: Presets (detector.contract.InputSpec) and the platform their shop is on.
+#: Presets (detector.input.spec.InputSpec) and the platform their shop is on.
 _PRESET_PLATFORM = {
     "taobao": "taobao",
     "tmall": "taobao",

@@ -22,7 +22,7 @@ from __future__ import annotations
 import polars as pl
 
 from detector.evidence.selection import harms_shop
-from detector.schema import DSR_COLUMNS
+from detector.input.schema import DSR_COLUMNS
 
 __all__ = ["DAILY_KEYS", "daily_metrics", "shop_case_counts"]
 

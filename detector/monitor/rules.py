@@ -16,8 +16,8 @@ from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 
-from detector.contract import InputError
-from detector.schema import DSR_COLUMNS
+from detector.errors import InputError
+from detector.input.schema import DSR_COLUMNS
 
 __all__ = [
     "METRICS",

@@ -32,7 +32,8 @@ from pathlib import Path
 import polars as pl
 
 from detector.atomic import write_json, write_parquet
-from detector.contract import InputError, as_spec
+from detector.errors import InputError
+from detector.input.spec import as_spec
 from detector.monitor.alerts import Skipped, alert_platform, evaluate_alerts
 from detector.monitor.daily import daily_metrics
 from detector.monitor.rules import Rule, load_rules
@@ -113,7 +114,7 @@ def monitor_scan(
     The scan's input is re-read and checked against the hashes the scan
     recorded (:func:`detector.evidence.scanload.load_scan`), so the figures are
     those of the scanned rows. ``rules``: a list of :class:`Rule`, a TOML file,
-    or None for the defaults. Raises :class:`detector.contract.InputError`
+    or None for the defaults. Raises :class:`detector.errors.InputError`
     (exit code 2) for a missing or changed scan or a bad rules file.
     """
     from detector.evidence.scanload import load_scan
@@ -185,7 +186,7 @@ def _finish_switch(st, publication) -> None:
 def _publish(publication, inputs, spec, st, rule_list, scan_options) -> MonitorResult | InputError:
     """Stage the scan, the daily table and the alerts into the publication (and commit the
     state); the error to raise once published when every row was rejected."""
-    from detector.contract import NoRowsError
+    from detector.input.rejects import NoRowsError
     from detector.publish import stop_point
     from detector.scan import stage_scan, write_all_rejected
 

@@ -31,9 +31,9 @@ from pathlib import Path
 import polars as pl
 
 from detector.atomic import atomic_path, write_json
-from detector.contract import InputError
+from detector.errors import InputError
+from detector.input.schema import DSR_COLUMNS
 from detector.monitor.daily import DAILY_KEYS, daily_columns
-from detector.schema import DSR_COLUMNS
 
 __all__ = ["MonitorState", "StateError", "alert_key", "load_state", "merge_daily"]
 

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 
-from detector.contract import InputError
+from detector.errors import InputError
 from detector.evidence.platforms import PLATFORMS
 from detector.monitor import RulesError
 from detector.webapp.rules import MAX_RULES_BYTES, describe

@@ -137,7 +137,7 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
-#: Export formats on the upload form (the keys of :data:`detector.presets.PRESETS`).
+#: Export formats on the upload form (the keys of :data:`detector.input.presets.PRESETS`).
 PRESET_NAMES = {
     "": {
         "zh": "标准列名（review_id、rating…）或下方映射",

@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
-from detector.contract import InputError
+from detector.errors import InputError
 from detector.progress import ScanProgress, Stage
 from detector.webapp.store import ScanStore, UnknownScan, _now
 
@@ -112,10 +112,11 @@ class StatusProgress(ScanProgress):
 
 def scan_arguments(options: dict, orders=()) -> dict:
     """Keyword arguments of :func:`detector.scan.run_scan` (and of
-    :func:`detector.contract.scan_reviews`) from a scan's form options and its
-    stored order exports: one :class:`detector.contract.InputSpec`, whose checks
+    :func:`detector.input.load.scan_reviews`) from a scan's form options and its
+    stored order exports: one :class:`detector.input.spec.InputSpec`, whose checks
     (unknown preset or zone, empty shop) raise the scan's own :class:`InputError`."""
-    from detector.contract import InputSpec, parse_column_map
+    from detector.input.headers import parse_column_map
+    from detector.input.spec import InputSpec
 
     spec = InputSpec(
         columns=parse_column_map(options.get("columns") or None) or None,

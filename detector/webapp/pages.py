@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from detector import __version__
-from detector.contract import InputError
+from detector.errors import InputError
 from detector.evidence.platforms import PLATFORMS
 from detector.monitor import RulesError
 from detector.webapp import i18n

@@ -14,10 +14,12 @@ from fastapi import HTTPException, UploadFile
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from detector.contract import InputError, check_timezone, scan_reviews
+from detector.errors import InputError
 from detector.evidence import NoCasesError
 from detector.evidence.platforms import PLATFORMS
-from detector.presets import PRESETS as PRESET_LAYOUTS
+from detector.input.load import scan_reviews
+from detector.input.presets import PRESETS as PRESET_LAYOUTS
+from detector.input.windows import check_timezone
 from detector.webapp import i18n
 from detector.webapp.dashboard import ScanView, ViewCache, read_packet
 from detector.webapp.jobs import Runner, scan_arguments
@@ -25,7 +27,7 @@ from detector.webapp.rules import RulesChoice
 from detector.webapp.store import ScanBusy, ScanStore, UnknownScan, elapsed, upload_suffix
 
 #: The form's time zone when left empty: the preset's (Asia/Shanghai for the Chinese
-#: platforms), else UTC (:meth:`detector.contract.InputSpec.effective_timezone`).
+#: platforms), else UTC (:meth:`detector.input.spec.InputSpec.effective_timezone`).
 DEFAULT_TIMEZONE = ""
 #: Seller-centre export layouts offered on the form ("" = the contract's own column names).
 PRESETS = ("", *PRESET_LAYOUTS)

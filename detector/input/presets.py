@@ -8,7 +8,7 @@ full-width characters folded, white space dropped, a bracketed note such as
 ``（子订单）`` ignored). ``--columns`` overrides any of them.
 
 This module holds data and pure matching only; the loader
-(:mod:`detector.contract`) applies it.
+(:mod:`detector.input.headers`, :mod:`detector.input.load`) applies it.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ OPTIONAL: dict[str, pl.DataType] = {
     #: Province or country a review page shows as IP属地: a coarse identity.
     "ip_region": pl.String(),
     #: A masked nickname (``梁***k``) as the export shows it: for display only, never an
-    #: account (``user_id`` is then a pseudo-account per order, see detector.identities).
+    #: account (``user_id`` is then a pseudo-account per order, see detector.input.identities).
     "user_nick": pl.String(),
     #: Order times joined from an order export (``--orders``).
     "paid_at": UTC_DATETIME,

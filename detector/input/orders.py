@@ -1,7 +1,7 @@
 """The order export (``--orders``): order times joined onto the reviews by order id.
 
 A merchant's order export (订单编号, 下单时间, 付款时间, 发货时间, 确认收货时间 /
-签收时间, ...; headers matched as :data:`detector.presets.ORDER_HEADERS`
+签收时间, ...; headers matched as :data:`detector.input.presets.ORDER_HEADERS`
 says, tolerantly) gives ``paid_at``, ``shipped_at`` and ``delivered_at``: the
 minutes between receipt and review are among the strongest signals a
 merchant has. Times are naive wall-clock times in the scan's time zone, as in
@@ -18,10 +18,10 @@ from pathlib import Path
 import polars as pl
 
 from detector.errors import InputError
-from detector.identities import check_rounded_ids
-from detector.presets import ORDER_HEADERS, match_headers
-from detector.readers import SUFFIXES, open_table
-from detector.values import as_text, id_text, parse_timestamp
+from detector.input.files import SUFFIXES, open_table
+from detector.input.identities import check_rounded_ids
+from detector.input.presets import ORDER_HEADERS, match_headers
+from detector.input.values import as_text, id_text, parse_timestamp
 
 __all__ = ["ORDER_TIMES", "load_orders"]
 

@@ -1,15 +1,34 @@
 """Identities an export does not give as such: review ids, and accounts behind masked nicknames.
 
 **Review id.** Seller-centre exports have no review id (one review per (child)
-order). When a file has no ``review_id`` column:
+order). When a file has no ``review_id`` column, every review of an order is
+ordered by ``created_at`` (unparseable last), then by its content digest ``h``:
 
-* the order id is the review id when it is unique per row of the file;
-* else the id is ``<order id>-<h8>`` (``r<h16>`` for a row without an order
-  id), ``h`` the BLAKE2b-64 hex digest of the row's content: every contract
-  column the file has except ``review_id`` and ``shop_id``, as read (text),
-  in contract order, joined by U+001F, nulls as U+0000. The row's content,
-  never its position: the same rows in any order or file split get the same
-  ids, and two identical rows one id (the second is a duplicate).
+* the first review of an order has the order id as its review id;
+* every later one (a second child order under one order id, a follow-up 追评
+  exported as a row of its own) has ``<order id>-<h8>``;
+* a row without an order id has ``r<h16>``.
+
+"First" is decided over the whole input of a load - every file together,
+before ``--since``/``--until`` - so splitting an export into several files,
+reading its rows in another order or narrowing the time window gives every
+review the same id. A re-download with one more day gives the reviews seen
+before their ids again (the first review of an order stays first: a later
+review is later), so an incremental scan rejects them as duplicates and
+scores only the new ones. A loader that reads files one by one passes the
+first reviews of the whole input (:func:`detector.input.plan.first_reviews`),
+and so must a run over a file holding only a later day when it may hold a
+second review of an order of an earlier file (alone, that review would be its
+order's first and take the order id the earlier review has).
+
+``h`` is the BLAKE2b-64 hex digest of the row's content (:func:`content_digest`):
+order id, product id, nickname, ``created_at`` (as UTC), rating and text, as
+read and normalised (ids without spreadsheet wrappers, rating words as digits,
+times parsed), in that order, joined by U+001F, nulls as U+0000. The content,
+never the row's position or file; the review's optional columns (IP, DSR, a
+follow-up's own columns) are not part of it, so a re-download that adds such
+a column keeps the ids. Two identical rows get one id (the second is a
+duplicate).
 
 **Masked nicknames.** ``梁***k`` is many different buyers: such nicknames are
 not accounts. A file's ``user_id`` is weak when its preset says the platform
@@ -34,6 +53,7 @@ from detector.errors import InputError
 __all__ = [
     "MASKED_SHARE",
     "check_rounded_ids",
+    "content_digest",
     "content_id",
     "masked_share_exprs",
     "pseudo_account",
@@ -48,14 +68,25 @@ _EXCEL_DIGITS = 15
 
 
 def _blake(values: pl.Series) -> pl.Series:
-    digest = [hashlib.blake2b(v.encode(), digest_size=8).hexdigest() for v in values.to_list()]
+    digest = [
+        None if v is None else hashlib.blake2b(v.encode(), digest_size=8).hexdigest()
+        for v in values.to_list()
+    ]
     return pl.Series(values.name, digest, dtype=pl.String)
 
 
-def content_id(texts: list[pl.Expr], order_key: pl.Expr | None) -> pl.Expr:
-    """The derived review id of each row (see the module docstring)."""
+def content_digest(texts: list[pl.Expr], where: pl.Expr | None = None) -> pl.Expr:
+    """The 16-hex BLAKE2b-64 digest of each row's ``texts`` (see the module docstring);
+    only of the rows ``where`` is true, when given (null elsewhere, and not hashed)."""
     content = pl.concat_str([t.fill_null(_NULL) for t in texts], separator=_SEP)
-    digest = content.map_batches(_blake, return_dtype=pl.String)
+    if where is not None:
+        content = pl.when(where).then(content)
+    return content.map_batches(_blake, return_dtype=pl.String)
+
+
+def content_id(digest: pl.Expr, order_key: pl.Expr | None) -> pl.Expr:
+    """``<order id>-<h8>``, else ``r<h16>``: the review id of a row that is not its
+    order's first review (see the module docstring)."""
     fallback = pl.concat_str([pl.lit("r"), digest.str.slice(0, 16)])
     if order_key is None:
         return fallback

@@ -1,14 +1,14 @@
 """Reading values as exports write them: ids, ratings, timestamps, as Polars expressions.
 
-Shared by the review loader (:mod:`detector.contract`) and the order-export
-reader (:mod:`detector.orders`), so an id or a time is read one way everywhere.
+Shared by the review loader (:mod:`detector.input.normalise`) and the order-export
+reader (:mod:`detector.input.orders`), so an id or a time is read one way everywhere.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from detector.presets import RATING_WORDS
+from detector.input.presets import RATING_WORDS
 
 __all__ = [
     "as_text",
@@ -19,6 +19,7 @@ __all__ = [
     "parse_clean_timestamp",
     "parse_timestamp",
     "rating_text",
+    "region_text",
     "temporal_to_utc",
 ]
 
@@ -60,13 +61,38 @@ _RATING_TO = [str(v) for v in RATING_WORDS.values()]
 
 
 def rating_text(text: pl.Expr) -> pl.Expr:
-    """Rating words as digits: 五星..一星, 好评/中评/差评 (:data:`detector.presets.RATING_WORDS`),
+    """Rating words as digits: 五星..一星, 好评/中评/差评 (:data:`detector.input.presets.RATING_WORDS`),
     ``5星`` / ``5分`` / ``5.0``, ``★★★★☆``; anything else as it was (to be rejected)."""
     t = text.str.replace_all(r"\s+", "")
     stars = t.str.count_matches("★").cast(pl.String)
     t = pl.when(t.str.contains(r"^[★☆]+$")).then(stars).otherwise(t)
     t = t.str.replace(r"^([1-5])(?:\.0+)?(?:颗星|星级|星|分)$", "${1}")
     return t.replace(_RATING_FROM, _RATING_TO)
+
+
+#: IP属地 values that name no region: read as null.
+UNKNOWN_REGIONS: tuple[str, ...] = (
+    "未知", "未知地区", "暂无", "无", "其他", "-", "--", "—", "/", "null", "none", "unknown", "n/a"
+)  # fmt: skip
+_REGION_SUFFIX = r"^(.{2,}?)(?:壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区|省|市)$"
+
+
+def region_text(text: pl.Expr) -> pl.Expr:
+    """An IP属地 as the short name a review page shows: ``广东省`` / ``广东`` -> ``广东``.
+
+    Full-width characters folded (NFKC), white space and a leading ``IP属地:``
+    label dropped; the suffixes 省, 市, 自治区 (with its people's name:
+    ``广西壮族自治区`` -> ``广西``) and 特别行政区 dropped, and a leading 中国
+    (``中国香港`` -> ``香港``, ``中国广东`` -> ``广东``; ``中国`` alone kept); countries
+    kept as written. Empty and
+    :data:`UNKNOWN_REGIONS` (未知, ``-`` ...) -> null.
+    """
+    t = text.str.normalize("NFKC").str.replace_all(r"\s+", "")
+    t = t.str.replace(r"^(?i:ip)?(?:归属地|属地)[:：]?", "")
+    t = t.str.replace(r"^中国(.{2,})$", "${1}")
+    t = t.str.replace(_REGION_SUFFIX, "${1}")
+    unknown = t.str.to_lowercase().is_in(list(UNKNOWN_REGIONS))
+    return pl.when((t != "") & ~unknown).then(t)
 
 
 def clean_timestamp_text(text: pl.Expr) -> pl.Expr:

@@ -1,4 +1,9 @@
-"""Opening one input file as a frame: Parquet, CSV and Excel as merchants have them.
+"""Input files: paths resolved into files, and each file opened as a frame.
+
+:func:`resolve_inputs` expands files, directories (hive partitions such as
+``dt=2025-01-01/part.parquet`` allowed; :func:`hive_partitions` reads them)
+and globs into a sorted list of supported files; :func:`open_table` opens one,
+as merchants have them:
 
 * CSV: UTF-8 (a BOM allowed); the separator is sniffed from the first lines;
   title lines above the header row (a seller centre's "评价管理 导出 ..." line)
@@ -17,14 +22,18 @@
 from __future__ import annotations
 
 import codecs
+import glob
 import logging
+import os
+import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
 
 from detector.errors import InputError
 
-__all__ = ["SUFFIXES", "open_table"]
+__all__ = ["SUFFIXES", "hive_partitions", "open_table", "resolve_inputs"]
 
 #: Supported suffixes and the reader of each.
 SUFFIXES: dict[str, str] = {
@@ -35,6 +44,8 @@ SUFFIXES: dict[str, str] = {
     ".xls": "excel",
 }
 _SEPARATORS = (",", "\t", ";", "|")
+_GLOB_CHARS = ("*", "?", "[")
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _HEAD_LINES = 12  # lines (or sheet rows) searched for the header row
 
 # fastexcel logs a warning per all-empty column (e.g. 追评内容 with no follow-ups)
@@ -116,3 +127,88 @@ def open_table(path: Path) -> pl.LazyFrame:
         encoding="utf8",
         raise_if_empty=True,
     )
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def _supported(path: Path) -> bool:
+    return path.suffix.lower() in SUFFIXES
+
+
+def _expand_dir(root: Path) -> list[Path]:
+    """Supported files under ``root``, skipping hidden and ``_``-prefixed names (``_SUCCESS``, temp files)."""
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
+        for name in filenames:
+            p = Path(dirpath, name)
+            if not name.startswith((".", "_")) and _supported(p):
+                out.append(p)
+    return out
+
+
+def _expand_glob(text: str) -> list[Path]:
+    files: list[Path] = []
+    for match in glob.glob(os.path.expanduser(text), recursive=True):
+        m = Path(match)
+        if m.is_dir():
+            files.extend(_expand_dir(m))
+        elif m.is_file() and _supported(m):
+            files.append(m)
+    if not files:
+        raise InputError(f"no .parquet, .csv or .xlsx files match {text!r}")
+    return files
+
+
+def _expand(text: str) -> list[Path]:
+    """The files one input item names (a file name is taken as written, before any glob)."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        files = _expand_dir(path)
+        if not files:
+            raise InputError(f"no .parquet, .csv or .xlsx files under directory {text}")
+        return files
+    if path.is_file():
+        if not _supported(path):
+            raise InputError(
+                f"unsupported input file {text}: expected a .parquet, .csv, .xlsx or .xls file "
+                f"(got '{path.suffix or 'no suffix'}')"
+            )
+        return [path]
+    if any(c in text for c in _GLOB_CHARS):
+        return _expand_glob(text)
+    if path.exists():
+        raise InputError(f"input {text} is neither a file nor a directory")
+    raise InputError(f"input path does not exist: {text}")
+
+
+def resolve_inputs(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Expand files, directories (recursively ``*.parquet`` / ``*.csv``) and globs into a sorted file list.
+
+    Raises :class:`InputError` for a path that does not exist, a directory or glob
+    with no Parquet/CSV/Excel file, a file of another type, or a file that cannot be read.
+    """
+    items = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
+    if not items:
+        raise InputError("no input given; pass a Parquet, CSV or Excel file, a directory or a glob")
+    found: set[Path] = set()
+    for item in items:
+        files = _expand(os.fspath(item))
+        for f in files:
+            if not os.access(f, os.R_OK):
+                raise InputError(f"cannot read input file {f}: permission denied")
+        found.update(files)
+    return sorted(found)
+
+
+def hive_partitions(path: Path) -> dict[str, str | None]:
+    """``key=value`` directories directly above ``path``, outermost first (values URL-decoded)."""
+    parts: list[tuple[str, str | None]] = []
+    for parent in path.parents:
+        key, sep, value = parent.name.partition("=")
+        if not sep or not key:
+            break
+        decoded = urllib.parse.unquote(value)
+        parts.append((urllib.parse.unquote(key), None if decoded == _HIVE_NULL else decoded))
+    return dict(reversed(parts))
