@@ -288,6 +288,20 @@ def test_a_flash_sale_behind_carrier_nat_is_no_identity_burst():
     assert x["net_shop_burst"].min() > 5
 
 
+def _coreviews(rows: list[tuple[str, int, int]]) -> pl.DataFrame:
+    """5-star reviews at one shop from ``(user, product, minute)`` rows."""
+    return pl.DataFrame(
+        {
+            "review_id": [f"r{i}" for i in range(len(rows))],
+            "shop_id": ["S"] * len(rows),
+            "product_id": [f"P{p}" for _, p, _ in rows],
+            "user_id": [u for u, _, _ in rows],
+            "rating": [5] * len(rows),
+            "created_at": [T0 + dt.timedelta(minutes=int(m)) for _, _, m in rows],
+        }
+    )
+
+
 def test_repeat_buyers_meeting_by_chance_are_no_ring_but_a_lockstep_ring_is():
     """Co-reviews are counted against the chance that the products' timing gives them."""
     import features.cooccurrence as co
@@ -301,16 +315,7 @@ def test_repeat_buyers_meeting_by_chance_are_no_ring_but_a_lockstep_ring_is():
         rows += [(h, p, int(m)) for h in ("H1", "H2") for m in rng.integers(0, year, 12)]
     for start in (20_000, 300_000):  # five accounts review six products together, twice
         rows += [(f"R{a}", p, start + 10 * a + p) for a in range(5) for p in range(6)]
-    df = pl.DataFrame(
-        {
-            "review_id": [f"r{i}" for i in range(len(rows))],
-            "shop_id": ["S"] * len(rows),
-            "product_id": [f"P{p}" for _, p, _ in rows],
-            "user_id": [u for u, _, _ in rows],
-            "rating": [5] * len(rows),
-            "created_at": [T0 + dt.timedelta(minutes=int(m)) for _, _, m in rows],
-        }
-    )
+    df = _coreviews(rows)
     fr = compute_features(df, keep_tables=True)
     pairs = fr.tables["coreview_pairs"]
     met = pairs.filter((pl.col("user_a") == "H1") & (pl.col("user_b") == "H2")).height
@@ -328,16 +333,7 @@ def test_a_ring_accounts_review_away_from_its_wave_is_not_lockstep():
         rows += [(f"R{a}", p, start + 10 * a + p) for a in range(5) for p in range(6)]
     rows += [(f"bg{i}", i % 6, 1_000 * i) for i in range(400)]
     rows.append(("R0", 0, 150_000))  # R0 reviews product 0 again, months from either wave
-    df = pl.DataFrame(
-        {
-            "review_id": [f"r{i}" for i in range(len(rows))],
-            "shop_id": ["S"] * len(rows),
-            "product_id": [f"P{p}" for _, p, _ in rows],
-            "user_id": [u for u, _, _ in rows],
-            "rating": [5] * len(rows),
-            "created_at": [T0 + dt.timedelta(minutes=int(m)) for _, _, m in rows],
-        }
-    )
+    df = _coreviews(rows)
     fr = compute_features(df)
     f = fr.frame.join(df.select("review_id", "user_id"), on="review_id")
     wave = f.filter(pl.col("user_id").str.starts_with("R") & (pl.col("review_id") != "r460"))
