@@ -95,6 +95,7 @@ def test_a_packet_for_every_input(scans, name):
     assert s.code == 0, name
     p = json.loads((s.packet / "packet.json").read_text(encoding="utf-8"))
     html = (s.packet / "packet.html").read_text(encoding="utf-8")
+    html = re.sub(r"data:[^\"')\s]+", "data:", html)  # embedded images: base64 may spell "DSR"
     imp = p["impact"]
     assert imp["rating_before"] is not None and imp["positive_rate_before"] is not None
     assert imp["rating_after"] is not None and imp["positive_rate_after"] is not None
