@@ -318,40 +318,59 @@ def rings(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-@REGISTRY.table(
-    "ring_partners", requires=REQUIRES, depends=("coreview_pairs", "ring_edges"), cost=0.1
-)
+@REGISTRY.table("ring_partners", requires=REQUIRES, depends=("ring_edges",), cost=0.1)
 def ring_partners_table(lf: pl.LazyFrame, tables) -> pl.DataFrame:
-    """Per (product, user): strong partners who co-reviewed that product."""
+    """Per review of a ring account: strong partners who reviewed its product within the window.
+
+    Counted per review, not per (product, account): a ring account that also
+    reviews a product of its ring weeks before or after the ring's wave (its
+    camouflage, or an ordinary purchase) did not act in lockstep there, and
+    that review is not tarred with the wave. Only ring accounts' reviews are
+    paired, so the self-join stays small.
+    """
     edges = tables["ring_edges"].select("user_a", "user_b")
-    # only pairs of ring accounts can be strong: a cheap filter first, so the
-    # join does not hash every co-review pair (2 GB more at 10M reviews)
-    members = pl.concat([edges["user_a"], edges["user_b"]]).unique().implode()
-    strong = (
-        tables["coreview_pairs"]
-        .lazy()
-        .filter(pl.col("user_a").is_in(members) & pl.col("user_b").is_in(members))
-        .join(edges.lazy(), on=["user_a", "user_b"])
+    both_ways = pl.concat(
+        [edges, edges.select(pl.col("user_b").alias("user_a"), pl.col("user_a").alias("user_b"))]
+    ).rename({"user_a": "user_id", "user_b": "_partner"})
+    members = edges["user_a"].append(edges["user_b"]).unique().implode()
+    own = (
+        lf.select("_rid", "product_id", "user_id", "_t")
+        .filter(pl.col("user_id").is_in(members))
         .collect()
     )
-    both = pl.concat(
-        [
-            strong.select("product_id", pl.col("user_a").alias("user_id")),
-            strong.select("product_id", pl.col("user_b").alias("user_id")),
-        ]
+    other = own.select("product_id", pl.col("user_id").alias("_partner"), pl.col("_t").alias("_to"))
+    paired = (
+        own.lazy()
+        .join(other.lazy(), on="product_id")
+        .join(both_ways.lazy(), on=["user_id", "_partner"], how="semi")
+        .with_columns(((pl.col("_t") - pl.col("_to")).abs() <= COREVIEW_WINDOW_S).alias("_near"))
+        .group_by("_rid", "product_id", "user_id")
+        .agg(
+            pl.col("_partner").filter("_near").n_unique().cast(pl.Float64).alias("ring_partners"),
+            pl.len().cast(pl.Float64).alias("_reviews"),
+        )
+        .collect()
     )
-    return both.group_by("product_id", "user_id").agg(
-        pl.len().cast(pl.Float64).alias("ring_partners")
-    )
+    # Partners who reviewed a busy product at any time meet within the window
+    # by chance: each of their reviews there has the product's chance to fall
+    # near this one (a ring account's history on a best-seller); only partners
+    # beyond that chance count.
+    chance = _product_chance(lf, paired["product_id"].unique())
+    paired = paired.join(chance, on="product_id", how="left").sort("_rid")
+    expected = (paired["_reviews"] * paired["_p"].fill_null(1.0)).to_numpy()
+    beyond = poisson_surprise(paired["ring_partners"].to_numpy(), expected) >= RING_MIN_SURPRISE
+    return paired.filter(pl.Series(beyond)).select("_rid", "product_id", "user_id", "ring_partners")
 
 
 @REGISTRY.step("rings", requires=REQUIRES, features=RING, tables=("rings", "ring_partners"))
 def ring_features(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
-    # Ring membership counts only where the ring acted together on this very
-    # product: a ring account's camouflage reviews elsewhere stay ordinary.
+    # Ring membership counts only where the ring acted together, on this very
+    # product and within the window: a ring account's other reviews stay ordinary.
     in_ring = pl.col("ring_partners") > 0
     return (
-        lf.join(tables["ring_partners"].lazy(), on=["product_id", "user_id"], how="left")
+        lf.join(
+            tables["ring_partners"].lazy().select("_rid", "ring_partners"), on="_rid", how="left"
+        )
         .join(
             tables["rings"].lazy().select("user_id", "ring_core", "ring_size"),
             on="user_id",

@@ -13,7 +13,12 @@ import numpy as np
 import polars as pl
 
 from features.frames import by_rid, by_shop_shard, dense_codes, group_hash
-from features.params import BASELINE_FLOOR_S, IDENTITY_WINDOW_S, SHARE_PRIOR
+from features.params import (
+    BASELINE_FLOOR_S,
+    DEVICE_PRODUCT_SHARE,
+    IDENTITY_WINDOW_S,
+    SHARE_PRIOR,
+)
 from features.registry import REGISTRY, Claim, Feature
 from features.windows import burst_surprise, first_in_window, poisson_surprise, window_sums
 
@@ -69,6 +74,18 @@ DEVICE = (
             2.0,
             "device {device} was used by {n} accounts",
             "设备{device}被{n}个账号使用",
+        ),
+    ),
+    F(
+        "device_product_users",
+        "identity",
+        1,
+        "other accounts on the same device reviewed this very product",
+        "同一设备上的其他账号也评价了本商品",
+        claim=C(
+            2.0,
+            "{k} other account(s) on this device also reviewed this product",
+            "同一设备上的另外{k}个账号也评价了本商品",
         ),
     ),
 )
@@ -152,6 +169,35 @@ def device_stats(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     )
 
 
+@REGISTRY.table(
+    "device_products", requires=("device_id", "user_id", "product_id"), depends=("device_stats",)
+)
+def device_products(lf: pl.LazyFrame, tables) -> pl.DataFrame:
+    """Per (device, product): the device's other accounts that reviewed the product.
+
+    One phone behind the thirty accounts that praise one product is a
+    campaign; a household's two or three accounts are not, and a value that
+    names no phone (a model name, a placeholder shared by thousands of
+    accounts) is no identity: only a device most of whose accounts
+    (``DEVICE_PRODUCT_SHARE``) reviewed the product counts.
+    """
+    return (
+        lf.filter(pl.col("device_id").is_not_null())
+        .group_by("device_id", "product_id")
+        .agg(pl.col("user_id").n_unique().cast(pl.Float64).alias("_k"))
+        .join(tables["device_stats"].lazy(), on="device_id")
+        .select(
+            "device_id",
+            "product_id",
+            pl.when(pl.col("_k") >= DEVICE_PRODUCT_SHARE * pl.col("device_users"))
+            .then(pl.col("_k") - 1.0)
+            .otherwise(0.0)
+            .alias("device_product_users"),
+        )
+        .collect()
+    )
+
+
 @REGISTRY.step(
     "ip_overlap",
     requires=("ip", "user_id", "shop_id", "product_id", "created_at"),
@@ -163,9 +209,16 @@ def ip_overlap(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
 
 
 @REGISTRY.step(
-    "device_overlap", requires=("device_id", "user_id"), features=DEVICE, tables=("device_stats",)
+    "device_overlap",
+    requires=("device_id", "user_id", "product_id"),
+    features=DEVICE,
+    tables=("device_stats", "device_products"),
 )
 def device_overlap(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
-    return lf.join(tables["device_stats"].lazy(), on="device_id", how="left").with_columns(
-        pl.col("device_users").fill_null(1.0)
+    return (
+        lf.join(tables["device_stats"].lazy(), on="device_id", how="left")
+        .join(tables["device_products"].lazy(), on=["device_id", "product_id"], how="left")
+        .with_columns(
+            pl.col("device_users").fill_null(1.0), pl.col("device_product_users").fill_null(0.0)
+        )
     )

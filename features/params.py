@@ -40,3 +40,6 @@ FRESH_MAX_REVIEWS = 2
 #: own rate there predicts by this Poisson surprise (-log10 p).
 COMMON_PHRASE_USERS = 20
 COMMON_PHRASE_SURPRISE = 6.0
+#: A device's accounts count as one product's reviewers only when at least this share
+#: of the device's accounts reviewed it (a placeholder or model name is no phone).
+DEVICE_PRODUCT_SHARE = 0.25

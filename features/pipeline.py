@@ -19,6 +19,7 @@ import features.burst  # noqa: F401  (registers)
 import features.cooccurrence  # noqa: F401
 import features.history  # noqa: F401
 import features.identity  # noqa: F401
+import features.rating  # noqa: F401
 import features.text  # noqa: F401
 from features.prepare import (
     PER_ACCOUNT,
@@ -448,12 +449,13 @@ def link_keys(prepared: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.Dat
             tables["text_clusters"].select("_rid", "text_cluster"), on="_rid", how="left"
         )
     if "rings" in tables:
-        # a review belongs to a ring only where the ring acted on its product,
-        # not for a ring account's camouflage reviews elsewhere
+        # a review belongs to a ring only where the ring acted with it (its
+        # product, within the window), not for a ring account's other reviews
         acted = (
             tables["ring_partners"]
-            .select("product_id", "user_id")
+            .select("_rid", "user_id")
             .join(tables["rings"].select("user_id", "ring_id"), on="user_id")
+            .select("_rid", "ring_id")
         )
-        keys = keys.join(acted, on=["product_id", "user_id"], how="left")
+        keys = keys.join(acted, on="_rid", how="left")
     return keys.sort("_rid")

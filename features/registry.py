@@ -240,7 +240,8 @@ REGISTRY = Registry()
 LINKED_EVIDENCE = REGISTRY.add_term(
     Term(
         "linked_evidence",
-        "reviews linked to this one by shared evidence (same template, network or ring) are suspicious too",
-        "与该评价有共同证据（相同模板、网段或团伙）的其他评价同样可疑",
+        "reviews linked to this one by shared evidence (same template, network or ring, "
+        "or the same account's other 1-2 star reviews) are suspicious too",
+        "与该评价有共同证据（相同模板、网段或团伙，或同一账号的其他1-2星评价）的其他评价同样可疑",
     )
 )

@@ -16,13 +16,12 @@ import polars as pl
 from features.frames import by_rid, group_codes
 from features.minhash import cluster_texts
 from features.params import (
-    BASELINE_FLOOR_S,
     COMMON_PHRASE_SURPRISE,
     COMMON_PHRASE_USERS,
     TEXT_WINDOW_S,
 )
 from features.registry import REGISTRY, Claim, Feature
-from features.windows import burst_surprise, first_in_window, window_sums
+from features.windows import first_in_window, poisson_surprise, window_sums
 
 F = Feature
 C = Claim
@@ -118,25 +117,40 @@ def text_clusters(lf: pl.LazyFrame, tables) -> pl.DataFrame:
 
 
 def common_phrases(rows: pl.DataFrame, stats: pl.DataFrame) -> pl.Series:
-    """Clusters of at least ``COMMON_PHRASE_USERS`` writers that never come in a burst.
+    """Clusters of at least ``COMMON_PHRASE_USERS`` writers that never come in a burst of their own.
 
     Honest buyers write "物流很快，质量很好" at every shop, week after week;
     a campaign's template piles up at the shops it serves within days. For
     each cluster at each shop, the writers within ``TEXT_WINDOW_S`` of each
-    review are compared with the cluster's own rate there (Poisson surprise,
-    ``-log10 p``, as for bursts); a cluster whose most surprising moment stays
-    below ``COMMON_PHRASE_SURPRISE`` is a common phrase, measured against its
-    own use whatever its absolute count. It reads only the cluster's own
-    reviews, so neither unrelated shops nor a one-shop export change it.
+    review are compared with what the phrase's share of the shop's other
+    reviews predicts for the shop's reviews in that window (Poisson surprise,
+    ``-log10 p``): a flash sale brings every phrase of the shop in a crowd at
+    once, which is no burst of the phrase. A cluster whose most surprising
+    moment stays below ``COMMON_PHRASE_SURPRISE`` is a common phrase, whatever
+    its absolute count. It reads only the shops' own reviews (``rows``: every
+    review that may be a template, with its cluster), so neither unrelated
+    shops nor a one-shop export change it.
     """
     big = stats.filter(pl.col("_users") >= COMMON_PHRASE_USERS).select("text_cluster")
-    df = rows.join(big, on="text_cluster")
-    if df.height == 0:
+    in_big = rows["text_cluster"].is_in(big["text_cluster"].implode()).to_numpy()
+    if not in_big.any():
         return pl.Series("text_cluster", [], dtype=pl.Int64)
+    t_all = rows["_t"].to_numpy()
+    shop_all = group_codes(rows, "shop_id")
+    # the shop's writers near each review and in all (distinct per window, as the phrase's)
+    shop_first = first_in_window(shop_all, group_codes(rows, "user_id"), t_all, TEXT_WINDOW_S)
+    shop_near = window_sums(shop_all, t_all, shop_first.astype(np.float64), TEXT_WINDOW_S)[in_big]
+    shop_total = np.bincount(shop_all, weights=shop_first)[shop_all][in_big]
+    df = rows.filter(pl.Series(in_big))
     g = group_codes(df, "text_cluster", "shop_id")
     t = df["_t"].to_numpy()
-    first = first_in_window(g, group_codes(df, "user_id"), t, TEXT_WINDOW_S)
-    surprise = burst_surprise(g, t, TEXT_WINDOW_S, BASELINE_FLOOR_S, first)
+    first = first_in_window(g, group_codes(df, "user_id"), t, TEXT_WINDOW_S).astype(np.float64)
+    near = window_sums(g, t, first, TEXT_WINDOW_S)
+    total = np.bincount(g, weights=first)[g]
+    # the phrase's share of the shop's writers outside the window (add-one smoothed)
+    share = (np.maximum(total - near, 0.0) + 1.0) / (np.maximum(shop_total - shop_near, 0.0) + 1.0)
+    expected = np.minimum(share, 1.0) * np.maximum(shop_near - 1.0, 0.0)
+    surprise = poisson_surprise(np.maximum(near - 1.0, 0.0), expected)
     most = (
         df.select("text_cluster")
         .with_columns(pl.Series("_s", surprise))

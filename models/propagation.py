@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 _TINY = 1e-12
+#: Messages that change by at most this in the last round have settled.
+SETTLED = 1e-3
 
 
 def _norm(m: np.ndarray) -> np.ndarray:
@@ -43,12 +45,16 @@ class GroupKind:
     prior : ndarray of float, shape (n_nodes,), optional
         Prior probability that each node is bad (0.5 when omitted); indexed
         by the ids in ``ids``.
+    raise_only : bool
+        The kind's nodes can raise a review's belief, never lower it below the
+        review's prior (see :func:`propagate`).
     """
 
     name: str
     ids: np.ndarray
     psi: np.ndarray
     prior: np.ndarray | None = None
+    raise_only: bool = False
 
 
 def _without_singletons(kind: GroupKind) -> GroupKind:
@@ -62,7 +68,7 @@ def _without_singletons(kind: GroupKind) -> GroupKind:
     lone[att] = counts[ids[att]] == 1
     if not lone.any():
         return kind
-    return GroupKind(kind.name, np.where(lone, -1, ids), kind.psi, kind.prior)
+    return GroupKind(kind.name, np.where(lone, -1, ids), kind.psi, kind.prior, kind.raise_only)
 
 
 def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -> np.ndarray:
@@ -81,7 +87,28 @@ def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -
     Returns
     -------
     ndarray of float, shape (n,)
+
+    Notes
+    -----
+    A review in a shared node of a ``raise_only`` kind (and in no other
+    shared node) keeps at least its prior: such a node may say that a group
+    is bad, never that its members are better than their own features say.
     """
+    post = _propagate(prior, kinds, iterations)
+    lifted = np.zeros(prior.shape[0], dtype=bool)
+    plain = np.zeros(prior.shape[0], dtype=bool)
+    for kind in kinds:
+        shared = _without_singletons(kind).ids >= 0
+        if kind.raise_only:
+            lifted |= shared
+        else:
+            plain |= shared
+    lifted &= ~plain
+    return np.where(lifted, np.maximum(post, prior), post)
+
+
+def _propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int) -> np.ndarray:
+    """:func:`propagate` without the ``raise_only`` floor."""
     # A node holding a single review passes nothing on; reviews attached to no
     # shared node keep their prior, and propagation runs over the rest only.
     kinds = [_without_singletons(k) for k in kinds]
@@ -91,8 +118,8 @@ def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -
     if not attached.all():
         out = prior.astype(np.float64, copy=True)
         if attached.any():
-            sub = [GroupKind(k.name, k.ids[attached], k.psi, k.prior) for k in kinds]
-            out[attached] = propagate(prior[attached], sub, iterations)
+            sub = [GroupKind(k.name, k.ids[attached], k.psi, k.prior, k.raise_only) for k in kinds]
+            out[attached] = _propagate(prior[attached], sub, iterations)
         return out
     phi = np.stack([1.0 - prior, prior], axis=1).clip(_TINY, 1.0)
     # per kind, only the reviews it holds: their rows, node ids and the
@@ -113,7 +140,8 @@ def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -
             out[r] *= msg
         return out
 
-    for _ in range(iterations):
+    def sweep(inbound: list[np.ndarray], damping: float) -> tuple[list[np.ndarray], float]:
+        """One round of messages and the largest change of any."""
         total = combined(inbound)
         new = []
         for kind, r, node, lp, msg in zip(kinds, rows, ids, log_prior, inbound, strict=True):
@@ -124,6 +152,23 @@ def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -
             lg = lp + np.stack([np.bincount(node, r_to_g[:, s], ng) for s in (0, 1)], axis=1)
             cavity = lg[node] - r_to_g
             bg = np.exp(cavity - cavity.max(axis=1, keepdims=True))
-            new.append(_norm(bg @ kind.psi))
-        inbound = new
+            upd = _norm(bg @ kind.psi)
+            new.append(_norm(damping * msg + (1.0 - damping) * upd) if damping else upd)
+        change = max(
+            (float(np.abs(a - b).max()) for a, b in zip(new, inbound, strict=True) if a.size),
+            default=0.0,
+        )
+        return new, change
+
+    start = inbound
+    for _ in range(iterations):
+        inbound, change = sweep(inbound, 0.0)
+    if change > SETTLED:
+        # On loopy graphs (a ring whose reviews also share templates and phones)
+        # undamped messages can oscillate and stop on the wrong side: rerun
+        # damped, twice as long. Graphs that settle (SpEagle's on YelpChi) are
+        # left exactly as they were.
+        inbound = start
+        for _ in range(2 * iterations):
+            inbound, change = sweep(inbound, 0.5)
     return _norm(combined(inbound))[:, 1]

@@ -166,6 +166,7 @@ def test_templates_burst_and_rings_are_found():
     assert f["text_dup_window"].min() >= 10
     assert f["net_shop_burst"].min() > rest["net_shop_burst"].quantile(0.99)
     assert f["device_users"].min() == 4
+    assert f["device_product_users"].min() == 3  # the other three accounts on each phone
     assert f["review_delay_minutes"].max() <= 3
     assert f["fresh_burst"].min() > rest["fresh_burst"].quantile(0.99)
 
@@ -287,6 +288,20 @@ def test_a_flash_sale_behind_carrier_nat_is_no_identity_burst():
     assert x["net_shop_burst"].min() > 5
 
 
+def _coreviews(rows: list[tuple[str, int, int]]) -> pl.DataFrame:
+    """5-star reviews at one shop from ``(user, product, minute)`` rows."""
+    return pl.DataFrame(
+        {
+            "review_id": [f"r{i}" for i in range(len(rows))],
+            "shop_id": ["S"] * len(rows),
+            "product_id": [f"P{p}" for _, p, _ in rows],
+            "user_id": [u for u, _, _ in rows],
+            "rating": [5] * len(rows),
+            "created_at": [T0 + dt.timedelta(minutes=int(m)) for _, _, m in rows],
+        }
+    )
+
+
 def test_repeat_buyers_meeting_by_chance_are_no_ring_but_a_lockstep_ring_is():
     """Co-reviews are counted against the chance that the products' timing gives them."""
     import features.cooccurrence as co
@@ -300,16 +315,7 @@ def test_repeat_buyers_meeting_by_chance_are_no_ring_but_a_lockstep_ring_is():
         rows += [(h, p, int(m)) for h in ("H1", "H2") for m in rng.integers(0, year, 12)]
     for start in (20_000, 300_000):  # five accounts review six products together, twice
         rows += [(f"R{a}", p, start + 10 * a + p) for a in range(5) for p in range(6)]
-    df = pl.DataFrame(
-        {
-            "review_id": [f"r{i}" for i in range(len(rows))],
-            "shop_id": ["S"] * len(rows),
-            "product_id": [f"P{p}" for _, p, _ in rows],
-            "user_id": [u for u, _, _ in rows],
-            "rating": [5] * len(rows),
-            "created_at": [T0 + dt.timedelta(minutes=int(m)) for _, _, m in rows],
-        }
-    )
+    df = _coreviews(rows)
     fr = compute_features(df, keep_tables=True)
     pairs = fr.tables["coreview_pairs"]
     met = pairs.filter((pl.col("user_a") == "H1") & (pl.col("user_b") == "H2")).height
@@ -318,6 +324,24 @@ def test_repeat_buyers_meeting_by_chance_are_no_ring_but_a_lockstep_ring_is():
     users = set(edges["user_a"].to_list()) | set(edges["user_b"].to_list())
     assert users == {f"R{a}" for a in range(5)}
     assert edges.height == 10
+
+
+def test_a_ring_accounts_review_away_from_its_wave_is_not_lockstep():
+    """Ring features are per review: the ring acted on this product within the window."""
+    rows = []  # (user, product, minute)
+    for start in (20_000, 300_000):  # five accounts review six products together, twice
+        rows += [(f"R{a}", p, start + 10 * a + p) for a in range(5) for p in range(6)]
+    rows += [(f"bg{i}", i % 6, 1_000 * i) for i in range(400)]
+    rows.append(("R0", 0, 150_000))  # R0 reviews product 0 again, months from either wave
+    df = _coreviews(rows)
+    fr = compute_features(df)
+    f = fr.frame.join(df.select("review_id", "user_id"), on="review_id")
+    wave = f.filter(pl.col("user_id").str.starts_with("R") & (pl.col("review_id") != "r460"))
+    assert wave["ring_partners"].min() == 4 and wave["ring_size"].min() == 5
+    away = f.filter(pl.col("review_id") == "r460")
+    assert away["ring_partners"].item() == 0 and away["ring_size"].item() == 0
+    linked = fr.keys.filter(pl.col("review_id") == "r460")
+    assert linked["ring_id"].is_null().all()
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -361,3 +385,30 @@ def test_pair_weights_are_exact_even_when_user_hashes_collide(monkeypatch):
     monkeypatch.setattr(co, "_user_hash", lambda c: pl.col(c).hash(seed=0) % 3)
     got = co._strong_pair_weights(pairs).sort("user_a", "user_b")
     assert got.equals(exact.select(got.columns))
+
+
+def test_a_device_value_shared_by_accounts_everywhere_names_no_phone():
+    """A placeholder (or model name) behind many accounts on many products is no identity."""
+    n = 400
+    df = pl.DataFrame(
+        {
+            "review_id": [f"r{i}" for i in range(n)],
+            "shop_id": ["S"] * n,
+            "product_id": [f"P{i % 20}" for i in range(n)],
+            "user_id": [f"u{i}" for i in range(n)],
+            "rating": [5] * n,
+            "created_at": [T0 + dt.timedelta(hours=i) for i in range(n)],
+            "device_id": ["iPhone"] * (n - 6) + ["phone-1"] * 3 + ["phone-2"] * 3,
+        }
+    ).with_columns(
+        pl.when(pl.col("device_id") == "phone-1")
+        .then(pl.lit("P99"))
+        .otherwise(pl.col("product_id"))
+        .alias("product_id")
+    )
+    f = by_review(compute_features(df))
+    placeholder = f.filter(pl.col("review_id").is_in([f"r{i}" for i in range(n - 6)]))
+    assert placeholder["device_users"].min() == n - 6
+    assert placeholder["device_product_users"].max() == 0
+    phone = f.filter(pl.col("review_id").is_in([f"r{i}" for i in range(n - 6, n - 3)]))
+    assert phone["device_product_users"].to_list() == [2.0, 2.0, 2.0]

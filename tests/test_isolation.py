@@ -5,7 +5,7 @@ from sklearn.metrics import roc_auc_score
 
 from models.explain import top_reasons
 from models.isolation import OneSidedIsolationForest
-from models.threshold import estimate, precision_threshold
+from models.threshold import POSTERIOR_FLOOR, estimate, precision_threshold
 
 
 def planted(n=4000, n_bad=100, seed=0):
@@ -86,9 +86,10 @@ def test_threshold_meets_the_target_on_calibrated_posteriors():
     assert p[below].mean() < 0.9
     # the order of the scores changes nothing
     assert precision_threshold(rng.permutation(p), target=0.9, floor=0.5) == t
-    # a low target: each flag's own posterior (the floor, 0.7 by default) decides
+    # a low target: each flag's own posterior (the floor) decides
     loose = precision_threshold(p, target=0.5)
-    assert loose.value >= 0.7 and p[p < 0.7].max() < loose.value <= p[p >= 0.7].min()
+    f = POSTERIOR_FLOOR
+    assert loose.value >= f and p[p < f].max() < loose.value <= p[p >= f].min()
 
 
 def test_weak_evidence_flags_nothing_and_ties_go_together():
@@ -112,7 +113,7 @@ def test_a_single_extreme_feature_is_not_diluted_by_the_others():
     X[:200, :6] *= 3.0  # reviews mildly unusual on half the features
     X[-30:, 5] = 60.0  # the single tell: far beyond feature 5's 99th percentile (~4.6)
     kw = dict(n_estimators=200, random_state=0)
-    plain = OneSidedIsolationForest(tail_spreads=None, **kw).fit(X)
+    plain = OneSidedIsolationForest(tail_spreads=None, combine="forest", **kw).fit(X)
     model = OneSidedIsolationForest(**kw).fit(X)
     honest_top = np.quantile(model.score_samples(X[:-30]), 0.99)
     assert np.quantile(plain.score_samples(X[-30:]), 0.5) < honest_top  # the forest alone dilutes
@@ -120,3 +121,26 @@ def test_a_single_extreme_feature_is_not_diluted_by_the_others():
     _, contrib = model.contributions(X[-30:])
     assert np.allclose(contrib.sum(axis=1), model.score_samples(X[-30:]))
     assert (contrib.argmax(axis=1) == 5).all()
+
+
+def test_summed_score_keeps_few_strong_features_that_the_forest_dilutes():
+    """Reviews high on 4 of 12 features (each within its top ~5 %) rank above the bulk.
+
+    The forest splits on randomly chosen features, so eight ordinary columns
+    dilute the four; the summed percentiles count each at its rank.
+    """
+    rng = np.random.default_rng(7)
+    X = rng.exponential(size=(6_000, 12))
+    y = np.zeros(6_000, dtype=bool)
+    y[:150] = True
+    X[:150, :4] = rng.uniform(2.5, 4.0, size=(150, 4))  # top ~5 %, below the tail's 99th pct
+    kw = dict(random_state=0)
+    summed = OneSidedIsolationForest(**kw).fit(X)
+    forest = OneSidedIsolationForest(combine="forest", **kw).fit(X)
+    s_sum, s_forest = summed.score_samples(X), forest.score_samples(X)
+    assert s_sum.min() >= 0 and s_sum.max() <= 1
+    assert roc_auc_score(y, s_sum) > 0.975
+    assert roc_auc_score(y, s_sum) > roc_auc_score(y, s_forest) + 0.01
+    _, contrib = summed.contributions(X[:40])
+    assert np.allclose(contrib.sum(axis=1), s_sum[:40], atol=1e-12)
+    assert contrib[:, :4].sum() > 0.6 * contrib.sum()  # the planted 4 of 12 carry most of it

@@ -44,3 +44,39 @@ def test_reviews_linked_by_evidence_leave_the_user_and_product_nodes():
     assert (user.ids[linked] == -1).all() and (product.ids[linked] == -1).all()
     assert (user.ids[~linked] >= 0).all() and (ring.ids[linked] >= 0).all()
     assert user.ids[1] == user.ids[2]  # u1's remaining reviews still share their node
+
+
+def test_a_raise_only_node_raises_a_bad_group_and_never_clears_a_review():
+    prior = np.array([0.6, 0.6, 0.6, 0.7, 0.3, 0.3, 0.3])
+    ids = np.array([0, 0, 0, 1, 1, 1, -1])
+    two_sided = propagate(prior, [GroupKind("g", ids, homophily(0.1))])
+    one_sided = propagate(prior, [GroupKind("critic", ids, homophily(0.1), raise_only=True)])
+    assert (one_sided[:3] > prior[:3] + 0.1).all()  # a suspicious group raises its members
+    assert two_sided[3] < prior[3] and one_sided[3] == prior[3]  # an ordinary group clears none
+    assert np.allclose(one_sided[4:6], prior[4:6]) and one_sided[6] == prior[6]
+    # a review also in an ordinary (two-sided) shared node follows that node's evidence
+    other = np.array([-1, -1, -1, 2, 2, -1, -1])
+    both = propagate(
+        prior,
+        [
+            GroupKind("critic", ids, homophily(0.1), raise_only=True),
+            GroupKind("g", other, homophily(0.1)),
+        ],
+    )
+    assert both[3] < prior[3]
+
+
+def test_critic_nodes_hold_one_accounts_bad_reviews_only():
+    keys = pl.DataFrame(
+        {
+            "user_id": ["u1", "u1", "u1", "u2", "u2"],
+            "product_id": ["p1", "p2", "p3", "p1", "p9"],
+            "rating": [1, 2, 5, 1, 1],
+            "_pol": [-1, -1, 1, -1, -1],
+            "_t": [0, 10, 20, 30, 40],
+        }
+    )
+    (critic,) = build_kinds(keys, kinds=("critic",))
+    assert critic.raise_only
+    ids = critic.ids
+    assert ids[2] == -1 and ids[0] == ids[1] and ids[3] == ids[4] and ids[0] != ids[3]
