@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from detector import __version__, monitor
+from detector.argtypes import positive_int
 from detector.clock import generation_time
 from detector.errors import InputError
 from detector.input.headers import parse_column_map
@@ -31,16 +32,6 @@ def _say(console: Console, label: str, style: str, message: object) -> None:
 
 def _error(message: object) -> None:
     _say(err, "error:", "bold red", message)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
 
 
 def _add_lang(p, what: str) -> None:
@@ -176,7 +167,7 @@ def _add_scan(sub) -> None:
     )
     p.add_argument(
         "--shard-rows",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="reviews per shard of an --out-of-core scan (default 1,000,000; smaller uses less memory)",
     )
