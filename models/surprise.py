@@ -21,7 +21,7 @@ from scipy.stats import binom
 #: A review counts as prompt when written at most this many minutes after receipt.
 PROMPT_MINUTES = 30.0
 #: A group is evidence only when the chance of its count under the reference share is below this.
-ALPHA = 1e-9
+ALPHA = 1e-7
 #: ... and it holds at least this many members showing the tell ...
 MIN_MEMBERS = 8
 #: ... of which at least this share is beyond what the reference share explains.
@@ -69,20 +69,13 @@ def concentration(
     g, s, t = group[known], shop[known], tell[known].astype(np.float64)
     n_g = np.bincount(g).astype(np.float64)
     k_g = np.bincount(g, t, n_g.size)
-    n_s = np.bincount(s).astype(np.float64)
-    k_s = np.bincount(s, t, n_s.size)
-    market = float(t.sum() / t.size)
     # each group's shop, read off any of its rows (a product belongs to one shop)
     shop_of = np.zeros(n_g.size, dtype=np.int64)
     shop_of[g] = s
-    out_n, out_k = n_s[shop_of] - n_g, k_s[shop_of] - k_g
-    shop_share = (out_k + SHOP_PSEUDO * market) / (out_n + SHOP_PSEUDO)
-    ref = np.clip(np.maximum(market, shop_share), 1e-6, 1.0 - 1e-6)
-    p_value = binom.sf(k_g - 1, n_g, ref)
-    # honest members showing the tell expected from the members that do not show it
-    expected = (n_g - k_g) * ref / (1.0 - ref)
-    excess = 1.0 - expected / np.maximum(k_g, 1.0)
-    passing = (p_value < ALPHA) & (k_g >= MIN_MEMBERS) & (excess >= MIN_EXCESS)
+    # twice: the second time the shares leave out the groups the first found, so
+    # a campaign on several of a shop's products does not raise its own bar
+    passing, excess = _surprising(n_g, k_g, shop_of, np.zeros(n_g.size, dtype=bool))
+    passing, excess = _surprising(n_g, k_g, shop_of, passing)
     node = np.full(n_g.size, -1, dtype=np.int64)
     node[passing] = np.arange(int(passing.sum()))
     member = (node[g] >= 0) & (t > 0)
@@ -90,3 +83,21 @@ def concentration(
     sub[member] = node[g][member]
     ids[known] = sub
     return ids, np.minimum(excess[passing], MAX_BELIEF)
+
+
+def _surprising(
+    n_g: np.ndarray, k_g: np.ndarray, shop_of: np.ndarray, left_out: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which groups pass, and their excess, with the ``left_out`` groups out of the shares."""
+    kept = ~left_out
+    market = float(k_g[kept].sum() / max(n_g[kept].sum(), 1.0))
+    n_s = np.bincount(shop_of, n_g * kept, int(shop_of.max()) + 1)
+    k_s = np.bincount(shop_of, k_g * kept, n_s.size)
+    out_n, out_k = n_s[shop_of] - n_g * kept, k_s[shop_of] - k_g * kept
+    shop_share = (out_k + SHOP_PSEUDO * market) / (out_n + SHOP_PSEUDO)
+    ref = np.clip(np.maximum(market, shop_share), 1e-6, 1.0 - 1e-6)
+    p_value = binom.sf(k_g - 1, n_g, ref)
+    # honest members showing the tell expected from the members that do not show it
+    expected = (n_g - k_g) * ref / (1.0 - ref)
+    excess = 1.0 - expected / np.maximum(k_g, 1.0)
+    return (p_value < ALPHA) & (k_g >= MIN_MEMBERS) & (excess >= MIN_EXCESS), excess

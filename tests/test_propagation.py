@@ -152,3 +152,15 @@ def test_a_fixed_node_raises_its_members_only_and_after_propagation():
     assert out[1] > alone[1]
     # the raise is not passed on to the member's other node
     assert np.allclose(out[2:], alone[2:])
+
+
+def test_delay_groups_do_not_depend_on_row_order():
+    rng = np.random.default_rng(5)
+    keys = _campaign(_delay_keys(rng, 0.1), 25).with_row_index("row")
+    ids, belief = _delay_members(keys.drop("row"))
+    shuffled = keys.sample(fraction=1.0, shuffle=True, seed=1)
+    ids2, belief2 = _delay_members(shuffled.drop("row"))
+    back = np.empty_like(ids2)
+    back[shuffled["row"].to_numpy()] = ids2
+    assert ((ids >= 0) == (back >= 0)).all()
+    assert np.allclose(np.sort(belief), np.sort(belief2), atol=1e-12)
