@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from detector import __version__, monitor
+from detector.argtypes import positive_int
 from detector.clock import generation_time
 from detector.errors import InputError
 from detector.input.headers import parse_column_map
@@ -31,16 +32,6 @@ def _say(console: Console, label: str, style: str, message: object) -> None:
 
 def _error(message: object) -> None:
     _say(err, "error:", "bold red", message)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
 
 
 def _add_lang(p, what: str) -> None:
@@ -176,7 +167,7 @@ def _add_scan(sub) -> None:
     )
     p.add_argument(
         "--shard-rows",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="reviews per shard of an --out-of-core scan (default 1,000,000; smaller uses less memory)",
     )
@@ -297,24 +288,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_scan(args) -> int:
-    from detector.engines import get_engine
+    from detector.engines import engine_class, get_engine
     from detector.progress import ScanProgress
     from detector.report import print_scan_summary
     from detector.scan import ScanConfig, run_scan
+    from detector.scan.run import check_mode
 
     config = ScanConfig(
         families=args.families,
         seed=args.seed,
         threshold=args.threshold,
-    )
+        input=input_spec(args),
+        partition_by=args.partition_by,
+        out_of_core=args.out_of_core,  # None: chosen by size
+    ).with_options(shard_rows=args.shard_rows)
     inputs = args.input if len(args.input) > 1 else args.input[0]
-    spec = input_spec(args)
-    if args.out_of_core and args.engine != "polars":
-        _error(
-            f"--out-of-core runs on the polars engine; --engine "
-            f"{args.engine} distributes a large scan itself"
-        )
-        return 2
     if args.rebuild_state and not args.incremental:
         err.print(
             "[bold red]error:[/] --rebuild-state rebuilds the state of --incremental STATE_DIR; "
@@ -328,6 +316,7 @@ def cmd_scan(args) -> int:
             "incremental run scans only new partitions (each small) against its state"
         )
         return 2
+    check_mode(config, engine_class(args.engine))  # before starting the engine
     with ScanProgress.create(quiet=args.quiet, console=err) as progress:
         try:
             engine = get_engine(args.engine, address=args.address, progress=progress)
@@ -336,30 +325,21 @@ def cmd_scan(args) -> int:
             return 2
         with engine:
             if args.incremental:
-                from detector.incremental import run_incremental
+                from detector.scan.incremental import run_incremental
 
                 result = run_incremental(
                     inputs,
                     args.out,
                     args.incremental,
-                    spec=spec,
                     config=config,
                     engine=engine,
                     partition_by=args.partition_by or "month",
                     rebuild=args.rebuild_state,
                 )
             else:
+                # the summary below re-reads the few texts it quotes
                 result = run_scan(
-                    inputs,
-                    args.out,
-                    spec=spec,
-                    config=config,
-                    engine=engine,
-                    partition_by=args.partition_by,
-                    # the summary below re-reads the few texts it quotes
-                    keep_reviews=False,
-                    out_of_core=args.out_of_core,  # None: chosen by size
-                    shard_rows=args.shard_rows,
+                    inputs, args.out, config=config, engine=engine, keep_reviews=False
                 )
                 mode = result.summary.get("mode") or {}
                 if mode.get("out_of_core") and mode.get("chosen") and not args.quiet:

@@ -10,7 +10,7 @@ so a reader can ``pl.scan_parquet("out/scores/**/*.parquet", hive_partitioning=T
 or pick a month by path. The partitions are part of the scan's version of ``out``
 and published with it, all at once (:mod:`detector.publish`).
 
-Incremental scans (:mod:`detector.incremental`) *append*: each run's version holds
+Incremental scans (:mod:`detector.scan.incremental`) *append*: each run's version holds
 the earlier runs' part files (hard links) and adds its own ``part-<run>.parquet``
 to the month directories it touches.
 """

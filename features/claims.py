@@ -263,6 +263,8 @@ def claim_facts(reviews: pl.DataFrame, features: pl.DataFrame, pairs: pl.DataFra
             facts = prod[rid]["age"]
         elif name == "review_delay_minutes":
             facts = _delay(value.get(rid, {}).get(name))
+        elif name == "rating_extreme":
+            facts = {"rating": int(r["rating"])} if r["rating"] in (1, 5) else None
         elif name in others:
             k = others[name].get(rid, 0)
             key = {"ip": r.get("_ip"), "net": r.get("_net"), "product": r["product_id"]}

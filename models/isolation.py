@@ -6,6 +6,12 @@ Here every feature is first oriented (higher = more suspicious), turned into
 its percentile, and clipped at ``clip_quantile`` so that the whole ordinary
 half of a feature collapses onto one value. Only the suspicious tail is left
 for the trees to isolate.
+
+By default (``combine="sum"``) a review's score is the sum of those one-sided
+percentiles, not the forest's path length: trees split on randomly chosen
+features, so a review that is suspicious on the few features that matter
+scores like one mildly unusual everywhere (the forest dilutes strong
+signals). The fitted forest stays available (``combine="forest"``).
 """
 
 from __future__ import annotations
@@ -75,6 +81,15 @@ class OneSidedIsolationForest(BaseEstimator):
         upper spreads beyond its ``tail_quantile`` value scores as the most
         anomalous fitted review, whatever the other features say; ``None``
         leaves the forest alone.
+    combine : {"sum", "forest"}
+        What scores a review beside the single-signal term. ``"sum"``: the sum
+        of its one-sided percentiles (:meth:`transform` capped at 1: the excess
+        beyond the tail is the single-signal term's), 1 at the most suspicious
+        review of the calibration sample. Every feature counts by its own rank,
+        as SpEagle combines its behavioural priors; nothing is averaged away by
+        trees that split on other features (YelpChi: the forest alone ROC-AUC
+        0.598, the sum 0.679, the strongest single feature 0.746).
+        ``"forest"``: the forest's calibrated score (see :meth:`calibrate`).
 
     Attributes
     ----------
@@ -86,6 +101,8 @@ class OneSidedIsolationForest(BaseEstimator):
         clipping); explanations are contributions above it.
     train_scores_ : ndarray
         Sorted raw scores of the fitting sample, for calibration.
+    sum_top_ : float
+        Largest summed suspicion in the fitting sample: the ``"sum"`` score's 1.
     """
 
     def __init__(
@@ -101,6 +118,7 @@ class OneSidedIsolationForest(BaseEstimator):
         random_state: int = 0,
         max_occlusions: int = 6,
         tail_spreads: float | None = 10.0,
+        combine: str = "sum",
     ):
         self.directions = directions
         self.clip_quantile = clip_quantile
@@ -113,6 +131,7 @@ class OneSidedIsolationForest(BaseEstimator):
         self.random_state = random_state
         self.max_occlusions = max_occlusions
         self.tail_spreads = tail_spreads
+        self.combine = combine
 
     # -- transform -----------------------------------------------------------
     def _oriented(self, X) -> np.ndarray:
@@ -260,6 +279,7 @@ class OneSidedIsolationForest(BaseEstimator):
         # first 20k rows in fitting order (a random sample) keep fitting cheap.
         ref = Z[:20_000]
         self.train_scores_ = np.sort(self._raw(ref))
+        self.sum_top_ = float(np.minimum(ref, 1.0).sum(axis=1).max()) if ref.size else 0.0
         return self
 
     def _raw(self, Z: np.ndarray) -> np.ndarray:
@@ -332,9 +352,19 @@ class OneSidedIsolationForest(BaseEstimator):
     def score_samples(self, X, raw_map=None) -> np.ndarray:
         """Calibrated suspicion in [0, 1] (higher = more suspicious); ``raw_map`` as in :meth:`raw_score`.
 
-        The larger of the forest's calibrated score and :meth:`tail_score`.
+        The larger of the combined score (see ``combine``) and :meth:`tail_score`.
         """
-        return np.maximum(self.calibrate(self.raw_score(X, raw_map)), self.tail_score(X)[0])
+        if self.combine == "forest":
+            combined = self.calibrate(self.raw_score(X, raw_map))
+        else:
+            combined = self.summed(self.transform(X))
+        return np.maximum(combined, self.tail_score(X)[0])
+
+    def summed(self, Z: np.ndarray) -> np.ndarray:
+        """The ``"sum"`` score of transformed rows: 0 when ordinary, 1 at the calibration sample's top."""
+        check_is_fitted(self, "sum_top_")
+        top = max(self.sum_top_, 1e-12)
+        return np.clip(np.minimum(Z, 1.0).sum(axis=1, dtype=np.float64) / top, 0.0, 1.0)
 
     def tail_score(self, X) -> tuple[np.ndarray, np.ndarray]:
         """The single-signal term and the feature carrying it, per row.
@@ -390,8 +420,10 @@ class OneSidedIsolationForest(BaseEstimator):
         contrib : ndarray of shape (n_rows, n_features)
         """
         Z = self.transform(X)
-        forest = self.calibrate(self._raw(Z))
         tail, tail_feature = self.tail_score(X)
+        if self.combine != "forest":
+            return 0.0, self._summed_contributions(Z, tail, tail_feature)
+        forest = self.calibrate(self._raw(Z))
         full = forest  # the forest's part first; the tail's excess over it is added below
         contrib = np.zeros_like(Z)
         # Occlude only each row's strongest features: beyond the top few the
@@ -420,3 +452,17 @@ class OneSidedIsolationForest(BaseEstimator):
         rows = np.flatnonzero(tail > forest)
         contrib[rows, tail_feature[rows]] += tail[rows] - forest[rows]
         return 0.0, contrib
+
+    def _summed_contributions(
+        self, Z: np.ndarray, tail: np.ndarray, tail_feature: np.ndarray
+    ) -> np.ndarray:
+        """:meth:`contributions` of the ``"sum"`` score: each feature's share of the sum, exactly."""
+        capped = np.minimum(Z, 1.0)
+        total = capped.sum(axis=1)
+        score = self.summed(Z)
+        scale = np.divide(score, total, out=np.zeros_like(score), where=total > 0)
+        contrib = capped * scale[:, None]
+        # where the single-signal term is the score, its feature carries the difference
+        rows = np.flatnonzero(tail > score)
+        contrib[rows, tail_feature[rows]] += tail[rows] - score[rows]
+        return contrib

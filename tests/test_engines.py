@@ -6,8 +6,6 @@ and take about a minute: one local Ray with 2 CPUs for the whole session).
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import polars as pl
 import pytest
@@ -84,7 +82,7 @@ def test_polars_engine_matches_reference(market, tmp_path):
 
 def test_engine_closes_pool_on_interrupt(market, tmp_path, monkeypatch):
     inputs, _ = market
-    import detector.scan as scan_mod
+    import detector.scan.run as scan_mod
 
     eng = PolarsEngine(workers=2, pool_min_rows=500)
 
@@ -145,29 +143,6 @@ def test_ray_engine_matches_polars(ray_local, market, tmp_path):
         assert a.columns == b.columns and a.height == b.height
 
 
-@pytest.mark.ray
-def test_ray_load_repeated_ids_across_files(ray_local, market, tmp_path):
-    """A review id in two files: the first copy wins, exactly as the reference loader says."""
-    inputs, reviews = market
-    root = tmp_path / "in"
-    shutil.copytree(inputs, root)
-    extra = reviews.head(5).with_columns(pl.lit(9).cast(pl.Int8).alias("dsr_service"))
-    d = root / "month=2099-01"
-    d.mkdir()
-    extra.write_parquet(d / "part-0.parquet")
-    eng = get_engine("ray", num_partitions=2)
-    try:
-        loaded = eng.load(root)
-    finally:
-        eng.close()
-    from detector.input.load import load_reviews
-
-    ref = load_reviews(root)
-    assert loaded.reviews.equals(ref.reviews)
-    assert loaded.rejected.height == ref.rejected.height == 5
-    assert "load" in eng.fallbacks
-
-
 def test_scoring_workers_end_when_the_scan_is_killed(tmp_path):
     """A scan killed outright (say for memory) leaves no scoring workers behind."""
     import os
@@ -179,9 +154,9 @@ def test_scoring_workers_end_when_the_scan_is_killed(tmp_path):
     psutil = pytest.importorskip("psutil")
     code = (
         "import time\n"
-        "from detector.engines.polars_engine import PolarsEngine, _ping\n"
+        "from detector.engines.polars_engine import PolarsEngine, ping_worker\n"
         "e = PolarsEngine(workers=2)\n"
-        "e._get_pool().submit(_ping).result()\n"
+        "e._get_pool().submit(ping_worker).result()\n"
         "print('ready', flush=True)\n"
         "time.sleep(60)\n"
     )
@@ -201,3 +176,30 @@ def test_scoring_workers_end_when_the_scan_is_killed(tmp_path):
         assert alive == []
     finally:
         child.kill()
+
+
+def test_progress_given_with_an_engine_shows_the_scan(market, tmp_path):
+    """``run_scan(engine=<Engine>, progress=...)``: the stages go to the progress given."""
+    from detector.progress import ScanProgress
+
+    class Recording(ScanProgress):
+        def __init__(self):
+            super().__init__()
+            self.names = []
+
+        def stage(self, name, total=None, unit="rows"):
+            self.names.append(name)
+            return super().stage(name, total, unit)
+
+    inputs, _ = market
+    progress = Recording()
+    run_scan(inputs, tmp_path / "out", config=CONFIG, engine=Engine(), progress=progress)
+    assert {"load", "features", "fit", "score", "cases", "write"} <= set(progress.names)
+
+
+def test_engines_declare_what_they_can_do():
+    from detector.engines import engine_class
+
+    assert engine_class("polars").supports_out_of_core and Engine.supports_out_of_core
+    assert engine_class("ray").supports_out_of_core is False
+    Engine().warm(10**6)  # a no-op on engines without workers

@@ -335,7 +335,6 @@ def _rows_written(out: Path, name: str) -> int:
     partitioned=st.booleans(),
     where=st.sampled_from(["in", "in[1]", "a*b?", "评价 [bold]"]),
 )
-@pytest.mark.xfail(reason="fails after the merge of state and fuzz (publishing rewrite); open in the session note", strict=False)
 def test_fuzz_scan_exits_0_with_every_row_accounted_or_2_with_a_message(
     df, fmt, files, mode, partitioned, where
 ):
@@ -369,7 +368,6 @@ def test_fuzz_scan_exits_0_with_every_row_accounted_or_2_with_a_message(
         )
 
 
-@pytest.mark.xfail(reason="fails after the merge of state and fuzz (publishing rewrite); open in the session note", strict=False)
 @pytest.mark.parametrize("mode", ["--in-core", "--out-of-core"])
 def test_paths_with_glob_characters_are_read_as_named(tmp_path, market, mode):
     """``x[b].parquet`` is that file, not a pattern matching ``xb.parquet`` (Polars globs

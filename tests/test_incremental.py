@@ -11,14 +11,14 @@ import polars as pl
 import pytest
 from conftest import write_months
 
-import detector.scan as scan_mod
+import detector.scan.run as scan_mod
 from benchmarks.generator import generate
 from detector.cli import main
 from detector.errors import InputError
-from detector.incremental import STATE_FILE, State, compact_history, run_incremental
 from detector.input.rejects import DUPLICATE_REASON
 from detector.partition import read_partitioned
 from detector.scan import ScanConfig, run_scan
+from detector.scan.incremental import STATE_FILE, State, compact_history, run_incremental
 
 CONFIG = ScanConfig(n_estimators=40)
 
@@ -181,3 +181,51 @@ def test_cli_incremental(market, tmp_path, capsys):
     assert "nothing to do" in capsys.readouterr().out
     assert main([*args, "--quiet"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_every_new_row_rejected_publishes_the_rejects_and_exits_2(market, tmp_path, capsys):
+    """A run whose new rows are all rejected publishes them with its summary and exits 2
+    naming the published file (never one in its deleted staging); its partitions stay new."""
+    root, months, _, _ = market
+    inp, out, state = tmp_path / "in", tmp_path / "out", tmp_path / "state"
+    _copy(root, months[:3], inp)
+    args = ["scan", str(inp), "--out", str(out), "--incremental", str(state), "--quiet"]
+    assert main(args) == 0
+    bad = pl.read_parquet(root / "all" / months[3] / "part-0.parquet")
+    (inp / months[3]).mkdir()
+    bad.with_columns(pl.lit(None, pl.Int64).alias("rating")).write_parquet(
+        inp / months[3] / "part-0.parquet"
+    )
+    capsys.readouterr()
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    written = out / "runs" / "00002" / "rejected.parquet"
+    assert f"{bad.height:,} null rating" in err and f"is in {written}." in err, err
+    assert pl.read_parquet(written).height == bad.height
+    summary = json.loads((written.parent / "summary.json").read_text())
+    assert summary["rejected_reasons"] == {"null rating": bad.height}
+    # the earlier run's output is still there, and the state goes with this version
+    assert read_partitioned(out / "scores").height > 0
+    manifest = json.loads((state / STATE_FILE).read_text())
+    assert manifest["runs"] == 1 and len(manifest["partitions"]) == 3
+    # fixed, the partition is new to the next run, which files it as run 2
+    bad.write_parquet(inp / months[3] / "part-0.parquet")
+    r = run_incremental(inp, out, state)
+    assert r.summary["incremental"]["run"] == 2 and r.scores.height == bad.height
+    assert not written.exists()
+
+
+def test_first_run_with_every_row_rejected(market, tmp_path, capsys):
+    root, months, _, _ = market
+    inp, out = tmp_path / "in", tmp_path / "out"
+    (inp / months[0]).mkdir(parents=True)
+    bad = pl.read_parquet(root / "all" / months[0] / "part-0.parquet")
+    bad.with_columns(pl.lit(None, pl.Int64).alias("rating")).write_parquet(
+        inp / months[0] / "part-0.parquet"
+    )
+    args = ["scan", str(inp), "--out", str(out), "--incremental", str(tmp_path / "s")]
+    assert main([*args, "--quiet"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"is in {out / 'rejected.parquet'}." in err, err
+    assert pl.read_parquet(out / "rejected.parquet").height == bad.height
+    assert not (tmp_path / "s" / STATE_FILE).exists()

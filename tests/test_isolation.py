@@ -113,7 +113,7 @@ def test_a_single_extreme_feature_is_not_diluted_by_the_others():
     X[:200, :6] *= 3.0  # reviews mildly unusual on half the features
     X[-30:, 5] = 60.0  # the single tell: far beyond feature 5's 99th percentile (~4.6)
     kw = dict(n_estimators=200, random_state=0)
-    plain = OneSidedIsolationForest(tail_spreads=None, **kw).fit(X)
+    plain = OneSidedIsolationForest(tail_spreads=None, combine="forest", **kw).fit(X)
     model = OneSidedIsolationForest(**kw).fit(X)
     honest_top = np.quantile(model.score_samples(X[:-30]), 0.99)
     assert np.quantile(plain.score_samples(X[-30:]), 0.5) < honest_top  # the forest alone dilutes
@@ -121,3 +121,26 @@ def test_a_single_extreme_feature_is_not_diluted_by_the_others():
     _, contrib = model.contributions(X[-30:])
     assert np.allclose(contrib.sum(axis=1), model.score_samples(X[-30:]))
     assert (contrib.argmax(axis=1) == 5).all()
+
+
+def test_summed_score_keeps_few_strong_features_that_the_forest_dilutes():
+    """Reviews high on 4 of 12 features (each within its top ~5 %) rank above the bulk.
+
+    The forest splits on randomly chosen features, so eight ordinary columns
+    dilute the four; the summed percentiles count each at its rank.
+    """
+    rng = np.random.default_rng(7)
+    X = rng.exponential(size=(6_000, 12))
+    y = np.zeros(6_000, dtype=bool)
+    y[:150] = True
+    X[:150, :4] = rng.uniform(2.5, 4.0, size=(150, 4))  # top ~5 %, below the tail's 99th pct
+    kw = dict(random_state=0)
+    summed = OneSidedIsolationForest(**kw).fit(X)
+    forest = OneSidedIsolationForest(combine="forest", **kw).fit(X)
+    s_sum, s_forest = summed.score_samples(X), forest.score_samples(X)
+    assert s_sum.min() >= 0 and s_sum.max() <= 1
+    assert roc_auc_score(y, s_sum) > 0.975
+    assert roc_auc_score(y, s_sum) > roc_auc_score(y, s_forest) + 0.01
+    _, contrib = summed.contributions(X[:40])
+    assert np.allclose(contrib.sum(axis=1), s_sum[:40], atol=1e-12)
+    assert contrib[:, :4].sum() > 0.6 * contrib.sum()  # the planted 4 of 12 carry most of it

@@ -7,15 +7,16 @@ import polars as pl
 import pytest
 from conftest import write_months
 
-import detector.outofcore as ooc
+import detector.scan.outofcore as ooc
 from benchmarks.generator import generate
 from detector.cli import main
 from detector.errors import InputError
 from detector.input.rejects import DUPLICATE_REASON
-from detector.outofcore import stage_inputs
+from detector.input.spec import InputSpec
 from detector.partition import read_partitioned
 from detector.progress import ScanProgress
 from detector.scan import ScanConfig, run_scan
+from detector.scan.outofcore import stage_inputs
 from features.pipeline import compute_features
 from features.sharded import build_global_tables, shard_features
 from models.content import content_keys
@@ -308,15 +309,10 @@ def test_time_window_out_of_core_equals_in_core(months, tmp_path):
     root, reviews = months
     lo, hi = reviews["created_at"].min(), reviews["created_at"].max()
     since, until = (lo + (hi - lo) * 0.3).isoformat(), (lo + (hi - lo) * 0.8).isoformat()
-    a = run_scan(root, tmp_path / "in", config=CONFIG, since=since, until=until)
+    spec = InputSpec(since=since, until=until)
+    a = run_scan(root, tmp_path / "in", config=CONFIG, spec=spec)
     b = run_scan(
-        root,
-        tmp_path / "ooc",
-        config=CONFIG,
-        since=since,
-        until=until,
-        out_of_core=True,
-        shard_rows=SHARD,
+        root, tmp_path / "ooc", config=CONFIG, spec=spec, out_of_core=True, shard_rows=SHARD
     )
     assert 0 < a.summary["rows"]["scored"] < reviews.height
     assert a.summary["rows"] == b.summary["rows"] and a.summary["inputs"] == b.summary["inputs"]

@@ -8,7 +8,7 @@ import signal
 import polars as pl
 import pytest
 
-import detector.scan as scan_mod
+import detector.scan.run as scan_mod
 from benchmarks.generator import generate
 from detector.cli import main
 from detector.interrupts import deferred_interrupt

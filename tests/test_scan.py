@@ -105,7 +105,7 @@ def test_failed_scan_leaves_no_partial_output(tmp_path, small_market, monkeypatc
     reviews, _ = small_market
     reviews.write_parquet(tmp_path / "in.parquet")
     out = tmp_path / "out"
-    import detector.scan as scan_mod
+    import detector.scan.output as scan_mod
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
@@ -224,3 +224,126 @@ def test_cli_scan_summary_quotes_texts_read_back_after_freeing_the_input(
     original = pl.read_parquet(inp).select("review_id", "text")
     assert rows.join(original, on=["review_id", "text"]).height == rows.height
     assert "most suspicious review of each top case" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- one pipeline
+
+#: The same input scanned every way the pipeline runs: in core (the reference), out of core
+#: at three shard sizes, as the first incremental run, and on Ray's local mode.
+WAYS = [
+    "out-of-core-300",
+    "out-of-core-1000",
+    "out-of-core-5000",
+    "incremental",
+    pytest.param("ray", marks=pytest.mark.ray),
+]
+ONE_CONFIG = ScanConfig(n_estimators=40, partition_by="month")
+OUTPUT_KEYS = {
+    "scores": ["review_id"],
+    "features": ["review_id"],
+    "explanations": ["review_id", "term"],
+    "cases": ["case_id"],
+}
+
+
+@pytest.fixture(scope="module")
+def one_input(tmp_path_factory):
+    """2,500 generated reviews in month partitions, and their in-core scan."""
+    from conftest import write_months
+
+    reviews, _ = generate(2_500, seed=23)
+    root = tmp_path_factory.mktemp("one")
+    months = write_months(reviews, root / "in")
+    run_scan(root / "in", root / "in-core", config=ONE_CONFIG)
+    return root, months
+
+
+def _scan_outputs(out) -> dict[str, pl.DataFrame]:
+    """Every output of a scan in ``out`` (an incremental run's from its runs/ directory)."""
+    from detector.partition import read_partitioned
+
+    run = next(iter(sorted((out / "runs").iterdir())), None) if (out / "runs").is_dir() else None
+    got = {}
+    for name, key in OUTPUT_KEYS.items():
+        if (out / name).is_dir():
+            frame = read_partitioned(out / name)
+        else:
+            frame = pl.read_parquet((run or out) / f"{name}.parquet")
+        got[name] = frame.sort(key)
+    return got
+
+
+def _assert_outputs_equal(a: dict, b: dict) -> None:
+    from polars.testing import assert_frame_equal
+
+    for name in OUTPUT_KEYS:
+        # scores (and features) within 1e-9; flags, reasons, cases and ids exactly
+        assert_frame_equal(a[name], b[name], check_column_order=False, abs_tol=1e-9, rel_tol=0)
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_one_pipeline_gives_the_same_outputs_every_way(one_input, tmp_path, way, request):
+    root, _ = one_input
+    out = tmp_path / "out"
+    if way.startswith("out-of-core"):
+        shard = int(way.rsplit("-", 1)[1])
+        r = run_scan(root / "in", out, config=ONE_CONFIG, out_of_core=True, shard_rows=shard)
+        assert r.summary["engine"]["out_of_core"]["shards"] >= 2 or shard >= 2_500
+    elif way == "incremental":
+        from detector.scan.incremental import run_incremental
+
+        run_incremental(root / "in", out, tmp_path / "state", config=ONE_CONFIG)
+    else:
+        # opt-in like tests/test_engines.py's Ray tests: starting Ray costs half a minute
+        if "ray" not in (request.config.getoption("markexpr") or ""):
+            pytest.skip("opt-in: run with pytest -m ray")
+        pytest.importorskip("ray")
+        pytest.importorskip("ray.data")
+        run_scan(root / "in", out, config=ONE_CONFIG, engine="ray")
+    _assert_outputs_equal(_scan_outputs(root / "in-core"), _scan_outputs(out))
+
+
+def test_incremental_features_equal_one_full_scan(one_input, tmp_path):
+    """History + a new partition: the new reviews' features are the full scan's (every global
+    table is built over history and new reviews); scores are the stored model's, not compared."""
+    import shutil
+
+    from detector.scan.incremental import run_incremental
+
+    root, months = one_input
+    inp = tmp_path / "in"
+    for m in months[:-2]:
+        shutil.copytree(root / "in" / m, inp / m)
+    run_incremental(inp, tmp_path / "out", tmp_path / "state", config=ONE_CONFIG)
+    for m in months[-2:]:
+        shutil.copytree(root / "in" / m, inp / m)
+    r = run_incremental(inp, tmp_path / "out", tmp_path / "state", config=ONE_CONFIG)
+    full = _scan_outputs(root / "in-core")["features"]
+    new = r.features.frame.drop("_rid").sort("review_id")
+    assert new.height > 0
+    from polars.testing import assert_frame_equal
+
+    want = full.join(new.select("review_id"), on="review_id", how="semi").select(new.columns)
+    assert_frame_equal(want, new, abs_tol=1e-9, rel_tol=0)
+
+
+def test_scan_config_round_trips_through_summary_json(one_input, tmp_path):
+    from detector.input.spec import InputSpec
+    from detector.scan import ScanConfig
+
+    root, _ = one_input
+    config = ScanConfig(
+        families=["burst", "history"],
+        seed=3,
+        threshold=0.6,
+        n_estimators=20,
+        graph_kinds=["user"],
+        input=InputSpec(timezone="Asia/Shanghai"),
+        partition_by="month",
+        shard_rows=1_000,
+    )
+    run_scan(root / "in", tmp_path / "out", config=config)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert ScanConfig.from_dict(summary) == config
+    assert ScanConfig.from_dict(config.to_dict()) == config
+    assert ScanConfig.from_dict({}) == ScanConfig()

@@ -18,10 +18,10 @@ from conftest import write_months
 
 from benchmarks.generator import generate
 from detector.cli import main
-from detector.incremental import LOCK_FILE, STATE_FILE, StateError, run_incremental
 from detector.partition import read_partitioned
 from detector.publish import versions_dir
 from detector.scan import ScanConfig
+from detector.scan.incremental import LOCK_FILE, STATE_FILE, StateError, run_incremental
 
 CONFIG = ScanConfig(n_estimators=40)
 
@@ -140,11 +140,11 @@ def test_a_lost_state_directory_beside_incremental_output_is_refused(world, caps
 @pytest.mark.parametrize(
     "option, says",
     [
-        (["--seed", "1"], "scan.seed: 0 -> 1"),
-        (["--threshold", "0.7"], "scan.threshold: None -> 0.7"),
-        (["--since", "2020-01-01"], "load.since"),
-        (["--families", "burst"], "scan.families"),
-        (["--timezone", "Asia/Shanghai"], "load.timezone: None -> 'Asia/Shanghai'"),
+        (["--seed", "1"], "parameters.seed: 0 -> 1"),
+        (["--threshold", "0.7"], "parameters.threshold_asked: None -> 0.7"),
+        (["--since", "2020-01-01"], "input.since"),
+        (["--families", "burst"], "parameters.families"),
+        (["--timezone", "Asia/Shanghai"], "input.timezone: None -> 'Asia/Shanghai'"),
     ],
 )
 def test_a_configuration_change_is_refused(world, capsys, option, says):

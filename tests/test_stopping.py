@@ -121,9 +121,9 @@ def test_a_supervisor_reading_a_killed_scans_pipes_does_not_hang():
     psutil = pytest.importorskip("psutil")
     code = (
         "import time\n"
-        "from detector.engines.polars_engine import PolarsEngine, _ping\n"
+        "from detector.engines.polars_engine import PolarsEngine, ping_worker\n"
         "e = PolarsEngine(workers=2)\n"
-        "pids = {e._get_pool().submit(_ping).result() for _ in range(8)}\n"
+        "pids = {e._get_pool().submit(ping_worker).result() for _ in range(8)}\n"
         "print('ready', flush=True)\n"
         "time.sleep(120)\n"
     )

@@ -106,7 +106,7 @@ def _contrib_chunk(path: str, X: np.ndarray) -> tuple[float, np.ndarray]:
     return _model(path).contributions(X)
 
 
-def _ping() -> int:
+def ping_worker() -> int:
     return os.getpid()
 
 
@@ -164,7 +164,7 @@ class PolarsEngine(Engine):
         """
         if self._use_pool(n_rows) and self._pool is None and self._warming is None:
             self._warming = threading.Thread(
-                target=lambda: self._get_pool().submit(_ping), daemon=True
+                target=lambda: self._get_pool().submit(ping_worker), daemon=True
             )
             self._warming.start()
 

@@ -6,11 +6,8 @@
 What runs where
 ---------------
 =====================  ==================================================================
-load                   one Ray task per input file runs the contract loader
-                       (:func:`detector.input.load.load_reviews`) on that file; the driver
-                       concatenates in file order. Review ids repeated *across* files
-                       (rare) make the driver reload everything with the reference
-                       loader, so the first-copy-wins rule is exact.
+load                   on the driver, the one contract loader every scan uses
+                       (:func:`detector.input.load.load_reviews`; Polars reads on every core)
 user_stats             ``groupby(bucket of user_id).map_groups`` running the table's own
                        Polars function on whole users
 product_ratings        ``groupby(bucket of shop block).map_groups`` running the table's own
@@ -51,8 +48,7 @@ head and ``ray start --address=HEAD:6379`` on the workers, then on the head::
 
 ``--address`` also accepts ``ray://HEAD:10001`` (Ray Client) and defaults to
 ``RAY_ADDRESS``; without either, Ray starts locally on this machine. Input files
-must be readable by every node (a shared file system or mount) because each file
-is loaded by a task wherever Ray places it. Buckets per groupby default to
+are read by the driver. Buckets per groupby default to
 twice the cluster's CPUs (``RD_RAY_PARTITIONS`` overrides); a bucket holds
 whole shops and must fit in one worker's memory. The shuffle strategy is Ray's
 task-based sort shuffle (``RD_RAY_SHUFFLE=hash_shuffle`` picks the actor-based
@@ -179,17 +175,6 @@ def _coreview_job(df: pl.DataFrame, active: pl.DataFrame) -> pl.DataFrame:
     return coreview_pairs(sub)
 
 
-def _load_file(path: str, spec):
-    from detector.engines.base import load_file
-
-    part = load_file(path, spec)
-    if part is None:
-        return None
-    # claims are for out-of-core staging; a load with ids in two files is redone whole
-    valid, rejected, n_input, present, _claims = part
-    return _to_arrow(valid), _to_arrow(rejected), n_input, present
-
-
 def _score(model, X):
     return model.score_samples(X)
 
@@ -215,6 +200,8 @@ class RayEngine(Engine):
     """
 
     name = "ray"
+    #: Ray distributes a large scan itself; it never streams one through local shards.
+    supports_out_of_core = False
 
     def __init__(
         self,
@@ -264,7 +251,6 @@ class RayEngine(Engine):
         #: The shuffles run, for summary.json: ``{"key": ..., "jobs": [...]}``.
         self.passes: list[dict] = []
         self._remote = {
-            "load": ray.remote(_load_file),
             "score": ray.remote(_score),
             "contrib": ray.remote(_contrib),
         }
@@ -382,19 +368,6 @@ class RayEngine(Engine):
         finally:
             self._built, self._planned_tables = {}, None
             self._ds = self._ds_key = self._blocks = self._lf = None
-
-    def load(self, inputs, spec=None):
-        """One Ray task per file (the contract loader on that file); see :func:`load_files`."""
-
-        def run_all(files):
-            futs = [self._remote["load"].remote(str(f), spec) for f in files]
-            parts = self.ray.get(futs)
-            return [
-                None if p is None else (pl.DataFrame(p[0]), pl.DataFrame(p[1]), p[2], p[3])
-                for p in parts
-            ]
-
-        return self._load_with(run_all, inputs, spec)
 
     def build_table(
         self, table: Table, lf: pl.LazyFrame, tables: dict[str, pl.DataFrame]

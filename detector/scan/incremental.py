@@ -73,20 +73,22 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from detector import __version__
 from detector.atomic import atomic_path, try_lock, write_json
-from detector.engines.base import Engine, get_engine
+from detector.engines import Engine, get_engine
 from detector.errors import InputError
 from detector.hashing import file_sha256
 from detector.input.files import resolve_inputs
-from detector.input.load import LoadedInput
-from detector.input.rejects import DUPLICATE_REASON
-from detector.input.spec import InputSpec, as_spec
+from detector.input.rejects import NoRowsError
 from detector.partition import PARTITIONED_OUTPUTS
-from detector.publish import Publication, check_writable_dir, stop_point
+from detector.publish import OutputError, Publication, check_writable_dir, stop_point, write_errno
+from detector.scan.config import ScanConfig
+from detector.scan.history import Prior
+from detector.scan.output import keeps_foreign, write_all_rejected
+from detector.scan.run import stage_scan
+from detector.scan.scoring import GivenModel
 from models.persist import ModelMismatch, load_model, save_model
 
 try:
@@ -140,35 +142,26 @@ def compact_history(reviews: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
-def config_fingerprint(config, spec: InputSpec | None = None, partition_by=None) -> dict:
+def config_fingerprint(config: ScanConfig) -> dict:
     """Everything a state's results depend on besides the input: compared on every run.
 
-    The scan parameters (seed, forest, families, propagation, the requested
-    threshold), how the input is read (the :class:`InputSpec`: column map,
-    preset, shop, time zone, order exports, time window), the output partitioning, the engine version,
-    the feature windows and the columns the history keeps. The engine that
-    runs the scan (polars, ray) is not part of it: engines give the same values.
+    The scan's configuration (:meth:`ScanConfig.to_dict`: parameters, how the
+    input is read, the output partitioning; not the in-core/out-of-core mode),
+    the engine version, the feature windows and the columns the history keeps.
+    The engine that runs the scan (polars, ray) is not part of it: engines give
+    the same values.
     """
     from features import params
 
-    scan = {
-        k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()
-    }
+    sections = {k: v for k, v in config.to_dict().items() if k != "mode"}
     windows = {k: getattr(params, k) for k in dir(params) if k.isupper()}
-    return json.loads(
-        json.dumps(
-            {
-                "engine_version": __version__,
-                "scan": scan,
-                "load": (spec or InputSpec()).to_dict(),
-                "partition_by": partition_by,
-                "windows": windows,
-                "history_columns": history_columns(),
-            },
-            default=str,
-            sort_keys=True,
-        )
-    )
+    record = {
+        "engine_version": __version__,
+        **sections,
+        "windows": windows,
+        "history_columns": history_columns(),
+    }
+    return json.loads(json.dumps(record, default=str, sort_keys=True))
 
 
 def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -289,7 +282,7 @@ class State:
     def load_model(self):
         # refuses a model fitted by another engine version: its features may differ
         try:
-            saved = load_model(self.root / self.manifest["model"])
+            saved = load_model(self.root / self.manifest["model"], version=__version__)
         except ModelMismatch as exc:
             raise StateError(f"{exc}; {REBUILD}") from None
         return saved.model, saved.features
@@ -347,97 +340,6 @@ def classify(files: list[Path], state: State) -> tuple[list[Path], list[Path], d
     return new, same, refreshed
 
 
-# --------------------------------------------------------------------------- engine
-
-
-class IncrementalEngine(Engine):
-    """Wraps an engine: history as context for features, the stored model for scoring."""
-
-    def __init__(self, base: Engine, history: pl.DataFrame | None, model=None, features=None):
-        super().__init__(base.progress)
-        self.base = base
-        self.name = base.name
-        self.history = history
-        self.model = model
-        self.features = features
-        self.fallbacks = base.fallbacks
-        self.timings = base.timings
-        self.n_duplicates = 0
-        self._scored: list[str] | None = None
-
-    def describe(self) -> dict:
-        return self.base.describe()
-
-    def warm(self, n_rows: int) -> None:
-        if hasattr(self.base, "warm"):
-            self.base.warm(n_rows)
-
-    def load(self, inputs, spec=None) -> LoadedInput:
-        loaded = self.base.load(inputs, spec)
-        if self.history is None or self.history.height == 0:
-            return loaded
-        seen = self.history.select("review_id")
-        dup = loaded.reviews.join(seen, on="review_id", how="semi", maintain_order="left")
-        if dup.height == 0:
-            return loaded
-        self.n_duplicates = dup.height
-        kept = loaded.reviews.join(seen, on="review_id", how="anti", maintain_order="left")
-        as_text = dup.select(
-            [pl.col(c).cast(pl.String, strict=False) for c in dup.columns]
-        ).with_columns(pl.lit(DUPLICATE_REASON).alias("reason"))
-        rejected = pl.concat([loaded.rejected, as_text], how="diagonal_relaxed")
-        return dataclasses.replace(loaded, reviews=kept, rejected=rejected)
-
-    def compute_features(self, reviews, families=None):
-        if self.history is None or self.history.height == 0:
-            fr = self.base.compute_features(reviews, families)
-        else:
-            reviews = reviews.collect() if isinstance(reviews, pl.LazyFrame) else reviews
-            hist = self.history.select([c for c in self.history.columns if c in reviews.columns])
-            hist = hist.cast({c: reviews.schema[c] for c in hist.columns})
-            both = pl.concat([hist, reviews], how="diagonal")
-            fr = self.base.compute_features(both, families)
-            fr = _tail(fr, hist.height)
-        self._scored = list(fr.scored)
-        return fr
-
-    def build_table(self, table, lf, tables):
-        return self.base.build_table(table, lf, tables)
-
-    def fit(self, model, X: np.ndarray, keys: np.ndarray | None = None):
-        if self.model is None:
-            return self.base.fit(model, X, keys)
-        if self._scored is not None and self.features is not None and self._scored != self.features:
-            raise InputError(
-                "the stored model was fitted on features "
-                f"{self.features}, this input gives {self._scored}; "
-                "the input columns changed: scan afresh with a new --incremental directory"
-            )
-        # the fitted state replaces the fresh model's, parameters included
-        model.__dict__.clear()
-        model.__dict__.update(self.model.__dict__)
-        return model
-
-    def score_samples(self, model, X):
-        return self.base.score_samples(model, X)
-
-    def contributions(self, model, X):
-        return self.base.contributions(model, X)
-
-
-def _tail(fr, offset: int):
-    """The part of a FeatureResult that belongs to rows ``_rid >= offset``, renumbered from 0."""
-    rid = pl.col("_rid")
-
-    def cut(df: pl.DataFrame | None) -> pl.DataFrame | None:
-        if df is None:
-            return None
-        return df.filter(rid >= offset).with_columns(rid - offset)
-
-    matrix = None if fr.matrix is None else fr.matrix[offset:]  # rows in _rid order
-    return dataclasses.replace(fr, frame=cut(fr.frame), keys=cut(fr.keys), matrix=matrix)
-
-
 # --------------------------------------------------------------------------- the run
 
 
@@ -445,36 +347,27 @@ def run_incremental(
     inputs,
     out: str | os.PathLike,
     state_dir: str | os.PathLike,
-    columns: dict[str, str] | None = None,
-    since=None,
-    until=None,
-    config=None,
+    config: ScanConfig | None = None,
     engine: str | Engine | None = None,
     partition_by: str = "month",
     rebuild: bool = False,
-    spec: InputSpec | None = None,
+    spec=None,
 ):
     """Scan the partitions of ``inputs`` not seen in ``state_dir``; None when there are none.
 
-    ``spec`` (:class:`detector.input.spec.InputSpec`) says how to read them
-    (``columns``/``since``/``until`` are its older spelling). Returns the
-    :class:`detector.scan.ScanResult` of the new reviews. ``out`` and
+    ``config`` (:class:`ScanConfig`) as for :func:`detector.scan.run_scan`;
+    ``spec`` and ``partition_by`` are keyword spellings of its fields (an
+    incremental output is always partitioned, by month unless asked). Returns
+    the :class:`detector.scan.ScanResult` of the new reviews. ``out`` and
     ``state_dir`` are checked for writability, and the state for damage and
     configuration changes, before any work (:class:`StateError`,
     :class:`detector.publish.OutputError`). ``rebuild=True`` discards the
     state and scans every partition into a new output.
     """
-    from detector.scan import ScanConfig
-
-    spec = as_spec(spec, columns, since, until)
-    config = config or ScanConfig()
-    job = _Job(
-        Publication(out),  # --out can be written, before any work
-        config_fingerprint(config, spec, partition_by),
-        spec,
-        config,
-        partition_by,
-    )
+    config = (config or ScanConfig()).with_options(input=spec, partition_by=partition_by)
+    config = dataclasses.replace(config, out_of_core=False)
+    # --out can be written, before any work
+    job = _Job(Publication(out), config_fingerprint(config), config)
     root = check_writable_dir(state_dir, "--incremental")
     with _holding(root):
         return _run_locked(inputs, root, rebuild, job, engine)
@@ -486,9 +379,7 @@ class _Job:
 
     publication: Publication
     fingerprint: dict
-    spec: InputSpec
-    config: object
-    partition_by: str
+    config: ScanConfig
 
 
 @contextlib.contextmanager
@@ -508,8 +399,6 @@ def _holding(root: Path):
 
 
 def _run_locked(inputs, root: Path, rebuild: bool, job: _Job, engine):
-    from detector.scan import keeps_foreign
-
     state = State.new(root) if rebuild else State.open(root, job.fingerprint)
     if not rebuild:
         _check_output(state, job.publication)
@@ -570,70 +459,108 @@ def _summary(directory: Path | None) -> dict:
         return {}
 
 
-def _run(state: State, new, refreshed, job: _Job, engine):
-    from detector.scan import stage_scan
+def _prior(state: State, config: ScanConfig) -> tuple[Prior, ScanConfig, dict | None]:
+    """The history and stored model to scan with, the configuration with the stored
+    threshold (unless one is asked for), and where that threshold came from."""
+    prior = Prior(state.history())
+    if not state.has_model():
+        return prior, config, None
+    model, features = state.load_model()
+    prior.given = GivenModel(model, features)
+    if config.threshold is not None or "threshold" not in state.manifest:
+        return prior, config, None
+    m = state.manifest
+    config = dataclasses.replace(config, threshold=m["threshold"])
+    note = {
+        "value": m["threshold"],
+        "from_run": m.get("threshold_run", 1),
+        "method": m.get("threshold_method"),
+    }
+    return prior, config, note
 
-    publication, config = job.publication, job.config
-    run = state.runs + 1
-    history = state.history()
-    model = features = None
-    threshold_note = None
-    if state.has_model():
-        model, features = state.load_model()
-        if config.threshold is None and "threshold" in state.manifest:
-            config = dataclasses.replace(config, threshold=state.manifest["threshold"])
-            threshold_note = {
-                "value": state.manifest["threshold"],
-                "from_run": state.manifest.get("threshold_run", 1),
-                "method": state.manifest.get("threshold_method"),
-            }
-    inc = IncrementalEngine(engine, history, model, features)
+
+def _run(state: State, new, refreshed, job: _Job, engine):
+    publication, run = job.publication, state.runs + 1
+    prior, config, threshold_note = _prior(state, job.config)
     current = publication.current
+    rejected = None
     with publication:
         publication.carry_in()
         incoming = publication.path / ".incoming"
         t0 = time.perf_counter()
-        result = stage_scan(
-            new,
-            incoming,
-            publication.run_id,
-            spec=job.spec,
-            config=config,
-            engine=inc,
-            partition_by=job.partition_by,
-        )
-        result.summary["incremental"] = {
-            "state_dir": str(state.root.resolve()),
-            "run": run,
-            "new_partitions": [str(p) for p in new],
-            "seen_partitions": len(state.partitions),
-            "history_reviews": 0 if history is None else history.height,
-            "model": "reused" if model is not None else "fitted",
-            "threshold": threshold_note or {"value": result.threshold, "method": "this run"},
-            "duplicates_of_history": inc.n_duplicates,
-        }
-        _file_run(incoming, publication.path, run, result.summary)
-        version = publication.prepare()
-        stop_point(10, "output prepared")
-        output = {
-            "version": version.name,
-            "previous": None if current is None or current == publication.point else current.name,
-        }
-        seconds = time.perf_counter() - t0
-        _write_state(
-            lambda: _update_state(
-                state, result, new, refreshed, run, model is None, seconds, job.fingerprint, output
-            ),
-            state.root,
-        )
-        stop_point(11, "state committed")
+        try:
+            result = stage_scan(new, incoming, publication.run_id, config, engine, prior=prior)
+        except NoRowsError as exc:
+            if exc.rejected.height == 0:
+                raise
+            # published like any run's output, then raised (exit 2 with the reasons)
+            rejected = _file_rejected(state, job, exc, run, current)
+        else:
+            history = prior.history
+            result.summary["incremental"] = {
+                "state_dir": str(state.root.resolve()),
+                "run": run,
+                "new_partitions": [str(p) for p in new],
+                "seen_partitions": len(state.partitions),
+                "history_reviews": 0 if history is None else history.height,
+                "model": "reused" if prior.given is not None else "fitted",
+                "threshold": threshold_note or {"value": result.threshold, "method": "this run"},
+                "duplicates_of_history": prior.n_duplicates,
+            }
+            _file_run(incoming, publication.path, run, result.summary)
+            output = _prepared_output(publication, current)
+            seconds = time.perf_counter() - t0
+            fitted = prior.given is None
+            _write_state(
+                lambda: _update_state(
+                    state, result, new, refreshed, run, fitted, seconds, job.fingerprint, output
+                ),
+                state.root,
+            )
+            stop_point(11, "state committed")
+    if rejected is not None:
+        raise rejected
     return result
+
+
+def _prepared_output(publication: Publication, current) -> dict:
+    """Prepare the new output version; what the state records of it (``version``, ``previous``)."""
+    version = publication.prepare()
+    stop_point(10, "output prepared")
+    return {
+        "version": version.name,
+        "previous": None if current is None or current == publication.point else current.name,
+    }
+
+
+def _file_rejected(state: State, job: _Job, exc: NoRowsError, run: int, current) -> NoRowsError:
+    """File a run whose every new row was rejected; the error to raise once it is published.
+
+    The rejects and this run's summary go under ``runs/<run>/`` beside the
+    earlier runs' output (a first run writes them as a plain scan does). The
+    new partitions are not marked seen and no run is counted: fixed, they are
+    new partitions to the next run. The state records the new output version
+    (a first run has no state to record it in).
+    """
+    publication = job.publication
+    shutil.rmtree(publication.path / ".incoming", ignore_errors=True)
+    if state.runs == 0:
+        return write_all_rejected(publication.path, publication.out, exc, job.config.input)
+    tag = f"{run:05d}"
+    run_dir = publication.path / RUNS_DIR / tag
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # names only: an earlier rejects-only run of this number
+    run_dir.mkdir(parents=True)
+    done = write_all_rejected(
+        run_dir, publication.out / RUNS_DIR / tag, exc, job.config.input, publication.run_id
+    )
+    state.manifest["output"] = _prepared_output(publication, current)
+    _write_state(state.commit, state.root)
+    return done
 
 
 def _write_state(write, root: Path) -> None:
     """Run ``write`` (which writes into the state directory ``root``); a disk that refuses is exit 2."""
-    from detector.publish import OutputError, write_errno
-
     try:
         write()
     except Exception as exc:
@@ -682,6 +609,7 @@ def _update_state(state: State, result, new, refreshed, run, fitted, seconds, fi
             result.model,
             list(result.features.scored),
             result.summary.get("parameters", {}),
+            version=__version__,
         )
         state.add_file(model_name)
         m["model"] = model_name

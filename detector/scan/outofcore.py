@@ -37,31 +37,39 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from detector.atomic import write_json
 from detector.cases import attach_candidates, attach_case_ids, build_cases
-from detector.engines.base import Engine, concat_rejected, load_file, prune_files
+from detector.engines import Engine
 from detector.errors import InputError
-from detector.input.files import resolve_inputs
-from detector.input.load import LoadedInput, input_record, scan_reviews, weak_identities
+from detector.input.files import hive_partitions, resolve_inputs
+from detector.input.load import LoadedInput, load_reviews, scan_reviews, weak_identities
 from detector.input.rejects import DUPLICATE_REASON, NoRowsError, all_rejected_error, no_rows_error
 from detector.input.schema import CONTRACT, OPTIONAL, REQUIRED
-from detector.input.spec import as_spec
+from detector.input.spec import InputSpec, as_spec
 from detector.input.values import castable
+from detector.input.windows import partition_in_window, to_utc
 from detector.partition import partition_values, write_partitioned
+from detector.scan.output import Findings, ScanResult, write_common, write_summary
+from detector.scan.scoring import (
+    choose_threshold,
+    explain_and_reason,
+    fit_model,
+    graph_kinds,
+    scores_frame,
+    to_prior,
+    with_review_ids,
+)
 from features.registry import REGISTRY, Table
 from features.sharded import GLOBAL_ONLY_INPUTS, build_global_tables, shard_features
 from models.content import content_keys
-from models.graph import default_kinds, kinds_from_hashes, node_hashes
+from models.graph import kinds_from_hashes, node_hashes
 from models.propagation import propagate
 
-#: Reviews per shard by default: a shard's features take about 1.5 GB here.
-SHARD_ROWS = 1_000_000
 #: Shop buckets of the staged input; a shard is a run of whole buckets.
 BUCKETS = 4096
 #: Rows per row group of a staged file, so a shard's read skips other buckets.
@@ -74,6 +82,14 @@ WORK_COMPRESSION = "lz4"
 IN_CORE_BYTES_PER_REVIEW = 750
 #: An in-core scan is chosen while its estimate stays under this share of the free memory.
 IN_CORE_SHARE = 0.6
+
+
+def files_in_window(files, spec: InputSpec) -> list[Path]:
+    """``files`` less those in date partitions outside ``spec``'s time window (as the loader
+    prunes them, the window read in the spec's zone)."""
+    zone = spec.effective_timezone
+    lo, hi = to_utc(spec.since, "since", zone), to_utc(spec.until, "until", zone)
+    return [f for f in files if partition_in_window(hive_partitions(f), lo, hi)]
 
 
 def available_memory() -> int:
@@ -108,7 +124,7 @@ def choose_out_of_core(inputs, spec=None) -> tuple[bool, str]:
     """
     spec = as_spec(spec)
     try:
-        files = prune_files(resolve_inputs(inputs), spec.since, spec.until)
+        files = files_in_window(resolve_inputs(inputs), spec)
     except InputError:
         return False, "in core (the loader reports the input's problem)"
     if any(p.suffix.lower() != ".parquet" for p in files):
@@ -218,7 +234,7 @@ def _bucket(shop: pl.Expr) -> pl.Expr:
     return (shop.hash(seed=0) % BUCKETS).cast(pl.UInt16)
 
 
-def stage_inputs(inputs, root: Path, spec=None, progress=None):
+def stage_inputs(inputs, root: Path, spec=None, progress=None) -> StagedInput:
     """Load and validate ``inputs`` file by file into staged Parquet under ``root``.
 
     Memory is bounded by the largest input file. Raises
@@ -226,9 +242,8 @@ def stage_inputs(inputs, root: Path, spec=None, progress=None):
     rows at all).
     """
     spec = as_spec(spec)
-    since, until = spec.since, spec.until
     root.mkdir(parents=True, exist_ok=True)
-    files = prune_files(resolve_inputs(inputs), since, until)
+    files = files_in_window(resolve_inputs(inputs), spec)
     if not files:
         scan_reviews(inputs, spec=spec)  # words the error
         raise NoRowsError("no input file in the time window", files=files)
@@ -240,73 +255,87 @@ def stage_inputs(inputs, root: Path, spec=None, progress=None):
     n_input = offset = 0
     for i, path in enumerate(files):
         try:
-            part = load_file(path, spec)
+            part = load_reviews(path, spec=spec)
         except NoRowsError:
-            part = None  # an empty file among others
+            part = None  # an empty file (or none in the window) among others
         if progress is not None:
             progress.advance(1)
         if part is None:
             continue
-        valid, rej, n_in, opt, file_claims = part
-        n_input += n_in
-        present |= set(opt)
-        if rej.height:
-            if file_claims is not None and file_claims.height:
+        n_input += part.n_input
+        present |= set(part.present_optional)
+        if part.rejected.height:
+            if part.claims is not None and part.claims.height:
                 # rows of this file's rejects claiming an id (see LoadedInput.claims)
                 claims.append(
-                    file_claims.with_columns(
+                    part.claims.with_columns(
                         pl.lit(len(rejected), pl.Int64).alias("_part"),
                         pl.lit(i, pl.Int64).alias("_file"),
                     )
                 )
-            rejected.append(rej)
-        if valid.height == 0:
-            continue
-        n = valid.height
-        # every file staged with every contract column, so the staged files share one schema
-        staged = valid.select(
-            pl.int_range(offset, offset + n, dtype=pl.Int64).alias("_rid"),
-            _bucket(pl.col("shop_id")).alias("_bucket"),
-            *[
-                pl.col(c) if c in valid.columns else pl.lit(None, dtype=t).alias(c)
-                for c, t in CONTRACT.items()
-            ],
-        ).sort("_bucket", "_rid")
-        bucket_rows += np.bincount(staged["_bucket"].to_numpy(), minlength=BUCKETS)
-        out = root / f"input-{i:06d}.parquet"
-        starts.append((offset, i))
-        staged.write_parquet(
-            out, compression=WORK_COMPRESSION, row_group_size=ROW_GROUP_ROWS, statistics=True
-        )
-        paths.append(out)
-        offset += n
-        del valid, staged
+            rejected.append(part.rejected)
+        if part.reviews.height:
+            paths.append(root / f"input-{i:06d}.parquet")
+            starts.append((offset, i))
+            bucket_rows += _stage_file(part.reviews, offset, paths[-1])
+            offset += part.reviews.height
+        del part
     if offset == 0:
         if rejected:
             raise all_rejected_error(files, n_input, concat_rejected(rejected))
-        raise no_rows_error(files, since, until)
+        raise no_rows_error(files, spec.since, spec.until)
     dropped = np.zeros(0, dtype=np.int64)
     if len(files) > 1:
-        claimed = pl.concat(claims) if claims else None
-        dropped, dup_rows, late = _later_copies(paths, starts, claimed)
-        if dropped.size:
-            bucket_rows -= np.bincount(dup_rows["_bucket"].to_numpy(), minlength=BUCKETS)
-            rejected.append(_as_rejected(dup_rows.drop("_rid", "_bucket", "_file"), present))
-        for k, rows in late.items():
-            # rejected copies of an id an earlier file holds: duplicates, as in one load
-            is_late = pl.int_range(pl.len(), dtype=pl.Int64).is_in(pl.Series(rows).implode())
-            rejected[k] = rejected[k].with_columns(
-                pl.when(is_late).then(pl.lit(DUPLICATE_REASON)).otherwise("reason").alias("reason")
-            )
+        dropped, dup_buckets = _drop_later_copies(paths, starts, claims, rejected, present)
+        bucket_rows -= dup_buckets
+    optional = [c for c in OPTIONAL if c in present]
     return StagedInput(
-        paths,
-        files,
-        n_input,
-        concat_rejected(rejected),
-        [c for c in OPTIONAL if c in present],
-        bucket_rows,
-        dropped,
+        paths, files, n_input, concat_rejected(rejected), optional, bucket_rows, dropped
     )
+
+
+def _stage_file(valid: pl.DataFrame, offset: int, out: Path) -> np.ndarray:
+    """Write one file's valid reviews to ``out`` from ``_rid`` ``offset``; reviews per bucket."""
+    n = valid.height
+    # every file staged with every contract column, so the staged files share one schema
+    staged = valid.select(
+        pl.int_range(offset, offset + n, dtype=pl.Int64).alias("_rid"),
+        _bucket(pl.col("shop_id")).alias("_bucket"),
+        *[
+            pl.col(c) if c in valid.columns else pl.lit(None, dtype=t).alias(c)
+            for c, t in CONTRACT.items()
+        ],
+    ).sort("_bucket", "_rid")
+    staged.write_parquet(
+        out, compression=WORK_COMPRESSION, row_group_size=ROW_GROUP_ROWS, statistics=True
+    )
+    return np.bincount(staged["_bucket"].to_numpy(), minlength=BUCKETS)
+
+
+def _drop_later_copies(paths, starts, claims, rejected: list, present: set):
+    """Reject later copies of review ids across files (in place in ``rejected``), as one load
+    of every file would; the sorted staged ``_rid`` dropped and the reviews per bucket dropped."""
+    dropped, dup_rows, late = _later_copies(paths, starts, pl.concat(claims) if claims else None)
+    buckets = np.zeros(BUCKETS, dtype=np.int64)
+    if dropped.size:
+        buckets = np.bincount(dup_rows["_bucket"].to_numpy(), minlength=BUCKETS)
+        rejected.append(_as_rejected(dup_rows.drop("_rid", "_bucket", "_file"), present))
+    for k, rows in late.items():
+        # rejected copies of an id an earlier file holds: duplicates, as in one load
+        is_late = pl.int_range(pl.len(), dtype=pl.Int64).is_in(pl.Series(rows).implode())
+        rejected[k] = rejected[k].with_columns(
+            pl.when(is_late).then(pl.lit(DUPLICATE_REASON)).otherwise("reason").alias("reason")
+        )
+    return dropped, buckets
+
+
+def concat_rejected(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Rejected rows of several files as one frame, ``reason`` last (empty: ``review_id``, ``reason``)."""
+    parts = [r for r in parts if r.height]
+    if not parts:
+        return pl.DataFrame(schema={"review_id": pl.String, "reason": pl.String})
+    out = pl.concat(parts, how="diagonal_relaxed")
+    return out.select(pl.exclude("reason"), pl.col("reason")) if "reason" in out.columns else out
 
 
 def _later_copies(
@@ -377,62 +406,25 @@ def _gather(paths: list[Path], rids: np.ndarray, columns: list[str]) -> pl.DataF
     return pl.concat(parts).sort("_rid")
 
 
-def run_out_of_core(
-    inputs,
-    out: Path,
-    staging: Path,
-    spec,
-    config,
-    engine: Engine,
-    partition_by: str | None,
-    shard_rows: int = SHARD_ROWS,
-    mode: dict | None = None,
-    run_id: str | None = None,
-):
-    """Stage, shard, score and write a scan into ``staging`` (published by the caller).
+@dataclass
+class Shards:
+    """The features of every shard, on disk, and what scoring needs of them in memory."""
 
-    ``run_id`` names the published version in ``summary.json``.
+    features: list[Path]
+    keys: list[Path]
+    #: Content keys of every review, by ``_rid``.
+    row_keys: np.ndarray
+    #: 64-bit node hashes of every review (with ``_rid``), per shard; none without propagation.
+    nodes: list[pl.DataFrame]
+    names: list[str]
+    used: list[str]
+    unavailable: dict[str, list[str]]
+    timings: dict[str, float] = field(default_factory=dict)
 
-    Returns ``(result, written)``: a :class:`detector.scan.ScanResult` whose
-    ``scores`` hold the flagged reviews only (a large scan never holds every
-    score row) and whose ``features`` is None, and the names staged.
-    """
-    from detector.scan import (
-        EXPLANATION_SCHEMA,
-        ScanResult,
-        choose_threshold,
-        explain_and_reason,
-        new_model,
-        scores_frame,
-        summary_record,
-        with_scan_context,
-    )
 
-    if engine.name not in ("polars", "reference"):
-        raise ValueError(
-            f"out-of-core scans run on the polars engine; the {engine.name} engine "
-            "distributes a large scan itself"
-        )
-    if shard_rows < 1:
-        raise ValueError(f"shard_rows must be at least 1, not {shard_rows}")
-    progress = engine.progress
-    timings: dict[str, float] = {}
-    t_all = time.perf_counter()
-    work = staging / ".work"
-
-    t0 = time.perf_counter()
-    with progress.stage("load (staged file by file)", unit="files") as st:
-        try:
-            staged = stage_inputs(inputs, work / "input", spec, st)
-        except NoRowsError:
-            # an all-rejected input publishes its rejects from this directory: no work files
-            shutil.rmtree(work, ignore_errors=True)
-            raise
-    n = staged.n_valid
-    progress.rows = n
-    if hasattr(engine, "warm"):
-        engine.warm(n)  # the scoring workers start while the features are computed
-    timings["load"] = time.perf_counter() - t0
+def _shard_features(staged: StagedInput, work: Path, config, engine: Engine) -> Shards:
+    """Global tables over every staged review, then features shard by shard to ``work``."""
+    progress, n = engine.progress, staged.n_valid
 
     def build(table: Table, lf: pl.LazyFrame, tables):
         with progress.stage(f"  table {table.name}"):
@@ -443,208 +435,186 @@ def run_out_of_core(
         glob = build_global_tables(
             staged.scan(), config.families, build_table=build, workers=engine.table_workers(n)
         )
-    timings["global_tables"] = time.perf_counter() - t0
-    timings.update({f"features.{k}": v for k, v in glob.timings.items()})
+    t_tables = time.perf_counter() - t0
     names = [f for f in glob.features if REGISTRY.get(f).scored]
-    kinds: tuple[str, ...] = ()
-    if config.propagate and names:
-        kinds = (
-            tuple(config.graph_kinds)
-            if config.graph_kinds is not None
-            else default_kinds(glob.features, glob.unavailable)
-        )
-
-    t0 = time.perf_counter()
-    shards = staged.shards(shard_rows)
-    feature_paths, key_paths, node_parts = [], [], []
-    row_keys = np.zeros(n, dtype=np.uint64)  # content keys of every review, by _rid
+    kinds = graph_kinds(config, names, glob.features, glob.unavailable)
+    out = Shards([], [], np.zeros(n, dtype=np.uint64), [], names, glob.features, glob.unavailable)
+    out.timings["global_tables"] = t_tables
+    shards = staged.shards(config.shard_rows)
     with progress.stage(f"features ({len(shards)} shards)", total=n) as st:
         for k, (lo, hi) in enumerate(shards):
             shard = staged.read_shard(lo, hi, skip=GLOBAL_ONLY_INPUTS)
             if shard.height == 0:
                 continue
+            workers = engine.table_workers(shard.height)
             fr = shard_features(
-                shard,
-                glob,
-                config.families,
-                build_table=engine.build_table,
-                workers=engine.table_workers(shard.height),
+                shard, glob, config.families, build_table=engine.build_table, workers=workers
             )
             del shard
-            feature_paths.append(work / f"features-{k:05d}.parquet")
-            key_paths.append(work / f"keys-{k:05d}.parquet")
-            fr.frame.write_parquet(feature_paths[-1], compression=WORK_COMPRESSION)
-            fr.keys.write_parquet(key_paths[-1], compression=WORK_COMPRESSION)
-            row_keys[fr.keys["_rid"].to_numpy()] = content_keys(fr.keys["review_id"])
+            out.features.append(work / f"features-{k:05d}.parquet")
+            out.keys.append(work / f"keys-{k:05d}.parquet")
+            fr.frame.write_parquet(out.features[-1], compression=WORK_COMPRESSION)
+            fr.keys.write_parquet(out.keys[-1], compression=WORK_COMPRESSION)
+            out.row_keys[fr.keys["_rid"].to_numpy()] = content_keys(fr.keys["review_id"])
             if kinds:
-                node_parts.append(node_hashes(fr.keys, kinds).with_columns(fr.keys["_rid"]))
+                out.nodes.append(node_hashes(fr.keys, kinds).with_columns(fr.keys["_rid"]))
             st.advance(fr.frame.height)
             del fr
-    timings["features"] = time.perf_counter() - t0
-    # the global tables are done with once every shard has its features
-    glob.tables.clear()
+    out.timings.update({f"features.{k}": v for k, v in glob.timings.items()})
+    glob.tables.clear()  # done with once every shard has its features
+    return out
 
-    t0 = time.perf_counter()
-    model = new_model(names, config)
+
+def _score_shards(
+    sh: Shards, config, engine: Engine
+) -> tuple[object, np.ndarray, np.ndarray, list]:
+    """Fit on the rows the model samples, score shard by shard, propagate over every review.
+
+    Returns the model, the priors, the final scores and the graph's node kinds.
+    """
+    progress, n, names = engine.progress, sh.row_keys.size, sh.names
+
+    def sample(rows: np.ndarray):
+        got = _gather(sh.features, rows, names)
+        return got.select(names).to_numpy(order="fortran"), got["_rid"].to_numpy()
+
+    with progress.stage("fit", total=n):
+        model = fit_model(names, config, sh.row_keys, sample)
     score = np.zeros(n)
     if names:
-        with progress.stage("fit", total=n):
-            sample = _gather(feature_paths, model.sample_rows(row_keys), names)
-            model.fit_sample(
-                sample.select(names).to_numpy(order="fortran"),
-                row_keys[sample["_rid"].to_numpy()],
-            )
-            del sample
-        with progress.stage(f"score ({len(feature_paths)} shards)", total=n) as st:
-            for path in feature_paths:
+        with progress.stage(f"score ({len(sh.features)} shards)", total=n) as st:
+            for path in sh.features:
                 part = pl.read_parquet(path, columns=["_rid", *names], glob=False)
                 with progress.muted():  # one line for all shards
-                    score[part["_rid"].to_numpy()] = engine.score_samples(
-                        model, part.select(names).to_numpy(order="fortran")
-                    )
+                    X = part.select(names).to_numpy(order="fortran")
+                    score[part["_rid"].to_numpy()] = engine.score_samples(model, X)
                 st.advance(part.height)
                 del part
-    timings["score"] = time.perf_counter() - t0
-    prior = config.prior_low + (config.prior_high - config.prior_low) * score
-    score = prior
-    graph_kinds: list[str] = []
-    if node_parts:
-        t0 = time.perf_counter()
-        hashes = pl.concat(node_parts).sort("_rid")
-        node_parts.clear()
+    prior = score = to_prior(score, config)
+    kinds: list[str] = []
+    if sh.nodes:
+        hashes = pl.concat(sh.nodes).sort("_rid")
+        sh.nodes.clear()
         built = kinds_from_hashes(hashes.drop("_rid"), config.eps)
         del hashes
-        graph_kinds = [k.name for k in built]
+        kinds = [k.name for k in built]
         score = propagate(prior, built)
-        del built
-        timings["propagate"] = time.perf_counter() - t0
+    return model, prior, score, kinds
 
-    choice = choose_threshold(score, config)
-    threshold = choice.value
-    flagged = score >= threshold
-    idx = np.flatnonzero(flagged)
 
-    t0 = time.perf_counter()
-    flagged_features = _gather(feature_paths, idx, ["review_id", *glob.features])
-    X = (
-        flagged_features.select(names).to_numpy(order="fortran")
-        if names
-        else np.zeros((idx.size, 0))
+def _cases(sh: Shards, idx: np.ndarray, weak: list[str]):
+    """Cases of the flagged reviews ``idx``, with the reviews a case may attach, and their keys."""
+    key_cols = pl.scan_parquet(sh.keys[0], glob=False).collect_schema().names() if sh.keys else []
+    flagged_keys = _gather(sh.keys, idx, [c for c in key_cols if c != "_rid"])
+    # with the reviews a case may attach (same product and polarity, same template)
+    near = attach_candidates(flagged_keys)
+    cand_keys = pl.concat(
+        [pl.scan_parquet(p, glob=False).filter(near).collect() for p in sh.keys]
+    ).sort("_rid")
+    burst = ["product_burst"] if "product_burst" in sh.used else []
+    cand_features = _gather(sh.features, cand_keys["_rid"].to_numpy(), ["review_id", *burst])
+    is_flagged = pl.col("_rid").is_in(pl.Series(idx).implode()).alias("flagged")
+    cases = build_cases(
+        cand_keys.select("review_id", is_flagged),
+        cand_keys.drop("_rid"),
+        cand_features.drop("_rid"),
+        weak,
     )
-    explanations, reasons = explain_and_reason(model, X, idx, names, prior, score, config, engine)
-    timings["explain"] = time.perf_counter() - t0
+    return cases, flagged_keys
 
-    t0 = time.perf_counter()
-    with progress.stage("cases"):
-        key_cols = (
-            pl.scan_parquet(key_paths[0], glob=False).collect_schema().names() if key_paths else []
-        )
-        flagged_keys = _gather(key_paths, idx, [c for c in key_cols if c != "_rid"])
-        # with the reviews a case may attach (same product and polarity, same template)
-        near = attach_candidates(flagged_keys)
-        cand_keys = pl.concat([pl.scan_parquet(p).filter(near).collect() for p in key_paths]).sort(
-            "_rid"
-        )
-        burst = ["product_burst"] if "product_burst" in glob.features else []
-        cand_features = _gather(feature_paths, cand_keys["_rid"].to_numpy(), ["review_id", *burst])
-        cases = build_cases(
-            cand_keys.select(
-                "review_id", pl.col("_rid").is_in(pl.Series(idx).implode()).alias("flagged")
-            ),
-            cand_keys.drop("_rid"),
-            cand_features.drop("_rid"),
-            weak_identities(staged.loaded()),
-        )
-    timings["cases"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    written = ["summary.json", "cases.parquet", "explanations.parquet"]
-    with progress.stage("write", total=n) as st:
-        cases.cases.write_parquet(staging / "cases.parquet", compression="zstd")
-        (
-            explanations.join(flagged_keys.select("_rid", "review_id"), on="_rid").select(
-                "review_id", "term", "contribution"
-            )
-            if explanations.height
-            else pl.DataFrame(schema=EXPLANATION_SCHEMA)
-        ).write_parquet(staging / "explanations.parquet", compression="zstd")
-        score_parts = []
-        for k, (fpath, kpath) in enumerate(zip(feature_paths, key_paths, strict=True)):
+def _write_shards(directory: Path, work: Path, sh: Shards, scored, config, progress) -> None:
+    """Scores and features shard by shard: streamed into one file each, or month partitions.
+
+    ``scored(keys) -> scores`` gives a shard's scores table from its keys.
+    """
+    parts, partition_by = [], config.partition_by
+    with progress.stage("write", total=sh.row_keys.size) as st:
+        for k, (fpath, kpath) in enumerate(zip(sh.features, sh.keys, strict=True)):
             keys = pl.read_parquet(kpath, columns=["_rid", "review_id", "rating", "_t"], glob=False)
-            rid = keys["_rid"].to_numpy()
-            scores = attach_case_ids(
-                scores_frame(keys.drop("_t"), score[rid], flagged[rid], reasons),
-                cases.review_case,
-            )
+            scores = scored(keys.drop("_t"))
             if partition_by is None:
-                score_parts.append(work / f"scores-{k:05d}.parquet")
-                scores.write_parquet(score_parts[-1], compression=WORK_COMPRESSION)
+                parts.append(work / f"scores-{k:05d}.parquet")
+                scores.write_parquet(parts[-1], compression=WORK_COMPRESSION)
             else:
                 part = keys.select(partition_values(pl.col("_t"), partition_by).alias(partition_by))
                 features = pl.read_parquet(fpath, glob=False).drop("_rid")
                 for name, frame in (("scores", scores), ("features", features)):
                     write_partitioned(
                         pl.concat([frame, part], how="horizontal"),
-                        staging / name,
+                        directory / name,
                         partition_by,
                         file_name=f"part-{k:05d}.parquet",
                     )
             st.advance(keys.height)
-        if partition_by is None:
-            # streamed shard by shard into one file each
-            for name, parts, drop in (
-                ("scores.parquet", score_parts, []),
-                ("features.parquet", feature_paths, ["_rid"]),
-            ):
-                pl.scan_parquet(parts, glob=False).drop(drop).sink_parquet(
-                    staging / name, compression="zstd"
-                )
-            written += ["scores.parquet", "features.parquet"]
-        else:
-            written += ["scores", "features"]
-        if staged.rejected.height:
-            staged.rejected.write_parquet(staging / "rejected.parquet", compression="zstd")
-            written.append("rejected.parquet")
+    if partition_by is None:
+        for name, files, drop in (
+            ("scores.parquet", parts, []),
+            ("features.parquet", sh.features, ["_rid"]),
+        ):
+            pl.scan_parquet(files, glob=False).drop(drop).sink_parquet(
+                directory / name, compression="zstd"
+            )
+
+
+def run_out_of_core(inputs, directory: Path, config, engine: Engine, mode: dict, run_id: str):
+    """Stage, shard, score and write a scan into ``directory`` (published by the caller).
+
+    Returns a :class:`detector.scan.output.ScanResult` whose ``scores`` hold
+    the flagged reviews only (a large scan never holds every score row) and
+    whose ``features`` is None.
+    """
+    if config.shard_rows < 1:
+        raise ValueError(f"shard_rows must be at least 1, not {config.shard_rows}")
+    progress, timings, t_all = engine.progress, {}, time.perf_counter()
+    work = directory / ".work"
+    t0 = time.perf_counter()
+    with progress.stage("load (staged file by file)", unit="files") as st:
+        try:
+            staged = stage_inputs(inputs, work / "input", config.input, st)
+        except NoRowsError:
+            # an all-rejected input publishes its rejects from this directory: no work files
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+    progress.rows = staged.n_valid
+    engine.warm(staged.n_valid)  # the scoring workers start while the features are computed
+    timings["load"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sh = _shard_features(staged, work, config, engine)
+    timings.update(sh.timings)
+    timings["features"] = time.perf_counter() - t0 - sh.timings["global_tables"]
+    t0 = time.perf_counter()
+    model, prior, score, kinds = _score_shards(sh, config, engine)
+    timings["score"] = time.perf_counter() - t0
+    choice = choose_threshold(score, config)
+    flagged = score >= choice.value
+    idx = np.flatnonzero(flagged)
+    t0 = time.perf_counter()
+    X = _gather(sh.features, idx, sh.names).select(sh.names).to_numpy(order="fortran")
+    explained, why = explain_and_reason(model, X, idx, sh.names, prior, score, config, engine)
+    timings["explain"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with progress.stage("cases"):
+        cases, flagged_keys = _cases(sh, idx, weak_identities(staged.loaded()))
+    timings["cases"] = time.perf_counter() - t0
+
+    def scored(keys: pl.DataFrame) -> pl.DataFrame:
+        rid = keys["_rid"].to_numpy()
+        return attach_case_ids(scores_frame(keys, score[rid], flagged[rid], why), cases.review_case)
+
+    t0 = time.perf_counter()
+    explained = with_review_ids(explained, flagged_keys)
+    write_common(directory, cases.cases, explained, staged.rejected)
+    _write_shards(directory, work, sh, scored, config, progress)
     timings["write"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_all
-
     loaded = staged.loaded()
-    flagged_scores = attach_case_ids(
-        scores_frame(
-            flagged_keys.select("_rid", "review_id", "rating"),
-            score[idx],
-            np.ones(idx.size, dtype=bool),
-            reasons,
-        ),
-        cases.review_case,
+    flagged_scores = scored(flagged_keys.select("_rid", "review_id", "rating"))
+    found = Findings(
+        staged.n_valid, flagged_scores, sh.used, sh.unavailable, choice, kinds, cases.cases
     )
-    by_dir = flagged_scores.group_by("direction").len()
-    summary = summary_record(
-        loaded,
-        scored=n,
-        flagged_by_direction=dict(
-            zip(by_dir["direction"].to_list(), by_dir["len"].to_list(), strict=True)
-        ),
-        used=glob.features,
-        unavailable=glob.unavailable,
-        threshold=choice,
-        graph_kinds=graph_kinds,
-        config=config,
-        timings=timings,
-    )
-    summary = with_scan_context(
-        summary,
-        {
-            **engine.describe(),
-            "out_of_core": {"shards": len(feature_paths), "shard_rows": shard_rows},
-        },
-        mode or {"out_of_core": True, "chosen": False, "why": "asked for"},
-        partition_by,
-        input_record(spec, loaded),
-        cases.cases,
-        run_id=run_id,
-    )
-    write_json(summary, staging / "summary.json")
+    shards = {"shards": len(sh.features), "shard_rows": config.shard_rows}
+    run = {"engine": {**engine.describe(), "out_of_core": shards}, "mode": mode, "run_id": run_id}
+    summary = write_summary(directory, config, loaded, found, timings, run)
     shutil.rmtree(work, ignore_errors=True)
-    result = ScanResult(flagged_scores, None, model, float(threshold), summary, loaded, timings)
-    return result, written
+    return ScanResult(flagged_scores, None, model, float(choice.value), summary, loaded, timings)

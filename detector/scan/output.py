@@ -1,0 +1,180 @@
+"""What a scan writes: the output files, ``summary.json``, and the result it returns."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from detector import __version__
+from detector.atomic import write_json
+from detector.cases import case_summary
+from detector.hashing import file_sha256
+from detector.input.load import LoadedInput, input_record
+from detector.input.rejects import NoRowsError, all_rejected_error, reason_counts
+from detector.input.spec import InputSpec
+from detector.partition import PARTITIONED_OUTPUTS
+from detector.scan.config import ScanConfig
+from features import params
+from models.isolation import OneSidedIsolationForest
+from models.threshold import Threshold
+
+OUTPUT_FILES = (
+    "explanations.parquet",
+    "scores.parquet",
+    "features.parquet",
+    "summary.json",
+    "rejected.parquet",
+    "cases.parquet",
+)
+#: Every entry a scan (plain, partitioned or incremental) writes into ``out``; other
+#: entries (the user's) are carried into each new version.
+SCAN_OUTPUTS = (*OUTPUT_FILES, *PARTITIONED_OUTPUTS, "runs")
+
+
+def keeps_foreign(name: str) -> bool:
+    """Whether a new scan version carries the entry ``name`` of the current one: not a scan output."""
+    return name not in SCAN_OUTPUTS
+
+
+@dataclass
+class ScanResult:
+    """In-memory result of :func:`detector.scan.run_scan` (what was also written to disk).
+
+    After an out-of-core scan ``scores`` holds the flagged reviews only and
+    ``features`` is None: the full outputs are the files.
+    """
+
+    scores: pl.DataFrame
+    features: object | None
+    model: OneSidedIsolationForest
+    threshold: float
+    summary: dict
+    loaded: LoadedInput
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Findings:
+    """What ``summary.json`` reports of a scan's results, however the scan ran."""
+
+    scored: int
+    flagged_scores: pl.DataFrame
+    used: list[str]
+    unavailable: dict[str, list[str]]
+    threshold: Threshold
+    graph_kinds: list[str]
+    cases: pl.DataFrame
+
+
+def write_common(directory: Path, cases, explanations: pl.DataFrame, rejected: pl.DataFrame):
+    """Write the outputs every scan writes whole: cases, explanations and rejects (if any)."""
+    cases.write_parquet(directory / "cases.parquet", compression="zstd")
+    explanations.write_parquet(directory / "explanations.parquet", compression="zstd")
+    if rejected.height:
+        rejected.write_parquet(directory / "rejected.parquet", compression="zstd")
+
+
+def _input_files(files) -> list[dict]:
+    return [{"path": str(p), "sha256": file_sha256(p)} for p in files]
+
+
+def _load_record(record: dict) -> dict:
+    """The older ``load`` spelling of the ``input`` section, kept for readers of old scans."""
+    return {
+        "columns": record.get("columns") or None,
+        "since": record.get("since"),
+        "until": record.get("until"),
+        "cwd": os.getcwd(),
+    }
+
+
+def write_summary(
+    directory: Path,
+    config: ScanConfig,
+    loaded: LoadedInput,
+    found: Findings,
+    timings: dict[str, float],
+    run: dict,
+) -> dict:
+    """Write (and return) the ``summary.json`` of a scan into ``directory``.
+
+    ``run`` holds ``engine`` (``engine.describe()``), ``mode`` (in or out of
+    core, and why) and ``run_id``. The configuration's own sections come from
+    :meth:`ScanConfig.to_dict`, extended with what the scan found (``input`` by
+    :func:`detector.input.load.input_record`).
+    """
+    by_dir = found.flagged_scores.group_by("direction").len().sort("direction")
+    flagged = dict(zip(by_dir["direction"].to_list(), by_dir["len"].to_list(), strict=True))
+    sections = config.to_dict()
+    record = input_record(config.input, loaded)  # sections["input"], extended
+    windows = {
+        k: getattr(params, k) for k in dir(params) if k.isupper() and k not in ("HOUR", "DAY")
+    }
+    summary = {
+        "version": __version__,
+        "inputs": _input_files(loaded.files),
+        "rows": {
+            "input": loaded.n_input,
+            "scored": found.scored,
+            "rejected": loaded.rejected.height,
+            "flagged": int(sum(flagged.values())),
+            "flagged_by_direction": flagged,
+        },
+        "signals": {
+            "used": found.used,
+            "unavailable": [
+                {"feature": k, "missing_columns": v} for k, v in found.unavailable.items()
+            ],
+        },
+        "threshold": found.threshold.record(),
+        "parameters": {
+            **sections["parameters"],
+            "graph_kinds": found.graph_kinds,
+            "windows": windows,
+        },
+        "timings_s": {k: round(v, 4) for k, v in timings.items()},
+        "run_id": run["run_id"],
+        "engine": run["engine"],
+        "mode": {**sections["mode"], **run["mode"]},
+        "output": sections["output"],
+        "input": record,
+        "load": _load_record(record),
+        "cases": case_summary(found.cases),
+    }
+    write_json(summary, directory / "summary.json")
+    return summary
+
+
+def write_all_rejected(
+    directory: Path, out: Path, exc: NoRowsError, spec: InputSpec, run_id: str | None = None
+) -> NoRowsError:
+    """Write the outputs of a scan whose every row was rejected into ``directory``,
+    to be published as ``out``; the error to raise once they are.
+
+    ``run_id`` names the published version (``directory``'s name by default).
+    """
+    done = all_rejected_error(exc.files, exc.n_input, exc.rejected, out / "rejected.parquet")
+    counts = reason_counts(exc.rejected)
+    record = spec.to_dict()
+    summary = {
+        "version": __version__,
+        "inputs": _input_files(exc.files),
+        "rows": {
+            "input": exc.n_input,
+            "scored": 0,
+            "rejected": exc.rejected.height,
+            "flagged": 0,
+            "flagged_by_direction": {},
+        },
+        "rejected_reasons": dict(zip(counts["kind"], counts["rows"], strict=True)),
+        "error": str(done),
+        "run_id": run_id or directory.name,
+        "input": record,
+        "load": _load_record(record),
+    }
+    exc.rejected.write_parquet(directory / "rejected.parquet", compression="zstd")
+    write_json(summary, directory / "summary.json")
+    return done
