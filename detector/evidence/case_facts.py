@@ -23,6 +23,9 @@ from detector.evidence.spans import shared_spans
 from detector.wording import iso
 from features.params import BASELINE_FLOOR_S, BURST_WINDOW_S, COREVIEW_WINDOW_S, DAY, HOUR
 from features.prepare import DERIVED, prepare
+from models.graph import BURST_WINDOW as DELAY_WINDOW
+from models.graph import delay_burst_kind, node_hashes
+from models.surprise import PROMPT_MINUTES, SHOP_PSEUDO
 
 #: Caps that keep one packet readable; everything capped is still counted.
 MAX_MATCHES = 300  # texts with spans per cluster in packet.json
@@ -46,6 +49,62 @@ def with_keys(df: pl.DataFrame) -> pl.DataFrame:
             pl.lit(None, pl.String).alias("_ip"), pl.lit(None, pl.String).alias("_net")
         )
     return out
+
+
+def delay_groups(reviews: pl.DataFrame) -> pl.DataFrame:
+    """Per member of a ``delay_burst`` group of the scan, the group's numbers.
+
+    Membership is recomputed from the reviews as the scan's graph builds it
+    (:func:`models.graph.delay_burst_kind`): the prompt reviews of a product
+    in one window of ``DELAY_WINDOW`` seconds, far beyond the reference share.
+    Columns: ``review_id``, ``product_id``, ``t0``/``t1`` (the window, epoch
+    s, inclusive), ``k`` (its prompt reviews), ``n`` (its reviews with a
+    receipt time), ``ref`` (``"shop"``: the shop's reviews outside the group,
+    or ``"market"``: every review), ``ref_k``/``ref_n`` (prompt and all
+    reviews with a receipt time there). The shop is the reference when its
+    share, shrunk towards the market's as the scan shrinks it, is the larger;
+    its raw share, stated, is then larger still. Shares counting the
+    campaigns themselves only raise the bar the group is stated against.
+    """
+    if "delivered_at" not in reviews.columns:
+        return pl.DataFrame(schema={"review_id": pl.String})
+    cols = ["review_id", "product_id", "shop_id", "rating", "created_at", "delivered_at"]
+    keys = prepare(reviews.select(cols).lazy()).select(*cols[:3], "_t", "_delay_min").collect()
+    member = delay_burst_kind(node_hashes(keys, ("delay_burst",))).ids >= 0
+    known = keys.with_columns(pl.Series("_member", member)).filter(
+        pl.col("_delay_min").is_not_null()
+    )
+    known = known.with_columns(
+        (pl.col("_t") // DELAY_WINDOW).alias("_w"),
+        (pl.col("_delay_min") <= PROMPT_MINUTES).cast(pl.Int64).alias("_prompt"),
+    )
+    m_k, m_n = int(known["_prompt"].sum()), known.height
+    market = m_k / max(m_n, 1)
+    groups = known.group_by("product_id", "_w", "shop_id").agg(
+        pl.len().alias("n"), pl.col("_prompt").sum().alias("k")
+    )
+    shops = known.group_by("shop_id").agg(
+        pl.col("_prompt").sum().alias("s_k"), pl.len().alias("s_n")
+    )
+    out_k, out_n = pl.col("s_k") - pl.col("k"), pl.col("s_n") - pl.col("n")
+    by_shop = (out_n > 0) & ((out_k + SHOP_PSEUDO * market) / (out_n + SHOP_PSEUDO) > market)
+    return (
+        known.filter("_member")
+        .select("review_id", "product_id", "_w")
+        .join(groups.join(shops, on="shop_id"), on=["product_id", "_w"])
+        .select(
+            "review_id",
+            "product_id",
+            (pl.col("_w") * DELAY_WINDOW).alias("t0"),
+            ((pl.col("_w") + 1) * DELAY_WINDOW - 1).alias("t1"),
+            pl.col("k").cast(pl.Int64),
+            pl.col("n").cast(pl.Int64),
+            pl.when(by_shop).then(pl.lit("shop")).otherwise(pl.lit("market")).alias("ref"),
+            pl.when(by_shop).then(out_k).otherwise(m_k).cast(pl.Int64).alias("ref_k"),
+            pl.when(by_shop).then(out_n).otherwise(m_n).cast(pl.Int64).alias("ref_n"),
+        )
+        .sort("review_id")
+    )
 
 
 def identities(members: pl.DataFrame, red: Redactor, zone: ZoneInfo) -> list[dict]:

@@ -21,13 +21,20 @@ against the input and the case's review ids:
     packet does not show), came within ``window`` seconds of it;
 ``ip`` / ``net`` / ``device`` / ``user``
     ``n`` other reviews of the case share its IP address, network, device or
-    account.
+    account;
+``delay_burst``
+    it is one of the ``k`` reviews of ``product`` written at most ``minutes``
+    after receipt between ``start`` and ``end`` (of the ``n`` with a receipt
+    time), where ``share`` (``ref_k`` of ``ref_n``) of the shop's other
+    reviews or of the market's (``ref``) are (:func:`case_facts.delay_groups`);
+    shown for every cited review of such a group, beside its own reasons.
 
 A cited review none of whose links gives such a statement is not cited.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -35,8 +42,9 @@ import polars as pl
 from detector.evidence.i18n import POLARITY
 from detector.wording import duration, fmt_time, human, iso, parse_iso, pct
 from features.params import BURST_WINDOW_S
+from models.surprise import PROMPT_MINUTES
 
-__all__ = ["ORDER", "TEMPLATES", "TEXT_MIN_SIMILARITY", "link_reasons"]
+__all__ = ["ORDER", "TEMPLATES", "TEXT_MIN_SIMILARITY", "delay_reasons", "link_reasons"]
 
 #: A text link is a reason only when the texts are at least this alike.
 TEXT_MIN_SIMILARITY = 0.5
@@ -79,6 +87,18 @@ TEMPLATES = {
         "en": "The same account wrote {n} other review(s) of case {case}",
         "zh": "同一账号在案件{case}中另有{n}条评价",
     },
+    "delay_burst": {
+        "en": "One of {k} reviews of product {product} written within {minutes} minutes of "
+        "receipt between {start} and {end} (of {n} reviews of it in that window with a "
+        "receipt time); usually {share} of {ref} are written that fast",
+        "zh": "商品{product}在{start}至{end}间有{k}条评价在确认收货后{minutes}分钟内写成，"
+        "本评价是其中之一（该期间共{n}条有收货时间的评价）；{ref}通常只有{share}这么快",
+    },
+}
+#: Whose share a ``delay_burst`` reason is stated against.
+_DELAY_REF = {
+    "shop": {"en": "this shop's other reviews", "zh": "本店其他评价"},
+    "market": {"en": "the market's reviews", "zh": "全平台评价"},
 }
 
 
@@ -89,6 +109,29 @@ def _reason(link: str, template: str, facts: dict, shown: dict, lang: str) -> di
         "text": TEMPLATES[template][lang].format(**(facts | shown)),
         "facts": facts,
     }
+
+
+def delay_reasons(
+    groups: pl.DataFrame, ids: list[str], case_id: str, lang: str, zone: ZoneInfo
+) -> dict[str, dict]:
+    """Per review id of ``ids`` in a ``delay_burst`` group (``groups``: its numbers), its reason."""
+    rows = groups.filter(pl.col("review_id").is_in(pl.Series(ids, dtype=pl.String).implode()))
+    out = {}
+    for g in rows.iter_rows(named=True):
+        start, end = (datetime.fromtimestamp(g[k], UTC) for k in ("t0", "t1"))
+        share = g["ref_k"] / g["ref_n"]
+        facts = {"case": case_id, "product": g["product_id"], "k": g["k"], "n": g["n"]}
+        facts |= {"start": iso(start, zone), "end": iso(end, zone), "minutes": PROMPT_MINUTES}
+        facts |= {"ref": g["ref"], "ref_k": g["ref_k"], "ref_n": g["ref_n"], "share": share}
+        shown = {
+            "start": fmt_time(start, zone),
+            "end": fmt_time(end, zone),
+            "minutes": human(PROMPT_MINUTES),
+            "share": pct(share),
+            "ref": _DELAY_REF[g["ref"]][lang],
+        }
+        out[g["review_id"]] = _reason("delay_burst", "delay_burst", facts, shown, lang)
+    return out
 
 
 def _text(rid: str, case: dict, lang: str) -> dict | None:

@@ -81,7 +81,7 @@ from detector.evidence import i18n, narrative, views
 from detector.evidence.i18n import KIND, LANGS
 from detector.evidence.impact import compute_impact
 from detector.evidence.integrity import integrity, row_sha256
-from detector.evidence.link_reasons import link_reasons
+from detector.evidence.link_reasons import delay_reasons, link_reasons
 from detector.evidence.platforms import PLATFORMS, Platform
 from detector.evidence.safety import Redactor
 from detector.evidence.scanload import ScanBundle
@@ -144,6 +144,7 @@ class _Scope:
     now: datetime
     scan_span: tuple[int, int]  # first and last review of the scan (epoch s)
     columns: list[str]  # the contract columns the row hashes cover
+    delay: pl.DataFrame  # members of the scan's delay_burst groups, with their numbers
 
 
 @dataclass
@@ -187,6 +188,7 @@ def _scope(bundle: ScanBundle, options: PacketOptions, selected, shop_all, score
         generation_time(),
         (int(lo), int(hi)),
         [c for c in CONTRACT if c in reviews.columns],
+        facts.delay_groups(reviews),
     )
 
 
@@ -222,12 +224,20 @@ def _evidence(c: dict, members: pl.DataFrame, at_shop: pl.DataFrame, sc: _Scope)
 def _reasons(
     case_id: str, evidence: dict, at_shop: pl.DataFrame, members: pl.DataFrame, sc: _Scope
 ) -> dict:
-    """Per review at the shop: its own reasons, else those its links in the case give."""
+    """Per review at the shop: its own reasons, else those its links in the case give.
+
+    A review of a ``delay_burst`` group also states the group's numbers: its
+    own delay alone does not say why it is suspicious.
+    """
     ids = at_shop["review_id"].to_list()
     needy = [rid for rid in ids if not sc.claims.get(rid)]
     case = {"case_id": case_id, "evidence": evidence}
     linked = link_reasons(case, at_shop, members, needy, sc.options.lang, sc.zone)
-    return {rid: sc.claims.get(rid) or linked.get(rid, []) for rid in ids}
+    delay = delay_reasons(sc.delay, ids, case_id, sc.options.lang, sc.zone)
+    return {
+        rid: (sc.claims.get(rid) or linked.get(rid, [])) + ([delay[rid]] if rid in delay else [])
+        for rid in ids
+    }
 
 
 def _cited_rows(cited: pl.DataFrame, reasons: dict, sc: _Scope, built: _Built) -> list[dict]:
