@@ -19,6 +19,7 @@ import pytest
 from benchmarks import yelpchi
 from benchmarks.exports import build_export, write_export
 from benchmarks.generator import generate
+from benchmarks.matrix import build_cell
 from benchmarks.packets import SHOP
 from detector import wording
 from detector.cli import main
@@ -279,10 +280,12 @@ def check_packet_reasons(p: dict, data: pl.DataFrame, said: dict) -> int:
         for r in c["reviews"]:
             assert r["reasons"] and all(x["text"] for x in r["reasons"]), r["review_id"]
             own = [x["text"] for x in said.get(r["review_id"], [])]
+            # a delay_burst group's numbers come after the review's own reasons
+            rest = [x for x in r["reasons"] if x.get("link") != "delay_burst"]
+            assert [x["link"] for x in r["reasons"][len(rest) :]] in ([], ["delay_burst"])
             if own:
-                assert [x["text"] for x in r["reasons"]] == own
-                continue
-            for reason in r["reasons"]:
+                assert [x["text"] for x in rest] == own
+            for reason in r["reasons"] if not own else r["reasons"][len(rest) :]:
                 assert reason["feature"] is None and reason["facts"]["case"] == c["case_id"]
                 _check_link(reason["link"], reason["facts"], r["review_id"], c, data)
                 linked += 1
@@ -336,6 +339,8 @@ def _check_link(link: str, facts: dict, rid: str, case: dict, data: pl.DataFrame
         if facts["scope"] == "product":
             near = near.filter(pl.col("product_id") == me["product_id"])
         assert facts["n"] == near.height >= 1
+    elif link == "delay_burst":
+        _check_delay(facts, me, data)
     else:  # a shared IP, network, device or account
         col = {"ip": "_ip", "net": "_net", "device": "device_id", "user": "user_id"}[link]
         keyed = data
@@ -346,6 +351,68 @@ def _check_link(link: str, facts: dict, rid: str, case: dict, data: pl.DataFrame
             pl.col("review_id").is_in(sorted(ids - {rid})) & (pl.col(col) == mine)
         )
         assert mine is not None and facts["n"] == shared.height >= 1
+
+
+def _check_delay(facts: dict, me: dict, data: pl.DataFrame) -> None:
+    """A delay_burst reason: K prompt of N reviews of the product in the window, the share."""
+    window = 28 * 86_400
+    t0, t1 = (int(wording.parse_iso(facts[k]).timestamp()) for k in ("start", "end"))
+    assert t0 % window == 0 and t1 - t0 == window - 1 and facts["minutes"] == 30
+    secs = pl.col("created_at").dt.epoch("s")
+    minutes = (pl.col("created_at") - pl.col("delivered_at")).dt.total_seconds() / 60
+    known = data.filter(pl.col("delivered_at").is_not_null())
+    assert me["product_id"] == facts["product"] and t0 <= me["created_at"].timestamp() <= t1
+    assert (me["created_at"] - me["delivered_at"]).total_seconds() <= 30 * 60
+    group = known.filter((pl.col("product_id") == facts["product"]) & secs.is_between(t0, t1))
+    k = group.filter(minutes <= 30).height
+    assert (facts["k"], facts["n"]) == (k, group.height) and k >= 8
+    market_k, market_n = known.filter(minutes <= 30).height, known.height
+    shop = known.filter(pl.col("shop_id") == me["shop_id"]).join(group, on="review_id", how="anti")
+    shop_k, shop_n = shop.filter(minutes <= 30).height, shop.height
+    market = market_k / market_n
+    by_shop = shop_n > 0 and (shop_k + 50 * market) / (shop_n + 50) > market
+    assert facts["ref"] == ("shop" if by_shop else "market")
+    assert (facts["ref_k"], facts["ref_n"]) == (
+        (shop_k, shop_n) if by_shop else (market_k, market_n)
+    )
+    assert facts["share"] == pytest.approx(facts["ref_k"] / facts["ref_n"]) and facts["share"] < 0.5
+
+
+def test_a_delay_campaigns_reviews_state_the_campaigns_numbers(tmp_path):
+    """Reviews of a delay_burst group say K of N were prompt where the shop or market usually is not."""
+    reviews, labels = build_cell("signal", "delay", 0, 4000)
+    data = tmp_path / "delay.parquet"
+    reviews.write_parquet(data)
+    run_scan(data, tmp_path / "scan")
+    shop = _campaign_shop(reviews, labels)
+    texts, packets = {}, {}
+    for lang in ("en", "zh"):
+        out = tmp_path / f"packet_{lang}"
+        assert (
+            evidence(tmp_path / "scan", "--shop", shop, "--out", out, "--lang", lang, "--all") == 0
+        )
+        p = packets[lang] = json.loads((out / "packet.json").read_text(encoding="utf-8"))
+        texts[lang] = [
+            x for c in p["cases"] for r in c["reviews"] for x in r["reasons"]
+            if x.get("link") == "delay_burst"
+        ]  # fmt: skip
+    frame, said, _ = _shown_reasons(tmp_path / "scan")
+    assert check_packet_reasons(packets["en"], frame, said) >= 8  # each delay reason recounted
+    assert len(texts["en"]) == len(texts["zh"]) >= 8
+    for en, zh in zip(texts["en"], texts["zh"], strict=True):
+        f = en["facts"]
+        assert en["text"].startswith(f"One of {f['k']} reviews of product {f['product']} written")
+        assert f"of {f['n']} reviews of it" in en["text"] and wording.pct(f["share"]) in en["text"]
+        assert f"{f['k']}条评价" in zh["text"] and f"共{f['n']}条" in zh["text"]
+
+
+def _campaign_shop(reviews: pl.DataFrame, labels: pl.DataFrame) -> str:
+    fake = reviews.join(labels.filter(pl.col("is_fake")), on="review_id")
+    return (
+        fake.group_by("shop_id")
+        .len()
+        .sort(["len", "shop_id"], descending=[True, False])["shop_id"][0]
+    )
 
 
 def test_every_review_a_merchants_packet_cites_has_a_true_reason(tmp_path):
