@@ -386,12 +386,10 @@ def test_a_delay_campaigns_reviews_state_the_campaigns_numbers(tmp_path):
     run_scan(data, tmp_path / "scan")
     shop = _campaign_shop(reviews, labels)
     texts, packets = {}, {}
-    for lang in ("en", "zh"):
-        out = tmp_path / f"packet_{lang}"
-        assert (
-            evidence(tmp_path / "scan", "--shop", shop, "--out", out, "--lang", lang, "--all") == 0
-        )
-        p = packets[lang] = json.loads((out / "packet.json").read_text(encoding="utf-8"))
+    bundle = load_scan(tmp_path / "scan")
+    for lang in ("en", "zh"):  # the packet's data, without rendering it
+        options = PacketOptions(shop, lang=lang, include_all=True)
+        p = packets[lang] = json.loads(json.dumps(build_packet(bundle, options).data))
         texts[lang] = [
             x for c in p["cases"] for r in c["reviews"] for x in r["reasons"]
             if x.get("link") == "delay_burst"
