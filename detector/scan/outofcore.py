@@ -48,6 +48,7 @@ from detector.engines import Engine
 from detector.errors import InputError
 from detector.input.files import hive_partitions, resolve_inputs
 from detector.input.load import LoadedInput, load_reviews, scan_reviews, weak_identities
+from detector.input.plan import first_reviews
 from detector.input.rejects import DUPLICATE_REASON, NoRowsError, all_rejected_error, no_rows_error
 from detector.input.schema import CONTRACT, OPTIONAL, REQUIRED
 from detector.input.spec import InputSpec, as_spec
@@ -249,13 +250,15 @@ def stage_inputs(inputs, root: Path, spec=None, progress=None) -> StagedInput:
         raise NoRowsError("no input file in the time window", files=files)
     if progress is not None:
         progress.set_total(len(files))
+    # review ids derived from order ids are decided over every file, as in one load
+    first = first_reviews(files, spec)
     paths, rejected, claims, present = [], [], [], set()
     starts: list[tuple[int, int]] = []  # (first _rid, input file) of each staged file
     bucket_rows = np.zeros(BUCKETS, dtype=np.int64)
     n_input = offset = 0
     for i, path in enumerate(files):
         try:
-            part = load_reviews(path, spec=spec)
+            part = load_reviews(path, spec=spec, first_reviews=first)
         except NoRowsError:
             part = None  # an empty file (or none in the window) among others
         if progress is not None:

@@ -175,7 +175,8 @@ def in_core(inputs, directory: Path, config, engine, keep_reviews, mode, run_id,
     """The scan as one shard held in memory: load, features, score, cases, write."""
     progress, timings, t_all = engine.progress, {}, time.perf_counter()
     t0 = time.perf_counter()
-    loaded = without_seen(engine.load(inputs, config.input), prior)
+    first = prior.first if prior is not None else None
+    loaded = without_seen(engine.load(inputs, config.input, first), prior)
     timings["load"] = time.perf_counter() - t0
     if loaded.reviews.height == 0:
         raise all_rejected_error(loaded.files, loaded.n_input, loaded.rejected)
