@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 from pathlib import Path
@@ -120,7 +121,7 @@ def _add_scan(sub) -> None:
         type=_finite,
         help="flag scores at or above this (default: chosen from the data)",
     )
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--seed", type=_seed, help="random seed (default 0)")
     p.add_argument(
         "--quiet", action="store_true", help="print nothing but errors (no progress display)"
     )
@@ -287,21 +288,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _scan_config(args):
+    """The scan's configuration from the flags; with ``--incremental``, the flags given
+    over the configuration the earlier runs recorded in ``--out``'s summary.json."""
+    from detector.scan import ScanConfig
+
+    base = ScanConfig()
+    if args.incremental and not args.rebuild_state:
+        from detector.scan.incremental import recorded_config
+
+        base = recorded_config(args.out) or base
+    flags = input_spec(args)
+    given = {
+        f.name: getattr(flags, f.name)
+        for f in dataclasses.fields(flags)
+        if getattr(flags, f.name) not in (None, ())
+    }
+    config = dataclasses.replace(base, input=dataclasses.replace(base.input, **given))
+    config = config.with_options(
+        families=args.families,
+        seed=args.seed,
+        threshold=args.threshold,
+        partition_by=args.partition_by,
+        shard_rows=args.shard_rows,
+    )
+    return dataclasses.replace(config, out_of_core=args.out_of_core)  # None: chosen by size
+
+
 def cmd_scan(args) -> int:
     from detector.engines import engine_class, get_engine
     from detector.progress import ScanProgress
     from detector.report import print_scan_summary
-    from detector.scan import ScanConfig, run_scan
+    from detector.scan import run_scan
     from detector.scan.run import check_mode
 
-    config = ScanConfig(
-        families=args.families,
-        seed=args.seed,
-        threshold=args.threshold,
-        input=input_spec(args),
-        partition_by=args.partition_by,
-        out_of_core=args.out_of_core,  # None: chosen by size
-    ).with_options(shard_rows=args.shard_rows)
+    config = _scan_config(args)
     inputs = args.input if len(args.input) > 1 else args.input[0]
     if args.rebuild_state and not args.incremental:
         err.print(

@@ -258,3 +258,27 @@ def test_later_review_of_an_order_seen_before_gets_its_own_id(market, tmp_path):
         assert rid.startswith(f"{order}-") and len(rid) == len(order) + 9
     manifest = json.loads((tmp_path / "state" / STATE_FILE).read_text())
     assert manifest["first_reviews"] in manifest["files"]
+
+
+def test_later_run_reads_the_input_as_the_first_did(tmp_path):
+    """A later ``--incremental`` run takes the preset, shop and time zone the first run was
+    given from --out's summary.json (ScanConfig.from_dict): the flags need not be repeated."""
+    from benchmarks.exports import build_export
+
+    export = build_export("taobao", seed=1, n=600)
+    half = export.reviews.height // 2
+    inp, out, state = tmp_path / "in", tmp_path / "out", str(tmp_path / "state")
+    for i, part in enumerate((export.reviews.head(half), export.reviews.slice(half))):
+        (inp / f"p{i}").mkdir(parents=True)
+        part.write_csv(inp / f"p{i}" / "reviews.csv")
+    (inp / "p1").rename(tmp_path / "p1")
+    flags = ["--preset", "taobao", "--shop", "S1", "--timezone", "Asia/Tokyo"]
+    argv = ["scan", str(inp), "--out", str(out), "--incremental", state, "--quiet"]
+    assert main([*argv, *flags]) == 0
+    (tmp_path / "p1").rename(inp / "p1")
+    assert main(argv) == 0  # no StateError: the configuration is the recorded one
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["incremental"]["run"] == 2
+    got = ScanConfig.from_dict(summary).input
+    assert (got.preset, got.shop, got.timezone) == ("taobao", "S1", "Asia/Tokyo")
+    assert summary["parameters"]["threshold_asked"] is not None  # the stored one, reused

@@ -366,7 +366,9 @@ def run_incremental(
 ):
     """Scan the partitions of ``inputs`` not seen in ``state_dir``; None when there are none.
 
-    ``config`` (:class:`ScanConfig`) as for :func:`detector.scan.run_scan`;
+    ``config`` (:class:`ScanConfig`) as for :func:`detector.scan.run_scan`; None is
+    the configuration the earlier runs recorded in ``out`` (:func:`recorded_config`),
+    else the defaults;
     ``spec`` and ``partition_by`` are keyword spellings of its fields (an
     incremental output is always partitioned, by month unless asked). Returns
     the :class:`detector.scan.ScanResult` of the new reviews. ``out`` and
@@ -375,13 +377,30 @@ def run_incremental(
     :class:`detector.publish.OutputError`). ``rebuild=True`` discards the
     state and scans every partition into a new output.
     """
-    config = (config or ScanConfig()).with_options(input=spec, partition_by=partition_by)
+    if config is None:
+        config = (None if rebuild else recorded_config(out)) or ScanConfig()
+    config = config.with_options(input=spec, partition_by=partition_by)
     config = dataclasses.replace(config, out_of_core=False)
     # --out can be written, before any work
     job = _Job(Publication(out), config_fingerprint(config), config)
     root = check_writable_dir(state_dir, "--incremental")
     with _holding(root):
         return _run_locked(inputs, root, rebuild, job, engine)
+
+
+def recorded_config(out: str | os.PathLike) -> ScanConfig | None:
+    """The configuration of the incremental output in ``out`` (its ``summary.json``, through
+    :meth:`ScanConfig.from_dict`); None when ``out`` holds none. A later run reads the
+    input as the first did (preset, shop, time zone ...) without the options repeated."""
+    summary = _summary(Path(out))
+    inc = summary.get("incremental")
+    if not isinstance(inc, dict):
+        return None
+    config = ScanConfig.from_dict(summary)
+    if "from_run" in (inc.get("threshold") or {}):
+        # the stored threshold a run scores with, not one that was asked for
+        config = dataclasses.replace(config, threshold=None)
+    return config
 
 
 @dataclasses.dataclass
