@@ -434,6 +434,7 @@ KEY_COLUMNS = (
     "_ip",
     "_net",
     "device_id",
+    "_delay_min",
 )
 
 

@@ -8,6 +8,7 @@ import polars as pl
 from features.frames import dense_codes
 from features.params import DAY
 from models.propagation import GroupKind, homophily
+from models.surprise import PROMPT_MINUTES, concentration
 
 #: Node kinds, in the order they are built; ablations drop them by name.
 GRAPH_KINDS: tuple[str, ...] = (
@@ -18,9 +19,13 @@ GRAPH_KINDS: tuple[str, ...] = (
     "network",
     "device",
     "ring",
+    "delay_burst",
 )
 #: Kinds that link reviews by concrete shared evidence (not by who or what was reviewed).
 EVIDENCE_KINDS: tuple[str, ...] = ("text_cluster", "network", "device", "ring")
+#: Kinds whose nodes are groups jointly showing a tell beyond chance (:mod:`models.surprise`):
+#: ``delay_burst``, one product's reviews written minutes after receipt.
+SURPRISE_KINDS: tuple[str, ...] = ("delay_burst",)
 
 
 #: The key columns of each node kind (``_wk``: the week of ``_t``).
@@ -51,12 +56,43 @@ def node_hashes(keys: pl.DataFrame, kinds: tuple[str, ...] = GRAPH_KINDS) -> pl.
         # one node per /24 (/64) at one shop in one week: a campaign, not a carrier's whole history
         frame = frame.with_columns((pl.col("_t") // (7 * DAY)).alias("_wk"))
     exprs = []
-    for name in GRAPH_KINDS:
-        cols = NODE_KEYS[name]
+    for name, cols in NODE_KEYS.items():
         if name in kinds and cols[0] in keys.columns:
             attached = pl.all_horizontal([pl.col(c).is_not_null() for c in cols])
             exprs.append(pl.when(attached).then(pl.struct(cols).hash(seed=0)).alias(name))
+    if "delay_burst" in kinds and DELAY_KEYS <= set(keys.columns):
+        exprs.extend(delay_columns())
     return frame.select(exprs)
+
+
+#: The window of a ``delay_burst`` node.
+BURST_WINDOW = 28 * DAY
+#: The key columns the ``delay_burst`` kind reads.
+DELAY_KEYS = frozenset({"_delay_min", "product_id", "shop_id", "_t"})
+
+
+def delay_columns() -> list[pl.Expr]:
+    """Row-wise inputs of the ``delay_burst`` kind: product and shop hashes, prompt or not."""
+    known = pl.col("_delay_min").is_not_null()
+    prompt = (pl.col("_delay_min") <= PROMPT_MINUTES).cast(pl.UInt64)
+    return [
+        # one product in one four-week window: a campaign, not the product's whole history
+        pl.when(known)
+        .then(pl.struct("product_id", pl.col("_t") // BURST_WINDOW).hash(seed=0))
+        .alias("delay_burst"),
+        pl.when(known).then(pl.col("shop_id").hash(seed=0)).alias("_delay_shop"),
+        pl.when(known).then(prompt).alias("_prompt"),
+    ]
+
+
+def delay_burst_kind(hashes: pl.DataFrame) -> GroupKind:
+    """Fixed-belief nodes: a product's prompt reviews where they are far beyond chance."""
+    known = hashes["delay_burst"].is_not_null().to_numpy()
+    product = _ids(hashes, "delay_burst")
+    shop = _ids(hashes, "_delay_shop")
+    prompt = hashes["_prompt"].fill_null(0).to_numpy() > 0
+    ids, belief = concentration(product, shop, prompt, known)
+    return GroupKind("delay_burst", ids, np.eye(2), prior=belief, fixed=True)
 
 
 def _ids(hashes: pl.DataFrame, name: str, mask: np.ndarray | None = None) -> np.ndarray:
@@ -124,6 +160,8 @@ def kinds_from_hashes(hashes: pl.DataFrame, eps: float = 0.1) -> list[GroupKind]
         # All of an account's 1-2 star reviews, linked or not: together they may
         # show a professional critic; their vote never clears one of them.
         out.append(GroupKind("critic", _ids(hashes, "critic"), homophily(eps), raise_only=True))
+    if "delay_burst" in hashes.columns:
+        out.append(delay_burst_kind(hashes))
     return out + evidence
 
 
@@ -146,5 +184,5 @@ def default_kinds(used: list[str], unavailable: dict[str, list[str]]) -> tuple[s
     """
     missing = {c for cols in unavailable.values() for c in cols}
     if {"text", "ip"} <= missing:
-        return ("user", "product", *EVIDENCE_KINDS)
-    return ("critic", *EVIDENCE_KINDS)
+        return ("user", "product", *EVIDENCE_KINDS, *SURPRISE_KINDS)
+    return ("critic", *EVIDENCE_KINDS, *SURPRISE_KINDS)

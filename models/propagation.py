@@ -12,7 +12,7 @@ group kind, so one iteration is a handful of vectorised ``bincount`` calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,6 +48,9 @@ class GroupKind:
     raise_only : bool
         The kind's nodes can raise a review's belief, never lower it below the
         review's prior (see :func:`propagate`).
+    fixed : bool
+        The nodes' beliefs are ``prior``, evidence about the group measured
+        elsewhere (:mod:`models.surprise`): members hear it, never answer it.
     """
 
     name: str
@@ -55,6 +58,7 @@ class GroupKind:
     psi: np.ndarray
     prior: np.ndarray | None = None
     raise_only: bool = False
+    fixed: bool = False
 
 
 def _without_singletons(kind: GroupKind) -> GroupKind:
@@ -68,7 +72,7 @@ def _without_singletons(kind: GroupKind) -> GroupKind:
     lone[att] = counts[ids[att]] == 1
     if not lone.any():
         return kind
-    return GroupKind(kind.name, np.where(lone, -1, ids), kind.psi, kind.prior, kind.raise_only)
+    return replace(kind, ids=np.where(lone, -1, ids))
 
 
 def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -> np.ndarray:
@@ -94,6 +98,8 @@ def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -
     shared node) keeps at least its prior: such a node may say that a group
     is bad, never that its members are better than their own features say.
     """
+    fixed = [k for k in kinds if k.fixed]
+    kinds = [k for k in kinds if not k.fixed]
     post = _propagate(prior, kinds, iterations)
     lifted = np.zeros(prior.shape[0], dtype=bool)
     plain = np.zeros(prior.shape[0], dtype=bool)
@@ -104,7 +110,29 @@ def propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int = 10) -
         else:
             plain |= shared
     lifted &= ~plain
-    return np.where(lifted, np.maximum(post, prior), post)
+    # fixed nodes speak of their own members only: applied last, a campaign's
+    # raised reviews do not pass the raise on to honest reviews sharing a phrase
+    return with_fixed(np.where(lifted, np.maximum(post, prior), post), fixed)
+
+
+def with_fixed(prior: np.ndarray, fixed: list[GroupKind]) -> np.ndarray:
+    """``prior`` (a belief) times the message of every fixed-belief node each review is in.
+
+    A fixed node's belief is evidence about its group, not a vote of its
+    members, so it is a factor on each member's belief; it only raises.
+    """
+    if not fixed:
+        return prior
+    out = np.asarray(prior, dtype=np.float64).copy()
+    for kind in fixed:
+        at = kind.ids >= 0
+        if not at.any():
+            continue
+        q = kind.prior[kind.ids[at]]
+        msg = np.stack([1.0 - q, q], axis=1) @ kind.psi  # over x_review
+        odds = out[at] / np.maximum(1.0 - out[at], _TINY) * msg[:, 1] / np.maximum(msg[:, 0], _TINY)
+        out[at] = np.maximum(out[at], odds / (1.0 + odds))
+    return out.clip(_TINY, 1.0 - _TINY)
 
 
 def _propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int) -> np.ndarray:
@@ -118,7 +146,7 @@ def _propagate(prior: np.ndarray, kinds: list[GroupKind], iterations: int) -> np
     if not attached.all():
         out = prior.astype(np.float64, copy=True)
         if attached.any():
-            sub = [GroupKind(k.name, k.ids[attached], k.psi, k.prior, k.raise_only) for k in kinds]
+            sub = [replace(k, ids=k.ids[attached]) for k in kinds]
             out[attached] = _propagate(prior[attached], sub, iterations)
         return out
     phi = np.stack([1.0 - prior, prior], axis=1).clip(_TINY, 1.0)

