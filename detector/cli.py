@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 from pathlib import Path
@@ -110,6 +111,23 @@ def _add_scan(sub) -> None:
     )
     p.add_argument("--out", required=True, help="output directory")
     add_input_arguments(p)
+    _add_model_arguments(p)
+    p.add_argument(
+        "--quiet", action="store_true", help="print nothing but errors (no progress display)"
+    )
+    _add_engine_arguments(p)
+    _add_incremental_arguments(p)
+    _add_mode_arguments(p)
+    _add_lang(p, "the summary's language")
+    p.add_argument(
+        "--partition-by",
+        choices=("month",),
+        help="write scores/ and features/ as hive partitions (month=YYYY-MM/part-*.parquet)",
+    )
+
+
+def _add_model_arguments(p) -> None:
+    """``scan``'s options of the model: families, threshold, seed."""
     p.add_argument(
         "--families",
         type=_families,
@@ -120,10 +138,11 @@ def _add_scan(sub) -> None:
         type=_finite,
         help="flag scores at or above this (default: chosen from the data)",
     )
-    p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument(
-        "--quiet", action="store_true", help="print nothing but errors (no progress display)"
-    )
+    p.add_argument("--seed", type=_seed, help="random seed (default 0)")
+
+
+def _add_engine_arguments(p) -> None:
+    """``scan``'s options of the engine that runs it."""
     p.add_argument(
         "--engine",
         choices=("polars", "ray"),
@@ -136,6 +155,10 @@ def _add_scan(sub) -> None:
         help="Ray cluster to join with --engine ray, e.g. 'auto' or 'ray://head:10001' "
         "(default: RAY_ADDRESS, else a local Ray on this machine)",
     )
+
+
+def _add_incremental_arguments(p) -> None:
+    """``scan``'s options of an incremental run."""
     p.add_argument(
         "--incremental",
         metavar="STATE_DIR",
@@ -148,6 +171,10 @@ def _add_scan(sub) -> None:
         help="with --incremental: discard STATE_DIR (damaged, or built with other options) and "
         "scan every input partition afresh, replacing the incremental output in --out",
     )
+
+
+def _add_mode_arguments(p) -> None:
+    """``scan``'s options of the mode: in core, out of core and its shard size."""
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--out-of-core",
@@ -170,12 +197,6 @@ def _add_scan(sub) -> None:
         type=positive_int,
         metavar="N",
         help="reviews per shard of an --out-of-core scan (default 1,000,000; smaller uses less memory)",
-    )
-    _add_lang(p, "the summary's language")
-    p.add_argument(
-        "--partition-by",
-        choices=("month",),
-        help="write scores/ and features/ as hive partitions (month=YYYY-MM/part-*.parquet)",
     )
 
 
@@ -287,34 +308,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_scan(args) -> int:
-    from detector.engines import engine_class, get_engine
-    from detector.progress import ScanProgress
-    from detector.report import print_scan_summary
-    from detector.scan import ScanConfig, run_scan
-    from detector.scan.run import check_mode
+def _scan_config(args):
+    """The scan's configuration from the flags; with ``--incremental``, the flags given
+    over the configuration the earlier runs recorded in ``--out``'s summary.json."""
+    from detector.scan import ScanConfig
 
-    config = ScanConfig(
+    base = ScanConfig()
+    if args.incremental and not args.rebuild_state:
+        from detector.scan.incremental import recorded_config
+
+        base = recorded_config(args.out) or base
+    flags = input_spec(args)
+    given = {
+        f.name: getattr(flags, f.name)
+        for f in dataclasses.fields(flags)
+        if getattr(flags, f.name) not in (None, ())
+    }
+    config = dataclasses.replace(base, input=dataclasses.replace(base.input, **given))
+    config = config.with_options(
         families=args.families,
         seed=args.seed,
         threshold=args.threshold,
-        input=input_spec(args),
         partition_by=args.partition_by,
-        out_of_core=args.out_of_core,  # None: chosen by size
-    ).with_options(shard_rows=args.shard_rows)
-    inputs = args.input if len(args.input) > 1 else args.input[0]
-    if args.rebuild_state and not args.incremental:
-        err.print(
-            "[bold red]error:[/] --rebuild-state rebuilds the state of --incremental STATE_DIR; "
-            "give --incremental too",
-            highlight=False,
-        )
-        return 2
-    if args.incremental and args.out_of_core:
-        _error(
-            "--incremental and --out-of-core cannot be combined: an "
-            "incremental run scans only new partitions (each small) against its state"
-        )
+        shard_rows=args.shard_rows,
+    )
+    return dataclasses.replace(config, out_of_core=args.out_of_core)  # None: chosen by size
+
+
+def cmd_scan(args) -> int:
+    from detector.engines import engine_class, get_engine
+    from detector.progress import ScanProgress
+    from detector.scan.run import check_mode
+
+    config = _scan_config(args)
+    if not _scan_flags_agree(args):
         return 2
     check_mode(config, engine_class(args.engine))  # before starting the engine
     with ScanProgress.create(quiet=args.quiet, console=err) as progress:
@@ -324,28 +351,60 @@ def cmd_scan(args) -> int:
             _error(exc)
             return 2
         with engine:
-            if args.incremental:
-                from detector.scan.incremental import run_incremental
+            result = _scan_with(args, config, engine)
+    if not args.quiet:
+        _print_scan(args, result)
+    return 0
 
-                result = run_incremental(
-                    inputs,
-                    args.out,
-                    args.incremental,
-                    config=config,
-                    engine=engine,
-                    partition_by=args.partition_by or "month",
-                    rebuild=args.rebuild_state,
-                )
-            else:
-                # the summary below re-reads the few texts it quotes
-                result = run_scan(
-                    inputs, args.out, config=config, engine=engine, keep_reviews=False
-                )
-                mode = result.summary.get("mode") or {}
-                if mode.get("out_of_core") and mode.get("chosen") and not args.quiet:
-                    _say(err, "note:", "bold", f"{mode['why']} (--in-core to override)")
-    if args.quiet:
-        return 0
+
+def _scan_flags_agree(args) -> bool:
+    """False (after saying why) when ``scan``'s flags contradict each other."""
+    if args.rebuild_state and not args.incremental:
+        err.print(
+            "[bold red]error:[/] --rebuild-state rebuilds the state of --incremental STATE_DIR; "
+            "give --incremental too",
+            highlight=False,
+        )
+        return False
+    if args.incremental and args.out_of_core:
+        _error(
+            "--incremental and --out-of-core cannot be combined: an "
+            "incremental run scans only new partitions (each small) against its state"
+        )
+        return False
+    return True
+
+
+def _scan_with(args, config, engine):
+    """Run the scan (incremental or not) on ``engine``; None when an incremental run had
+    nothing new to scan."""
+    from detector.scan import run_scan
+
+    inputs = args.input if len(args.input) > 1 else args.input[0]
+    if args.incremental:
+        from detector.scan.incremental import run_incremental
+
+        return run_incremental(
+            inputs,
+            args.out,
+            args.incremental,
+            config=config,
+            engine=engine,
+            partition_by=args.partition_by or "month",
+            rebuild=args.rebuild_state,
+        )
+    # the summary below re-reads the few texts it quotes
+    result = run_scan(inputs, args.out, config=config, engine=engine, keep_reviews=False)
+    mode = result.summary.get("mode") or {}
+    if mode.get("out_of_core") and mode.get("chosen") and not args.quiet:
+        _say(err, "note:", "bold", f"{mode['why']} (--in-core to override)")
+    return result
+
+
+def _print_scan(args, result) -> None:
+    """What the scan found (or that an incremental run had nothing to do)."""
+    from detector.report import print_scan_summary
+
     if result is None:
         _plain(
             out,
@@ -353,9 +412,8 @@ def cmd_scan(args) -> int:
             if _lang(args) == "zh"
             else f"nothing to do: no new or changed input since the last scan ({args.incremental})",
         )
-        return 0
+        return
     print_scan_summary(out, result, Path(args.out), lang=_lang(args))
-    return 0
 
 
 def cmd_generate(args) -> int:

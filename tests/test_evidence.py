@@ -663,3 +663,22 @@ def test_emoji_placeholder_replaces_what_the_font_cannot_draw():
     assert fonts.covers(font, shown.replace("\x00", ""))
     assert "👍" not in shown and "🔥" not in shown and "\u200d" not in shown
     assert shown.count("[表情]" if fonts.cjk_font() else "[emoji]") == 1
+
+
+def test_load_scan_reads_the_input_as_the_scan_was_told(tmp_path):
+    """The packet's reviews are re-read with the scan's recorded configuration (preset, shop,
+    time zone from summary.json via ScanConfig.from_dict), without the flags repeated."""
+    from benchmarks.exports import build_export
+
+    export = build_export("jd", seed=4, n=400)
+    export.reviews.write_csv(tmp_path / "reviews.csv")
+    flags = ["--preset", "jd", "--shop", "S9", "--timezone", "Asia/Tokyo"]
+    scan = tmp_path / "scan"
+    assert main(["scan", str(tmp_path / "reviews.csv"), "--out", str(scan), "--quiet", *flags]) == 0
+    bundle = load_scan(scan)
+    scores = pl.read_parquet(scan / "scores.parquet")
+    assert set(bundle.reviews["shop_id"]) == {"S9"}
+    assert sorted(bundle.reviews["review_id"]) == sorted(scores["review_id"])
+    shown = pl.read_csv(tmp_path / "reviews.csv", infer_schema=False)[export.headers["created_at"]]
+    local = bundle.reviews["created_at"].dt.convert_time_zone("Asia/Tokyo")
+    assert local.dt.strftime("%Y-%m-%d %H:%M:%S").is_in(shown.implode()).all()

@@ -229,3 +229,56 @@ def test_first_run_with_every_row_rejected(market, tmp_path, capsys):
     assert f"is in {out / 'rejected.parquet'}." in err, err
     assert pl.read_parquet(out / "rejected.parquet").height == bad.height
     assert not (tmp_path / "s" / STATE_FILE).exists()
+
+
+def test_later_review_of_an_order_seen_before_gets_its_own_id(market, tmp_path):
+    """Without a review id column, a new partition holding only a 追评 of an order an earlier
+    run scanned keeps the earlier review's id (the order id) and gives the new one
+    ``<order>-<h8>``, as one load of every partition does; the next run still knows it."""
+    root, months, _, _ = market
+    inp = tmp_path / "in"
+    for m in months[:3]:
+        (inp / m).mkdir(parents=True)
+        part = pl.read_parquet(root / "all" / m / "part-0.parquet").drop("review_id")
+        part.write_parquet(inp / m / "part-0.parquet")
+    r1 = run_incremental(inp, tmp_path / "out", tmp_path / "state", config=CONFIG)
+    later = pl.read_parquet(inp / months[0] / "part-0.parquet").head(2)
+    assert set(later["order_id"]) <= set(r1.loaded.reviews["review_id"])
+    later = later.with_columns(
+        pl.col("created_at") + pl.duration(days=3),
+        pl.lit("追评：用了一个月，质量很好").alias("text"),
+    )
+    for i in range(2):  # a later run reads the first reviews the state kept
+        (inp / f"followup-{i}").mkdir()
+        later.slice(i, 1).write_parquet(inp / f"followup-{i}" / "part-0.parquet")
+        r = run_incremental(inp, tmp_path / "out", tmp_path / "state", config=CONFIG)
+        assert r.summary["incremental"]["duplicates_of_history"] == 0
+        (rid,) = r.loaded.reviews["review_id"].to_list()
+        order = later["order_id"][i]
+        assert rid.startswith(f"{order}-") and len(rid) == len(order) + 9
+    manifest = json.loads((tmp_path / "state" / STATE_FILE).read_text())
+    assert manifest["first_reviews"] in manifest["files"]
+
+
+def test_later_run_reads_the_input_as_the_first_did(tmp_path):
+    """A later ``--incremental`` run takes the preset, shop and time zone the first run was
+    given from --out's summary.json (ScanConfig.from_dict): the flags need not be repeated."""
+    from benchmarks.exports import build_export
+
+    export = build_export("taobao", seed=1, n=600)
+    half = export.reviews.height // 2
+    inp, out, state = tmp_path / "in", tmp_path / "out", str(tmp_path / "state")
+    for i, part in enumerate((export.reviews.head(half), export.reviews.slice(half))):
+        (inp / f"p{i}").mkdir(parents=True)
+        part.write_csv(inp / f"p{i}" / "reviews.csv")
+    (inp / "p1").rename(tmp_path / "p1")
+    flags = ["--preset", "taobao", "--shop", "S1", "--timezone", "Asia/Tokyo"]
+    argv = ["scan", str(inp), "--out", str(out), "--incremental", state, "--quiet"]
+    assert main([*argv, *flags]) == 0
+    (tmp_path / "p1").rename(inp / "p1")
+    assert main(argv) == 0  # no StateError: the configuration is the recorded one
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["incremental"]["run"] == 2
+    got = ScanConfig.from_dict(summary).input
+    assert (got.preset, got.shop, got.timezone) == ("taobao", "S1", "Asia/Tokyo")
+    assert summary["parameters"]["threshold_asked"] is not None  # the stored one, reused

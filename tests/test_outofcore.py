@@ -330,3 +330,28 @@ def test_input_without_rows_is_reported_like_in_core(months, tmp_path):
     with pytest.raises(InputError) as in_err:
         run_scan(empty, tmp_path / "o2")
     assert str(ooc_err.value) == str(in_err.value)
+
+
+def test_orders_reviewed_again_in_another_file_get_the_in_core_ids(months, tmp_path):
+    """Without a review id column, an order's first review (over every file) keeps the order
+    id and later ones get ``<order>-<h8>``: out of core, file by file, as in core."""
+    _, reviews = months
+    export = reviews.head(4_000).drop("review_id")
+    a, b = export.head(2_000), export.tail(2_000)
+    shift = pl.when(pl.int_range(pl.len()) % 2 == 0).then(1).otherwise(-1)
+    again = a.head(40).with_columns(  # half a day after the review in a, half a day before
+        pl.col("created_at") + pl.duration(days=shift), pl.lit("追评：用了一周还不错").alias("text")
+    )
+    (tmp_path / "in").mkdir()
+    a.write_parquet(tmp_path / "in" / "a.parquet")
+    pl.concat([b, again]).write_parquet(tmp_path / "in" / "b.parquet")
+    r1 = run_scan(tmp_path / "in", tmp_path / "o1", config=CONFIG)
+    r2 = run_scan(
+        tmp_path / "in", tmp_path / "o2", config=CONFIG, out_of_core=True, shard_rows=SHARD
+    )
+    assert r1.summary["rows"] == r2.summary["rows"]
+    assert r2.summary["rows"]["rejected"] == 0
+    ids = _outputs(tmp_path / "o2", "scores")["review_id"]
+    assert ids.n_unique() == export.height + again.height
+    assert ids.str.contains("-").sum() == again.height
+    _assert_same_outputs(tmp_path / "o1", tmp_path / "o2")

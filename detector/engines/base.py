@@ -76,13 +76,15 @@ class Engine:
         return out
 
     # -- stages ----------------------------------------------------------------
-    def load(self, inputs, spec=None):
+    def load(self, inputs, spec=None, first_reviews=None):
         """Read and validate the input (:func:`detector.input.load.load_reviews`) as
-        ``spec`` (:class:`detector.input.spec.InputSpec`) says."""
+        ``spec`` (:class:`detector.input.spec.InputSpec`) says; ``first_reviews``
+        (:func:`detector.input.plan.first_reviews`) adds the first reviews of orders
+        the input shares with reviews read before (an incremental scan's history)."""
         from detector.input.load import load_reviews
 
         with self.progress.stage("load") as st:
-            loaded = load_reviews(inputs, spec=spec)
+            loaded = load_reviews(inputs, spec=spec, first_reviews=first_reviews)
             st.advance(loaded.n_input)
         self.progress.rows = loaded.reviews.height
         return loaded

@@ -20,6 +20,7 @@ from detector.errors import InputError
 from detector.hashing import file_sha256
 from detector.input.load import load_reviews
 from detector.input.spec import InputSpec
+from detector.scan.config import ScanConfig
 
 SCAN_FILES = ("summary.json", "scores.parquet", "cases.parquet")
 #: ``scan --partition-by`` writes scores as a hive-partitioned directory instead.
@@ -121,8 +122,9 @@ def _verified_inputs(summary: dict, scan_path: Path, root: Path) -> list[dict]:
 
 
 def _verified_spec(summary: dict, scan_path: Path, root: Path) -> InputSpec:
-    """How the scan read its input, its order exports resolved and checked like the inputs."""
-    spec = InputSpec.from_summary(summary)
+    """How the scan read its input (its recorded :class:`ScanConfig`), its order exports
+    resolved and checked like the inputs."""
+    spec = ScanConfig.from_dict(summary).input
     cwd = (summary.get("load") or {}).get("cwd")
     recorded = (summary.get("input") or {}).get("orders_sha256") or {}
     orders = []

@@ -201,14 +201,17 @@ def _open_file(path: Path, read: ReadOptions) -> _Opened:
 _FIRST_SCHEMA = {"order_id": pl.String, "created_at": UTC_DATETIME, "digest": pl.String}
 
 
-def _first_reviews(pending: list[_Opened], read: ReadOptions, given: pl.DataFrame | None):
-    """``(need, first)``: the order ids with several reviews in these files (or in
-    ``given``), and the created_at and digest of each one's first review (earliest,
-    then smallest digest). Two passes over the order ids; only those orders' rows are
-    parsed and hashed."""
+def _first_reviews(
+    pending: list[_Opened], read: ReadOptions, given: pl.DataFrame | None, every: bool = False
+):
+    """``(need, first)``: the order ids with several reviews in these files (every order
+    id, when ``every``; and those of ``given``), and the created_at and digest of each
+    one's first review (earliest, then smallest digest). Two passes over the order ids;
+    only those orders' rows are parsed and hashed."""
     orders = [o.lf.select(pl.col(ORDER_KEY)) for o in pending]
     counts = pl.concat(orders).filter(pl.col(ORDER_KEY).is_not_null()).group_by(ORDER_KEY).len()
-    need = counts.filter(pl.col("len") > 1).select(ORDER_KEY).collect().to_series()
+    several = pl.col("len") > (0 if every else 1)
+    need = counts.filter(several).select(ORDER_KEY).collect().to_series()
     if given is not None:
         need = pl.concat([need, given["order_id"].alias(ORDER_KEY)]).unique().sort()
     keys = [
@@ -275,10 +278,19 @@ def _planned(
 
 
 def first_reviews(
-    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], spec: InputSpec
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    spec: InputSpec,
+    given: pl.DataFrame | None = None,
+    every_order: bool = False,
 ) -> pl.DataFrame:
     """``order_id``, ``created_at`` and ``digest`` of the first review of each order with
     several reviews in ``inputs`` (the orders of one review are their own first).
+
+    ``given`` (an earlier result) counts as reviews of ``inputs`` too: the result
+    holds its orders, each with the first of its and the inputs' reviews.
+    ``every_order`` gives every order of ``inputs``, one review or several: what an
+    incremental state keeps, since a later partition may hold an order's second
+    review.
 
     A loader that reads the files of one input one by one (out of core, one task per
     file, an incremental run beside its history) passes this table of the whole input
@@ -289,8 +301,8 @@ def first_reviews(
     read = read_options(spec)
     pending = [o for o in (_open_file(p, read) for p in resolve_inputs(inputs)) if o.pending]
     if not pending:
-        return pl.DataFrame(schema=_FIRST_SCHEMA)
-    return _first_reviews(pending, read, None)[1]
+        return pl.DataFrame(schema=_FIRST_SCHEMA) if given is None else given
+    return _first_reviews(pending, read, given, every_order)[1]
 
 
 @dataclass

@@ -132,18 +132,15 @@ def run_monitor(
     out: str | os.PathLike[str],
     state: str | os.PathLike[str] | None = None,
     rules: list[Rule] | str | os.PathLike[str] | None = None,
-    columns=None,
-    since=None,
-    until=None,
     spec=None,
     **scan_options,
 ) -> MonitorResult:
     """Scan ``inputs``, then publish ``out/scan``, ``out/daily.parquet`` and ``out/alerts.json``
     as one version of ``out``.
 
+    ``spec`` (:class:`detector.input.spec.InputSpec`) says how to read the input;
     ``scan_options`` go to :func:`detector.scan.stage_scan` (``config``,
-    ``engine``, ``progress``...); ``spec``, or ``columns``/``since``/``until``,
-    say how to read the input. The scan runs in core (the monitor reads every
+    ``engine``, ``progress``). The scan runs in core (the monitor reads every
     review's day). With ``state`` the run is incremental (module docstring).
     Bad rules, a damaged state or an ``out`` that cannot be written raise
     before anything is scanned; a failed or stopped run publishes nothing.
@@ -154,7 +151,7 @@ def run_monitor(
     st = load_state(state) if state is not None else None
     if state is not None:
         check_writable_dir(state, "--state")  # before any work, as --out
-    spec = as_spec(spec, columns, since, until)
+    spec = as_spec(spec)
     publication = Publication(out, carry=_keeps_foreign)
     if st is not None:
         _finish_switch(st, publication)
@@ -186,28 +183,21 @@ def _finish_switch(st, publication) -> None:
 def _publish(publication, inputs, spec, st, rule_list, scan_options) -> MonitorResult | InputError:
     """Stage the scan, the daily table and the alerts into the publication (and commit the
     state); the error to raise once published when every row was rejected."""
-    from detector.input.rejects import NoRowsError
     from detector.publish import stop_point
-    from detector.scan import stage_scan, write_all_rejected
+    from detector.scan import stage_or_rejects
+    from detector.scan.run import configured
 
     staged = publication.path
     scan_dir = staged / "scan"
-    try:
-        result = stage_scan(
-            inputs,
-            scan_dir,
-            publication.run_id,
-            spec=spec,
-            keep_reviews=True,
-            out_of_core=False,
-            **scan_options,
-        )
-    except NoRowsError as exc:
-        if exc.rejected.height == 0:
-            raise
+    config = configured(scan_options.pop("config", None), spec=spec, out_of_core=False)
+    out = Path(publication.out) / "scan"
+    result = stage_or_rejects(
+        inputs, scan_dir, publication.run_id, out, config, keep_reviews=True, **scan_options
+    )
+    if isinstance(result, InputError):
         # every row rejected: the scan's rejects are this run's output, as for `scan`;
         # no days, no alerts, and the state is not advanced
-        return write_all_rejected(scan_dir, Path(publication.out) / "scan", exc, spec)
+        return result
     timezone, platform = scan_context(result.summary)
     cases = pl.read_parquet(scan_dir / "cases.parquet", glob=False)
     daily = daily_metrics(result.loaded.reviews, result.scores, cases, timezone)

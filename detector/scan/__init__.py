@@ -13,7 +13,7 @@ from detector.scan.output import (
     keeps_foreign,
     write_all_rejected,
 )
-from detector.scan.run import ModeError, run_scan, stage_scan
+from detector.scan.run import ModeError, run_scan, stage_or_rejects, stage_scan
 from detector.scan.scoring import (
     EXPLANATION_SCHEMA,
     SCORES_SCHEMA,
@@ -36,6 +36,7 @@ __all__ = [
     "keeps_foreign",
     "run_scan",
     "score_reviews",
+    "stage_or_rejects",
     "stage_scan",
     "write_all_rejected",
 ]

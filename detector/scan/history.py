@@ -26,6 +26,9 @@ class Prior:
     given: GivenModel | None = None
     #: New reviews rejected as repeats of a review in the history (set by :func:`without_seen`).
     n_duplicates: int = 0
+    #: The first review of every order of the history and the new partitions
+    #: (:func:`detector.input.plan.first_reviews`): derived review ids as one load of all.
+    first: pl.DataFrame | None = None
 
 
 def without_seen(loaded: LoadedInput, prior: Prior | None) -> LoadedInput:

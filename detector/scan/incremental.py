@@ -12,6 +12,10 @@ STATE_DIR holds everything a later run needs, and proves it::
                                     SHA-256 of the manifest itself
     model-<build>.joblib            the fitted forest, its feature list and engine version
     history/<build>-<run>.parquet   narrow columns of every review scored so far
+    history/first-<build>-<run>.parquet  the first review of every order seen (order id,
+                                    created_at, content digest), for inputs without a
+                                    review id: a later partition's 追评 of an order seen
+                                    before gets ``<order>-<h8>``, as in one full load
 
 Before any work a run checks the state: a missing, truncated or edited file
 (``state.json`` included), another state format, a configuration that would
@@ -81,6 +85,7 @@ from detector.engines import Engine, get_engine
 from detector.errors import InputError
 from detector.hashing import file_sha256
 from detector.input.files import resolve_inputs
+from detector.input.plan import first_reviews
 from detector.input.rejects import NoRowsError
 from detector.partition import PARTITIONED_OUTPUTS
 from detector.publish import OutputError, Publication, check_writable_dir, stop_point, write_errno
@@ -96,7 +101,8 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-STATE_VERSION = 2
+#: 3: the first reviews of orders are kept (history/first-*.parquet).
+STATE_VERSION = 3
 STATE_FILE = "state.json"
 #: Held (flock) by the run using the state.
 LOCK_FILE = ".lock"
@@ -293,6 +299,11 @@ class State:
             return None
         return pl.concat([pl.read_parquet(f, glob=False) for f in files], how="diagonal_relaxed")
 
+    def first_reviews(self) -> pl.DataFrame | None:
+        """The first review of every order seen (:func:`detector.input.plan.first_reviews`)."""
+        name = self.manifest.get("first_reviews")
+        return None if not name else pl.read_parquet(self.root / name, glob=False)
+
     def add_file(self, name: str) -> None:
         self.manifest.setdefault("files", {})[name] = _file_record(self.root / name)
 
@@ -355,7 +366,9 @@ def run_incremental(
 ):
     """Scan the partitions of ``inputs`` not seen in ``state_dir``; None when there are none.
 
-    ``config`` (:class:`ScanConfig`) as for :func:`detector.scan.run_scan`;
+    ``config`` (:class:`ScanConfig`) as for :func:`detector.scan.run_scan`; None is
+    the configuration the earlier runs recorded in ``out`` (:func:`recorded_config`),
+    else the defaults;
     ``spec`` and ``partition_by`` are keyword spellings of its fields (an
     incremental output is always partitioned, by month unless asked). Returns
     the :class:`detector.scan.ScanResult` of the new reviews. ``out`` and
@@ -364,13 +377,30 @@ def run_incremental(
     :class:`detector.publish.OutputError`). ``rebuild=True`` discards the
     state and scans every partition into a new output.
     """
-    config = (config or ScanConfig()).with_options(input=spec, partition_by=partition_by)
+    if config is None:
+        config = (None if rebuild else recorded_config(out)) or ScanConfig()
+    config = config.with_options(input=spec, partition_by=partition_by)
     config = dataclasses.replace(config, out_of_core=False)
     # --out can be written, before any work
     job = _Job(Publication(out), config_fingerprint(config), config)
     root = check_writable_dir(state_dir, "--incremental")
     with _holding(root):
         return _run_locked(inputs, root, rebuild, job, engine)
+
+
+def recorded_config(out: str | os.PathLike) -> ScanConfig | None:
+    """The configuration of the incremental output in ``out`` (its ``summary.json``, through
+    :meth:`ScanConfig.from_dict`); None when ``out`` holds none. A later run reads the
+    input as the first did (preset, shop, time zone ...) without the options repeated."""
+    summary = _summary(Path(out))
+    inc = summary.get("incremental")
+    if not isinstance(inc, dict):
+        return None
+    config = ScanConfig.from_dict(summary)
+    if "from_run" in (inc.get("threshold") or {}):
+        # the stored threshold a run scores with, not one that was asked for
+        config = dataclasses.replace(config, threshold=None)
+    return config
 
 
 @dataclasses.dataclass
@@ -459,10 +489,12 @@ def _summary(directory: Path | None) -> dict:
         return {}
 
 
-def _prior(state: State, config: ScanConfig) -> tuple[Prior, ScanConfig, dict | None]:
+def _prior(state: State, config: ScanConfig, new) -> tuple[Prior, ScanConfig, dict | None]:
     """The history and stored model to scan with, the configuration with the stored
     threshold (unless one is asked for), and where that threshold came from."""
     prior = Prior(state.history())
+    # the new partitions' orders decided together with the history's (and kept for later runs)
+    prior.first = first_reviews(new, config.input, state.first_reviews(), every_order=True)
     if not state.has_model():
         return prior, config, None
     model, features = state.load_model()
@@ -481,7 +513,7 @@ def _prior(state: State, config: ScanConfig) -> tuple[Prior, ScanConfig, dict | 
 
 def _run(state: State, new, refreshed, job: _Job, engine):
     publication, run = job.publication, state.runs + 1
-    prior, config, threshold_note = _prior(state, job.config)
+    prior, config, threshold_note = _prior(state, job.config, new)
     current = publication.current
     rejected = None
     with publication:
@@ -513,7 +545,7 @@ def _run(state: State, new, refreshed, job: _Job, engine):
             fitted = prior.given is None
             _write_state(
                 lambda: _update_state(
-                    state, result, new, refreshed, run, fitted, seconds, job.fingerprint, output
+                    state, result, (new, refreshed, prior.first), run, fitted, seconds, job, output
                 ),
                 state.root,
             )
@@ -594,14 +626,27 @@ def _file_run(scan_dir: Path, version: Path, run: int, summary: dict) -> None:
     shutil.rmtree(scan_dir)
 
 
-def _update_state(state: State, result, new, refreshed, run, fitted, seconds, fingerprint, output):
-    """Write the history part (and the model on the first run); commit ``state.json`` last."""
+def _write_part(state: State, name: str, frame: pl.DataFrame) -> None:
+    """Write ``frame`` to the state file ``name`` (atomically) and record its checksum."""
+    (state.root / HISTORY_DIR).mkdir(parents=True, exist_ok=True)
+    with atomic_path(state.root / name) as tmp:
+        frame.write_parquet(tmp, compression="zstd")
+    state.add_file(name)
+
+
+def _update_state(state: State, result, seen, run, fitted, seconds, job: _Job, output):
+    """Write the history part (and the model on the first run); commit ``state.json`` last.
+
+    ``seen`` is ``(new, refreshed, first)``: the new partitions, the seen ones whose
+    mtime moved, and the first reviews of every order so far."""
     root, m = state.root, state.manifest
-    (root / HISTORY_DIR).mkdir(parents=True, exist_ok=True)
+    new, refreshed, first = seen
     hist_name = f"{HISTORY_DIR}/{m['build']}-{run:05d}.parquet"
-    with atomic_path(root / hist_name) as tmp:
-        compact_history(result.loaded.reviews).write_parquet(tmp, compression="zstd")
-    state.add_file(hist_name)
+    _write_part(state, hist_name, compact_history(result.loaded.reviews))
+    if first is not None and first.height:
+        m.get("files", {}).pop(m.get("first_reviews"), None)  # replaced: it held fewer orders
+        m["first_reviews"] = f"{HISTORY_DIR}/first-{m['build']}-{run:05d}.parquet"
+        _write_part(state, m["first_reviews"], first)
     if fitted:
         model_name = f"model-{m['build']}.joblib"
         save_model(
@@ -628,7 +673,7 @@ def _update_state(state: State, result, new, refreshed, run, fitted, seconds, fi
         }
     m["history"] = [*[h for h in m.get("history", []) if h != hist_name], hist_name]
     m["runs"] = run
-    m["config"] = fingerprint
+    m["config"] = job.fingerprint
     m["output"] = output
     m["engine_version"] = __version__
     m["history_columns"] = history_columns()

@@ -48,6 +48,7 @@ from detector.engines import Engine
 from detector.errors import InputError
 from detector.input.files import hive_partitions, resolve_inputs
 from detector.input.load import LoadedInput, load_reviews, scan_reviews, weak_identities
+from detector.input.plan import first_reviews
 from detector.input.rejects import DUPLICATE_REASON, NoRowsError, all_rejected_error, no_rows_error
 from detector.input.schema import CONTRACT, OPTIONAL, REQUIRED
 from detector.input.spec import InputSpec, as_spec
@@ -249,13 +250,15 @@ def stage_inputs(inputs, root: Path, spec=None, progress=None) -> StagedInput:
         raise NoRowsError("no input file in the time window", files=files)
     if progress is not None:
         progress.set_total(len(files))
+    # review ids derived from order ids are decided over every file, as in one load
+    first = first_reviews(files, spec)
     paths, rejected, claims, present = [], [], [], set()
     starts: list[tuple[int, int]] = []  # (first _rid, input file) of each staged file
     bucket_rows = np.zeros(BUCKETS, dtype=np.int64)
     n_input = offset = 0
     for i, path in enumerate(files):
         try:
-            part = load_reviews(path, spec=spec)
+            part = load_reviews(path, spec=spec, first_reviews=first)
         except NoRowsError:
             part = None  # an empty file (or none in the window) among others
         if progress is not None:
@@ -566,23 +569,93 @@ def run_out_of_core(inputs, directory: Path, config, engine: Engine, mode: dict,
     """
     if config.shard_rows < 1:
         raise ValueError(f"shard_rows must be at least 1, not {config.shard_rows}")
-    progress, timings, t_all = engine.progress, {}, time.perf_counter()
+    timings, t_all = {}, time.perf_counter()
     work = directory / ".work"
+    staged = _staged(inputs, work, config, engine, timings)
+    sh = _timed_features(staged, work, config, engine, timings)
+    flags = _flagged(sh, config, engine, timings)
+    cases, flagged_keys = _timed_cases(sh, flags.idx, staged, engine, timings)
+
+    def scored(keys: pl.DataFrame) -> pl.DataFrame:
+        rid = keys["_rid"].to_numpy()
+        frame = scores_frame(keys, flags.score[rid], flags.flagged[rid], flags.why)
+        return attach_case_ids(frame, cases.review_case)
+
     t0 = time.perf_counter()
-    with progress.stage("load (staged file by file)", unit="files") as st:
+    explained = with_review_ids(flags.explained, flagged_keys)
+    write_common(directory, cases.cases, explained, staged.rejected)
+    _write_shards(directory, work, sh, scored, config, engine.progress)
+    timings["write"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_all
+    loaded = staged.loaded()
+    flagged_scores = scored(flagged_keys.select("_rid", "review_id", "rating"))
+    found = Findings(
+        staged.n_valid,
+        flagged_scores,
+        sh.used,
+        sh.unavailable,
+        flags.choice,
+        flags.kinds,
+        cases.cases,
+    )
+    shards = {"shards": len(sh.features), "shard_rows": config.shard_rows}
+    run = {"engine": {**engine.describe(), "out_of_core": shards}, "mode": mode, "run_id": run_id}
+    summary = write_summary(directory, config, loaded, found, timings, run)
+    shutil.rmtree(work, ignore_errors=True)
+    threshold = float(flags.choice.value)
+    return ScanResult(flagged_scores, None, flags.model, threshold, summary, loaded, timings)
+
+
+def _staged(inputs, work: Path, config, engine: Engine, timings: dict) -> StagedInput:
+    """The input staged file by file under ``work``; the scoring workers started."""
+    t0 = time.perf_counter()
+    with engine.progress.stage("load (staged file by file)", unit="files") as st:
         try:
             staged = stage_inputs(inputs, work / "input", config.input, st)
         except NoRowsError:
             # an all-rejected input publishes its rejects from this directory: no work files
             shutil.rmtree(work, ignore_errors=True)
             raise
-    progress.rows = staged.n_valid
+    engine.progress.rows = staged.n_valid
     engine.warm(staged.n_valid)  # the scoring workers start while the features are computed
     timings["load"] = time.perf_counter() - t0
+    return staged
+
+
+def _timed_cases(sh: Shards, idx: np.ndarray, staged: StagedInput, engine: Engine, timings):
+    """:func:`_cases` of the flagged reviews ``idx``, timed."""
+    t0 = time.perf_counter()
+    with engine.progress.stage("cases"):
+        found = _cases(sh, idx, weak_identities(staged.loaded()))
+    timings["cases"] = time.perf_counter() - t0
+    return found
+
+
+def _timed_features(staged: StagedInput, work: Path, config, engine: Engine, timings: dict):
+    """:func:`_shard_features`, its time recorded apart from the global tables'."""
     t0 = time.perf_counter()
     sh = _shard_features(staged, work, config, engine)
     timings.update(sh.timings)
     timings["features"] = time.perf_counter() - t0 - sh.timings["global_tables"]
+    return sh
+
+
+@dataclass
+class _Flags:
+    """The model, every review's score, the threshold and the flagged reviews explained."""
+
+    model: object
+    score: np.ndarray
+    flagged: np.ndarray
+    idx: np.ndarray
+    choice: object
+    kinds: list
+    explained: pl.DataFrame
+    why: object
+
+
+def _flagged(sh: Shards, config, engine: Engine, timings: dict) -> _Flags:
+    """Fit (or take the given model), score, choose the threshold, explain the flagged."""
     t0 = time.perf_counter()
     model, prior, score, kinds = _score_shards(sh, config, engine)
     timings["score"] = time.perf_counter() - t0
@@ -593,28 +666,4 @@ def run_out_of_core(inputs, directory: Path, config, engine: Engine, mode: dict,
     X = _gather(sh.features, idx, sh.names).select(sh.names).to_numpy(order="fortran")
     explained, why = explain_and_reason(model, X, idx, sh.names, prior, score, config, engine)
     timings["explain"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    with progress.stage("cases"):
-        cases, flagged_keys = _cases(sh, idx, weak_identities(staged.loaded()))
-    timings["cases"] = time.perf_counter() - t0
-
-    def scored(keys: pl.DataFrame) -> pl.DataFrame:
-        rid = keys["_rid"].to_numpy()
-        return attach_case_ids(scores_frame(keys, score[rid], flagged[rid], why), cases.review_case)
-
-    t0 = time.perf_counter()
-    explained = with_review_ids(explained, flagged_keys)
-    write_common(directory, cases.cases, explained, staged.rejected)
-    _write_shards(directory, work, sh, scored, config, progress)
-    timings["write"] = time.perf_counter() - t0
-    timings["total"] = time.perf_counter() - t_all
-    loaded = staged.loaded()
-    flagged_scores = scored(flagged_keys.select("_rid", "review_id", "rating"))
-    found = Findings(
-        staged.n_valid, flagged_scores, sh.used, sh.unavailable, choice, kinds, cases.cases
-    )
-    shards = {"shards": len(sh.features), "shard_rows": config.shard_rows}
-    run = {"engine": {**engine.describe(), "out_of_core": shards}, "mode": mode, "run_id": run_id}
-    summary = write_summary(directory, config, loaded, found, timings, run)
-    shutil.rmtree(work, ignore_errors=True)
-    return ScanResult(flagged_scores, None, model, float(choice.value), summary, loaded, timings)
+    return _Flags(model, score, flagged, idx, choice, kinds, explained, why)

@@ -72,17 +72,39 @@ def run_scan(
     config = configured(config, spec, partition_by, out_of_core, shard_rows)
     publication = Publication(out, carry=keeps_foreign)
     with publication:
-        try:
-            return stage_scan(
-                inputs, publication.path, publication.run_id, config, engine, progress, keep_reviews
-            )
-        except NoRowsError as exc:
-            if exc.rejected.height == 0:
-                raise
-            # every row rejected: the rejects and their counts are this scan's outputs,
-            # published like any other (replacing an earlier scan's)
-            done = write_all_rejected(publication.path, Path(out), exc, config.input)
+        done = stage_or_rejects(
+            inputs,
+            publication.path,
+            publication.run_id,
+            Path(out),
+            config,
+            engine=engine,
+            progress=progress,
+            keep_reviews=keep_reviews,
+        )
+        if isinstance(done, ScanResult):
+            return done
     raise done
+
+
+def stage_or_rejects(
+    inputs, directory: Path, run_id: str, out: Path, config: ScanConfig, **stage_options
+) -> ScanResult | NoRowsError:
+    """:func:`stage_scan` into ``directory``, the scan to be published as ``out``.
+
+    When every row is rejected, the rejects and their counts are the scan's
+    outputs, written into ``directory`` to be published like any other
+    (replacing an earlier scan's); returns the :class:`NoRowsError` to raise
+    once they are. An input with no rows at all raises at once (nothing to
+    publish). ``stage_options`` are :func:`stage_scan`'s (``engine``,
+    ``progress``, ``keep_reviews``).
+    """
+    try:
+        return stage_scan(inputs, directory, run_id, config, **stage_options)
+    except NoRowsError as exc:
+        if exc.rejected.height == 0:
+            raise
+        return write_all_rejected(directory, out, exc, config.input)
 
 
 def configured(
@@ -175,7 +197,8 @@ def in_core(inputs, directory: Path, config, engine, keep_reviews, mode, run_id,
     """The scan as one shard held in memory: load, features, score, cases, write."""
     progress, timings, t_all = engine.progress, {}, time.perf_counter()
     t0 = time.perf_counter()
-    loaded = without_seen(engine.load(inputs, config.input), prior)
+    first = prior.first if prior is not None else None
+    loaded = without_seen(engine.load(inputs, config.input, first), prior)
     timings["load"] = time.perf_counter() - t0
     if loaded.reviews.height == 0:
         raise all_rejected_error(loaded.files, loaded.n_input, loaded.rejected)
