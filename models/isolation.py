@@ -81,7 +81,7 @@ class OneSidedIsolationForest(BaseEstimator):
         upper spreads beyond its ``tail_quantile`` value scores as the most
         anomalous fitted review, whatever the other features say; ``None``
         leaves the forest alone.
-    combine : {"sum", "forest"}
+    combine : {"sum", "forest", "blend"}
         What scores a review beside the single-signal term. ``"sum"``: the sum
         of its one-sided percentiles (:meth:`transform` capped at 1: the excess
         beyond the tail is the single-signal term's), 1 at the most suspicious
@@ -90,6 +90,10 @@ class OneSidedIsolationForest(BaseEstimator):
         trees that split on other features (YelpChi: the forest alone ROC-AUC
         0.598, the sum 0.679, the strongest single feature 0.746).
         ``"forest"``: the forest's calibrated score (see :meth:`calibrate`).
+        ``"blend"``: the mean of the two (both in [0, 1], 0 when ordinary and 1
+        at the fitting sample's top), explained by the mean of their
+        explanations: the forest ranks the evasions that spread thin over many
+        features, the sum keeps the precision of few strong ones.
 
     Attributes
     ----------
@@ -356,6 +360,10 @@ class OneSidedIsolationForest(BaseEstimator):
         """
         if self.combine == "forest":
             combined = self.calibrate(self.raw_score(X, raw_map))
+        elif self.combine == "blend":
+            combined = 0.5 * (
+                self.calibrate(self.raw_score(X, raw_map)) + self.summed(self.transform(X))
+            )
         else:
             combined = self.summed(self.transform(X))
         return np.maximum(combined, self.tail_score(X)[0])
@@ -412,6 +420,8 @@ class OneSidedIsolationForest(BaseEstimator):
         single-signal term (:meth:`tail_score`) is higher, its feature also
         carries the difference, so the contributions add up exactly to
         ``score - baseline``; the baseline of the calibrated score is 0.
+        With ``combine="sum"`` each feature's share of the sum is its
+        contribution; with ``"blend"`` the mean of the two explanations.
 
         Returns
         -------
@@ -421,10 +431,23 @@ class OneSidedIsolationForest(BaseEstimator):
         """
         Z = self.transform(X)
         tail, tail_feature = self.tail_score(X)
-        if self.combine != "forest":
-            return 0.0, self._summed_contributions(Z, tail, tail_feature)
-        forest = self.calibrate(self._raw(Z))
-        full = forest  # the forest's part first; the tail's excess over it is added below
+        if self.combine == "forest":
+            score, contrib = self._forest_contributions(Z)
+        elif self.combine == "blend":
+            forest, forest_contrib = self._forest_contributions(Z)
+            summed, summed_contrib = self._summed_contributions(Z)
+            score = 0.5 * (forest + summed)
+            contrib = 0.5 * (forest_contrib + summed_contrib)
+        else:
+            score, contrib = self._summed_contributions(Z)
+        # where the single-signal term is the score, its feature carries the difference
+        rows = np.flatnonzero(tail > score)
+        contrib[rows, tail_feature[rows]] += tail[rows] - score[rows]
+        return 0.0, contrib
+
+    def _forest_contributions(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The forest's calibrated score of transformed rows and its occlusion contributions (adding up to it)."""
+        full = self.calibrate(self._raw(Z))
         contrib = np.zeros_like(Z)
         # Occlude only each row's strongest features: beyond the top few the
         # contributions are negligible and the cost grows with every feature.
@@ -448,21 +471,12 @@ class OneSidedIsolationForest(BaseEstimator):
         if flat.any():
             act = (Z[flat] > 0).astype(np.float64)
             contrib[flat] = act / np.maximum(act.sum(axis=1, keepdims=True), 1.0) * full[flat, None]
-        # where the single-signal term is the score, its feature carries the difference
-        rows = np.flatnonzero(tail > forest)
-        contrib[rows, tail_feature[rows]] += tail[rows] - forest[rows]
-        return 0.0, contrib
+        return full, contrib
 
-    def _summed_contributions(
-        self, Z: np.ndarray, tail: np.ndarray, tail_feature: np.ndarray
-    ) -> np.ndarray:
-        """:meth:`contributions` of the ``"sum"`` score: each feature's share of the sum, exactly."""
+    def _summed_contributions(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ``"sum"`` score of transformed rows and each feature's exact share of it."""
         capped = np.minimum(Z, 1.0)
         total = capped.sum(axis=1)
         score = self.summed(Z)
         scale = np.divide(score, total, out=np.zeros_like(score), where=total > 0)
-        contrib = capped * scale[:, None]
-        # where the single-signal term is the score, its feature carries the difference
-        rows = np.flatnonzero(tail > score)
-        contrib[rows, tail_feature[rows]] += tail[rows] - score[rows]
-        return contrib
+        return score, capped * scale[:, None]

@@ -144,3 +144,22 @@ def test_summed_score_keeps_few_strong_features_that_the_forest_dilutes():
     _, contrib = summed.contributions(X[:40])
     assert np.allclose(contrib.sum(axis=1), s_sum[:40], atol=1e-12)
     assert contrib[:, :4].sum() > 0.6 * contrib.sum()  # the planted 4 of 12 carry most of it
+
+
+def test_blend_is_the_mean_of_forest_and_sum_and_its_contributions_add_up():
+    """``combine="blend"``: the mean of the two scores, explained by the mean of the two explanations."""
+    rng = np.random.default_rng(3)
+    X = rng.exponential(size=(3_000, 6))
+    X[:60, :2] = rng.uniform(2.5, 4.0, size=(60, 2))
+    kw = dict(random_state=0, tail_spreads=None)
+    scores = {
+        c: OneSidedIsolationForest(combine=c, **kw).fit(X).score_samples(X)
+        for c in ("sum", "forest")
+    }
+    blend = OneSidedIsolationForest(combine="blend", **kw).fit(X)
+    s_blend = blend.score_samples(X)
+    assert np.allclose(s_blend, 0.5 * (scores["sum"] + scores["forest"]), atol=1e-12)
+    tailed = OneSidedIsolationForest(combine="blend", random_state=0).fit(X)
+    _, contrib = tailed.contributions(X[:80])
+    assert np.allclose(contrib.sum(axis=1), tailed.score_samples(X[:80]), atol=1e-9)
+    assert (contrib >= 0).all() and contrib[:60, :2].sum() > 0.5 * contrib[:60].sum()
