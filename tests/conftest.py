@@ -3,7 +3,11 @@ the browser tests drive."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -60,3 +64,31 @@ def write_months(reviews: pl.DataFrame, root) -> list[str]:
         d.mkdir(parents=True)
         part.drop("_m").write_parquet(d / "part-0.parquet")
     return sorted(p.name for p in root.iterdir())
+
+
+def kill_at_publish_step(
+    args: list[str], step: int, env: dict | None = None
+) -> tuple[bool, str, int]:
+    """Run ``python -m detector *args`` until it reaches publish step ``step``, then ``kill -9`` it.
+
+    Returns ``(killed, stderr so far, returncode)``; ``killed`` is False when the run ended
+    without reaching that step.
+    """
+    from detector.publish import STOP_AT_ENV
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {}), STOP_AT_ENV: str(step)},
+    )
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if line.startswith(f"publish step {step} "):
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True, "".join(lines), proc.returncode
+    proc.wait()
+    return False, "".join(lines), proc.returncode

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from conftest import kill_at_publish_step
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -516,29 +517,9 @@ def _out_files(out) -> dict:
 
 def _monitor_killed_at(step: int, *args) -> None:
     """Run ``monitor`` in a process until publish step ``step``, then ``kill -9`` it."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from detector.publish import STOP_AT_ENV
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "detector", "monitor", "--quiet", *map(str, args)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, STOP_AT_ENV: str(step)},
-    )
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if line.startswith(f"publish step {step} "):
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return
-    proc.wait()
-    raise AssertionError(f"monitor never reached publish step {step}: {''.join(seen)}")
+    killed, printed, _ = kill_at_publish_step(["monitor", "--quiet", *map(str, args)], step)
+    if not killed:
+        raise AssertionError(f"monitor never reached publish step {step}: {printed}")
 
 
 def test_scan_days_and_alerts_are_published_as_one(tmp_path, exports):

@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -31,13 +30,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import write_months
+from conftest import kill_at_publish_step, write_months
 
 import detector.publish as publish_mod
 from benchmarks.generator import generate
 from detector.cli import main
 from detector.partition import read_partitioned
-from detector.publish import STOP_AT_ENV, OutputError, Publication, versions_dir
+from detector.publish import OutputError, Publication, versions_dir
 from detector.scan import ScanConfig, run_scan
 from detector.scan.incremental import run_incremental
 
@@ -88,25 +87,11 @@ def _one_scans(out: Path, scans: dict[str, tuple[dict, list]]) -> str:
 def _run_stopped(args: list[str], step: int, env: dict | None = None) -> bool:
     """Run the CLI until it reaches publish step ``step``, then ``kill -9`` it.
 
-    Returns False when the run ended without reaching that step.
+    Returns False when the run ended (successfully) without reaching that step.
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "detector", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {}), STOP_AT_ENV: str(step)},
-    )
-    lines = []
-    for line in proc.stderr:
-        lines.append(line)
-        if line.startswith(f"publish step {step} "):
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return True
-    proc.wait()
-    assert proc.returncode == 0, "".join(lines)
-    return False
+    killed, printed, code = kill_at_publish_step(args, step, env)
+    assert killed or code == 0, printed
+    return killed
 
 
 def _leftovers(out: Path, *expected: str) -> list[str]:
