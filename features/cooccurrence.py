@@ -220,7 +220,7 @@ def _product_chance(lf: pl.LazyFrame, products: pl.Series) -> pl.DataFrame:
 
 
 def _beyond_chance(lf: pl.LazyFrame, weights: pl.DataFrame) -> pl.DataFrame:
-    """``weights`` less the pairs whose co-reviews their products' timing explains.
+    """``weights`` less the pairs whose co-reviews their products' timing explains, with ``expected``.
 
     Two honest buyers of products that are reviewed in crowds (a flash sale,
     a small busy market) meet within the window often. A pair's expected
@@ -232,7 +232,7 @@ def _beyond_chance(lf: pl.LazyFrame, weights: pl.DataFrame) -> pl.DataFrame:
     months, is far beyond chance.
     """
     if weights.height == 0:
-        return weights
+        return weights.with_columns(pl.lit(0.0).alias("expected"))
     users = pl.concat([weights["user_a"], weights["user_b"]]).unique()
     owned = (
         lf.select("user_id", "product_id")
@@ -259,7 +259,9 @@ def _beyond_chance(lf: pl.LazyFrame, weights: pl.DataFrame) -> pl.DataFrame:
     surprise = poisson_surprise(
         out["weight"].to_numpy().astype(np.float64), out["_expected"].fill_null(0.0).to_numpy()
     )
-    return out.filter(pl.Series(surprise >= RING_MIN_SURPRISE)).select(weights.columns)
+    return out.filter(pl.Series(surprise >= RING_MIN_SURPRISE)).select(
+        *weights.columns, pl.col("_expected").fill_null(0.0).alias("expected")
+    )
 
 
 @REGISTRY.table("ring_edges", requires=REQUIRES, depends=("coreview_pairs",), cost=0.3)
@@ -270,7 +272,8 @@ def ring_edges(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     ``RING_MIN_SHARE`` of the less active reviewer's products: two prolific
     genuine reviewers meet by chance on a few best-sellers, a ring's accounts
     spend most of their activity together. And the edge must be beyond what
-    the products' own timing explains (:func:`_beyond_chance`).
+    the products' own timing explains (:func:`_beyond_chance`); ``expected``
+    is the co-reviews that timing explains.
     """
     weights = _beyond_chance(lf, _strong_pair_weights(tables["coreview_pairs"]))
     involved = pl.concat(
@@ -290,14 +293,23 @@ def ring_edges(lf: pl.LazyFrame, tables) -> pl.DataFrame:
         weights.join(n_products.rename({"user_id": "user_a", "_np": "_na"}), on="user_a")
         .join(n_products.rename({"user_id": "user_b", "_np": "_nb"}), on="user_b")
         .filter(pl.col("weight") >= RING_MIN_SHARE * pl.min_horizontal("_na", "_nb"))
-        .select("user_a", "user_b", "weight")
+        .select("user_a", "user_b", "weight", "expected")
         .sort("user_a", "user_b")
     )
 
 
 @REGISTRY.table("rings", requires=REQUIRES, depends=("ring_edges",))
 def rings(lf: pl.LazyFrame, tables) -> pl.DataFrame:
-    """Per user in the strong graph: k-core number, component size and ring id."""
+    """Per user in the strong graph: k-core number, component size, ring id and excess.
+
+    ``ring_excess`` is the share of the ring's co-reviews (over all its edges)
+    that the timing of the products does not explain: ``1 - expected /
+    observed``. Two loyal buyers of a few products reviewed in crowds meet
+    within the window often and keep a small excess; a ring reviewing
+    products together within hours, on products reviewed over months, is
+    near 1. It is the ring's belief as a group node of the review graph
+    (:func:`models.graph.ring_kind`).
+    """
     edges = tables["ring_edges"]
     schema = {
         "user_id": pl.String,
@@ -306,7 +318,7 @@ def rings(lf: pl.LazyFrame, tables) -> pl.DataFrame:
         "ring_id": pl.Int64,
     }
     if edges.height == 0:
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema={**schema, "ring_excess": pl.Float64})
     g = nx.Graph()
     g.add_edges_from(zip(edges["user_a"].to_list(), edges["user_b"].to_list(), strict=True))
     core = nx.core_number(g)
@@ -315,7 +327,18 @@ def rings(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     for rid, comp in enumerate(comps):
         for user in comp:
             rows.append((user, float(core[user]), float(len(comp)), rid))
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    members = pl.DataFrame(rows, schema=schema, orient="row")
+    # an edge lies inside one component: its ring is its first account's
+    excess = (
+        edges.join(members.select("user_id", "ring_id"), left_on="user_a", right_on="user_id")
+        .group_by("ring_id")
+        .agg(
+            (1.0 - pl.col("expected").sum() / pl.col("weight").sum().cast(pl.Float64))
+            .clip(0.0, 1.0)
+            .alias("ring_excess")
+        )
+    )
+    return members.join(excess, on="ring_id", how="left").sort("user_id")
 
 
 @REGISTRY.table("ring_partners", requires=REQUIRES, depends=("ring_edges",), cost=0.1)

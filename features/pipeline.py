@@ -77,7 +77,7 @@ class FeatureResult:
         Per review the identities that link reviews into cases: ``_rid``,
         ``review_id``, ``shop_id``, ``product_id``, ``user_id``, ``rating``,
         ``_t``, ``_pol`` and, when available, ``_ip``, ``_net``, ``device_id``,
-        ``text_cluster`` and ``ring_id``.
+        ``text_cluster``, ``ring_id`` and ``ring_excess``.
     timings : dict
         Seconds spent per table and step.
     matrix : ndarray, optional
@@ -455,8 +455,8 @@ def link_keys(prepared: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.Dat
         acted = (
             tables["ring_partners"]
             .select("_rid", "user_id")
-            .join(tables["rings"].select("user_id", "ring_id"), on="user_id")
-            .select("_rid", "ring_id")
+            .join(tables["rings"].select("user_id", "ring_id", "ring_excess"), on="user_id")
+            .select("_rid", "ring_id", "ring_excess")
         )
         keys = keys.join(acted, on="_rid", how="left")
     return keys.sort("_rid")

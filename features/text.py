@@ -90,18 +90,11 @@ def text_clusters(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     del uniq
     rows = cand.with_columns(labels.gather(cand["_u"])).drop("_u")
     del cand, labels
-    stats = rows.group_by("text_cluster").agg(
-        pl.col("user_id").n_unique().alias("_users"),
-        pl.col("shop_id").n_unique().alias("_shops"),
-    )
-    common = common_phrases(rows, stats)
+    rows = rows.filter(in_phrase_burst(rows, cluster_stats(rows)))
+    stats = cluster_stats(rows)
     # A template repeats across accounts (a campaign) or across shops (one
-    # operator's copy-paste complaints); a phrase many buyers write steadily
-    # is neither.
-    keep = stats.filter(
-        ((pl.col("_users") > 1) | (pl.col("_shops") > 1))
-        & ~pl.col("text_cluster").is_in(common.implode())
-    )
+    # operator's copy-paste complaints).
+    keep = stats.filter((pl.col("_users") > 1) | (pl.col("_shops") > 1))
     return (
         rows.select("_rid", "text_cluster")
         .join(
@@ -116,25 +109,40 @@ def text_clusters(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     )
 
 
-def common_phrases(rows: pl.DataFrame, stats: pl.DataFrame) -> pl.Series:
-    """Clusters of at least ``COMMON_PHRASE_USERS`` writers that never come in a burst of their own.
+def cluster_stats(rows: pl.DataFrame) -> pl.DataFrame:
+    """``text_cluster -> _users, _shops``: distinct writers and shops of each cluster in ``rows``."""
+    return rows.group_by("text_cluster").agg(
+        pl.col("user_id").n_unique().alias("_users"),
+        pl.col("shop_id").n_unique().alias("_shops"),
+    )
 
-    Honest buyers write "物流很快，质量很好" at every shop, week after week;
-    a campaign's template piles up at the shops it serves within days. For
-    each cluster at each shop, the writers within ``TEXT_WINDOW_S`` of each
-    review are compared with what the phrase's share of the shop's other
+
+def in_phrase_burst(rows: pl.DataFrame, stats: pl.DataFrame) -> pl.Series:
+    """Per row of ``rows``: False where its text is a common phrase written outside any burst of it.
+
+    A cluster of at least ``COMMON_PHRASE_USERS`` writers may be a phrase
+    honest buyers write at every shop, week after week ("物流很快，质量很好"),
+    or the template of a campaign that piles up at the shops it serves within
+    days; often both: a ring or a boost campaign writes a common phrase too.
+    For each cluster at each shop, the writers within ``TEXT_WINDOW_S`` of
+    each review are compared with what the phrase's share of the shop's other
     reviews predicts for the shop's reviews in that window (Poisson surprise,
     ``-log10 p``): a flash sale brings every phrase of the shop in a crowd at
-    once, which is no burst of the phrase. A cluster whose most surprising
-    moment stays below ``COMMON_PHRASE_SURPRISE`` is a common phrase, whatever
-    its absolute count. It reads only the shops' own reviews (``rows``: every
-    review that may be a template, with its cluster), so neither unrelated
-    shops nor a one-shop export change it.
+    once, which is no burst of the phrase. Only the reviews whose window
+    reaches ``COMMON_PHRASE_SURPRISE`` stay in the cluster: the campaign's
+    burst is a template, the thousands of buyers who wrote the phrase
+    elsewhere and at other times are not its accounts (counting them made
+    one wave of a ring a "template of 6,000 accounts", whose honest majority
+    then outvoted the ring in propagation). Clusters below
+    ``COMMON_PHRASE_USERS`` writers are kept whole. It reads only the shops'
+    own reviews (``rows``: every review that may be a template, with its
+    cluster), so neither unrelated shops nor a one-shop export change it.
     """
     big = stats.filter(pl.col("_users") >= COMMON_PHRASE_USERS).select("text_cluster")
     in_big = rows["text_cluster"].is_in(big["text_cluster"].implode()).to_numpy()
+    keep = ~in_big
     if not in_big.any():
-        return pl.Series("text_cluster", [], dtype=pl.Int64)
+        return pl.Series("_keep", keep)
     t_all = rows["_t"].to_numpy()
     shop_all = group_codes(rows, "shop_id")
     # the shop's writers near each review and in all (distinct per window, as the phrase's)
@@ -151,13 +159,8 @@ def common_phrases(rows: pl.DataFrame, stats: pl.DataFrame) -> pl.Series:
     share = (np.maximum(total - near, 0.0) + 1.0) / (np.maximum(shop_total - shop_near, 0.0) + 1.0)
     expected = np.minimum(share, 1.0) * np.maximum(shop_near - 1.0, 0.0)
     surprise = poisson_surprise(np.maximum(near - 1.0, 0.0), expected)
-    most = (
-        df.select("text_cluster")
-        .with_columns(pl.Series("_s", surprise))
-        .group_by("text_cluster")
-        .agg(pl.col("_s").max())
-    )
-    return most.filter(pl.col("_s") < COMMON_PHRASE_SURPRISE)["text_cluster"]
+    keep[np.flatnonzero(in_big)] = surprise >= COMMON_PHRASE_SURPRISE
+    return pl.Series("_keep", keep)
 
 
 @REGISTRY.table(

@@ -8,7 +8,7 @@ import polars as pl
 from features.frames import dense_codes
 from features.params import DAY
 from models.propagation import GroupKind, homophily
-from models.surprise import PROMPT_MINUTES, concentration
+from models.surprise import MAX_BELIEF, PROMPT_MINUTES, concentration
 
 #: Node kinds, in the order they are built; ablations drop them by name.
 GRAPH_KINDS: tuple[str, ...] = (
@@ -22,10 +22,12 @@ GRAPH_KINDS: tuple[str, ...] = (
     "delay_burst",
 )
 #: Kinds that link reviews by concrete shared evidence (not by who or what was reviewed).
-EVIDENCE_KINDS: tuple[str, ...] = ("text_cluster", "network", "device", "ring")
-#: Kinds whose nodes are groups jointly showing a tell beyond chance (:mod:`models.surprise`):
-#: ``delay_burst``, one product's reviews written minutes after receipt.
-SURPRISE_KINDS: tuple[str, ...] = ("delay_burst",)
+EVIDENCE_KINDS: tuple[str, ...] = ("text_cluster", "network", "device")
+#: Kinds whose nodes are groups jointly showing a tell beyond chance, fixed-belief
+#: nodes: ``delay_burst``, one product's reviews written minutes after receipt
+#: (:mod:`models.surprise`); ``ring``, one co-review ring's lockstep reviews
+#: (:func:`ring_kind`).
+SURPRISE_KINDS: tuple[str, ...] = ("delay_burst", "ring")
 
 
 #: The key columns of each node kind (``_wk``: the week of ``_t``).
@@ -62,6 +64,8 @@ def node_hashes(keys: pl.DataFrame, kinds: tuple[str, ...] = GRAPH_KINDS) -> pl.
             exprs.append(pl.when(attached).then(pl.struct(cols).hash(seed=0)).alias(name))
     if "delay_burst" in kinds and DELAY_KEYS <= set(keys.columns):
         exprs.extend(delay_columns())
+    if "ring" in kinds and "ring_excess" in keys.columns:
+        exprs.append(pl.col("ring_excess").alias("_ring_excess"))
     return frame.select(exprs)
 
 
@@ -95,6 +99,28 @@ def delay_burst_kind(hashes: pl.DataFrame) -> GroupKind:
     return GroupKind("delay_burst", ids, np.eye(2), prior=belief, fixed=True)
 
 
+def ring_kind(hashes: pl.DataFrame, eps: float) -> GroupKind:
+    """Fixed-belief nodes: one co-review ring's lockstep reviews.
+
+    A ring's edges are already far beyond what the products' timing explains
+    (:func:`features.cooccurrence.ring_edges`): the evidence is about the
+    group, measured against chance, so the node's belief is the ring's excess
+    (the share of its co-reviews chance does not explain, capped at
+    :data:`models.surprise.MAX_BELIEF`) and its members hear it, never answer
+    it. As an ordinary node the members voted: a ring that looks honest but
+    for its lockstep has priors below one half, and its own members pulled
+    one another down (gen100k ring ROC-AUC 0.998 before propagation, 0.49
+    after).
+    """
+    ids = _ids(hashes, "ring")
+    n = int(ids.max()) + 1 if ids.size and ids.max() >= 0 else 0
+    belief = np.zeros(n)
+    if n and "_ring_excess" in hashes.columns:
+        at = ids >= 0
+        belief[ids[at]] = hashes["_ring_excess"].fill_null(0.0).to_numpy()[at]
+    return GroupKind("ring", ids, homophily(eps), prior=np.minimum(belief, MAX_BELIEF), fixed=True)
+
+
 def _ids(hashes: pl.DataFrame, name: str, mask: np.ndarray | None = None) -> np.ndarray:
     """Dense node ids of kind ``name`` per review, -1 where it attaches to none or ``mask`` is False."""
     h = hashes[name]
@@ -121,8 +147,9 @@ def build_kinds(
 ) -> list[GroupKind]:
     """Node kinds for :func:`models.propagation.propagate` from per-review link keys.
 
-    Evidence nodes (a template, one network at one shop in one week, a ring)
-    come first. User and product nodes are SpEagle's review graph: a user's
+    Evidence nodes (a template, one network at one shop in one week) come
+    first; a co-review ring's lockstep reviews are a fixed-belief node
+    (:func:`ring_kind`). User and product nodes are SpEagle's review graph: a user's
     reviews share its fate, a product with many suspicious reviews holds
     more. A review already linked to others by concrete evidence is left out
     of the user and product nodes: a ring account's ordinary camouflage
@@ -148,8 +175,9 @@ def kinds_from_hashes(hashes: pl.DataFrame, eps: float = 0.1) -> list[GroupKind]
         for name in EVIDENCE_KINDS
         if name in hashes.columns
     ]
+    ring = ring_kind(hashes, eps) if "ring" in hashes.columns else None
     free = np.ones(hashes.height, dtype=bool)
-    for kind in evidence:
+    for kind in evidence + ([ring] if ring else []):
         free &= ~_shared(kind.ids)
     out = [
         GroupKind(name, _ids(hashes, name, free), homophily(eps))
@@ -162,7 +190,7 @@ def kinds_from_hashes(hashes: pl.DataFrame, eps: float = 0.1) -> list[GroupKind]
         out.append(GroupKind("critic", _ids(hashes, "critic"), homophily(eps), raise_only=True))
     if "delay_burst" in hashes.columns:
         out.append(delay_burst_kind(hashes))
-    return out + evidence
+    return out + evidence + ([ring] if ring else [])
 
 
 def default_kinds(used: list[str], unavailable: dict[str, list[str]]) -> tuple[str, ...]:
