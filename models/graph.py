@@ -99,7 +99,7 @@ def delay_burst_kind(hashes: pl.DataFrame) -> GroupKind:
     return GroupKind("delay_burst", ids, np.eye(2), prior=belief, fixed=True)
 
 
-def ring_kind(hashes: pl.DataFrame, eps: float) -> GroupKind:
+def ring_kind(hashes: pl.DataFrame) -> GroupKind:
     """Fixed-belief nodes: one co-review ring's lockstep reviews.
 
     A ring's edges are already far beyond what the products' timing explains
@@ -107,10 +107,11 @@ def ring_kind(hashes: pl.DataFrame, eps: float) -> GroupKind:
     group, measured against chance, so the node's belief is the ring's excess
     (the share of its co-reviews chance does not explain, capped at
     :data:`models.surprise.MAX_BELIEF`) and its members hear it, never answer
-    it. As an ordinary node the members voted: a ring that looks honest but
-    for its lockstep has priors below one half, and its own members pulled
-    one another down (gen100k ring ROC-AUC 0.998 before propagation, 0.49
-    after).
+    it, as a ``delay_burst`` node's: the belief is the message, since a review
+    of the node is one the ring wrote in lockstep. As an ordinary node the
+    members voted: a ring that looks honest but for its lockstep has priors
+    below one half, and its members pulled one another down (gen100k ring
+    ROC-AUC 0.998 before propagation, 0.49 after).
     """
     ids = _ids(hashes, "ring")
     n = int(ids.max()) + 1 if ids.size and ids.max() >= 0 else 0
@@ -118,7 +119,7 @@ def ring_kind(hashes: pl.DataFrame, eps: float) -> GroupKind:
     if n and "_ring_excess" in hashes.columns:
         at = ids >= 0
         belief[ids[at]] = hashes["_ring_excess"].fill_null(0.0).to_numpy()[at]
-    return GroupKind("ring", ids, homophily(eps), prior=np.minimum(belief, MAX_BELIEF), fixed=True)
+    return GroupKind("ring", ids, np.eye(2), prior=np.minimum(belief, MAX_BELIEF), fixed=True)
 
 
 def _ids(hashes: pl.DataFrame, name: str, mask: np.ndarray | None = None) -> np.ndarray:
@@ -175,7 +176,7 @@ def kinds_from_hashes(hashes: pl.DataFrame, eps: float = 0.1) -> list[GroupKind]
         for name in EVIDENCE_KINDS
         if name in hashes.columns
     ]
-    ring = ring_kind(hashes, eps) if "ring" in hashes.columns else None
+    ring = ring_kind(hashes) if "ring" in hashes.columns else None
     free = np.ones(hashes.height, dtype=bool)
     for kind in evidence + ([ring] if ring else []):
         free &= ~_shared(kind.ids)
