@@ -35,13 +35,16 @@ RING = (
         "ring_partners",
         "cooccurrence",
         1,
-        "accounts that repeatedly review the same products in lockstep with this reviewer also reviewed this product",
-        "与该评价者多次同步评价相同商品的账号也评价了本商品",
+        "other accounts of this reviewer's co-review ring (accounts that repeatedly review the "
+        "same products in lockstep) reviewed this product within hours of it",
+        "与该评价者同属一个共评团伙（多次同步评价相同商品）的其他账号在数小时内也评价了本商品",
         claim=C(
             1.0,
-            "{k} account(s) that co-reviewed at least {m} products with this account, each within "
-            "{h} h, also reviewed this product",
-            "与该账号在{h}小时内共同评价过至少{m}个商品的{k}个账号也评价了本商品",
+            "{k} other account(s) of this account's co-review ring reviewed this product within "
+            "{h} h of this review (in the ring each account co-reviewed at least {m} products with "
+            "another, each within {h} h)",
+            "该账号所在共评团伙中另有{k}个账号在本评价前后{h}小时内也评价了本商品"
+            "（团伙中每个账号都与另一账号在{h}小时内共同评价过至少{m}个商品）",
         ),
     ),
     F(
@@ -341,31 +344,33 @@ def rings(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     return members.join(excess, on="ring_id", how="left").sort("user_id")
 
 
-@REGISTRY.table("ring_partners", requires=REQUIRES, depends=("ring_edges",), cost=0.1)
+@REGISTRY.table("ring_partners", requires=REQUIRES, depends=("rings",), cost=0.1)
 def ring_partners_table(lf: pl.LazyFrame, tables) -> pl.DataFrame:
-    """Per review of a ring account: strong partners who reviewed its product within the window.
+    """Per review of a ring account: other accounts of its ring who reviewed its product within the window.
 
-    Counted per review, not per (product, account): a ring account that also
-    reviews a product of its ring weeks before or after the ring's wave (its
-    camouflage, or an ordinary purchase) did not act in lockstep there, and
-    that review is not tarred with the wave. Only ring accounts' reviews are
-    paired, so the self-join stays small.
+    The ring is the account's component of strong edges (:func:`rings`), not
+    only its own edges: accounts with a history of their own (aged accounts)
+    pass the share test with a few of their ring's accounts only, yet the
+    whole ring acts on the product. Counted per review, not per (product,
+    account): a ring account that also reviews a product of its ring weeks
+    before or after the ring's wave (its camouflage, or an ordinary
+    purchase) did not act in lockstep there, and that review is not tarred
+    with the wave. Only ring accounts' reviews are paired, so the self-join
+    stays small.
     """
-    edges = tables["ring_edges"].select("user_a", "user_b")
-    both_ways = pl.concat(
-        [edges, edges.select(pl.col("user_b").alias("user_a"), pl.col("user_a").alias("user_b"))]
-    ).rename({"user_a": "user_id", "user_b": "_partner"})
-    members = edges["user_a"].append(edges["user_b"]).unique().implode()
+    ring_of = tables["rings"].select("user_id", "ring_id")
     own = (
         lf.select("_rid", "product_id", "user_id", "_t")
-        .filter(pl.col("user_id").is_in(members))
+        .join(ring_of.lazy(), on="user_id")
         .collect()
     )
-    other = own.select("product_id", pl.col("user_id").alias("_partner"), pl.col("_t").alias("_to"))
+    other = own.select(
+        "product_id", "ring_id", pl.col("user_id").alias("_partner"), pl.col("_t").alias("_to")
+    )
     paired = (
         own.lazy()
-        .join(other.lazy(), on="product_id")
-        .join(both_ways.lazy(), on=["user_id", "_partner"], how="semi")
+        .join(other.lazy(), on=["product_id", "ring_id"])
+        .filter(pl.col("_partner") != pl.col("user_id"))
         .with_columns(((pl.col("_t") - pl.col("_to")).abs() <= COREVIEW_WINDOW_S).alias("_near"))
         .group_by("_rid", "product_id", "user_id")
         .agg(
@@ -374,10 +379,10 @@ def ring_partners_table(lf: pl.LazyFrame, tables) -> pl.DataFrame:
         )
         .collect()
     )
-    # Partners who reviewed a busy product at any time meet within the window
-    # by chance: each of their reviews there has the product's chance to fall
-    # near this one (a ring account's history on a best-seller); only partners
-    # beyond that chance count.
+    # Ring accounts who reviewed a busy product at any time meet within the
+    # window by chance: each of their reviews there has the product's chance to
+    # fall near this one (a ring account's history on a best-seller); only
+    # partners beyond that chance count.
     chance = _product_chance(lf, paired["product_id"].unique())
     paired = paired.join(chance, on="product_id", how="left").sort("_rid")
     expected = (paired["_reviews"] * paired["_p"].fill_null(1.0)).to_numpy()

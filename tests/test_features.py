@@ -239,6 +239,10 @@ def test_a_phrase_many_buyers_write_everywhere_is_no_template():
     f = compute_features(pl.concat([df, piled])).frame
     c = f.filter(pl.col("review_id").is_in([f"C-r{i}" for i in range(25)]))
     assert c["text_cluster_users"].min() >= 24 and c["text_dup_window"].min() >= 10
+    # the pile is the template; the buyers who wrote the phrase elsewhere are not its accounts
+    assert c["text_cluster_users"].max() == 24
+    rest = f.filter(pl.col("review_id").is_in([f"C-r{i}" for i in range(25, n)]))
+    assert rest["text_cluster_users"].max() == 0 and rest["text_dup_window"].max() == 0
 
 
 def _crowd(prefix: str, n: int, start: dt.datetime, hours: float, nat_share: float, seed: int):
@@ -324,6 +328,28 @@ def test_repeat_buyers_meeting_by_chance_are_no_ring_but_a_lockstep_ring_is():
     users = set(edges["user_a"].to_list()) | set(edges["user_b"].to_list())
     assert users == {f"R{a}" for a in range(5)}
     assert edges.height == 10
+    # the ring's co-reviews are almost all beyond what the products' timing explains
+    assert fr.tables["rings"]["ring_excess"].min() > 0.95
+
+
+def test_a_ring_account_counts_its_whole_rings_accounts_on_the_product():
+    """An aged account passes the share test with few of its ring: the ring still acts together."""
+    rng = np.random.default_rng(4)
+    year = 365 * 24 * 60
+    rows = [(f"bg{i}", int(i % 6), int(m)) for i, m in enumerate(rng.integers(0, year, 400))]
+    for start in (20_000, 300_000):  # five accounts review three products together, twice
+        rows += [(f"R{a}", p, start + 10 * a + p) for a in range(5) for p in range(3)]
+    # R3 and R4 have histories of their own (20 products each): the three products
+    # they co-reviewed are too small a share of either's for an edge between them
+    rows += [(u, 10 + k + 20 * j, 1_000 * k) for j, u in enumerate(("R3", "R4")) for k in range(20)]
+    fr = compute_features(_coreviews(rows), keep_tables=True)
+    edges = fr.tables["ring_edges"]
+    pairs = set(zip(edges["user_a"].to_list(), edges["user_b"].to_list(), strict=True))
+    assert ("R3", "R4") not in pairs and len(pairs) == 9
+    f = fr.frame.join(_coreviews(rows).select("review_id", "user_id", "product_id"), on="review_id")
+    wave = f.filter((pl.col("user_id") == "R4") & (pl.col("product_id").is_in(["P0", "P1", "P2"])))
+    # the other four accounts of its ring, R3 among them
+    assert wave.height == 6 and wave["ring_partners"].min() == 4
 
 
 def test_a_ring_accounts_review_away_from_its_wave_is_not_lockstep():

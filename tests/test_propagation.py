@@ -164,3 +164,26 @@ def test_delay_groups_do_not_depend_on_row_order():
     back[shuffled["row"].to_numpy()] = ids2
     assert ((ids >= 0) == (back >= 0)).all()
     assert np.allclose(np.sort(belief), np.sort(belief2), atol=1e-12)
+
+
+def test_a_ring_node_raises_its_members_by_the_rings_excess_and_never_lowers_them():
+    """A ring that looks honest but for its lockstep (priors below one half) is raised, not cleared."""
+    keys = pl.DataFrame(
+        {
+            "user_id": ["a", "b", "c", "d", "e", "f"],
+            "product_id": ["p1"] * 6,
+            "rating": [5] * 6,
+            "_t": [0, 60, 120, 180, 0, 0],
+            "ring_id": [7, 7, 7, 7, None, 8],
+            "ring_excess": [0.99, 0.99, 0.99, 0.99, None, 0.2],
+        }
+    )
+    (ring,) = build_kinds(keys, 0.1, ("ring",))
+    assert ring.fixed and ring.prior.max() <= 0.98  # one group alone never makes certainty
+    prior = np.array([0.4, 0.4, 0.45, 0.7, 0.4, 0.4])
+    out = propagate(prior, [ring])
+    # the ring's own evidence: odds times belief / (1 - belief)
+    odds = prior[:4] / (1 - prior[:4]) * 0.98 / 0.02
+    assert np.allclose(out[:4], odds / (1 + odds))
+    assert out[4] == prior[4]  # outside any ring
+    assert out[5] == prior[5]  # a ring chance mostly explains raises no one
