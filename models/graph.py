@@ -64,8 +64,10 @@ def node_hashes(keys: pl.DataFrame, kinds: tuple[str, ...] = GRAPH_KINDS) -> pl.
             exprs.append(pl.when(attached).then(pl.struct(cols).hash(seed=0)).alias(name))
     if "delay_burst" in kinds and DELAY_KEYS <= set(keys.columns):
         exprs.extend(delay_columns())
-    if "ring" in kinds and "ring_excess" in keys.columns:
-        exprs.append(pl.col("ring_excess").alias("_ring_excess"))
+    if "ring" in kinds and {"ring_id", "ring_excess", "user_id"} <= set(keys.columns):
+        acted = pl.col("ring_id").is_not_null()
+        exprs.append(pl.when(acted).then(pl.col("ring_excess")).alias("_ring_excess"))
+        exprs.append(pl.when(acted).then(pl.col("user_id").hash(seed=0)).alias("_ring_user"))
     return frame.select(exprs)
 
 
@@ -99,6 +101,11 @@ def delay_burst_kind(hashes: pl.DataFrame) -> GroupKind:
     return GroupKind("delay_burst", ids, np.eye(2), prior=belief, fixed=True)
 
 
+#: A ring node needs this many accounts acting in it: two accounts co-reviewing the
+#: same products within hours are as often a couple or a household sharing purchases.
+RING_NODE_MIN_ACCOUNTS = 3
+
+
 def ring_kind(hashes: pl.DataFrame) -> GroupKind:
     """Fixed-belief nodes: one co-review ring's lockstep reviews.
 
@@ -111,14 +118,24 @@ def ring_kind(hashes: pl.DataFrame) -> GroupKind:
     of the node is one the ring wrote in lockstep. As an ordinary node the
     members voted: a ring that looks honest but for its lockstep has priors
     below one half, and its members pulled one another down (gen100k ring
-    ROC-AUC 0.998 before propagation, 0.49 after).
+    ROC-AUC 0.998 before propagation, 0.49 after). Rings of fewer than
+    :data:`RING_NODE_MIN_ACCOUNTS` acting accounts get no node.
     """
     ids = _ids(hashes, "ring")
-    n = int(ids.max()) + 1 if ids.size and ids.max() >= 0 else 0
-    belief = np.zeros(n)
-    if n and "_ring_excess" in hashes.columns:
-        at = ids >= 0
-        belief[ids[at]] = hashes["_ring_excess"].fill_null(0.0).to_numpy()[at]
+    at = np.flatnonzero(ids >= 0)
+    if at.size == 0 or not {"_ring_excess", "_ring_user"} <= set(hashes.columns):
+        return GroupKind("ring", np.full_like(ids, -1), np.eye(2), prior=np.zeros(0), fixed=True)
+    users = pl.DataFrame({"node": ids[at], "user": hashes["_ring_user"].gather(at)})
+    size = users.unique().group_by("node").len()
+    big = np.zeros(int(ids[at].max()) + 1, dtype=bool)
+    big[size.filter(pl.col("len") >= RING_NODE_MIN_ACCOUNTS)["node"].to_numpy()] = True
+    ids = np.where((ids >= 0) & big[np.maximum(ids, 0)], ids, -1)
+    kept = np.flatnonzero(ids >= 0)
+    if kept.size == 0:
+        return GroupKind("ring", ids, np.eye(2), prior=np.zeros(0), fixed=True)
+    ids[kept] = dense_codes(ids[kept])
+    belief = np.zeros(int(ids[kept].max()) + 1)
+    belief[ids[kept]] = hashes["_ring_excess"].fill_null(0.0).to_numpy()[kept]
     return GroupKind("ring", ids, np.eye(2), prior=np.minimum(belief, MAX_BELIEF), fixed=True)
 
 
@@ -176,10 +193,14 @@ def kinds_from_hashes(hashes: pl.DataFrame, eps: float = 0.1) -> list[GroupKind]
         for name in EVIDENCE_KINDS
         if name in hashes.columns
     ]
-    ring = ring_kind(hashes) if "ring" in hashes.columns else None
+    linked = [kind.ids for kind in evidence]
+    ring = None
+    if "ring" in hashes.columns:
+        ring = ring_kind(hashes)
+        linked.append(_ids(hashes, "ring"))  # every lockstep review, in a node or not
     free = np.ones(hashes.height, dtype=bool)
-    for kind in evidence + ([ring] if ring else []):
-        free &= ~_shared(kind.ids)
+    for ids in linked:
+        free &= ~_shared(ids)
     out = [
         GroupKind(name, _ids(hashes, name, free), homophily(eps))
         for name in ("user", "product")
