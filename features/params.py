@@ -40,6 +40,8 @@ FRESH_MAX_REVIEWS = 2
 #: own rate there predicts by this Poisson surprise (-log10 p).
 COMMON_PHRASE_USERS = 20
 COMMON_PHRASE_SURPRISE = 6.0
+#: ... nor in this half-width: a campaign spread over weeks.
+PHRASE_SLOW_WINDOW_S = 14 * DAY
 #: A device's accounts count as one product's reviewers only when at least this share
 #: of the device's accounts reviewed it (a placeholder or model name is no phone).
 DEVICE_PRODUCT_SHARE = 0.25

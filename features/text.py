@@ -18,6 +18,7 @@ from features.minhash import cluster_texts
 from features.params import (
     COMMON_PHRASE_SURPRISE,
     COMMON_PHRASE_USERS,
+    PHRASE_SLOW_WINDOW_S,
     TEXT_WINDOW_S,
 )
 from features.registry import REGISTRY, Claim, Feature
@@ -122,45 +123,56 @@ def in_phrase_burst(rows: pl.DataFrame, stats: pl.DataFrame) -> pl.Series:
 
     A cluster of at least ``COMMON_PHRASE_USERS`` writers may be a phrase
     honest buyers write at every shop, week after week ("物流很快，质量很好"),
-    or the template of a campaign that piles up at the shops it serves within
-    days; often both: a ring or a boost campaign writes a common phrase too.
-    For each cluster at each shop, the writers within ``TEXT_WINDOW_S`` of
-    each review are compared with what the phrase's share of the shop's other
-    reviews predicts for the shop's reviews in that window (Poisson surprise,
-    ``-log10 p``): a flash sale brings every phrase of the shop in a crowd at
-    once, which is no burst of the phrase. Only the reviews whose window
-    reaches ``COMMON_PHRASE_SURPRISE`` stay in the cluster: the campaign's
-    burst is a template, the thousands of buyers who wrote the phrase
-    elsewhere and at other times are not its accounts (counting them made
-    one wave of a ring a "template of 6,000 accounts", whose honest majority
-    then outvoted the ring in propagation). Clusters below
-    ``COMMON_PHRASE_USERS`` writers are kept whole. It reads only the shops'
-    own reviews (``rows``: every review that may be a template, with its
-    cluster), so neither unrelated shops nor a one-shop export change it.
+    or the template of a campaign that piles up at the shops it serves; often
+    both: a ring or a boost campaign writes a common phrase too. For each
+    cluster at each shop, the writers near each review are compared with what
+    the phrase's share of the shop's other reviews predicts for the shop's
+    reviews in that window (Poisson surprise, ``-log10 p``): a flash sale
+    brings every phrase of the shop in a crowd at once, which is no burst of
+    the phrase. Windows of ``TEXT_WINDOW_S`` (a campaign within days) and
+    ``PHRASE_SLOW_WINDOW_S`` (a campaign over weeks) are tried. Only the
+    reviews whose window reaches ``COMMON_PHRASE_SURPRISE`` stay in the
+    cluster: the campaign's burst is a template, the thousands of buyers who
+    wrote the phrase elsewhere and at other times are not its accounts
+    (counting them made one wave of a ring a "template of 6,000 accounts",
+    whose honest majority then outvoted the ring in propagation). Clusters
+    below ``COMMON_PHRASE_USERS`` writers are kept whole. It reads only the
+    shops' own reviews (``rows``: every review that may be a template, with
+    its cluster), so neither unrelated shops nor a one-shop export change it.
     """
     big = stats.filter(pl.col("_users") >= COMMON_PHRASE_USERS).select("text_cluster")
     in_big = rows["text_cluster"].is_in(big["text_cluster"].implode()).to_numpy()
     keep = ~in_big
-    if not in_big.any():
-        return pl.Series("_keep", keep)
+    if in_big.any():
+        burst = np.zeros(int(in_big.sum()), dtype=bool)
+        for window in (TEXT_WINDOW_S, PHRASE_SLOW_WINDOW_S):
+            burst |= phrase_surprise(rows, in_big, window) >= COMMON_PHRASE_SURPRISE
+        keep[np.flatnonzero(in_big)] = burst
+    return pl.Series("_keep", keep)
+
+
+def phrase_surprise(rows: pl.DataFrame, rated: np.ndarray, window: int) -> np.ndarray:
+    """Surprise of the cluster's writers within ``window`` of each ``rated`` row at its shop.
+
+    Against the cluster's share of the shop's writers outside the window
+    (see :func:`in_phrase_burst`); one value per row where ``rated`` is True.
+    """
     t_all = rows["_t"].to_numpy()
     shop_all = group_codes(rows, "shop_id")
     # the shop's writers near each review and in all (distinct per window, as the phrase's)
-    shop_first = first_in_window(shop_all, group_codes(rows, "user_id"), t_all, TEXT_WINDOW_S)
-    shop_near = window_sums(shop_all, t_all, shop_first.astype(np.float64), TEXT_WINDOW_S)[in_big]
-    shop_total = np.bincount(shop_all, weights=shop_first)[shop_all][in_big]
-    df = rows.filter(pl.Series(in_big))
+    shop_first = first_in_window(shop_all, group_codes(rows, "user_id"), t_all, window)
+    shop_near = window_sums(shop_all, t_all, shop_first.astype(np.float64), window)[rated]
+    shop_total = np.bincount(shop_all, weights=shop_first)[shop_all][rated]
+    df = rows.filter(pl.Series(rated))
     g = group_codes(df, "text_cluster", "shop_id")
     t = df["_t"].to_numpy()
-    first = first_in_window(g, group_codes(df, "user_id"), t, TEXT_WINDOW_S).astype(np.float64)
-    near = window_sums(g, t, first, TEXT_WINDOW_S)
+    first = first_in_window(g, group_codes(df, "user_id"), t, window).astype(np.float64)
+    near = window_sums(g, t, first, window)
     total = np.bincount(g, weights=first)[g]
     # the phrase's share of the shop's writers outside the window (add-one smoothed)
     share = (np.maximum(total - near, 0.0) + 1.0) / (np.maximum(shop_total - shop_near, 0.0) + 1.0)
     expected = np.minimum(share, 1.0) * np.maximum(shop_near - 1.0, 0.0)
-    surprise = poisson_surprise(np.maximum(near - 1.0, 0.0), expected)
-    keep[np.flatnonzero(in_big)] = surprise >= COMMON_PHRASE_SURPRISE
-    return pl.Series("_keep", keep)
+    return poisson_surprise(np.maximum(near - 1.0, 0.0), expected)
 
 
 @REGISTRY.table(
