@@ -20,6 +20,7 @@ import features.cooccurrence  # noqa: F401
 import features.history  # noqa: F401
 import features.identity  # noqa: F401
 import features.rating  # noqa: F401
+import features.region  # noqa: F401
 import features.text  # noqa: F401
 from features.prepare import (
     PER_ACCOUNT,
