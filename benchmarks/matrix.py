@@ -20,7 +20,14 @@ Cells
     * ``aged``: most accounts have a history of ordinary reviews first;
     * ``human_delay``: reviews 10 hours to 10 days after receipt, not minutes;
     * ``soft_rating``: 4★ instead of 5★ (2★ instead of 1★);
-    * ``mixed``: three to five of the above at once, drawn per seed.
+    * ``mixed``: three to five of the above at once, drawn per seed;
+    * ``no_ip``: plain, but the input has IP属地 and no address, as merchants'
+      exports (not one of the evasions ``mixed`` draws).
+
+    Every cell's reviews carry ``ip_region`` (IP属地, :mod:`benchmarks.regions`):
+    honest buyers by population with regional shops, travellers and local
+    flash sales drawn per seed, each family's farms in one to three provinces;
+    ``proxy_pool`` campaigns show a province per review (10-30 of them).
 ``signal`` x :data:`SIGNAL_VARIANTS`
     5★ campaigns that look honest in every respect (aged accounts, own
     addresses and phones, natural texts, human delays, spread over weeks)
@@ -28,7 +35,8 @@ Cells
     ``device`` (one or two phones for the whole campaign), ``template`` (one
     text word for word), ``subnet`` (a few addresses of one /24),
     ``fresh_burst`` (fresh accounts within hours), ``lockstep`` (a ring that
-    reviews the same products together). Their recall says whether a single
+    reviews the same products together), ``region_burst`` (aged accounts of
+    one province within hours). Their recall says whether a single
     strong signal survives the forest (:data:`SIGNAL_FEATURE` names the
     feature meant to catch it).
 ``honest`` x :data:`HONEST_VARIANTS`
@@ -43,8 +51,10 @@ Cells
     buyers' words from the optional ``bench-text`` corpus, see
     :func:`benchmarks.texts.load_corpus`; without it the built-in texts are
     used and the report says so), ``prompt_review`` (20-45 % of the buyers
-    review minutes after confirming receipt, as the app prompts them) and
-    ``shared_device`` (households: a few accounts on one phone and address).
+    review minutes after confirming receipt, as the app prompts them),
+    ``shared_device`` (households: a few accounts on one phone and address)
+    and ``regional`` (no IP; 30-70 % of the shops regional, most flash sales
+    promoted in one city: the local buyers are the crowd).
     Every market also has some prompt reviewers (2-20 %) and households
     (0-2 %), and its honest delivery-to-review delays drawn around a median
     of 1.5-5 days, so that no single feature is a free tell.

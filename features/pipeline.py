@@ -77,7 +77,7 @@ class FeatureResult:
     keys : pl.DataFrame
         Per review the identities that link reviews into cases: ``_rid``,
         ``review_id``, ``shop_id``, ``product_id``, ``user_id``, ``rating``,
-        ``_t``, ``_pol`` and, when available, ``_ip``, ``_net``, ``device_id``,
+        ``_t``, ``_pol`` and, when available, ``_ip``, ``_net``, ``device_id``, ``ip_region``,
         ``text_cluster`` and ``ring_id``.
     timings : dict
         Seconds spent per table and step.
@@ -436,6 +436,7 @@ KEY_COLUMNS = (
     "_net",
     "device_id",
     "_delay_min",
+    "ip_region",
 )
 
 

@@ -25,11 +25,14 @@ from scipy.stats import binom
 
 from features.frames import by_rid, by_shop_shard, dense_codes, group_hash
 from features.params import BURST_WINDOW_S
-from features.registry import REGISTRY, Feature
+from features.registry import REGISTRY, Claim, Feature
 from features.windows import window_sums
 
 #: Other same-province reviews in the window below this are never surprising.
 REGION_MIN_OTHERS = 5
+#: ... and below this share of the window's other reviews (a local promotion brings a city's
+#: buyers among everyone else's; a farm's burst is nearly all its own).
+REGION_MIN_SHARE = 0.8
 #: Pseudo-reviews at the market's share that a shop's own share is shrunk with.
 REGION_SHOP_PSEUDO = 50.0
 
@@ -41,6 +44,14 @@ REGION = (
         "part of a burst of reviews on the product from one province (IP属地), far beyond "
         "that province's share of the shop's and the market's reviewers",
         "属于该商品同一IP属地（省份）评价的突发集中，远超该省在本店及全平台评价者中的占比",
+        claim=Claim(
+            6.0,
+            "{k} of the {n} {stars} reviews with an IP属地 of product {product} within {h} h of "
+            "this one show {region} ({start} to {end}), against {m_k} of the shop's {m} other "
+            "reviews with an IP属地",
+            "该评价前后{h}小时内，商品{product}有IP属地的{n}条{stars}评价中{k}条来自{region}"
+            "（{start}至{end}），而本店其他{m}条有IP属地的评价中{m_k}条来自{region}",
+        ),
     ),
 )
 
@@ -140,7 +151,7 @@ def region_surprise(
     shop_share = (out_k + REGION_SHOP_PSEUDO * market) / (out_n + REGION_SHOP_PSEUDO)
     ref = np.clip(np.maximum(market, shop_share), 1e-6, 1.0 - 1e-6)
     surprise = -binom.logsf(k - 1.0, n, ref) / np.log(10.0)
-    ok = known & (k >= REGION_MIN_OTHERS) & (k > n * ref)
+    ok = known & (k >= REGION_MIN_OTHERS) & (k > n * ref) & (k >= REGION_MIN_SHARE * n)
     return np.where(ok, np.clip(surprise, 0.0, 300.0), 0.0)
 
 
