@@ -77,6 +77,12 @@ def add_arguments(p) -> None:
         "revision REF, alternating, and report time and memory ratios (benchmarks.scale_against; "
         "--sizes default 1000000,10000000)",
     )
+    p.add_argument(
+        "--pairs",
+        type=_ints,
+        help="--against: pairs of scans per size and mode, one number or one per size "
+        "(default 3 at 100k and 1M, 2 at 10M)",
+    )
     p.add_argument("--methods", help=f"comma-separated subset of {','.join(METHOD_IDS)}")
     p.add_argument("--no-yelpchi", action="store_true", help="leave YelpChi out even when present")
     p.add_argument(
@@ -95,7 +101,13 @@ def _bench_against(args, out: str, log: Callable[[str], None]) -> int:
         raise SystemExit(
             f"--against compares scale runs: use it with --suite scale, not {args.suite}"
         )
-    res = run_against(args.against, out, sizes=args.sizes or (1_000_000, 10_000_000), log=log)
+    sizes = args.sizes or (1_000_000, 10_000_000)
+    pairs = args.pairs[0] if args.pairs and len(args.pairs) == 1 else args.pairs
+    if pairs is not None and not isinstance(pairs, int) and len(pairs) != len(sizes):
+        raise SystemExit(
+            f"--pairs gives {len(pairs)} counts for {len(sizes)} sizes: give one, or one per size"
+        )
+    res = run_against(args.against, out, sizes=sizes, pairs=pairs, log=log)
     for r in res["rows"]:
         log(
             f"{r['reviews']:>10,} {r['mode']:<11} time x{r['time_ratio']} "

@@ -89,11 +89,14 @@ def run_against(ref: str, out_dir, sizes=(1_000_000, 10_000_000), pairs=None, lo
         Where ``scale_against.json`` and ``scale_against.md`` go.
     sizes : sequence of int
         Generated set sizes (every size scanned in core and out of core).
-    pairs : int, optional
-        Pairs of scans per size and mode (default :data:`PAIRS`).
+    pairs : int or sequence of int, optional
+        Pairs of scans per size and mode, one for all sizes or one per size
+        (default :data:`PAIRS`). ``scale_against.json`` is rewritten after every
+        size and mode, so a stopped run keeps what it measured.
     """
     from benchmarks.runner import environment
 
+    per_size = _pairs_per_size(sizes, pairs)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     env = environment()
@@ -101,27 +104,49 @@ def run_against(ref: str, out_dir, sizes=(1_000_000, 10_000_000), pairs=None, lo
     ref_tree = work / "ref"
     try:
         commit = _checkout(ref, ref_tree)
-        rows = []
+        result = {**env, "suite": "scale-against", "ref": ref, "ref_commit": commit, "rows": []}
         for n in sizes:
             data = work / f"n{n}"
             generate_in_child(n, data)
             for mode in MODES:
                 done: list[tuple[dict, dict]] = []
-                for i in range(pairs or PAIRS.get(n, 2)):
+                for i in range(per_size[n]):
                     # alternate who goes first: a slow spell lands on both alike
                     order = (ROOT, ref_tree) if i % 2 == 0 else (ref_tree, ROOT)
                     got = {t: _scan(t, data, work / "out", mode) for t in order}
                     done.append((got[ROOT], got[ref_tree]))
                     log(f"{n:>10,} {mode:<11} pair {i + 1}: {got[ROOT]} vs {got[ref_tree]}")
-                rows.append(_row(n, mode, done))
+                result["rows"].append(_row(n, mode, done))
+                _write(result, out_dir)
             shutil.rmtree(data, ignore_errors=True)
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(ref_tree)])
         shutil.rmtree(work, ignore_errors=True)
-    result = {**env, "suite": "scale-against", "ref": ref, "ref_commit": commit, "rows": rows}
-    (out_dir / "scale_against.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out_dir / "scale_against.md").write_text(render(result))
     return result
+
+
+def _pairs_per_size(sizes, pairs) -> dict[int, int]:
+    """Pairs of scans for each size: ``pairs`` for all, one per size, or :data:`PAIRS`."""
+    if pairs is None:
+        return {n: PAIRS.get(n, 2) for n in sizes}
+    if isinstance(pairs, int):
+        return dict.fromkeys(sizes, pairs)
+    if len(pairs) != len(sizes):
+        raise ValueError(
+            f"{len(pairs)} pair counts for {len(sizes)} sizes: give one, or one per size"
+        )
+    return dict(zip(sizes, pairs, strict=True))
+
+
+def _write(result: dict, out_dir: Path) -> None:
+    """Write the JSON and the table atomically (a reader never sees half a file)."""
+    for name, text in (
+        ("scale_against.json", json.dumps(result, indent=2) + "\n"),
+        ("scale_against.md", render(result)),
+    ):
+        tmp = out_dir / f".{name}.tmp"
+        tmp.write_text(text)
+        tmp.replace(out_dir / name)
 
 
 def render(result: dict) -> str:
