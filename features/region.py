@@ -12,9 +12,12 @@ province's share of the market and of the shop's reviews outside the window
 
 Honest behaviour that also does this, and why it is not surprising here: a
 regional shop (most buyers from one province) sets its own share; Guangdong's
-sheer size is the market share; a national flash sale brings every province
-in proportion. A flash sale promoted in one city does concentrate: that is the
-honest ``regional`` cell of the matrix (:mod:`benchmarks.matrix`).
+sheer size is the market share; a national flash sale brings every province in
+proportion. A sale promoted in one city does concentrate, but brings its city's
+buyers among everyone else's: a review counts only where at least
+:data:`REGION_MIN_SHARE` of the window's other reviews show its province (a
+farm's burst is nearly all its own). Measured on the matrix's honest
+``regional`` cell (regional shops and local sales, no IP): none flagged.
 """
 
 from __future__ import annotations
