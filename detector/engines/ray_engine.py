@@ -61,15 +61,16 @@ every bucket's outputs back as Arrow IPC, one row per table.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import time
 
 import numpy as np
 import polars as pl
 
 from detector.engines.base import Engine
-from features.registry import Table
+from features.params import RING_MIN_PRODUCTS
+from features.registry import REGISTRY, Table
 
 #: Rows per scoring task.
 SCORE_CHUNK = 100_000
@@ -165,6 +166,10 @@ def _active_users(df: pl.DataFrame, min_products: int) -> pl.DataFrame:
     )
 
 
+#: The pass job finding :func:`_active_users`.
+_ACTIVE_USERS_JOB = ("_active_users", "frame", _active_users, RING_MIN_PRODUCTS)
+
+
 def _coreview_job(df: pl.DataFrame, active: pl.DataFrame) -> pl.DataFrame:
     """Co-review pairs among active users, on whole products."""
     from features.cooccurrence import coreview_pairs
@@ -245,8 +250,7 @@ class RayEngine(Engine):
         self._ds_key = None
         self._ds = None
         self._blocks: pl.DataFrame | None = None
-        self._lf = None
-        self._planned_tables: list[Table] | None = None
+        self._planned: list[Table] = []
         self._built: dict[str, pl.DataFrame] = {}
         #: The shuffles run, for summary.json: ``{"key": ..., "jobs": [...]}``.
         self.passes: list[dict] = []
@@ -292,7 +296,7 @@ class RayEngine(Engine):
             step = -(-df.height // n) if df.height else 1
             parts = [_to_arrow(df.slice(i, step)) for i in range(0, max(df.height, 1), step)]
             self._ds = self.ray.data.from_arrow(parts)
-            self._ds_key, self._lf = key, lf
+            self._ds_key = key
             self._blocks = None
         return self._ds
 
@@ -353,86 +357,64 @@ class RayEngine(Engine):
         return out.select(ref.columns).cast(dict(ref.schema))
 
     # -- stages ----------------------------------------------------------------
-    def compute_features(self, reviews, families=None):
-        from features.pipeline import Handoff, plan
-
-        self._built = {}
-        if isinstance(reviews, Handoff | pl.DataFrame):
-            columns = reviews.columns
-        else:
-            columns = reviews.collect_schema().names()
-        # planned from the input columns (the prepared frame no longer holds raw text)
-        self._planned_tables = plan(columns, families)[1]
+    @contextlib.contextmanager
+    def building(self, tables: list[Table]):
+        # the planned tables, so that tables of one keying share one shuffle
+        self._built, self._planned = {}, list(tables)
         try:
-            return super().compute_features(reviews, families)
+            yield
         finally:
-            self._built, self._planned_tables = {}, None
-            self._ds = self._ds_key = self._blocks = self._lf = None
+            self._built, self._planned = {}, []
+            self._ds = self._ds_key = self._blocks = None
 
     def build_table(
         self, table: Table, lf: pl.LazyFrame, tables: dict[str, pl.DataFrame]
     ) -> pl.DataFrame:
-        if table.name in self._built:
-            return self._built.pop(table.name)
-        keying = _TABLE_KEYING.get(table.name)
-        if keying is None:
-            self.fallbacks.setdefault(table.name, "driver (polars)")
-            return table.build(lf, tables)
-        t0 = time.perf_counter()
-        self._run_keyed(keying, table, lf, tables)
-        self.timings[f"ray:{keying}-pass"] = time.perf_counter() - t0
+        if table.name not in self._built:
+            keying = _TABLE_KEYING.get(table.name)
+            if keying is None:
+                self.fallbacks.setdefault(table.name, "driver (polars)")
+                return table.build(lf, tables)
+            self._run_keyed(keying, table, lf, dict(tables))
         return self._built.pop(table.name)
 
-    def _planned(self, lf: pl.LazyFrame) -> list[Table]:
-        if self._planned_tables is not None:
-            return self._planned_tables
-        from features.pipeline import plan
+    def _group(self, keying: str, table: Table, lf: pl.LazyFrame, have: dict) -> list[Table]:
+        """``table`` and every other planned table of its keying whose inputs are ready.
 
-        return plan(lf.collect_schema().names())[1]
-
-    def _run_keyed(self, keying: str, table: Table, lf: pl.LazyFrame, tables) -> None:
-        """Build ``table`` and every other planned table of the same keying whose inputs are ready.
-
-        Tables of one keying share one shuffle. A table whose dependency is a
-        driver table (text clusters) gets it built first, on the driver.
+        A dependency that is a driver table of no dependencies (text clusters)
+        is built first, on the driver, into ``have``.
         """
-        planned = self._planned(lf)
-        have = dict(tables)
         group = []
-        for t in planned:
+        for t in self._planned:
             if _TABLE_KEYING.get(t.name) != keying or t.name in have or t.name in self._built:
                 continue
-            missing = [d for d in t.depends if d not in have]
-            for d in list(missing):
-                dt = self._registry_table(d)
-                if dt is not None and d not in _TABLE_KEYING and not dt.depends:
-                    have[d] = self._built[d] = dt.build(lf, have)  # e.g. text clusters
+            for d in t.depends:
+                dt = REGISTRY.tables.get(d)
+                if d not in have and dt is not None and d not in _TABLE_KEYING and not dt.depends:
+                    have[d] = self._built[d] = dt.build(lf, have)
                     self.fallbacks.setdefault(d, "driver (polars)")
-                    missing.remove(d)
-            if not missing:
+            if all(d in have for d in t.depends):
                 group.append(t)
-        if table not in group:
-            group.append(table)
-        jobs, refs = [], {}
-        if (
-            keying == "user"
-            and "_active_users" not in self._built
-            and any(t.name == "coreview_pairs" for t in planned)
-        ):
-            from features.params import RING_MIN_PRODUCTS
+        return group if table in group else [*group, table]
 
-            jobs.append(("_active_users", "frame", _active_users, RING_MIN_PRODUCTS))
+    def _run_keyed(self, keying: str, table: Table, lf: pl.LazyFrame, have: dict) -> None:
+        """Build ``table`` and the tables of its :meth:`_group` in one shuffle."""
+        group, jobs = self._group(keying, table, lf, have), []
+        if keying == "user" and any(t.name == "coreview_pairs" for t in self._planned):
+            if "_active_users" not in self._built:
+                jobs.append(_ACTIVE_USERS_JOB)
         for t in group:
             if t.name == "coreview_pairs":
-                active = self._active(lf)
-                jobs.append((t.name, "frame", _coreview_job, active))
+                jobs.append((t.name, "frame", _coreview_job, self._active(lf)))
             else:
                 jobs.append((t.name, "table", t.build, {d: have[d] for d in t.depends}))
-            refs[t.name] = t
-        outs = self._pass(lf, keying, jobs)
+        self._keep(self._pass(lf, keying, jobs), {t.name: t for t in group}, lf, have)
+
+    def _keep(self, outs: dict, tables: dict[str, Table], lf: pl.LazyFrame, have: dict) -> None:
+        """Keep a pass's outputs as the tables their functions give on the driver."""
         for name, df in outs.items():
-            t = refs.get(name)
-            if t is None:  # a helper result (active users)
+            t = tables.get(name)
+            if t is None:  # the active users
                 self._built[name] = df if df.height else pl.DataFrame(schema={"user_id": pl.String})
             elif name == "coreview_pairs":
                 nonempty = df.height > 0 and "user_a" in df.columns
@@ -445,21 +427,8 @@ class RayEngine(Engine):
     def _active(self, lf: pl.LazyFrame) -> pl.DataFrame:
         """Users on enough products for co-review pairs (a user-keyed pass, cached)."""
         if "_active_users" not in self._built:
-            from features.params import RING_MIN_PRODUCTS
-
-            job = ("_active_users", "frame", _active_users, RING_MIN_PRODUCTS)
-            outs = self._pass(lf, "user", [job])
-            df = outs["_active_users"]
-            self._built["_active_users"] = (
-                df if df.height else pl.DataFrame(schema={"user_id": pl.String})
-            )
+            self._keep(self._pass(lf, "user", [_ACTIVE_USERS_JOB]), {}, lf, {})
         return self._built["_active_users"]
-
-    @staticmethod
-    def _registry_table(name: str) -> Table | None:
-        from features.registry import REGISTRY
-
-        return REGISTRY.tables.get(name)
 
     # -- model -----------------------------------------------------------------
     def _model_ref(self, model):

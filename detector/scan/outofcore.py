@@ -55,6 +55,7 @@ from detector.input.spec import InputSpec, as_spec
 from detector.input.values import castable
 from detector.input.windows import partition_in_window, to_utc
 from detector.partition import partition_values, write_partitioned
+from detector.scan.feature_step import global_tables, shard_features
 from detector.scan.output import Findings, ScanResult, write_common, write_summary
 from detector.scan.scoring import (
     choose_threshold,
@@ -65,8 +66,8 @@ from detector.scan.scoring import (
     to_prior,
     with_review_ids,
 )
-from features.registry import REGISTRY, Table
-from features.sharded import GLOBAL_ONLY_INPUTS, build_global_tables, shard_features
+from features.registry import REGISTRY
+from features.sharded import GLOBAL_ONLY_INPUTS
 from models.content import content_keys
 from models.graph import kinds_from_hashes, node_hashes
 from models.propagation import propagate
@@ -428,16 +429,8 @@ class Shards:
 def _shard_features(staged: StagedInput, work: Path, config, engine: Engine) -> Shards:
     """Global tables over every staged review, then features shard by shard to ``work``."""
     progress, n = engine.progress, staged.n_valid
-
-    def build(table: Table, lf: pl.LazyFrame, tables):
-        with progress.stage(f"  table {table.name}"):
-            return engine.build_table(table, lf, tables)
-
     t0 = time.perf_counter()
-    with progress.stage("global tables"):
-        glob = build_global_tables(
-            staged.scan(), config.families, build_table=build, workers=engine.table_workers(n)
-        )
+    glob = global_tables(engine, staged.scan(), config.families, n)
     t_tables = time.perf_counter() - t0
     names = [f for f in glob.features if REGISTRY.get(f).scored]
     kinds = graph_kinds(config, names, glob.features, glob.unavailable)
@@ -449,10 +442,7 @@ def _shard_features(staged: StagedInput, work: Path, config, engine: Engine) -> 
             shard = staged.read_shard(lo, hi, skip=GLOBAL_ONLY_INPUTS)
             if shard.height == 0:
                 continue
-            workers = engine.table_workers(shard.height)
-            fr = shard_features(
-                shard, glob, config.families, build_table=engine.build_table, workers=workers
-            )
+            fr = shard_features(engine, shard, config.families, glob)
             del shard
             out.features.append(work / f"features-{k:05d}.parquet")
             out.keys.append(work / f"keys-{k:05d}.parquet")

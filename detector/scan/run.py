@@ -17,7 +17,7 @@ import polars as pl
 from detector.cases import attach_case_ids, build_cases
 from detector.engines import Engine, get_engine
 from detector.errors import InputError
-from detector.input.load import weak_identities
+from detector.input.load import load_reviews, weak_identities
 from detector.input.rejects import NoRowsError, all_rejected_error
 from detector.input.spec import InputSpec
 from detector.partition import partition_values, write_partitioned
@@ -25,7 +25,8 @@ from detector.progress import ScanProgress
 from detector.publish import Publication
 from detector.scan import outofcore
 from detector.scan.config import ScanConfig
-from detector.scan.history import Prior, features_over_history, without_seen
+from detector.scan.feature_step import shard_features
+from detector.scan.history import Prior, without_seen
 from detector.scan.output import (
     Findings,
     ScanResult,
@@ -197,8 +198,12 @@ def in_core(inputs, directory: Path, config, engine, keep_reviews, mode, run_id,
     """The scan as one shard held in memory: load, features, score, cases, write."""
     progress, timings, t_all = engine.progress, {}, time.perf_counter()
     t0 = time.perf_counter()
-    first = prior.first if prior is not None else None
-    loaded = without_seen(engine.load(inputs, config.input, first), prior)
+    with progress.stage("load") as st:
+        first = prior.first if prior is not None else None
+        loaded = load_reviews(inputs, spec=config.input, first_reviews=first)
+        st.advance(loaded.n_input)
+    progress.rows = loaded.reviews.height
+    loaded = without_seen(loaded, prior)
     timings["load"] = time.perf_counter() - t0
     if loaded.reviews.height == 0:
         raise all_rejected_error(loaded.files, loaded.n_input, loaded.rejected)
@@ -207,7 +212,7 @@ def in_core(inputs, directory: Path, config, engine, keep_reviews, mode, run_id,
     if not keep_reviews:
         reviews, loaded.reviews = Handoff(loaded.reviews), loaded.reviews.clear()
     t0 = time.perf_counter()
-    fr = features_over_history(engine, reviews, config.families, prior)
+    fr = shard_features(engine, reviews, config.families, history=prior.history if prior else None)
     del reviews
     timings["features"] = time.perf_counter() - t0
     sr = score_reviews(fr, config, engine, prior.given if prior else None)
