@@ -126,7 +126,7 @@ class StateError(InputError):
 def history_columns() -> list[str]:
     """Contract columns any global table reads (plus ``review_id``), in contract order."""
     from detector.input.schema import CONTRACT
-    from features.pipeline import REGISTRY  # registers every feature module
+    from features.registry import REGISTRY
 
     need = {"review_id"}
     for table in REGISTRY.tables.values():
