@@ -91,8 +91,8 @@ from detector.partition import PARTITIONED_OUTPUTS
 from detector.publish import OutputError, Publication, check_writable_dir, stop_point, write_errno
 from detector.scan.config import ScanConfig
 from detector.scan.history import Prior
-from detector.scan.output import keeps_foreign, write_all_rejected
-from detector.scan.run import stage_scan
+from detector.scan.output import keeps_foreign
+from detector.scan.run import stage_or_rejects
 from detector.scan.scoring import GivenModel
 from models.persist import ModelMismatch, load_model, save_model
 
@@ -515,18 +515,17 @@ def _run(state: State, new, refreshed, job: _Job, engine):
     publication, run = job.publication, state.runs + 1
     prior, config, threshold_note = _prior(state, job.config, new)
     current = publication.current
-    rejected = None
+    # a first run's rejects are the output's own, a later run's go under runs/<run>/
+    out = publication.out / RUNS_DIR / f"{run:05d}" if state.runs else publication.out
     with publication:
         publication.carry_in()
         incoming = publication.path / ".incoming"
         t0 = time.perf_counter()
-        try:
-            result = stage_scan(new, incoming, publication.run_id, config, engine, prior=prior)
-        except NoRowsError as exc:
-            if exc.rejected.height == 0:
-                raise
-            # published like any run's output, then raised (exit 2 with the reasons)
-            rejected = _file_rejected(state, job, exc, run, current)
+        result = stage_or_rejects(
+            new, incoming, publication.run_id, out, config, engine=engine, prior=prior
+        )
+        if isinstance(result, NoRowsError):
+            _file_rejected(state, job, incoming, run, current)
         else:
             history = prior.history
             result.summary["incremental"] = {
@@ -550,8 +549,8 @@ def _run(state: State, new, refreshed, job: _Job, engine):
                 state.root,
             )
             stop_point(11, "state committed")
-    if rejected is not None:
-        raise rejected
+    if isinstance(result, NoRowsError):
+        raise result  # published like any run's output, then raised (exit 2 with the reasons)
     return result
 
 
@@ -565,30 +564,28 @@ def _prepared_output(publication: Publication, current) -> dict:
     }
 
 
-def _file_rejected(state: State, job: _Job, exc: NoRowsError, run: int, current) -> NoRowsError:
-    """File a run whose every new row was rejected; the error to raise once it is published.
+def _file_rejected(state: State, job: _Job, incoming: Path, run: int, current) -> None:
+    """File the outputs of a run whose every new row was rejected (written to ``incoming``).
 
     The rejects and this run's summary go under ``runs/<run>/`` beside the
-    earlier runs' output (a first run writes them as a plain scan does). The
+    earlier runs' output (a first run's are the output, as a plain scan's). The
     new partitions are not marked seen and no run is counted: fixed, they are
     new partitions to the next run. The state records the new output version
     (a first run has no state to record it in).
     """
     publication = job.publication
-    shutil.rmtree(publication.path / ".incoming", ignore_errors=True)
-    if state.runs == 0:
-        return write_all_rejected(publication.path, publication.out, exc, job.config.input)
-    tag = f"{run:05d}"
-    run_dir = publication.path / RUNS_DIR / tag
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # names only: an earlier rejects-only run of this number
-    run_dir.mkdir(parents=True)
-    done = write_all_rejected(
-        run_dir, publication.out / RUNS_DIR / tag, exc, job.config.input, publication.run_id
-    )
-    state.manifest["output"] = _prepared_output(publication, current)
-    _write_state(state.commit, state.root)
-    return done
+    target = publication.path
+    if state.runs:
+        target = publication.path / RUNS_DIR / f"{run:05d}"
+        if target.exists():
+            shutil.rmtree(target)  # names only: an earlier rejects-only run of this number
+        target.mkdir(parents=True)
+    for f in incoming.iterdir():
+        os.replace(f, target / f.name)
+    incoming.rmdir()
+    if state.runs:
+        state.manifest["output"] = _prepared_output(publication, current)
+        _write_state(state.commit, state.root)
 
 
 def _write_state(write, root: Path) -> None:
