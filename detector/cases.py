@@ -675,17 +675,6 @@ def attach_case_ids(scores: pl.DataFrame, review_case: pl.DataFrame) -> pl.DataF
     )
 
 
-def explode_edges(cases: pl.DataFrame) -> pl.DataFrame:
-    """The edges of ``cases`` as rows: ``case_id``, ``a``, ``b``, ``type``, ``key``."""
-    return (
-        cases.select("case_id", "edges")
-        .explode("edges")
-        .drop_nulls("edges")
-        .unnest("edges")
-        .sort("case_id", "type", "a", "b")
-    )
-
-
 def case_summary(cases: pl.DataFrame) -> dict:
     """Counts for ``summary.json``: cases and linked reviews per kind."""
     multi = cases.filter(pl.col("n_reviews") > 1)

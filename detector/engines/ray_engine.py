@@ -109,20 +109,6 @@ def _to_arrow(df: pl.DataFrame):
     return df.to_arrow(compat_level=_ARROW)
 
 
-def _from_ipc(blob: bytes) -> pl.DataFrame:
-    import io
-
-    return pl.read_ipc(io.BytesIO(blob))
-
-
-def _ipc(df: pl.DataFrame) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    df.write_ipc(buf)
-    return buf.getvalue()
-
-
 def _run_pass(batch, jobs, drop):
     """Every job of one keyed pass on one bucket of whole groups.
 
@@ -138,7 +124,7 @@ def _run_pass(batch, jobs, drop):
     for name, mode, fn, arg in jobs:
         out = fn(df.lazy(), arg) if mode == "table" else fn(df, arg)
         names.append(name)
-        blobs.append(_ipc(out))
+        blobs.append(out.write_ipc(None).getvalue())
     return pa.table({"_table": names, "_ipc": pa.array(blobs, type=pa.large_binary())})
 
 
@@ -341,7 +327,7 @@ class RayEngine(Engine):
         self.passes.append({"key": keying, "jobs": [j[0] for j in jobs]})
         out: dict[str, list[pl.DataFrame]] = {j[0]: [] for j in jobs}
         for name, blob in rows.iter_rows():
-            out[name].append(_from_ipc(blob))
+            out[name].append(pl.read_ipc(blob))
         return {
             name: pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
             for name, parts in out.items()

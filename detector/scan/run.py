@@ -31,6 +31,7 @@ from detector.scan.output import (
     Findings,
     ScanResult,
     keeps_foreign,
+    timed,
     write_all_rejected,
     write_common,
     write_summary,
@@ -197,47 +198,37 @@ def write_rows(directory: Path, scores: pl.DataFrame, fr: FeatureResult, partiti
 def in_core(inputs, directory: Path, config, engine, keep_reviews, mode, run_id, prior=None):
     """The scan as one shard held in memory: load, features, score, cases, write."""
     progress, timings, t_all = engine.progress, {}, time.perf_counter()
-    t0 = time.perf_counter()
-    with progress.stage("load") as st:
-        first = prior.first if prior is not None else None
-        loaded = load_reviews(inputs, spec=config.input, first_reviews=first)
-        st.advance(loaded.n_input)
-    progress.rows = loaded.reviews.height
-    loaded = without_seen(loaded, prior)
-    timings["load"] = time.perf_counter() - t0
+    with timed(timings, "load"):
+        with progress.stage("load") as st:
+            first = prior.first if prior is not None else None
+            loaded = load_reviews(inputs, spec=config.input, first_reviews=first)
+            st.advance(loaded.n_input)
+        progress.rows = loaded.reviews.height
+        loaded = without_seen(loaded, prior)
     if loaded.reviews.height == 0:
         raise all_rejected_error(loaded.files, loaded.n_input, loaded.rejected)
     engine.warm(loaded.reviews.height)
     reviews = loaded.reviews
     if not keep_reviews:
         reviews, loaded.reviews = Handoff(loaded.reviews), loaded.reviews.clear()
-    t0 = time.perf_counter()
-    fr = shard_features(engine, reviews, config.families, history=prior.history if prior else None)
-    del reviews
-    timings["features"] = time.perf_counter() - t0
+    with timed(timings, "features"):
+        history = prior.history if prior is not None else None
+        fr = shard_features(engine, reviews, config.families, history=history)
+        del reviews
     sr = score_reviews(fr, config, engine, prior.given if prior else None)
-    t0 = time.perf_counter()
-    with progress.stage("cases"):
+    with timed(timings, "cases"), progress.stage("cases"):
         cases = build_cases(sr.scores, fr.keys, fr.frame, weak_identities(loaded))
         scores = attach_case_ids(sr.scores, cases.review_case)
-    timings["cases"] = time.perf_counter() - t0
     timings.update({**sr.timings, "features": timings["features"]})
-
-    t0 = time.perf_counter()
-    with progress.stage("write", total=scores.height):
+    with timed(timings, "write"), progress.stage("write", total=scores.height):
         write_common(directory, cases.cases, sr.explanations, loaded.rejected)
         write_rows(directory, scores, fr, config.partition_by)
-    timings["write"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_all
+    flagged = scores.filter(pl.col("flagged"))
     found = Findings(
-        scores.height,
-        scores.filter(pl.col("flagged")),
-        fr.features,
-        fr.unavailable,
-        sr.threshold_choice,
-        sr.graph_kinds,
+        scores.height, flagged, fr.features, fr.unavailable, sr.threshold_choice, sr.graph_kinds,
         cases.cases,
-    )
+    )  # fmt: skip
     run = {"engine": engine.describe(), "mode": mode, "run_id": run_id}
     summary = write_summary(directory, config, loaded, found, timings, run)
     return ScanResult(scores, fr, sr.model, sr.threshold, summary, loaded, timings)
