@@ -114,12 +114,6 @@ CASES_SCHEMA: dict[str, pl.DataType] = {
     "edge_types": pl.List(pl.String),
     "edges": pl.List(EDGE_STRUCT),
 }
-EDGES_SCHEMA: dict[str, pl.DataType] = {
-    "a": pl.String(),
-    "b": pl.String(),
-    "type": pl.String(),
-    "key": pl.String(),
-}
 
 
 @dataclass(frozen=True)

@@ -166,12 +166,8 @@ def _coreview_job(df: pl.DataFrame, active: pl.DataFrame) -> pl.DataFrame:
     return coreview_pairs(sub)
 
 
-def _score(model, X):
-    return model.score_samples(X)
-
-
-def _contrib(model, X):
-    return model.contributions(X)
+def _call(model, method: str, X):
+    return getattr(model, method)(X)
 
 
 # --------------------------------------------------------------------------- the engine
@@ -240,10 +236,7 @@ class RayEngine(Engine):
         self._built: dict[str, pl.DataFrame] = {}
         #: The shuffles run, for summary.json: ``{"key": ..., "jobs": [...]}``.
         self.passes: list[dict] = []
-        self._remote = {
-            "score": ray.remote(_score),
-            "contrib": ray.remote(_contrib),
-        }
+        self._remote = ray.remote(_call)
         self._model_refs: dict[int, object] = {}
 
     def describe(self) -> dict:
@@ -423,12 +416,12 @@ class RayEngine(Engine):
             self._model_refs = {key: self.ray.put(model)}  # broadcast once per fitted model
         return self._model_refs[key]
 
-    def _chunked(self, kind: str, model, X: np.ndarray, stage: str):
+    def _chunked(self, method: str, model, X: np.ndarray, stage: str):
         n = X.shape[0]
         with self.progress.stage(stage, total=n) as st:
             ref = self._model_ref(model)
             slices = [slice(i, min(i + SCORE_CHUNK, n)) for i in range(0, n, SCORE_CHUNK)]
-            futs = [self._remote[kind].remote(ref, X[sl]) for sl in slices]
+            futs = [self._remote.remote(ref, method, X[sl]) for sl in slices]
             parts = []
             for sl, fut in zip(slices, futs, strict=True):
                 parts.append(self.ray.get(fut))
@@ -438,10 +431,10 @@ class RayEngine(Engine):
     def score_samples(self, model, X: np.ndarray) -> np.ndarray:
         if X.shape[0] == 0:
             return super().score_samples(model, X)
-        return np.concatenate(self._chunked("score", model, X, "score"))
+        return np.concatenate(self._chunked("score_samples", model, X, "score"))
 
     def contributions(self, model, X: np.ndarray) -> tuple[float, np.ndarray]:
         if X.shape[0] == 0:
             return super().contributions(model, X)
-        parts = self._chunked("contrib", model, X, "explain")
+        parts = self._chunked("contributions", model, X, "explain")
         return parts[0][0], np.concatenate([c for _, c in parts])

@@ -574,15 +574,7 @@ def _file_rejected(state: State, job: _Job, incoming: Path, run: int, current) -
     (a first run has no state to record it in).
     """
     publication = job.publication
-    target = publication.path
-    if state.runs:
-        target = publication.path / RUNS_DIR / f"{run:05d}"
-        if target.exists():
-            shutil.rmtree(target)  # names only: an earlier rejects-only run of this number
-        target.mkdir(parents=True)
-    for f in incoming.iterdir():
-        os.replace(f, target / f.name)
-    incoming.rmdir()
+    _move_files(incoming, _run_dir(publication.path, run) if state.runs else publication.path)
     if state.runs:
         state.manifest["output"] = _prepared_output(publication, current)
         _write_state(state.commit, state.root)
@@ -611,15 +603,25 @@ def _file_run(scan_dir: Path, version: Path, run: int, summary: dict) -> None:
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(f, dst)
     write_json(summary, scan_dir / "summary.json")
-    run_dir = version / RUNS_DIR / tag
+    _move_files(scan_dir, _run_dir(version, run))
+    # a new file, never the carried (hard-linked) summary rewritten in place
+    write_json(summary, version / "summary.json")
+
+
+def _run_dir(version: Path, run: int) -> Path:
+    """``runs/<run>/`` of the new output ``version``, empty (an earlier attempt's removed)."""
+    run_dir = version / RUNS_DIR / f"{run:05d}"
     if run_dir.exists():
         shutil.rmtree(run_dir)  # names only: the files of earlier versions stay as they are
     run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def _move_files(scan_dir: Path, target: Path) -> None:
+    """Move the files of ``scan_dir`` into ``target``, then remove ``scan_dir``."""
     for f in scan_dir.iterdir():
         if f.is_file():
-            os.replace(f, run_dir / f.name)
-    # a new file, never the carried (hard-linked) summary rewritten in place
-    write_json(summary, version / "summary.json")
+            os.replace(f, target / f.name)
     shutil.rmtree(scan_dir)
 
 
