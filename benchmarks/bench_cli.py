@@ -71,6 +71,19 @@ def add_arguments(p) -> None:
         help="--suite matrix: cells to run, e.g. boost/aged,honest/campus or whole families "
         "(boost, smear, ring, pro_negative, signal, honest); default all",
     )
+    p.add_argument(
+        "--against",
+        metavar="REF",
+        help="--suite scale: scan the same generated sets with this checkout and with git "
+        "revision REF, alternating, and report time and memory ratios (benchmarks.scale_against; "
+        "--sizes default 1000000,10000000)",
+    )
+    p.add_argument(
+        "--pairs",
+        type=_ints,
+        help="--against: pairs of scans per size and mode, one number or one per size "
+        "(default 3 at 100k and 1M, 2 at 10M)",
+    )
     p.add_argument("--methods", help=f"comma-separated subset of {','.join(METHOD_IDS)}")
     p.add_argument("--no-yelpchi", action="store_true", help="leave YelpChi out even when present")
     p.add_argument(
@@ -81,12 +94,38 @@ def add_arguments(p) -> None:
     )
 
 
+def _bench_against(args, out: str, log: Callable[[str], None]) -> int:
+    """``bench --suite scale --against REF``: this checkout and REF side by side."""
+    from benchmarks.scale_against import run_against
+
+    if args.suite != "scale":
+        raise SystemExit(
+            f"--against compares scale runs: use it with --suite scale, not {args.suite}"
+        )
+    sizes = args.sizes or (1_000_000, 10_000_000)
+    pairs = args.pairs[0] if args.pairs and len(args.pairs) == 1 else args.pairs
+    if pairs is not None and not isinstance(pairs, int) and len(pairs) != len(sizes):
+        raise SystemExit(
+            f"--pairs gives {len(pairs)} counts for {len(sizes)} sizes: give one, or one per size"
+        )
+    res = run_against(args.against, out, sizes=sizes, pairs=pairs, log=log)
+    for r in res["rows"]:
+        log(
+            f"{r['reviews']:>10,} {r['mode']:<11} time x{r['time_ratio']} "
+            f"({r['this_seconds']} s vs {r['ref_seconds']} s), memory x{r['memory_ratio']}"
+        )
+    log(f"outputs in {out}")
+    return 0
+
+
 def main_bench(args, log: Callable[[str], None] = print) -> int:
     """Run the benchmark for parsed ``args``; 1 when any method failed."""
     from benchmarks.matrix import resolve_seeds
     from benchmarks.runner import run_bench
 
     out = args.out or str(MATRIX_OUT if args.suite == "matrix" else DEFAULT_OUT)
+    if args.against:
+        return _bench_against(args, out, log)
     seeds = list(resolve_seeds(args.seeds)) if isinstance(args.seeds, str) else args.seeds
     results = run_bench(
         out,

@@ -84,7 +84,7 @@ def generate_dataset(n: int, root: Path, seed: int = 0) -> dict:
     return {"generate_s": round(t_gen, 2), "files": files, "bytes": size}
 
 
-def _generate_in_child(n: int, root: Path, seed: int = 0) -> dict:
+def generate_in_child(n: int, root: Path, seed: int = 0) -> dict:
     """:func:`generate_dataset` in a child process, so its memory is gone before the scan."""
     code = (
         "import json, sys; from pathlib import Path; from benchmarks.scale import generate_dataset; "
@@ -365,7 +365,7 @@ def run_scale(
     capped: dict | None = None
     cap = MemoryCap(MEMORY_CAP_GB) if CAPPED_SIZE in sizes and ooc_reps.get(CAPPED_SIZE) else None
     try:
-        data = {n: _generate_in_child(n, work / f"n{n}") for n in sizes}
+        data = {n: generate_in_child(n, work / f"n{n}") for n in sizes}
         runs: dict[tuple[int, str], list[dict]] = {(n, m): [] for n in sizes for m in MODES}
         plan = [(n, "in-core", r) for n in sizes for r in range(reps[n])] + [
             (n, "out-of-core", r) for n in sizes for r in range(ooc_reps[n])
