@@ -1,8 +1,8 @@
 """What an incremental scan brings besides its new partitions: the stored history and model.
 
 The scan is the same pipeline; the history is context for the features (every
-global table is built over history + new reviews) and the model is given
-instead of fitted (:class:`detector.scan.scoring.GivenModel`).
+global table is built over history + new reviews, :mod:`detector.scan.feature_step`)
+and the model is given instead of fitted (:class:`detector.scan.scoring.GivenModel`).
 """
 
 from __future__ import annotations

@@ -54,9 +54,15 @@ from detector.input.schema import CONTRACT, OPTIONAL, REQUIRED
 from detector.input.spec import InputSpec, as_spec
 from detector.input.values import castable
 from detector.input.windows import partition_in_window, to_utc
-from detector.partition import partition_values, write_partitioned
 from detector.scan.feature_step import global_tables, shard_features
-from detector.scan.output import Findings, ScanResult, timed, write_common, write_summary
+from detector.scan.output import (
+    Findings,
+    ScanResult,
+    timed,
+    write_common,
+    write_partitions,
+    write_summary,
+)
 from detector.scan.scoring import (
     choose_threshold,
     explain_and_reason,
@@ -529,15 +535,9 @@ def _write_shards(directory: Path, work: Path, sh: Shards, scored, config, progr
                 parts.append(work / f"scores-{k:05d}.parquet")
                 scores.write_parquet(parts[-1], compression=WORK_COMPRESSION)
             else:
-                part = keys.select(partition_values(pl.col("_t"), partition_by).alias(partition_by))
                 features = pl.read_parquet(fpath, glob=False).drop("_rid")
-                for name, frame in (("scores", scores), ("features", features)):
-                    write_partitioned(
-                        pl.concat([frame, part], how="horizontal"),
-                        directory / name,
-                        partition_by,
-                        file_name=f"part-{k:05d}.parquet",
-                    )
+                frames = {"scores": scores, "features": features}
+                write_partitions(directory, frames, keys, partition_by, f"part-{k:05d}.parquet")
             st.advance(keys.height)
     if partition_by is None:
         for name, files, drop in (

@@ -18,7 +18,7 @@ from detector.hashing import file_sha256
 from detector.input.load import LoadedInput, input_record
 from detector.input.rejects import NoRowsError, all_rejected_error, reason_counts
 from detector.input.spec import InputSpec
-from detector.partition import PARTITIONED_OUTPUTS
+from detector.partition import PARTITIONED_OUTPUTS, partition_values, write_partitioned
 from detector.scan.config import ScanConfig
 from features import params
 from models.isolation import OneSidedIsolationForest
@@ -80,6 +80,17 @@ def timed(timings: dict[str, float], name: str) -> Iterator[None]:
         yield
     finally:
         timings[name] = time.perf_counter() - t0
+
+
+def write_partitions(
+    directory: Path, frames: dict, keys: pl.DataFrame, partition_by: str, file_name: str
+) -> None:
+    """Write ``frames`` (name -> rows aligned with those of ``keys``, which holds their ``_t``)
+    as hive partitions by ``partition_by`` under ``directory / name``."""
+    part = keys.select(partition_values(pl.col("_t"), partition_by).alias(partition_by))
+    for name, frame in frames.items():
+        keyed = pl.concat([frame, part], how="horizontal")
+        write_partitioned(keyed, directory / name, partition_by, file_name=file_name)
 
 
 def write_common(directory: Path, cases, explanations: pl.DataFrame, rejected: pl.DataFrame):

@@ -20,7 +20,6 @@ from detector.errors import InputError
 from detector.input.load import load_reviews, weak_identities
 from detector.input.rejects import NoRowsError, all_rejected_error
 from detector.input.spec import InputSpec
-from detector.partition import partition_values, write_partitioned
 from detector.progress import ScanProgress
 from detector.publish import Publication
 from detector.scan import outofcore
@@ -34,6 +33,7 @@ from detector.scan.output import (
     timed,
     write_all_rejected,
     write_common,
+    write_partitions,
     write_summary,
 )
 from detector.scan.scoring import score_reviews
@@ -187,12 +187,9 @@ def write_rows(directory: Path, scores: pl.DataFrame, fr: FeatureResult, partiti
         scores.write_parquet(directory / "scores.parquet", compression="zstd")
         features.write_parquet(directory / "features.parquet", compression="zstd")
         return
-    part = fr.keys.select(
-        "review_id", partition_values(pl.col("_t"), partition_by).alias(partition_by)
-    )
-    for name, frame in (("scores", scores), ("features", features)):
-        keyed = frame.join(part, on="review_id", how="left", maintain_order="left")
-        write_partitioned(keyed, directory / name, partition_by)
+    # scores, features and keys are all in _rid order
+    frames = {"scores": scores, "features": features}
+    write_partitions(directory, frames, fr.keys, partition_by, "part-0.parquet")
 
 
 def in_core(inputs, directory: Path, config, engine, keep_reviews, mode, run_id, prior=None):
