@@ -15,8 +15,9 @@ every engine; an :class:`Engine` only decides where and how they run:
 ``score_samples(model, X)`` / ``contributions(model, X)``
     Score and explain rows; both are per row, so chunking never changes a value.
 
-Capabilities are attributes: ``supports_out_of_core``. Engines must give the same
-values as :class:`Engine` itself (the reference) within 1e-9 (``tests/test_engines.py``).
+Capabilities are attributes: ``supports_out_of_core``, ``joins_cluster``. Engines must
+give the same values as :class:`Engine` itself (the reference) within 1e-9
+(``tests/test_engines.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class Engine:
     #: its stages run in this process, shard by shard. An engine that distributes a large
     #: scan itself (Ray) says False.
     supports_out_of_core = True
+    #: Whether the engine runs on a cluster it joins by ``address`` (``--address``).
+    joins_cluster = False
 
     def __init__(self, progress: ScanProgress | None = None):
         self.progress = progress or null_progress()

@@ -189,6 +189,7 @@ class RayEngine(Engine):
     name = "ray"
     #: Ray distributes a large scan itself; it never streams one through local shards.
     supports_out_of_core = False
+    joins_cluster = True
 
     def __init__(
         self,

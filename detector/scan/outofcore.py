@@ -274,16 +274,7 @@ def stage_inputs(inputs, root: Path, spec=None, progress=None) -> StagedInput:
             continue
         n_input += part.n_input
         present |= set(part.present_optional)
-        if part.rejected.height:
-            if part.claims is not None and part.claims.height:
-                # rows of this file's rejects claiming an id (see LoadedInput.claims)
-                claims.append(
-                    part.claims.with_columns(
-                        pl.lit(len(rejected), pl.Int64).alias("_part"),
-                        pl.lit(i, pl.Int64).alias("_file"),
-                    )
-                )
-            rejected.append(part.rejected)
+        _keep_rejected(part, i, rejected, claims)
         if part.reviews.height:
             paths.append(root / f"input-{i:06d}.parquet")
             starts.append((offset, i))
@@ -302,6 +293,17 @@ def stage_inputs(inputs, root: Path, spec=None, progress=None) -> StagedInput:
     return StagedInput(
         paths, files, n_input, concat_rejected(rejected), optional, bucket_rows, dropped
     )
+
+
+def _keep_rejected(part: LoadedInput, i: int, rejected: list, claims: list) -> None:
+    """Append input file ``i``'s rejects to ``rejected`` and the rows of them that claim an
+    id (:attr:`detector.input.load.LoadedInput.claims`) to ``claims``."""
+    if part.rejected.height == 0:
+        return
+    if part.claims is not None and part.claims.height:
+        at = [pl.lit(len(rejected), pl.Int64).alias("_part"), pl.lit(i, pl.Int64).alias("_file")]
+        claims.append(part.claims.with_columns(at))
+    rejected.append(part.rejected)
 
 
 def _stage_file(valid: pl.DataFrame, offset: int, out: Path) -> np.ndarray:
