@@ -633,13 +633,23 @@ def _write_part(state: State, name: str, frame: pl.DataFrame) -> None:
     state.add_file(name)
 
 
+def _save_model(state: State, result, run: int) -> None:
+    """Store the model the first run fitted, its features and threshold, in the state."""
+    m, names = state.manifest, list(result.features.scored)
+    m["model"] = f"model-{m['build']}.joblib"
+    parameters = result.summary.get("parameters", {})
+    save_model(state.root / m["model"], result.model, names, parameters, version=__version__)
+    state.add_file(m["model"])
+    m["features"], m["threshold"], m["threshold_run"] = names, result.threshold, run
+    m["threshold_method"] = result.summary.get("threshold", {}).get("method")
+
+
 def _update_state(state: State, result, seen, run, fitted, seconds, job: _Job, output):
     """Write the history part (and the model on the first run); commit ``state.json`` last.
 
     ``seen`` is ``(new, refreshed, first)``: the new partitions, the seen ones whose
     mtime moved, and the first reviews of every order so far."""
-    root, m = state.root, state.manifest
-    new, refreshed, first = seen
+    m, (new, refreshed, first) = state.manifest, seen
     hist_name = f"{HISTORY_DIR}/{m['build']}-{run:05d}.parquet"
     _write_part(state, hist_name, compact_history(result.loaded.reviews))
     if first is not None and first.height:
@@ -647,20 +657,7 @@ def _update_state(state: State, result, seen, run, fitted, seconds, job: _Job, o
         m["first_reviews"] = f"{HISTORY_DIR}/first-{m['build']}-{run:05d}.parquet"
         _write_part(state, m["first_reviews"], first)
     if fitted:
-        model_name = f"model-{m['build']}.joblib"
-        save_model(
-            root / model_name,
-            result.model,
-            list(result.features.scored),
-            result.summary.get("parameters", {}),
-            version=__version__,
-        )
-        state.add_file(model_name)
-        m["model"] = model_name
-        m["features"] = list(result.features.scored)
-        m["threshold"] = result.threshold
-        m["threshold_method"] = result.summary.get("threshold", {}).get("method")
-        m["threshold_run"] = run
+        _save_model(state, result, run)
     state.partitions.update(refreshed)
     hashed = {str(Path(i["path"]).resolve()): i.get("sha256") for i in result.summary["inputs"]}
     for f in new:
