@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from benchmarks.regions import PROVINCES, province_weights
 from benchmarks.texts import CATEGORIES, default_texts, honest_texts, template_texts
 
 __all__ = ["PLATFORMS", "Export", "build_export", "write_export"]
@@ -110,6 +111,7 @@ _TIME_FORMAT = {
     "douyin": "%Y/%m/%d %H:%M:%S",
 }
 _STREAMS = {"params": 1, "honest": 2, "smear": 3, "defect": 4, "flash": 5, "texts": 6, "ids": 7}
+_STREAMS["regions"] = 8
 
 
 @dataclass
@@ -346,7 +348,10 @@ def _with_identities(rows: pl.DataFrame, ids: np.random.Generator, p: dict) -> p
         pl.Series("order_id", _order_ids(ids, n_rows)),
         pl.Series("user", nick_of_buyer[rows["buyer"].to_numpy()]),
     )
-    province = np.array(_PROVINCES)[ids.integers(0, len(_PROVINCES), n_rows)]
+    ids.integers(0, len(_PROVINCES), n_rows)  # drawn before, kept so later ids stay the same
+    # IP属地 by population share (own stream); the smear's mostly one province
+    w = province_weights(p["regions"])
+    province = np.array(PROVINCES)[p["regions"].choice(len(PROVINCES), n_rows, p=w)]
     home = _PROVINCES[int(ids.integers(0, len(_PROVINCES)))]
     same = (rows["kind"] == "smear").to_numpy() & (ids.random(n_rows) < p["smear_one_province"])
     province[same] = home
@@ -407,18 +412,23 @@ def _order_export(platform, rows, ids, start: datetime) -> pl.DataFrame:
     ).sort(ohead["ordered_at"])
 
 
-def build_export(platform: str, seed: int = 0, n: int = 2000) -> Export:
+def build_export(
+    platform: str, seed: int = 0, n: int = 2000, ip_region: bool | None = None
+) -> Export:
     """One shop's review export and order export for ``platform``, about ``n`` reviews.
 
     Every planted parameter is drawn from ``seed`` (see the module docstring);
     rows are in review-time order, as exports list them (newest last).
+    ``ip_region`` forces the IP属地 column on or off (None: drawn from the seed).
     """
     if platform not in PLATFORMS:
         raise ValueError(f"unknown platform {platform!r}; choose from {PLATFORMS}")
     p = _params(seed, n)
+    if ip_region is not None:
+        p["ip_region"] = bool(ip_region)
     rows = _planted_rows(seed, {**p, "n": n})
     ids = _rng(seed, "ids")
-    rows = _with_identities(rows, ids, p)
+    rows = _with_identities(rows, ids, {**p, "regions": _rng(seed, "regions")})
     start = datetime(2025, 3, 1) + timedelta(days=int(ids.integers(0, 200)))
     reviews = _review_export(platform, rows, ids, p, start)
     orders = _order_export(platform, rows, ids, start)

@@ -71,7 +71,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from benchmarks import attacks, market
+from benchmarks import attacks, market, regions
 from detector.atomic import write_parquet
 from detector.input.schema import CONTRACT, DSR_COLUMNS, EXPORT_ONLY
 
@@ -90,6 +90,7 @@ ALL_TRAPS: tuple[str, ...] = (
     "real_text",
     "prompt_review",
     "shared_device",
+    "regional",
 )
 
 LABEL_SCHEMA: dict[str, pl.DataType] = {
@@ -119,6 +120,8 @@ class CampaignKnobs:
     * ``aged_share``: share of the campaign's accounts that have a history,
       ``history`` ordinary reviews each, written before the campaign and
       labelled honest (like ring camouflage).
+    * ``region_provinces``: how many provinces (IP属地) the campaign's
+      accounts sit in (only with ``GeneratorConfig.ip_region``).
     """
 
     pool_prefix: int = 24
@@ -126,6 +129,9 @@ class CampaignKnobs:
     perturb: float = 0.0
     aged_share: float = 0.0
     history: tuple[int, int] = (3, 12)
+    #: provinces (IP属地) the campaign's accounts sit in; more than
+    #: :data:`benchmarks.regions.SPREAD_FROM`: a proxy pool, a province per review
+    region_provinces: tuple[int, int] = (1, 3)
 
 
 @dataclass(frozen=True)
@@ -239,6 +245,15 @@ class GeneratorConfig:
     prompt_review_minutes: tuple[float, float] = (1.0, 30.0)
     shared_device_share: float = 0.0  # households: a few accounts on one phone and one address
     household_size: tuple[int, int] = (2, 4)
+    # IP属地 (benchmarks.regions); off by default, the scenario matrix turns it on:
+    ip_region: bool = False  # an ip_region column
+    with_ip: bool = True  # False: no ip column, as in merchants' exports
+    region_noise: float = 0.3  # sigma of the log-normal noise on the population shares
+    regional_shop_share: float = 0.1  # shops whose buyers are mostly from one province
+    regional_local_share: tuple[float, float] = (0.4, 0.9)
+    local_flash_share: float = 0.2  # flash sales promoted in one city
+    local_flash_local: tuple[float, float] = (0.3, 0.8)
+    label_regional: bool = False  # label local buyers' reviews trap="regional"
     english_share: float = 0.10
     ipv6_share: float = 0.15
     device_null_share: float = 0.04
@@ -259,6 +274,7 @@ _STREAMS = {
     "honest": 7,
     "ids": 8,
     "aged": 9,
+    "region": 10,
 }
 
 
@@ -321,7 +337,28 @@ def generate(
     honest, _ = market.honest_block(_rng(seed, "honest"), mk, cfg, n_honest, traps, users.next)
     blocks.append(honest)
     raw = pl.concat(blocks, how="vertical", rechunk=True)
-    return _finalise(raw, _rng(seed, "ids"))
+    if cfg.ip_region:
+        raw = _with_regions(raw, _rng(seed, "region"), cfg, fams)
+    reviews, labels = _finalise(raw, _rng(seed, "ids"))
+    if not cfg.with_ip:
+        reviews = reviews.drop("ip")
+    return reviews, labels
+
+
+def _with_regions(raw: pl.DataFrame, rng, cfg: GeneratorConfig, fams: dict) -> pl.DataFrame:
+    """``raw`` with its ``ip_region`` (:mod:`benchmarks.regions`), its own stream: the rest of
+    the market is the same with or without it. With ``label_regional`` the local buyers of
+    regional shops and local flash sales are labelled ``regional``."""
+    codes, local = regions.region_codes(
+        rng, raw, cfg, market.TRAP_FLASH, tuple(fams[f] for f in ATTACK_FAMILIES)
+    )
+    raw = raw.with_columns(regions.region_series(codes))
+    if cfg.label_regional:
+        trap = raw["trap"].to_numpy()
+        relabel = local & ((trap == market.TRAP_NONE) | (trap == market.TRAP_FLASH))
+        code = ALL_TRAPS.index("regional")
+        raw = raw.with_columns(trap=pl.Series(np.where(relabel, code, trap).astype(np.int8)))
+    return raw
 
 
 _TRAP_SHARES = {
@@ -528,6 +565,7 @@ def _finalise(raw: pl.DataFrame, rng: np.random.Generator) -> tuple[pl.DataFrame
             ]
         ).alias("order_id"),
         *[pl.col(c) for c in DSR_COLUMNS],
+        *([pl.col("ip_region")] if "ip_region" in both.columns else []),
         # labels
         (pl.col("family") >= 0).alias("is_fake"),
         pl.when(pl.col("family") >= 0)
@@ -549,7 +587,8 @@ def _finalise(raw: pl.DataFrame, rng: np.random.Generator) -> tuple[pl.DataFrame
         .alias("trap"),
     ).sort(["created_at", "review_id"], maintain_order=True)
 
-    reviews = out.select([pl.col(c).cast(t) for c, t in CONTRACT.items() if c not in EXPORT_ONLY])
+    kept = [c for c in CONTRACT if c not in EXPORT_ONLY or (c == "ip_region" and c in raw.columns)]
+    reviews = out.select([pl.col(c).cast(CONTRACT[c]) for c in kept])
     labels = out.select([pl.col(c).cast(t) for c, t in LABEL_SCHEMA.items()])
     return reviews, labels
 

@@ -20,7 +20,14 @@ Cells
     * ``aged``: most accounts have a history of ordinary reviews first;
     * ``human_delay``: reviews 10 hours to 10 days after receipt, not minutes;
     * ``soft_rating``: 4★ instead of 5★ (2★ instead of 1★);
-    * ``mixed``: three to five of the above at once, drawn per seed.
+    * ``mixed``: three to five of the above at once, drawn per seed;
+    * ``no_ip``: plain, but the input has IP属地 and no address, as merchants'
+      exports (not one of the evasions ``mixed`` draws).
+
+    Every cell's reviews carry ``ip_region`` (IP属地, :mod:`benchmarks.regions`):
+    honest buyers by population with regional shops, travellers and local
+    flash sales drawn per seed, each family's farms in one to three provinces;
+    ``proxy_pool`` campaigns show a province per review (10-30 of them).
 ``signal`` x :data:`SIGNAL_VARIANTS`
     5★ campaigns that look honest in every respect (aged accounts, own
     addresses and phones, natural texts, human delays, spread over weeks)
@@ -28,7 +35,8 @@ Cells
     ``device`` (one or two phones for the whole campaign), ``template`` (one
     text word for word), ``subnet`` (a few addresses of one /24),
     ``fresh_burst`` (fresh accounts within hours), ``lockstep`` (a ring that
-    reviews the same products together). Their recall says whether a single
+    reviews the same products together), ``region_burst`` (aged accounts of
+    one province within hours). Their recall says whether a single
     strong signal survives the forest (:data:`SIGNAL_FEATURE` names the
     feature meant to catch it).
 ``honest`` x :data:`HONEST_VARIANTS`
@@ -43,8 +51,10 @@ Cells
     buyers' words from the optional ``bench-text`` corpus, see
     :func:`benchmarks.texts.load_corpus`; without it the built-in texts are
     used and the report says so), ``prompt_review`` (20-45 % of the buyers
-    review minutes after confirming receipt, as the app prompts them) and
-    ``shared_device`` (households: a few accounts on one phone and address).
+    review minutes after confirming receipt, as the app prompts them),
+    ``shared_device`` (households: a few accounts on one phone and address)
+    and ``regional`` (no IP; 30-70 % of the shops regional, most flash sales
+    promoted in one city: the local buyers are the crowd).
     Every market also has some prompt reviewers (2-20 %) and households
     (0-2 %), and its honest delivery-to-review delays drawn around a median
     of 1.5-5 days, so that no single feature is a free tell.
@@ -138,9 +148,10 @@ ATTACK_VARIANTS: tuple[str, ...] = (
     "human_delay",
     "soft_rating",
     "mixed",
+    "no_ip",
 )
 #: The evasions "mixed" draws from.
-EVASIONS: tuple[str, ...] = ATTACK_VARIANTS[1:-1]
+EVASIONS: tuple[str, ...] = ATTACK_VARIANTS[1:-2]
 SIGNAL_VARIANTS: tuple[str, ...] = (
     "delay",
     "device",
@@ -148,6 +159,7 @@ SIGNAL_VARIANTS: tuple[str, ...] = (
     "subnet",
     "fresh_burst",
     "lockstep",
+    "region_burst",
 )
 #: The engine feature meant to catch each lone tell.
 SIGNAL_FEATURE: dict[str, str] = {
@@ -157,6 +169,7 @@ SIGNAL_FEATURE: dict[str, str] = {
     "subnet": "net_shop_burst",
     "fresh_burst": "fresh_burst",
     "lockstep": "ring_partners",
+    "region_burst": "region_burst",
 }
 HONEST_VARIANTS: tuple[str, ...] = (
     "flash_sale",
@@ -170,6 +183,7 @@ HONEST_VARIANTS: tuple[str, ...] = (
     "real_text",
     "prompt_review",
     "shared_device",
+    "regional",
 )
 #: The trap label each honest variant writes.
 HONEST_TRAP: dict[str, str] = {
@@ -184,6 +198,7 @@ HONEST_TRAP: dict[str, str] = {
     "real_text": "real_text",
     "prompt_review": "prompt_review",
     "shared_device": "shared_device",
+    "regional": "regional",
 }
 
 #: Targets of issue 13 a cell is checked against.
@@ -362,6 +377,9 @@ def base_config(seed: int, n_reviews: int) -> GeneratorConfig:
     rng = _rng(seed, "market")
     u = rng.uniform
     fams = _plain_families(rng)
+    regions = _region_knobs(_rng(seed, "regions"))
+    for f, knobs in regions.pop("_families").items():
+        fams[f] = replace(fams[f], **knobs)
     return GeneratorConfig(
         n_shops=max(5, int(round(n_reviews / u(300.0, 2500.0)))),
         products_per_shop=_log_u(rng, 8.0, 80.0),
@@ -381,7 +399,24 @@ def base_config(seed: int, n_reviews: int) -> GeneratorConfig:
         prompt_review_share=u(0.02, 0.2),
         shared_device_share=u(0.0, 0.02),
         **fams,
+        **regions,
     )
+
+
+def _region_knobs(rng: np.random.Generator) -> dict:
+    """IP属地 everywhere (Chinese review pages show it), its honest skews drawn wide, and each
+    family's farms in 1-3 provinces; own stream, so the rest of the market keeps its draws."""
+    u = rng.uniform
+    fams = {f: {"region_provinces": (1, int(rng.integers(1, 4)))} for f in ATTACK_FAMILIES}
+    return {
+        "ip_region": True,
+        "region_noise": u(0.1, 0.6),
+        "regional_shop_share": u(0.0, 0.3),
+        "regional_local_share": (u(0.3, 0.6), u(0.6, 0.95)),
+        "local_flash_share": u(0.0, 0.3),
+        "local_flash_local": (u(0.2, 0.5), u(0.5, 0.9)),
+        "_families": fams,
+    }
 
 
 def _only(cfg: GeneratorConfig, family: str | None) -> GeneratorConfig:
@@ -402,8 +437,8 @@ def _evade(fc, family: str, evasion: str, rng: np.random.Generator):
             pool_hosts=_ispan(rng, (8, 30), (10, 60)),
             fresh_ip_share=u(0.0, 0.3),
         )
-    if evasion == "proxy_pool":
-        return replace(fc, fresh_ip_share=1.0)
+    if evasion == "proxy_pool":  # exits all over the country: a province per review
+        return replace(fc, fresh_ip_share=1.0, region_provinces=(10, 30))
     if evasion == "paraphrased":
         return replace(fc, paraphrase=u(0.85, 1.0))
     if evasion == "perturbed":
@@ -472,6 +507,8 @@ def _signal(cfg: GeneratorConfig, tell: str, rng: np.random.Generator) -> Genera
         boost = replace(boost, fresh_ip_share=0.0, pool_hosts=_ispan(rng, (1, 3), (1, 4)))
     elif tell == "fresh_burst":
         boost = replace(boost, aged_share=0.0, spread_hours=(u(0.5, 2.0), u(2.0, 6.0)))
+    elif tell == "region_burst":  # aged accounts of one province within hours
+        boost = replace(boost, region_provinces=(1, 1), spread_hours=(u(0.5, 2.0), u(2.0, 12.0)))
     else:
         raise ValueError(f"unknown signal {tell!r}")
     return replace(_only(cfg, "boost"), boost=boost, fraud_share=u(0.03, 0.06))
@@ -532,6 +569,17 @@ def _honest(cfg: GeneratorConfig, variant: str, rng: np.random.Generator) -> Gen
         )
     if variant == "shared_device":
         return replace(cfg, shared_device_share=share, household_size=(2, int(rng.integers(2, 7))))
+    if variant == "regional":  # regional shops and sales promoted in one city, no IP
+        return replace(
+            cfg,
+            with_ip=False,
+            label_regional=True,
+            regional_shop_share=u(0.3, 0.7),
+            regional_local_share=(u(0.5, 0.7), u(0.7, 0.95)),
+            flash_sale_share=share,
+            local_flash_share=u(0.5, 1.0),
+            local_flash_local=(u(0.3, 0.6), u(0.6, 0.9)),
+        )
     raise ValueError(f"unknown honest variant {variant!r}")
 
 
@@ -548,6 +596,8 @@ def cell_config(family: str, variant: str, seed: int, n_reviews: int) -> Generat
     if variant == "mixed":
         k = int(rng.integers(3, 6))
         evasions = tuple(str(e) for e in rng.choice(np.array(EVASIONS), k, replace=False))
+    elif variant == "no_ip":  # a merchant's export: IP属地 but no address
+        cfg = replace(cfg, with_ip=False)
     elif variant != "plain":
         evasions = (variant,)
     cfg = _only(cfg, family)

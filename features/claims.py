@@ -164,6 +164,52 @@ def _burst_facts(reviews: pl.DataFrame, rows: pl.DataFrame) -> dict[str, dict]:
     return out
 
 
+def _region_facts(reviews: pl.DataFrame, rows: pl.DataFrame) -> dict[str, dict]:
+    """The product's same-polarity reviews near each row showing its IP属地, and the shop's others.
+
+    ``n``: the product's reviews of the row's polarity with an IP属地 within the burst
+    window (the row's own included), ``k`` of them from the row's province (first
+    ``start``, last ``end``); ``m``: the shop's other reviews with an IP属地 (all but those
+    ``n``), ``m_k`` of them from the province.
+    """
+    rows = rows.filter(pl.col("ip_region").is_not_null() & (pl.col("_pol") != 0))
+    if rows.height == 0:
+        return {}
+    known = reviews.filter(pl.col("ip_region").is_not_null())
+    rv = known.select(
+        "product_id", "_pol", pl.col("_t").alias("_to"), pl.col("ip_region").alias("_r")
+    )
+    cols = ("review_id", "shop_id", "product_id", "_pol", "_t", "ip_region")
+    m = rows.select(cols).join(rv, on=["product_id", "_pol"])
+    near = (pl.col("_to") - pl.col("_t")).abs() <= BURST_WINDOW_S
+    same = near & (pl.col("_r") == pl.col("ip_region"))
+    g = m.group_by("review_id").agg(
+        near.sum().alias("n"),
+        same.sum().alias("k"),
+        pl.col("_to").filter(same).min().alias("t0"),
+        pl.col("_to").filter(same).max().alias("t1"),
+        *[pl.col(c).first() for c in ("shop_id", "product_id", "_pol", "ip_region")],
+    )
+    shop = known.group_by("shop_id").len("_sn")
+    shop_region = known.group_by("shop_id", "ip_region").len("_sk")
+    g = g.join(shop, on="shop_id").join(shop_region, on=["shop_id", "ip_region"])
+    out = {}
+    for r in g.iter_rows(named=True):
+        out[r["review_id"]] = {
+            "k": r["k"],
+            "n": r["n"],
+            "stars": STARS[r["_pol"]],
+            "product": r["product_id"],
+            "region": r["ip_region"],
+            "h": BURST_WINDOW_S // HOUR,
+            "start": datetime.fromtimestamp(r["t0"], UTC),
+            "end": datetime.fromtimestamp(r["t1"], UTC),
+            "m": r["_sn"] - r["n"],
+            "m_k": r["_sk"] - r["k"],
+        }
+    return out
+
+
 def _product_facts(reviews: pl.DataFrame, rows: pl.DataFrame) -> dict[str, dict]:
     g = (
         reviews.filter(pl.col("product_id").is_in(rows["product_id"].implode()))
@@ -226,6 +272,11 @@ def claim_facts(reviews: pl.DataFrame, features: pl.DataFrame, pairs: pl.DataFra
     wanted = set(pairs["feature"].unique().to_list())
     users = _user_facts(reviews, rows["user_id"].unique()) if wanted & set(_USER) else {}
     burst = _burst_facts(reviews, rows) if "fresh_burst" in wanted else {}
+    region = (
+        _region_facts(reviews, rows)
+        if "region_burst" in wanted and "ip_region" in reviews.columns
+        else {}
+    )
     prod = (
         _product_facts(reviews, rows) if wanted & {"rating_deviation", "product_age_days"} else {}
     )
@@ -257,6 +308,8 @@ def claim_facts(reviews: pl.DataFrame, features: pl.DataFrame, pairs: pl.DataFra
             facts = _user_claim(name, users[r["user_id"]])
         elif name == "fresh_burst":
             facts = burst.get(rid)
+        elif name == "region_burst":
+            facts = region.get(rid)
         elif name == "rating_deviation":
             facts = prod[rid]["dev"]
         elif name == "product_age_days":

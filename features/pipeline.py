@@ -20,6 +20,7 @@ import features.cooccurrence  # noqa: F401
 import features.history  # noqa: F401
 import features.identity  # noqa: F401
 import features.rating  # noqa: F401
+import features.region  # noqa: F401
 import features.text  # noqa: F401
 from features.prepare import (
     PER_ACCOUNT,
@@ -76,7 +77,7 @@ class FeatureResult:
     keys : pl.DataFrame
         Per review the identities that link reviews into cases: ``_rid``,
         ``review_id``, ``shop_id``, ``product_id``, ``user_id``, ``rating``,
-        ``_t``, ``_pol`` and, when available, ``_ip``, ``_net``, ``device_id``,
+        ``_t``, ``_pol`` and, when available, ``_ip``, ``_net``, ``device_id``, ``ip_region``,
         ``text_cluster`` and ``ring_id``.
     timings : dict
         Seconds spent per table and step.
@@ -435,6 +436,7 @@ KEY_COLUMNS = (
     "_net",
     "device_id",
     "_delay_min",
+    "ip_region",
 )
 
 

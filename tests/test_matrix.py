@@ -60,7 +60,8 @@ def _campaigns(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def test_cells_cover_every_family_and_variant():
-    assert len(matrix.CELLS) == len(set(matrix.CELLS)) == 4 * 10 + 6 + 11
+    assert len(matrix.CELLS) == len(set(matrix.CELLS)) == 4 * 11 + 7 + 12
+    assert "no_ip" not in matrix.EVASIONS and "mixed" not in matrix.EVASIONS
     assert {c.family for c in matrix.CELLS} == {*ATTACK_FAMILIES, "signal", "honest"}
     assert set(matrix.SIGNAL_FEATURE) == set(matrix.SIGNAL_VARIANTS)
     assert set(matrix.HONEST_TRAP) == set(matrix.HONEST_VARIANTS)
@@ -71,9 +72,14 @@ def test_every_cell_is_a_contract_frame_with_its_target(every_cell):
     for name, (reviews, labels) in every_cell.items():
         cell = matrix.get_cell(*name.split("/"))
         assert reviews.height == labels.height == N, name
+        # IP属地 everywhere (Chinese review pages show it); no address where an export has none
+        no_ip = cell.variant in ("no_ip", "regional")
         assert dict(reviews.schema) == {
-            c: t for c, t in CONTRACT.items() if c not in EXPORT_ONLY
+            c: t
+            for c, t in CONTRACT.items()
+            if (c not in EXPORT_ONLY or c == "ip_region") and not (no_ip and c == "ip")
         }, name
+        assert reviews["ip_region"].null_count() == 0, name
         assert dict(labels.schema) == LABEL_SCHEMA, name
         assert (reviews["review_id"] == labels["review_id"]).all(), name
         target = matrix.target_mask(labels, cell.family, cell.variant)

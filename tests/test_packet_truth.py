@@ -18,7 +18,7 @@ import pytest
 
 from benchmarks import yelpchi
 from benchmarks.exports import build_export, write_export
-from benchmarks.generator import generate
+from benchmarks.generator import GeneratorConfig, generate
 from benchmarks.matrix import build_cell
 from benchmarks.packets import SHOP
 from detector import wording
@@ -59,11 +59,14 @@ def market():
     return SimpleNamespace(reviews=reviews, labels=labels, shop=_attack_shop(reviews, labels))
 
 
+_REGION_NO_IP = GeneratorConfig(ip_region=True, with_ip=False)
 VARIANTS = {
     "full": lambda r: r,
     "no_dsr": lambda r: r.drop(DSR_COLUMNS),
     "no_text": lambda r: r.drop("text"),
     "no_ip": lambda r: r.drop("ip"),
+    # a merchant's export: IP属地 and no address (the same market: provinces have their own stream)
+    "region_no_ip": lambda r: generate(4000, seed=31, config=_REGION_NO_IP)[0],
     "no_device": lambda r: r.drop("device_id"),
     # every account has exactly one review, at one shop
     "one_review_each": lambda r: r.with_columns(pl.col("review_id").alias("user_id")),
@@ -218,6 +221,22 @@ def _check_claim(name: str, facts: dict, r: dict, data: pl.DataFrame, feats: dic
             )
         )
         assert facts["n"] == same.height >= 3
+    elif name == "region_burst":
+        known = data.filter(pl.col("ip_region").is_not_null())
+        near = known.filter(
+            (pl.col("product_id") == r["product_id"])
+            & (_polarity(pl.col("rating")) == _polarity(r["rating"]))
+            & ((pl.col("created_at") - t).dt.total_seconds().abs() <= BURST_WINDOW_S)
+        )
+        same = near.filter(pl.col("ip_region") == r["ip_region"])
+        assert facts["region"] == r["ip_region"] and facts["product"] == r["product_id"]
+        assert facts["n"] == near.height and facts["k"] == same.height >= 0.8 * facts["n"]
+        assert facts["start"] == same["created_at"].min().replace(microsecond=0)
+        shop = known.filter(pl.col("shop_id") == r["shop_id"])
+        assert facts["m"] == shop.height - near.height
+        assert (
+            facts["m_k"] == shop.filter(pl.col("ip_region") == r["ip_region"]).height - same.height
+        )
     else:  # counts the feature is: its own value, in its tail
         value = feats[r["review_id"]][name]
         assert value in (facts.get("k"), facts.get("n"))
