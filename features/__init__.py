@@ -6,7 +6,7 @@ complete whatever was imported first. Feature modules import ``features.registry
 never this package's names, so this makes no import cycle.
 """
 
-from features import burst, cooccurrence, history, identity, rating, text  # noqa: F401 (register)
+from features import burst, cooccurrence, history, identity, rating, region, text  # noqa: F401
 from features.registry import REGISTRY
 
 __all__ = ["REGISTRY"]
