@@ -63,7 +63,8 @@ def add_arguments(p) -> None:
     p.add_argument(
         "--sizes",
         type=_ints,
-        help="generated set sizes, e.g. 20000,100000 (--suite matrix: reviews per cell, default 10000)",
+        help="generated set sizes, e.g. 20000,100000 (--suite scale: the sizes scanned, default "
+        "100k, 1M and 10M; --suite matrix: reviews per cell, default 10000)",
     )
     p.add_argument(
         "--cells",

@@ -818,8 +818,9 @@ def aggregate(per_dataset: dict, dataset_meta: list[dict]) -> list[dict]:
 # ----------------------------------------------------------------------------- scale hook
 
 
-def run_scale_suite(out_dir: Path, quick: bool) -> dict:
-    """Call ``benchmarks.scale.run_scale(out_dir, quick)`` when that module exists.
+def run_scale_suite(out_dir: Path, quick: bool, sizes: Sequence[int] | None = None) -> dict:
+    """Call ``benchmarks.scale.run_scale(out_dir, quick, sizes=sizes)`` when that module exists
+    (``sizes`` None: the suite's own).
 
     The returned dict is stored under ``"scale"`` in ``results.json`` and its
     ``"sizes"`` rows (``reviews``, ``seconds``, ``peak_gb``, ``quality`` ...) are
@@ -835,7 +836,7 @@ def run_scale_suite(out_dir: Path, quick: bool) -> dict:
             "status": "not available",
             "reason": "benchmarks/scale.py is not part of this version",
         }
-    res = mod.run_scale(Path(out_dir), quick)
+    res = mod.run_scale(Path(out_dir), quick, sizes=sizes)
     return {"status": "ok", **(res if isinstance(res, dict) else {"result": res})}
 
 
@@ -1146,7 +1147,8 @@ def run_bench(
             "cells_meeting_target": sum(1 for r in m["summary"] if r["meets_target"]),
         }
     if suite in ("scale", "all"):
-        results["scale"] = run_scale_suite(out, quick)
+        # --sizes are the scale suite's sizes when it runs alone (with "all", quality's)
+        results["scale"] = run_scale_suite(out, quick, sizes if suite == "scale" else None)
         if results["scale"]["status"] != "ok":
             log(f"scale suite: {results['scale']['status']} ({results['scale'].get('reason')})")
     else:

@@ -114,12 +114,6 @@ CASES_SCHEMA: dict[str, pl.DataType] = {
     "edge_types": pl.List(pl.String),
     "edges": pl.List(EDGE_STRUCT),
 }
-EDGES_SCHEMA: dict[str, pl.DataType] = {
-    "a": pl.String(),
-    "b": pl.String(),
-    "type": pl.String(),
-    "key": pl.String(),
-}
 
 
 @dataclass(frozen=True)
@@ -361,57 +355,12 @@ def _attach_round(
     flagged: pl.DataFrame, others: pl.DataFrame, edges: pl.DataFrame, anchors: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """One round of ``text`` and ``burst`` attachments to ``anchors`` (``_run``: burst-linked)."""
-    cand = []
     m = anchors.select(
         "_comp", "_pos", "shop_id", "product_id", "_pol", "_run", pl.col("_t").alias("_tm"),
         pl.col("user_id").alias("_um"), pl.col("review_id").alias("_member"),
         *(["text_cluster"] if "text_cluster" in anchors.columns else []),
     )  # fmt: skip
-    if "text_cluster" in others.columns:
-        text = (
-            others.drop_nulls("text_cluster")
-            .join(
-                m.drop_nulls("text_cluster").drop("product_id"),
-                on=["shop_id", "text_cluster", "_pol"],
-            )
-            .filter(
-                ((pl.col("_t") - pl.col("_tm")).abs() <= TEXT_WINDOW_S)
-                & (pl.col("user_id") != pl.col("_um"))
-            )
-        )
-        cand.append(
-            text.with_columns(
-                pl.lit("text").alias("type"), pl.col("text_cluster").cast(pl.String).alias("key")
-            )
-        )
-    runs = (
-        m.filter(pl.col("_run"))
-        .group_by("_comp", "product_id", "_pol")
-        .agg(pl.col("_tm").min().alias("_t0"), pl.col("_tm").max().alias("_t1"))
-    )
-    if runs.height:
-        inside = (
-            others.filter(pl.col("_in_burst"))
-            .join(runs, on=["product_id", "_pol"])
-            .filter(
-                pl.col("_t").is_between(
-                    pl.col("_t0") - BURST_WINDOW_S, pl.col("_t1") + BURST_WINDOW_S
-                )
-            )
-            .join(
-                m.drop("shop_id", "text_cluster", strict=False), on=["_comp", "product_id", "_pol"]
-            )
-            .filter(pl.col("user_id") != pl.col("_um"))
-        )
-        cand.append(
-            inside.with_columns(
-                pl.lit("burst").alias("type"),
-                pl.concat_str(
-                    [pl.col("product_id"), pl.col("_pol").cast(pl.String)], separator="|"
-                ).alias("key"),
-            )
-        )
-    cand = [c for c in cand if c.height]
+    cand = [c for c in (_text_candidates(others, m), _burst_candidates(others, m)) if c.height]
     if not cand:
         return flagged, edges, flagged.head(0)
     cols = ["review_id", "_comp", "_pos", "_t", "_tm", "_member", "type", "key"]
@@ -420,6 +369,45 @@ def _attach_round(
     pairs = best.join(added.select("review_id", pl.col("_pos").alias("_p2")), on="review_id")
     new = _edge_rows(pairs.rename({"_pos": "_p1", "_tm": "_t1", "_t": "_t2"}))
     return flagged, pl.concat([edges, new.cast(edges.schema)]), added
+
+
+def _text_candidates(others: pl.DataFrame, m: pl.DataFrame) -> pl.DataFrame:
+    """``others`` in a member's text cluster at its shop, by another account, near in time."""
+    if "text_cluster" not in others.columns:
+        return others.head(0)
+    text = (
+        others.drop_nulls("text_cluster")
+        .join(
+            m.drop_nulls("text_cluster").drop("product_id"), on=["shop_id", "text_cluster", "_pol"]
+        )
+        .filter(
+            ((pl.col("_t") - pl.col("_tm")).abs() <= TEXT_WINDOW_S)
+            & (pl.col("user_id") != pl.col("_um"))
+        )
+    )
+    key = pl.col("text_cluster").cast(pl.String).alias("key")
+    return text.with_columns(pl.lit("text").alias("type"), key)
+
+
+def _burst_candidates(others: pl.DataFrame, m: pl.DataFrame) -> pl.DataFrame:
+    """``others`` in a burst of their own inside the window of a burst-linked member run."""
+    runs = (
+        m.filter(pl.col("_run"))
+        .group_by("_comp", "product_id", "_pol")
+        .agg(pl.col("_tm").min().alias("_t0"), pl.col("_tm").max().alias("_t1"))
+    )
+    if runs.height == 0:
+        return others.head(0)
+    window = pl.col("_t").is_between(pl.col("_t0") - BURST_WINDOW_S, pl.col("_t1") + BURST_WINDOW_S)
+    inside = (
+        others.filter(pl.col("_in_burst"))
+        .join(runs, on=["product_id", "_pol"])
+        .filter(window)
+        .join(m.drop("shop_id", "text_cluster", strict=False), on=["_comp", "product_id", "_pol"])
+        .filter(pl.col("user_id") != pl.col("_um"))
+    )
+    key = pl.concat_str([pl.col("product_id"), pl.col("_pol").cast(pl.String)], separator="|")
+    return inside.with_columns(pl.lit("burst").alias("type"), key.alias("key"))
 
 
 def _second_templates(
@@ -450,7 +438,13 @@ def _second_templates(
     if rows.height == 0:
         return flagged, edges, flagged.head(0)
     flagged, added = _append(flagged, others, rows.select("review_id", "_comp"))
-    added = added.sort("_comp", "text_cluster", "_t", "review_id")
+    new = _template_edges(added.sort("_comp", "text_cluster", "_t", "review_id"), case)
+    return flagged, pl.concat([edges, new.cast(edges.schema)]), added
+
+
+def _template_edges(added: pl.DataFrame, case: pl.DataFrame) -> pl.DataFrame:
+    """A second template's reviews chained by ``text`` edges, its first one tied to the
+    nearest member of ``case`` by a ``window`` edge."""
     chain = added.select(
         "_comp", "text_cluster", pl.col("_pos").alias("_p2"), pl.col("_t").alias("_t2")
     ).with_columns(
@@ -462,25 +456,19 @@ def _second_templates(
     first = chain.filter(pl.col("_p1").is_null()).select("_comp", "_p2", "_t2", "text_cluster")
     to_case = _nearest(
         first.join(
-            case.select("_comp", pl.col("_pos").alias("_pos"), pl.col("_t").alias("_tm"),
+            case.select("_comp", "_pos", pl.col("_t").alias("_tm"),
                         pl.col("review_id").alias("_member"), "shop_id", "_pol"),
             on="_comp",
         ).rename({"_t2": "_t"}).with_columns(pl.col("_p2").alias("review_id"))
     )  # fmt: skip
+    key = pl.concat_str([pl.col("shop_id"), pl.col("_pol").cast(pl.String)], separator="|")
     window = to_case.select(
-        pl.col("_pos").alias("_p1"),
-        pl.col("_tm").alias("_t1"),
-        "_p2",
-        pl.col("_t").alias("_t2"),
-        pl.lit("window").alias("type"),
-        pl.concat_str([pl.col("shop_id"), pl.col("_pol").cast(pl.String)], separator="|").alias(
-            "key"
-        ),
-    )
-    new = pl.concat(
+        pl.col("_pos").alias("_p1"), pl.col("_tm").alias("_t1"), "_p2",
+        pl.col("_t").alias("_t2"), pl.lit("window").alias("type"), key.alias("key"),
+    )  # fmt: skip
+    return pl.concat(
         [_edge_rows(chain.drop_nulls("_p1")), _edge_rows(window)], how="vertical_relaxed"
     )
-    return flagged, pl.concat([edges, new.cast(edges.schema)]), added
 
 
 def _empty_cases() -> CaseResult:
@@ -678,17 +666,6 @@ def attach_case_ids(scores: pl.DataFrame, review_case: pl.DataFrame) -> pl.DataF
         .join(review_case, on="review_id", how="left")
         .sort("_order")
         .select(cols)
-    )
-
-
-def explode_edges(cases: pl.DataFrame) -> pl.DataFrame:
-    """The edges of ``cases`` as rows: ``case_id``, ``a``, ``b``, ``type``, ``key``."""
-    return (
-        cases.select("case_id", "edges")
-        .explode("edges")
-        .drop_nulls("edges")
-        .unnest("edges")
-        .sort("case_id", "type", "a", "b")
     )
 
 

@@ -114,11 +114,3 @@ def reasons(
     top = np.argmax(np.where(allowed[at], Z[at], -np.inf), axis=1)
     extra = {"_rid": missing.astype(np.int64), "reasons": [[names[j]] for j in top]}
     return pl.concat([out, pl.DataFrame(extra, schema=REASONS)])
-
-
-def top_reasons(contrib: np.ndarray, names: list[str]) -> list[list[str]]:
-    """Reasons per row of a contribution matrix (every feature allowed), by :func:`reasons_from`."""
-    rows = np.arange(contrib.shape[0])
-    long = explanation_terms(contrib, rows, names, np.zeros(contrib.shape[0]))
-    got = dict(reasons_from(long).iter_rows())
-    return [got.get(i, []) for i in rows.tolist()]

@@ -268,8 +268,8 @@ def test_scale_hook(monkeypatch, tmp_path):
 
     calls = []
 
-    def run_scale(out_dir, quick):
-        calls.append((out_dir, quick))
+    def run_scale(out_dir, quick, sizes=None):
+        calls.append((out_dir, quick, sizes))
         (out_dir / "time_vs_size.png").write_bytes(PNG_MAGIC + b"theirs")
         return {
             "sizes": [
@@ -294,7 +294,7 @@ def test_scale_hook(monkeypatch, tmp_path):
 
     monkeypatch.setitem(sys.modules, "benchmarks.scale", types.SimpleNamespace(run_scale=run_scale))
     res = runner.run_bench(tmp_path, suite="scale", quick=True, log=lambda m: None)
-    assert calls == [(tmp_path, True)]
+    assert calls == [(tmp_path, True, None)]
     assert res["scale"]["status"] == "ok"
     assert res["quality"]["status"] == "not run"
     # the scale suite's chart is its own: listed, never overwritten or removed
@@ -304,6 +304,22 @@ def test_scale_hook(monkeypatch, tmp_path):
     assert "## Scale" in md
     assert "| 100,000 | polars (in-core) | 9.50 | 0.80 | 0.990 | 0.900 | – |" in md
     assert "| 1,000,000 | polars (in-core) | 88.0 | 2.50 | – | – | no |" in md
+
+
+def test_cli_scale_suite_scans_only_the_sizes_given(monkeypatch, tmp_path):
+    from detector.cli import main
+
+    calls = []
+
+    def run_scale(out_dir, quick, sizes=None):
+        calls.append(sizes)
+        return {"sizes": []}
+
+    monkeypatch.setitem(sys.modules, "benchmarks.scale", types.SimpleNamespace(run_scale=run_scale))
+    argv = ["bench", "--suite", "scale", "--sizes", "100000", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    assert main(argv[:3] + argv[5:]) == 0
+    assert calls == [[100_000], None]
 
 
 def test_time_vs_size_of_methods_when_several_sizes(tmp_path):

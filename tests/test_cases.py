@@ -14,13 +14,23 @@ from detector.cases import (
     attach_case_ids,
     build_cases,
     case_id_for,
-    explode_edges,
 )
 from detector.scan import OUTPUT_FILES, run_scan
 from features.params import IDENTITY_WINDOW_S
 from features.pipeline import compute_features
 
 CASE_ID = re.compile(r"^C-[0-9a-f]{12}$")
+
+
+def explode_edges(cases: pl.DataFrame) -> pl.DataFrame:
+    """The edges of ``cases`` as rows: ``case_id``, ``a``, ``b``, ``type``, ``key``."""
+    return (
+        cases.select("case_id", "edges")
+        .explode("edges")
+        .drop_nulls("edges")
+        .unnest("edges")
+        .sort("case_id", "type", "a", "b")
+    )
 
 
 @pytest.fixture(scope="module")

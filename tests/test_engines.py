@@ -202,4 +202,5 @@ def test_engines_declare_what_they_can_do():
 
     assert engine_class("polars").supports_out_of_core and Engine.supports_out_of_core
     assert engine_class("ray").supports_out_of_core is False
+    assert engine_class("ray").joins_cluster and not engine_class("polars").joins_cluster
     Engine().warm(10**6)  # a no-op on engines without workers

@@ -3,7 +3,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from models.explain import top_reasons
+from models.explain import explanation_terms, reasons_from
 from models.isolation import OneSidedIsolationForest
 from models.threshold import POSTERIOR_FLOOR, estimate, precision_threshold
 
@@ -60,8 +60,10 @@ def test_contributions_add_up_and_name_the_planted_feature():
     base, contrib = m.contributions(X[:50])
     assert base == 0.0
     assert np.allclose(contrib.sum(axis=1), m.score_samples(X[:50]), atol=1e-9)
-    reasons = top_reasons(contrib, ["a", "b", "c", "d"])
-    assert all(set(r) & {"a", "b"} for r in reasons)
+    rows = np.arange(50)
+    terms = explanation_terms(contrib, rows, ["a", "b", "c", "d"], np.zeros(50))
+    reasons = dict(reasons_from(terms).iter_rows())
+    assert all(set(reasons.get(i, [])) & {"a", "b"} for i in rows.tolist())
 
 
 def test_chunked_scoring_matches_single_chunk():

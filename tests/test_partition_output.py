@@ -8,6 +8,7 @@ import signal
 import polars as pl
 import pytest
 
+import detector.scan.output as output_mod
 import detector.scan.run as scan_mod
 from benchmarks.generator import generate
 from detector.cli import main
@@ -80,7 +81,7 @@ def test_interrupt_leaves_previous_output(data, tmp_path, monkeypatch, stage):
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
 
     calls = {"n": 0}
-    owner = Publication if stage == "prepare" else scan_mod
+    owner = {"prepare": Publication, "write_partitioned": output_mod}.get(stage, scan_mod)
     real = getattr(owner, stage)
 
     def interrupted(*a, **k):

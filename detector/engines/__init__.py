@@ -29,12 +29,11 @@ def get_engine(
         if progress is not None:
             name.progress = progress
         return name
-    if address and (name or "polars").lower() == "polars":
-        raise ValueError("--address only applies to --engine ray")
     cls = engine_class(name)
-    if cls.name == "ray":
-        return cls(address=address, progress=progress, **options)
-    return cls(progress=progress, **options)
+    if address and not cls.joins_cluster:
+        raise ValueError("--address only applies to --engine ray")
+    where = {"address": address} if cls.joins_cluster else {}
+    return cls(progress=progress, **where, **options)
 
 
 def engine_class(name: str | None = "polars") -> type[Engine]:

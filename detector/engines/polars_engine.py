@@ -94,16 +94,9 @@ def _model(path: str):
     return _MODEL[1]
 
 
-def _score_chunk(path: str, X: np.ndarray) -> np.ndarray:
-    return _model(path).score_samples(X)
-
-
-def _raw_chunk(path: str, Z: np.ndarray) -> np.ndarray:
-    return _model(path).raw_transformed(Z)
-
-
-def _contrib_chunk(path: str, X: np.ndarray) -> tuple[float, np.ndarray]:
-    return _model(path).contributions(X)
+def _chunk(path: str, method: str, X: np.ndarray):
+    """``model.<method>(X)`` in a worker, the model loaded from ``path`` (cached)."""
+    return getattr(_model(path), method)(X)
 
 
 def ping_worker() -> int:
@@ -222,10 +215,10 @@ class PolarsEngine(Engine):
         size = max(1, min(CHUNK_ROWS, -(-n // (2 * self.workers))))
         return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
-    def _run(self, fn, model, X: np.ndarray, st) -> list:
+    def _run(self, method: str, model, X: np.ndarray, st) -> list:
         path = self._model_path(model)
         slices = self._chunks(X.shape[0])
-        futures = [self._get_pool().submit(fn, path, X[sl]) for sl in slices]
+        futures = [self._get_pool().submit(_chunk, path, method, X[sl]) for sl in slices]
         parts = []
         try:
             for sl, fut in zip(slices, futures, strict=True):
@@ -246,13 +239,13 @@ class PolarsEngine(Engine):
             return super().score_samples(model, X)
         if not hasattr(model, "raw_transformed"):
             with self.progress.stage("score", total=n) as st:
-                return np.concatenate(self._run(_score_chunk, model, X, st))
+                return np.concatenate(self._run("score_samples", model, X, st))
 
         def raw_map(Z: np.ndarray) -> np.ndarray:
             # the model transforms and de-duplicates rows here; workers only walk trees
             if not self._use_pool(Z.shape[0]):
                 return model.raw_transformed(Z)
-            return np.concatenate(self._run(_raw_chunk, model, Z, None))
+            return np.concatenate(self._run("raw_transformed", model, Z, None))
 
         with self.progress.stage("score", total=n) as st:
             out = model.score_samples(X, raw_map=raw_map)
@@ -265,5 +258,5 @@ class PolarsEngine(Engine):
         if not self._use_pool(n * 8):
             return super().contributions(model, X)
         with self.progress.stage("explain", total=n) as st:
-            parts = self._run(_contrib_chunk, model, X, st)
+            parts = self._run("contributions", model, X, st)
         return parts[0][0], np.concatenate([c for _, c in parts])

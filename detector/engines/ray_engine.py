@@ -61,15 +61,16 @@ every bucket's outputs back as Arrow IPC, one row per table.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import time
 
 import numpy as np
 import polars as pl
 
 from detector.engines.base import Engine
-from features.registry import Table
+from features.params import RING_MIN_PRODUCTS
+from features.registry import REGISTRY, Table
 
 #: Rows per scoring task.
 SCORE_CHUNK = 100_000
@@ -108,20 +109,6 @@ def _to_arrow(df: pl.DataFrame):
     return df.to_arrow(compat_level=_ARROW)
 
 
-def _from_ipc(blob: bytes) -> pl.DataFrame:
-    import io
-
-    return pl.read_ipc(io.BytesIO(blob))
-
-
-def _ipc(df: pl.DataFrame) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    df.write_ipc(buf)
-    return buf.getvalue()
-
-
 def _run_pass(batch, jobs, drop):
     """Every job of one keyed pass on one bucket of whole groups.
 
@@ -137,7 +124,7 @@ def _run_pass(batch, jobs, drop):
     for name, mode, fn, arg in jobs:
         out = fn(df.lazy(), arg) if mode == "table" else fn(df, arg)
         names.append(name)
-        blobs.append(_ipc(out))
+        blobs.append(out.write_ipc(None).getvalue())
     return pa.table({"_table": names, "_ipc": pa.array(blobs, type=pa.large_binary())})
 
 
@@ -165,6 +152,10 @@ def _active_users(df: pl.DataFrame, min_products: int) -> pl.DataFrame:
     )
 
 
+#: The pass job finding :func:`_active_users`.
+_ACTIVE_USERS_JOB = ("_active_users", "frame", _active_users, RING_MIN_PRODUCTS)
+
+
 def _coreview_job(df: pl.DataFrame, active: pl.DataFrame) -> pl.DataFrame:
     """Co-review pairs among active users, on whole products."""
     from features.cooccurrence import coreview_pairs
@@ -175,12 +166,8 @@ def _coreview_job(df: pl.DataFrame, active: pl.DataFrame) -> pl.DataFrame:
     return coreview_pairs(sub)
 
 
-def _score(model, X):
-    return model.score_samples(X)
-
-
-def _contrib(model, X):
-    return model.contributions(X)
+def _call(model, method: str, X):
+    return getattr(model, method)(X)
 
 
 # --------------------------------------------------------------------------- the engine
@@ -202,6 +189,7 @@ class RayEngine(Engine):
     name = "ray"
     #: Ray distributes a large scan itself; it never streams one through local shards.
     supports_out_of_core = False
+    joins_cluster = True
 
     def __init__(
         self,
@@ -245,15 +233,11 @@ class RayEngine(Engine):
         self._ds_key = None
         self._ds = None
         self._blocks: pl.DataFrame | None = None
-        self._lf = None
-        self._planned_tables: list[Table] | None = None
+        self._planned: list[Table] = []
         self._built: dict[str, pl.DataFrame] = {}
         #: The shuffles run, for summary.json: ``{"key": ..., "jobs": [...]}``.
         self.passes: list[dict] = []
-        self._remote = {
-            "score": ray.remote(_score),
-            "contrib": ray.remote(_contrib),
-        }
+        self._remote = ray.remote(_call)
         self._model_refs: dict[int, object] = {}
 
     def describe(self) -> dict:
@@ -292,7 +276,7 @@ class RayEngine(Engine):
             step = -(-df.height // n) if df.height else 1
             parts = [_to_arrow(df.slice(i, step)) for i in range(0, max(df.height, 1), step)]
             self._ds = self.ray.data.from_arrow(parts)
-            self._ds_key, self._lf = key, lf
+            self._ds_key = key
             self._blocks = None
         return self._ds
 
@@ -337,7 +321,7 @@ class RayEngine(Engine):
         self.passes.append({"key": keying, "jobs": [j[0] for j in jobs]})
         out: dict[str, list[pl.DataFrame]] = {j[0]: [] for j in jobs}
         for name, blob in rows.iter_rows():
-            out[name].append(_from_ipc(blob))
+            out[name].append(pl.read_ipc(blob))
         return {
             name: pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
             for name, parts in out.items()
@@ -353,86 +337,64 @@ class RayEngine(Engine):
         return out.select(ref.columns).cast(dict(ref.schema))
 
     # -- stages ----------------------------------------------------------------
-    def compute_features(self, reviews, families=None):
-        from features.pipeline import Handoff, plan
-
-        self._built = {}
-        if isinstance(reviews, Handoff | pl.DataFrame):
-            columns = reviews.columns
-        else:
-            columns = reviews.collect_schema().names()
-        # planned from the input columns (the prepared frame no longer holds raw text)
-        self._planned_tables = plan(columns, families)[1]
+    @contextlib.contextmanager
+    def building(self, tables: list[Table]):
+        # the planned tables, so that tables of one keying share one shuffle
+        self._built, self._planned = {}, list(tables)
         try:
-            return super().compute_features(reviews, families)
+            yield
         finally:
-            self._built, self._planned_tables = {}, None
-            self._ds = self._ds_key = self._blocks = self._lf = None
+            self._built, self._planned = {}, []
+            self._ds = self._ds_key = self._blocks = None
 
     def build_table(
         self, table: Table, lf: pl.LazyFrame, tables: dict[str, pl.DataFrame]
     ) -> pl.DataFrame:
-        if table.name in self._built:
-            return self._built.pop(table.name)
-        keying = _TABLE_KEYING.get(table.name)
-        if keying is None:
-            self.fallbacks.setdefault(table.name, "driver (polars)")
-            return table.build(lf, tables)
-        t0 = time.perf_counter()
-        self._run_keyed(keying, table, lf, tables)
-        self.timings[f"ray:{keying}-pass"] = time.perf_counter() - t0
+        if table.name not in self._built:
+            keying = _TABLE_KEYING.get(table.name)
+            if keying is None:
+                self.fallbacks.setdefault(table.name, "driver (polars)")
+                return table.build(lf, tables)
+            self._run_keyed(keying, table, lf, dict(tables))
         return self._built.pop(table.name)
 
-    def _planned(self, lf: pl.LazyFrame) -> list[Table]:
-        if self._planned_tables is not None:
-            return self._planned_tables
-        from features.pipeline import plan
+    def _group(self, keying: str, table: Table, lf: pl.LazyFrame, have: dict) -> list[Table]:
+        """``table`` and every other planned table of its keying whose inputs are ready.
 
-        return plan(lf.collect_schema().names())[1]
-
-    def _run_keyed(self, keying: str, table: Table, lf: pl.LazyFrame, tables) -> None:
-        """Build ``table`` and every other planned table of the same keying whose inputs are ready.
-
-        Tables of one keying share one shuffle. A table whose dependency is a
-        driver table (text clusters) gets it built first, on the driver.
+        A dependency that is a driver table of no dependencies (text clusters)
+        is built first, on the driver, into ``have``.
         """
-        planned = self._planned(lf)
-        have = dict(tables)
         group = []
-        for t in planned:
+        for t in self._planned:
             if _TABLE_KEYING.get(t.name) != keying or t.name in have or t.name in self._built:
                 continue
-            missing = [d for d in t.depends if d not in have]
-            for d in list(missing):
-                dt = self._registry_table(d)
-                if dt is not None and d not in _TABLE_KEYING and not dt.depends:
-                    have[d] = self._built[d] = dt.build(lf, have)  # e.g. text clusters
+            for d in t.depends:
+                dt = REGISTRY.tables.get(d)
+                if d not in have and dt is not None and d not in _TABLE_KEYING and not dt.depends:
+                    have[d] = self._built[d] = dt.build(lf, have)
                     self.fallbacks.setdefault(d, "driver (polars)")
-                    missing.remove(d)
-            if not missing:
+            if all(d in have for d in t.depends):
                 group.append(t)
-        if table not in group:
-            group.append(table)
-        jobs, refs = [], {}
-        if (
-            keying == "user"
-            and "_active_users" not in self._built
-            and any(t.name == "coreview_pairs" for t in planned)
-        ):
-            from features.params import RING_MIN_PRODUCTS
+        return group if table in group else [*group, table]
 
-            jobs.append(("_active_users", "frame", _active_users, RING_MIN_PRODUCTS))
+    def _run_keyed(self, keying: str, table: Table, lf: pl.LazyFrame, have: dict) -> None:
+        """Build ``table`` and the tables of its :meth:`_group` in one shuffle."""
+        group, jobs = self._group(keying, table, lf, have), []
+        if keying == "user" and any(t.name == "coreview_pairs" for t in self._planned):
+            if "_active_users" not in self._built:
+                jobs.append(_ACTIVE_USERS_JOB)
         for t in group:
             if t.name == "coreview_pairs":
-                active = self._active(lf)
-                jobs.append((t.name, "frame", _coreview_job, active))
+                jobs.append((t.name, "frame", _coreview_job, self._active(lf)))
             else:
                 jobs.append((t.name, "table", t.build, {d: have[d] for d in t.depends}))
-            refs[t.name] = t
-        outs = self._pass(lf, keying, jobs)
+        self._keep(self._pass(lf, keying, jobs), {t.name: t for t in group}, lf, have)
+
+    def _keep(self, outs: dict, tables: dict[str, Table], lf: pl.LazyFrame, have: dict) -> None:
+        """Keep a pass's outputs as the tables their functions give on the driver."""
         for name, df in outs.items():
-            t = refs.get(name)
-            if t is None:  # a helper result (active users)
+            t = tables.get(name)
+            if t is None:  # the active users
                 self._built[name] = df if df.height else pl.DataFrame(schema={"user_id": pl.String})
             elif name == "coreview_pairs":
                 nonempty = df.height > 0 and "user_a" in df.columns
@@ -445,21 +407,8 @@ class RayEngine(Engine):
     def _active(self, lf: pl.LazyFrame) -> pl.DataFrame:
         """Users on enough products for co-review pairs (a user-keyed pass, cached)."""
         if "_active_users" not in self._built:
-            from features.params import RING_MIN_PRODUCTS
-
-            job = ("_active_users", "frame", _active_users, RING_MIN_PRODUCTS)
-            outs = self._pass(lf, "user", [job])
-            df = outs["_active_users"]
-            self._built["_active_users"] = (
-                df if df.height else pl.DataFrame(schema={"user_id": pl.String})
-            )
+            self._keep(self._pass(lf, "user", [_ACTIVE_USERS_JOB]), {}, lf, {})
         return self._built["_active_users"]
-
-    @staticmethod
-    def _registry_table(name: str) -> Table | None:
-        from features.registry import REGISTRY
-
-        return REGISTRY.tables.get(name)
 
     # -- model -----------------------------------------------------------------
     def _model_ref(self, model):
@@ -468,12 +417,12 @@ class RayEngine(Engine):
             self._model_refs = {key: self.ray.put(model)}  # broadcast once per fitted model
         return self._model_refs[key]
 
-    def _chunked(self, kind: str, model, X: np.ndarray, stage: str):
+    def _chunked(self, method: str, model, X: np.ndarray, stage: str):
         n = X.shape[0]
         with self.progress.stage(stage, total=n) as st:
             ref = self._model_ref(model)
             slices = [slice(i, min(i + SCORE_CHUNK, n)) for i in range(0, n, SCORE_CHUNK)]
-            futs = [self._remote[kind].remote(ref, X[sl]) for sl in slices]
+            futs = [self._remote.remote(ref, method, X[sl]) for sl in slices]
             parts = []
             for sl, fut in zip(slices, futs, strict=True):
                 parts.append(self.ray.get(fut))
@@ -483,10 +432,10 @@ class RayEngine(Engine):
     def score_samples(self, model, X: np.ndarray) -> np.ndarray:
         if X.shape[0] == 0:
             return super().score_samples(model, X)
-        return np.concatenate(self._chunked("score", model, X, "score"))
+        return np.concatenate(self._chunked("score_samples", model, X, "score"))
 
     def contributions(self, model, X: np.ndarray) -> tuple[float, np.ndarray]:
         if X.shape[0] == 0:
             return super().contributions(model, X)
-        parts = self._chunked("contrib", model, X, "explain")
+        parts = self._chunked("contributions", model, X, "explain")
         return parts[0][0], np.concatenate([c for _, c in parts])

@@ -2,7 +2,8 @@
 
 In core is one shard held in memory (:mod:`.run`), out of core many shards on disk
 (:mod:`.outofcore`), incremental new partitions plus a stored history and model
-(:mod:`.incremental`); the steps they share are in :mod:`.scoring` and :mod:`.output`.
+(:mod:`.incremental`); the steps they share are in :mod:`.feature_step` (features of one
+shard), :mod:`.scoring` and :mod:`.output`.
 """
 
 from detector.scan.config import SHARD_ROWS, ScanConfig

@@ -1,8 +1,8 @@
 """What an incremental scan brings besides its new partitions: the stored history and model.
 
 The scan is the same pipeline; the history is context for the features (every
-global table is built over history + new reviews) and the model is given
-instead of fitted (:class:`detector.scan.scoring.GivenModel`).
+global table is built over history + new reviews, :mod:`detector.scan.feature_step`)
+and the model is given instead of fitted (:class:`detector.scan.scoring.GivenModel`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import polars as pl
 from detector.input.load import LoadedInput
 from detector.input.rejects import DUPLICATE_REASON
 from detector.scan.scoring import GivenModel
-from features.pipeline import Handoff
 
 
 @dataclass
@@ -47,25 +46,3 @@ def without_seen(loaded: LoadedInput, prior: Prior | None) -> LoadedInput:
     ).with_columns(pl.lit(DUPLICATE_REASON).alias("reason"))
     rejected = pl.concat([loaded.rejected, as_text], how="diagonal_relaxed")
     return dataclasses.replace(loaded, reviews=kept, rejected=rejected)
-
-
-def features_over_history(engine, reviews, families, prior: Prior | None):
-    """The features of ``reviews``, their global tables built over history + ``reviews``."""
-    if prior is None or prior.history is None or prior.history.height == 0:
-        return engine.compute_features(reviews, families)
-    reviews = reviews.take() if isinstance(reviews, Handoff) else reviews
-    hist = prior.history.select([c for c in prior.history.columns if c in reviews.columns])
-    hist = hist.cast({c: reviews.schema[c] for c in hist.columns})
-    fr = engine.compute_features(pl.concat([hist, reviews], how="diagonal"), families)
-    return _tail(fr, hist.height)
-
-
-def _tail(fr, offset: int):
-    """The part of a FeatureResult that belongs to rows ``_rid >= offset``, renumbered from 0."""
-    rid = pl.col("_rid")
-
-    def cut(df: pl.DataFrame | None) -> pl.DataFrame | None:
-        return None if df is None else df.filter(rid >= offset).with_columns(rid - offset)
-
-    matrix = None if fr.matrix is None else fr.matrix[offset:]  # rows in _rid order
-    return dataclasses.replace(fr, frame=cut(fr.frame), keys=cut(fr.keys), matrix=matrix)

@@ -91,8 +91,8 @@ from detector.partition import PARTITIONED_OUTPUTS
 from detector.publish import OutputError, Publication, check_writable_dir, stop_point, write_errno
 from detector.scan.config import ScanConfig
 from detector.scan.history import Prior
-from detector.scan.output import keeps_foreign, write_all_rejected
-from detector.scan.run import stage_scan
+from detector.scan.output import keeps_foreign
+from detector.scan.run import stage_or_rejects
 from detector.scan.scoring import GivenModel
 from models.persist import ModelMismatch, load_model, save_model
 
@@ -126,7 +126,7 @@ class StateError(InputError):
 def history_columns() -> list[str]:
     """Contract columns any global table reads (plus ``review_id``), in contract order."""
     from detector.input.schema import CONTRACT
-    from features.pipeline import REGISTRY  # registers every feature module
+    from features.registry import REGISTRY
 
     need = {"review_id"}
     for table in REGISTRY.tables.values():
@@ -515,18 +515,17 @@ def _run(state: State, new, refreshed, job: _Job, engine):
     publication, run = job.publication, state.runs + 1
     prior, config, threshold_note = _prior(state, job.config, new)
     current = publication.current
-    rejected = None
+    # a first run's rejects are the output's own, a later run's go under runs/<run>/
+    out = publication.out / RUNS_DIR / f"{run:05d}" if state.runs else publication.out
     with publication:
         publication.carry_in()
         incoming = publication.path / ".incoming"
         t0 = time.perf_counter()
-        try:
-            result = stage_scan(new, incoming, publication.run_id, config, engine, prior=prior)
-        except NoRowsError as exc:
-            if exc.rejected.height == 0:
-                raise
-            # published like any run's output, then raised (exit 2 with the reasons)
-            rejected = _file_rejected(state, job, exc, run, current)
+        result = stage_or_rejects(
+            new, incoming, publication.run_id, out, config, engine=engine, prior=prior
+        )
+        if isinstance(result, NoRowsError):
+            _file_rejected(state, job, incoming, run, current)
         else:
             history = prior.history
             result.summary["incremental"] = {
@@ -550,8 +549,8 @@ def _run(state: State, new, refreshed, job: _Job, engine):
                 state.root,
             )
             stop_point(11, "state committed")
-    if rejected is not None:
-        raise rejected
+    if isinstance(result, NoRowsError):
+        raise result  # published like any run's output, then raised (exit 2 with the reasons)
     return result
 
 
@@ -565,30 +564,20 @@ def _prepared_output(publication: Publication, current) -> dict:
     }
 
 
-def _file_rejected(state: State, job: _Job, exc: NoRowsError, run: int, current) -> NoRowsError:
-    """File a run whose every new row was rejected; the error to raise once it is published.
+def _file_rejected(state: State, job: _Job, incoming: Path, run: int, current) -> None:
+    """File the outputs of a run whose every new row was rejected (written to ``incoming``).
 
     The rejects and this run's summary go under ``runs/<run>/`` beside the
-    earlier runs' output (a first run writes them as a plain scan does). The
+    earlier runs' output (a first run's are the output, as a plain scan's). The
     new partitions are not marked seen and no run is counted: fixed, they are
     new partitions to the next run. The state records the new output version
     (a first run has no state to record it in).
     """
     publication = job.publication
-    shutil.rmtree(publication.path / ".incoming", ignore_errors=True)
-    if state.runs == 0:
-        return write_all_rejected(publication.path, publication.out, exc, job.config.input)
-    tag = f"{run:05d}"
-    run_dir = publication.path / RUNS_DIR / tag
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # names only: an earlier rejects-only run of this number
-    run_dir.mkdir(parents=True)
-    done = write_all_rejected(
-        run_dir, publication.out / RUNS_DIR / tag, exc, job.config.input, publication.run_id
-    )
-    state.manifest["output"] = _prepared_output(publication, current)
-    _write_state(state.commit, state.root)
-    return done
+    _move_files(incoming, _run_dir(publication.path, run) if state.runs else publication.path)
+    if state.runs:
+        state.manifest["output"] = _prepared_output(publication, current)
+        _write_state(state.commit, state.root)
 
 
 def _write_state(write, root: Path) -> None:
@@ -614,15 +603,25 @@ def _file_run(scan_dir: Path, version: Path, run: int, summary: dict) -> None:
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(f, dst)
     write_json(summary, scan_dir / "summary.json")
-    run_dir = version / RUNS_DIR / tag
+    _move_files(scan_dir, _run_dir(version, run))
+    # a new file, never the carried (hard-linked) summary rewritten in place
+    write_json(summary, version / "summary.json")
+
+
+def _run_dir(version: Path, run: int) -> Path:
+    """``runs/<run>/`` of the new output ``version``, empty (an earlier attempt's removed)."""
+    run_dir = version / RUNS_DIR / f"{run:05d}"
     if run_dir.exists():
         shutil.rmtree(run_dir)  # names only: the files of earlier versions stay as they are
     run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def _move_files(scan_dir: Path, target: Path) -> None:
+    """Move the files of ``scan_dir`` into ``target``, then remove ``scan_dir``."""
     for f in scan_dir.iterdir():
         if f.is_file():
-            os.replace(f, run_dir / f.name)
-    # a new file, never the carried (hard-linked) summary rewritten in place
-    write_json(summary, version / "summary.json")
+            os.replace(f, target / f.name)
     shutil.rmtree(scan_dir)
 
 
@@ -634,13 +633,23 @@ def _write_part(state: State, name: str, frame: pl.DataFrame) -> None:
     state.add_file(name)
 
 
+def _save_model(state: State, result, run: int) -> None:
+    """Store the model the first run fitted, its features and threshold, in the state."""
+    m, names = state.manifest, list(result.features.scored)
+    m["model"] = f"model-{m['build']}.joblib"
+    parameters = result.summary.get("parameters", {})
+    save_model(state.root / m["model"], result.model, names, parameters, version=__version__)
+    state.add_file(m["model"])
+    m["features"], m["threshold"], m["threshold_run"] = names, result.threshold, run
+    m["threshold_method"] = result.summary.get("threshold", {}).get("method")
+
+
 def _update_state(state: State, result, seen, run, fitted, seconds, job: _Job, output):
     """Write the history part (and the model on the first run); commit ``state.json`` last.
 
     ``seen`` is ``(new, refreshed, first)``: the new partitions, the seen ones whose
     mtime moved, and the first reviews of every order so far."""
-    root, m = state.root, state.manifest
-    new, refreshed, first = seen
+    m, (new, refreshed, first) = state.manifest, seen
     hist_name = f"{HISTORY_DIR}/{m['build']}-{run:05d}.parquet"
     _write_part(state, hist_name, compact_history(result.loaded.reviews))
     if first is not None and first.height:
@@ -648,20 +657,7 @@ def _update_state(state: State, result, seen, run, fitted, seconds, job: _Job, o
         m["first_reviews"] = f"{HISTORY_DIR}/first-{m['build']}-{run:05d}.parquet"
         _write_part(state, m["first_reviews"], first)
     if fitted:
-        model_name = f"model-{m['build']}.joblib"
-        save_model(
-            root / model_name,
-            result.model,
-            list(result.features.scored),
-            result.summary.get("parameters", {}),
-            version=__version__,
-        )
-        state.add_file(model_name)
-        m["model"] = model_name
-        m["features"] = list(result.features.scored)
-        m["threshold"] = result.threshold
-        m["threshold_method"] = result.summary.get("threshold", {}).get("method")
-        m["threshold_run"] = run
+        _save_model(state, result, run)
     state.partitions.update(refreshed)
     hashed = {str(Path(i["path"]).resolve()): i.get("sha256") for i in result.summary["inputs"]}
     for f in new:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,8 +54,15 @@ from detector.input.schema import CONTRACT, OPTIONAL, REQUIRED
 from detector.input.spec import InputSpec, as_spec
 from detector.input.values import castable
 from detector.input.windows import partition_in_window, to_utc
-from detector.partition import partition_values, write_partitioned
-from detector.scan.output import Findings, ScanResult, write_common, write_summary
+from detector.scan.feature_step import global_tables, shard_features
+from detector.scan.output import (
+    Findings,
+    ScanResult,
+    timed,
+    write_common,
+    write_partitions,
+    write_summary,
+)
 from detector.scan.scoring import (
     choose_threshold,
     explain_and_reason,
@@ -65,8 +72,8 @@ from detector.scan.scoring import (
     to_prior,
     with_review_ids,
 )
-from features.registry import REGISTRY, Table
-from features.sharded import GLOBAL_ONLY_INPUTS, build_global_tables, shard_features
+from features.registry import REGISTRY
+from features.sharded import GLOBAL_ONLY_INPUTS
 from models.content import content_keys
 from models.graph import kinds_from_hashes, node_hashes
 from models.propagation import propagate
@@ -267,16 +274,7 @@ def stage_inputs(inputs, root: Path, spec=None, progress=None) -> StagedInput:
             continue
         n_input += part.n_input
         present |= set(part.present_optional)
-        if part.rejected.height:
-            if part.claims is not None and part.claims.height:
-                # rows of this file's rejects claiming an id (see LoadedInput.claims)
-                claims.append(
-                    part.claims.with_columns(
-                        pl.lit(len(rejected), pl.Int64).alias("_part"),
-                        pl.lit(i, pl.Int64).alias("_file"),
-                    )
-                )
-            rejected.append(part.rejected)
+        _keep_rejected(part, i, rejected, claims)
         if part.reviews.height:
             paths.append(root / f"input-{i:06d}.parquet")
             starts.append((offset, i))
@@ -295,6 +293,17 @@ def stage_inputs(inputs, root: Path, spec=None, progress=None) -> StagedInput:
     return StagedInput(
         paths, files, n_input, concat_rejected(rejected), optional, bucket_rows, dropped
     )
+
+
+def _keep_rejected(part: LoadedInput, i: int, rejected: list, claims: list) -> None:
+    """Append input file ``i``'s rejects to ``rejected`` and the rows of them that claim an
+    id (:attr:`detector.input.load.LoadedInput.claims`) to ``claims``."""
+    if part.rejected.height == 0:
+        return
+    if part.claims is not None and part.claims.height:
+        at = [pl.lit(len(rejected), pl.Int64).alias("_part"), pl.lit(i, pl.Int64).alias("_file")]
+        claims.append(part.claims.with_columns(at))
+    rejected.append(part.rejected)
 
 
 def _stage_file(valid: pl.DataFrame, offset: int, out: Path) -> np.ndarray:
@@ -422,37 +431,24 @@ class Shards:
     names: list[str]
     used: list[str]
     unavailable: dict[str, list[str]]
-    timings: dict[str, float] = field(default_factory=dict)
 
 
-def _shard_features(staged: StagedInput, work: Path, config, engine: Engine) -> Shards:
+def _shard_features(staged: StagedInput, work: Path, config, engine: Engine, timings) -> Shards:
     """Global tables over every staged review, then features shard by shard to ``work``."""
     progress, n = engine.progress, staged.n_valid
-
-    def build(table: Table, lf: pl.LazyFrame, tables):
-        with progress.stage(f"  table {table.name}"):
-            return engine.build_table(table, lf, tables)
-
+    with timed(timings, "global_tables"):
+        glob = global_tables(engine, staged.scan(), config.families, n)
     t0 = time.perf_counter()
-    with progress.stage("global tables"):
-        glob = build_global_tables(
-            staged.scan(), config.families, build_table=build, workers=engine.table_workers(n)
-        )
-    t_tables = time.perf_counter() - t0
     names = [f for f in glob.features if REGISTRY.get(f).scored]
     kinds = graph_kinds(config, names, glob.features, glob.unavailable)
     out = Shards([], [], np.zeros(n, dtype=np.uint64), [], names, glob.features, glob.unavailable)
-    out.timings["global_tables"] = t_tables
     shards = staged.shards(config.shard_rows)
     with progress.stage(f"features ({len(shards)} shards)", total=n) as st:
         for k, (lo, hi) in enumerate(shards):
             shard = staged.read_shard(lo, hi, skip=GLOBAL_ONLY_INPUTS)
             if shard.height == 0:
                 continue
-            workers = engine.table_workers(shard.height)
-            fr = shard_features(
-                shard, glob, config.families, build_table=engine.build_table, workers=workers
-            )
+            fr = shard_features(engine, shard, config.families, glob)
             del shard
             out.features.append(work / f"features-{k:05d}.parquet")
             out.keys.append(work / f"keys-{k:05d}.parquet")
@@ -463,7 +459,8 @@ def _shard_features(staged: StagedInput, work: Path, config, engine: Engine) -> 
                 out.nodes.append(node_hashes(fr.keys, kinds).with_columns(fr.keys["_rid"]))
             st.advance(fr.frame.height)
             del fr
-    out.timings.update({f"features.{k}": v for k, v in glob.timings.items()})
+    timings.update({f"features.{k}": v for k, v in glob.timings.items()})
+    timings["features"] = time.perf_counter() - t0
     glob.tables.clear()  # done with once every shard has its features
     return out
 
@@ -540,15 +537,9 @@ def _write_shards(directory: Path, work: Path, sh: Shards, scored, config, progr
                 parts.append(work / f"scores-{k:05d}.parquet")
                 scores.write_parquet(parts[-1], compression=WORK_COMPRESSION)
             else:
-                part = keys.select(partition_values(pl.col("_t"), partition_by).alias(partition_by))
                 features = pl.read_parquet(fpath, glob=False).drop("_rid")
-                for name, frame in (("scores", scores), ("features", features)):
-                    write_partitioned(
-                        pl.concat([frame, part], how="horizontal"),
-                        directory / name,
-                        partition_by,
-                        file_name=f"part-{k:05d}.parquet",
-                    )
+                frames = {"scores": scores, "features": features}
+                write_partitions(directory, frames, keys, partition_by, f"part-{k:05d}.parquet")
             st.advance(keys.height)
     if partition_by is None:
         for name, files, drop in (
@@ -569,46 +560,47 @@ def run_out_of_core(inputs, directory: Path, config, engine: Engine, mode: dict,
     """
     if config.shard_rows < 1:
         raise ValueError(f"shard_rows must be at least 1, not {config.shard_rows}")
-    timings, t_all = {}, time.perf_counter()
-    work = directory / ".work"
-    staged = _staged(inputs, work, config, engine, timings)
-    sh = _timed_features(staged, work, config, engine, timings)
-    flags = _flagged(sh, config, engine, timings)
-    cases, flagged_keys = _timed_cases(sh, flags.idx, staged, engine, timings)
+    timings, t_all, work = {}, time.perf_counter(), directory / ".work"
+    with timed(timings, "load"):
+        staged = _staged(inputs, work, config, engine)
+    sh = _shard_features(staged, work, config, engine, timings)
+    with timed(timings, "score"):
+        model, prior, score, kinds = _score_shards(sh, config, engine)
+    choice = choose_threshold(score, config)
+    flagged = score >= choice.value
+    idx = np.flatnonzero(flagged)
+    with timed(timings, "explain"):
+        X = _gather(sh.features, idx, sh.names).select(sh.names).to_numpy(order="fortran")
+        explained, why = explain_and_reason(model, X, idx, sh.names, prior, score, config, engine)
+    with timed(timings, "cases"), engine.progress.stage("cases"):
+        cases, flagged_keys = _cases(sh, idx, weak_identities(staged.loaded()))
 
     def scored(keys: pl.DataFrame) -> pl.DataFrame:
         rid = keys["_rid"].to_numpy()
-        frame = scores_frame(keys, flags.score[rid], flags.flagged[rid], flags.why)
+        frame = scores_frame(keys, score[rid], flagged[rid], why)
         return attach_case_ids(frame, cases.review_case)
 
-    t0 = time.perf_counter()
-    explained = with_review_ids(flags.explained, flagged_keys)
-    write_common(directory, cases.cases, explained, staged.rejected)
-    _write_shards(directory, work, sh, scored, config, engine.progress)
-    timings["write"] = time.perf_counter() - t0
+    with timed(timings, "write"):
+        explained = with_review_ids(explained, flagged_keys)
+        write_common(directory, cases.cases, explained, staged.rejected)
+        _write_shards(directory, work, sh, scored, config, engine.progress)
     timings["total"] = time.perf_counter() - t_all
-    loaded = staged.loaded()
-    flagged_scores = scored(flagged_keys.select("_rid", "review_id", "rating"))
+    loaded, flagged_scores = (
+        staged.loaded(),
+        scored(flagged_keys.select("_rid", "review_id", "rating")),
+    )
     found = Findings(
-        staged.n_valid,
-        flagged_scores,
-        sh.used,
-        sh.unavailable,
-        flags.choice,
-        flags.kinds,
-        cases.cases,
+        staged.n_valid, flagged_scores, sh.used, sh.unavailable, choice, kinds, cases.cases
     )
     shards = {"shards": len(sh.features), "shard_rows": config.shard_rows}
     run = {"engine": {**engine.describe(), "out_of_core": shards}, "mode": mode, "run_id": run_id}
     summary = write_summary(directory, config, loaded, found, timings, run)
     shutil.rmtree(work, ignore_errors=True)
-    threshold = float(flags.choice.value)
-    return ScanResult(flagged_scores, None, flags.model, threshold, summary, loaded, timings)
+    return ScanResult(flagged_scores, None, model, float(choice.value), summary, loaded, timings)
 
 
-def _staged(inputs, work: Path, config, engine: Engine, timings: dict) -> StagedInput:
+def _staged(inputs, work: Path, config, engine: Engine) -> StagedInput:
     """The input staged file by file under ``work``; the scoring workers started."""
-    t0 = time.perf_counter()
     with engine.progress.stage("load (staged file by file)", unit="files") as st:
         try:
             staged = stage_inputs(inputs, work / "input", config.input, st)
@@ -618,52 +610,4 @@ def _staged(inputs, work: Path, config, engine: Engine, timings: dict) -> Staged
             raise
     engine.progress.rows = staged.n_valid
     engine.warm(staged.n_valid)  # the scoring workers start while the features are computed
-    timings["load"] = time.perf_counter() - t0
     return staged
-
-
-def _timed_cases(sh: Shards, idx: np.ndarray, staged: StagedInput, engine: Engine, timings):
-    """:func:`_cases` of the flagged reviews ``idx``, timed."""
-    t0 = time.perf_counter()
-    with engine.progress.stage("cases"):
-        found = _cases(sh, idx, weak_identities(staged.loaded()))
-    timings["cases"] = time.perf_counter() - t0
-    return found
-
-
-def _timed_features(staged: StagedInput, work: Path, config, engine: Engine, timings: dict):
-    """:func:`_shard_features`, its time recorded apart from the global tables'."""
-    t0 = time.perf_counter()
-    sh = _shard_features(staged, work, config, engine)
-    timings.update(sh.timings)
-    timings["features"] = time.perf_counter() - t0 - sh.timings["global_tables"]
-    return sh
-
-
-@dataclass
-class _Flags:
-    """The model, every review's score, the threshold and the flagged reviews explained."""
-
-    model: object
-    score: np.ndarray
-    flagged: np.ndarray
-    idx: np.ndarray
-    choice: object
-    kinds: list
-    explained: pl.DataFrame
-    why: object
-
-
-def _flagged(sh: Shards, config, engine: Engine, timings: dict) -> _Flags:
-    """Fit (or take the given model), score, choose the threshold, explain the flagged."""
-    t0 = time.perf_counter()
-    model, prior, score, kinds = _score_shards(sh, config, engine)
-    timings["score"] = time.perf_counter() - t0
-    choice = choose_threshold(score, config)
-    flagged = score >= choice.value
-    idx = np.flatnonzero(flagged)
-    t0 = time.perf_counter()
-    X = _gather(sh.features, idx, sh.names).select(sh.names).to_numpy(order="fortran")
-    explained, why = explain_and_reason(model, X, idx, sh.names, prior, score, config, engine)
-    timings["explain"] = time.perf_counter() - t0
-    return _Flags(model, score, flagged, idx, choice, kinds, explained, why)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from detector.hashing import file_sha256
 from detector.input.load import LoadedInput, input_record
 from detector.input.rejects import NoRowsError, all_rejected_error, reason_counts
 from detector.input.spec import InputSpec
-from detector.partition import PARTITIONED_OUTPUTS
+from detector.partition import PARTITIONED_OUTPUTS, partition_values, write_partitioned
 from detector.scan.config import ScanConfig
 from features import params
 from models.isolation import OneSidedIsolationForest
@@ -69,6 +72,27 @@ class Findings:
     cases: pl.DataFrame
 
 
+@contextlib.contextmanager
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Record the seconds the block takes as ``timings[name]`` (``summary.json``'s ``timings_s``)."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = time.perf_counter() - t0
+
+
+def write_partitions(
+    directory: Path, frames: dict, keys: pl.DataFrame, partition_by: str, file_name: str
+) -> None:
+    """Write ``frames`` (name -> rows aligned with those of ``keys``, which holds their ``_t``)
+    as hive partitions by ``partition_by`` under ``directory / name``."""
+    part = keys.select(partition_values(pl.col("_t"), partition_by).alias(partition_by))
+    for name, frame in frames.items():
+        keyed = pl.concat([frame, part], how="horizontal")
+        write_partitioned(keyed, directory / name, partition_by, file_name=file_name)
+
+
 def write_common(directory: Path, cases, explanations: pl.DataFrame, rejected: pl.DataFrame):
     """Write the outputs every scan writes whole: cases, explanations and rejects (if any)."""
     cases.write_parquet(directory / "cases.parquet", compression="zstd")
@@ -77,17 +101,21 @@ def write_common(directory: Path, cases, explanations: pl.DataFrame, rejected: p
         rejected.write_parquet(directory / "rejected.parquet", compression="zstd")
 
 
-def _input_files(files) -> list[dict]:
-    return [{"path": str(p), "sha256": file_sha256(p)} for p in files]
+def _summary(files, rows: dict, run_id: str, record: dict, **sections) -> dict:
+    """A ``summary.json``: the input files and rows, ``sections``, the run and how input was read.
 
-
-def _load_record(record: dict) -> dict:
-    """The older ``load`` spelling of the ``input`` section, kept for readers of old scans."""
+    ``record`` is the ``input`` section; ``load`` is its older spelling, kept for
+    readers of old scans.
+    """
+    load = {k: record.get(k) for k in ("since", "until")}
     return {
-        "columns": record.get("columns") or None,
-        "since": record.get("since"),
-        "until": record.get("until"),
-        "cwd": os.getcwd(),
+        "version": __version__,
+        "inputs": [{"path": str(p), "sha256": file_sha256(p)} for p in files],
+        "rows": rows,
+        **sections,
+        "run_id": run_id,
+        "input": record,
+        "load": {"columns": record.get("columns") or None, **load, "cwd": os.getcwd()},
     }
 
 
@@ -113,37 +141,27 @@ def write_summary(
     windows = {
         k: getattr(params, k) for k in dir(params) if k.isupper() and k not in ("HOUR", "DAY")
     }
-    summary = {
-        "version": __version__,
-        "inputs": _input_files(loaded.files),
-        "rows": {
-            "input": loaded.n_input,
-            "scored": found.scored,
-            "rejected": loaded.rejected.height,
-            "flagged": int(sum(flagged.values())),
-            "flagged_by_direction": flagged,
-        },
-        "signals": {
+    rows = {"input": loaded.n_input, "scored": found.scored, "rejected": loaded.rejected.height}
+    rows.update(flagged=int(sum(flagged.values())), flagged_by_direction=flagged)
+    summary = _summary(
+        loaded.files,
+        rows,
+        run["run_id"],
+        record,
+        signals={
             "used": found.used,
             "unavailable": [
                 {"feature": k, "missing_columns": v} for k, v in found.unavailable.items()
             ],
         },
-        "threshold": found.threshold.record(),
-        "parameters": {
-            **sections["parameters"],
-            "graph_kinds": found.graph_kinds,
-            "windows": windows,
-        },
-        "timings_s": {k: round(v, 4) for k, v in timings.items()},
-        "run_id": run["run_id"],
-        "engine": run["engine"],
-        "mode": {**sections["mode"], **run["mode"]},
-        "output": sections["output"],
-        "input": record,
-        "load": _load_record(record),
-        "cases": case_summary(found.cases),
-    }
+        threshold=found.threshold.record(),
+        parameters={**sections["parameters"], "graph_kinds": found.graph_kinds, "windows": windows},
+        timings_s={k: round(v, 4) for k, v in timings.items()},
+        engine=run["engine"],
+        mode={**sections["mode"], **run["mode"]},
+        output=sections["output"],
+        cases=case_summary(found.cases),
+    )
     write_json(summary, directory / "summary.json")
     return summary
 
@@ -158,23 +176,16 @@ def write_all_rejected(
     """
     done = all_rejected_error(exc.files, exc.n_input, exc.rejected, out / "rejected.parquet")
     counts = reason_counts(exc.rejected)
-    record = spec.to_dict()
-    summary = {
-        "version": __version__,
-        "inputs": _input_files(exc.files),
-        "rows": {
-            "input": exc.n_input,
-            "scored": 0,
-            "rejected": exc.rejected.height,
-            "flagged": 0,
-            "flagged_by_direction": {},
-        },
-        "rejected_reasons": dict(zip(counts["kind"], counts["rows"], strict=True)),
-        "error": str(done),
-        "run_id": run_id or directory.name,
-        "input": record,
-        "load": _load_record(record),
-    }
+    rows = {"input": exc.n_input, "scored": 0, "rejected": exc.rejected.height, "flagged": 0}
+    rows["flagged_by_direction"] = {}
+    summary = _summary(
+        exc.files,
+        rows,
+        run_id or directory.name,
+        spec.to_dict(),
+        rejected_reasons=dict(zip(counts["kind"], counts["rows"], strict=True)),
+        error=str(done),
+    )
     exc.rejected.write_parquet(directory / "rejected.parquet", compression="zstd")
     write_json(summary, directory / "summary.json")
     return done

@@ -17,21 +17,23 @@ import polars as pl
 from detector.cases import attach_case_ids, build_cases
 from detector.engines import Engine, get_engine
 from detector.errors import InputError
-from detector.input.load import weak_identities
+from detector.input.load import load_reviews, weak_identities
 from detector.input.rejects import NoRowsError, all_rejected_error
 from detector.input.spec import InputSpec
-from detector.partition import partition_values, write_partitioned
 from detector.progress import ScanProgress
 from detector.publish import Publication
 from detector.scan import outofcore
 from detector.scan.config import ScanConfig
-from detector.scan.history import Prior, features_over_history, without_seen
+from detector.scan.feature_step import shard_features
+from detector.scan.history import Prior, without_seen
 from detector.scan.output import (
     Findings,
     ScanResult,
     keeps_foreign,
+    timed,
     write_all_rejected,
     write_common,
+    write_partitions,
     write_summary,
 )
 from detector.scan.scoring import score_reviews
@@ -185,54 +187,45 @@ def write_rows(directory: Path, scores: pl.DataFrame, fr: FeatureResult, partiti
         scores.write_parquet(directory / "scores.parquet", compression="zstd")
         features.write_parquet(directory / "features.parquet", compression="zstd")
         return
-    part = fr.keys.select(
-        "review_id", partition_values(pl.col("_t"), partition_by).alias(partition_by)
-    )
-    for name, frame in (("scores", scores), ("features", features)):
-        keyed = frame.join(part, on="review_id", how="left", maintain_order="left")
-        write_partitioned(keyed, directory / name, partition_by)
+    # scores, features and keys are all in _rid order
+    frames = {"scores": scores, "features": features}
+    write_partitions(directory, frames, fr.keys, partition_by, "part-0.parquet")
 
 
 def in_core(inputs, directory: Path, config, engine, keep_reviews, mode, run_id, prior=None):
     """The scan as one shard held in memory: load, features, score, cases, write."""
     progress, timings, t_all = engine.progress, {}, time.perf_counter()
-    t0 = time.perf_counter()
-    first = prior.first if prior is not None else None
-    loaded = without_seen(engine.load(inputs, config.input, first), prior)
-    timings["load"] = time.perf_counter() - t0
+    with timed(timings, "load"):
+        with progress.stage("load") as st:
+            first = prior.first if prior is not None else None
+            loaded = load_reviews(inputs, spec=config.input, first_reviews=first)
+            st.advance(loaded.n_input)
+        progress.rows = loaded.reviews.height
+        loaded = without_seen(loaded, prior)
     if loaded.reviews.height == 0:
         raise all_rejected_error(loaded.files, loaded.n_input, loaded.rejected)
     engine.warm(loaded.reviews.height)
     reviews = loaded.reviews
     if not keep_reviews:
         reviews, loaded.reviews = Handoff(loaded.reviews), loaded.reviews.clear()
-    t0 = time.perf_counter()
-    fr = features_over_history(engine, reviews, config.families, prior)
-    del reviews
-    timings["features"] = time.perf_counter() - t0
+    with timed(timings, "features"):
+        history = prior.history if prior is not None else None
+        fr = shard_features(engine, reviews, config.families, history=history)
+        del reviews
     sr = score_reviews(fr, config, engine, prior.given if prior else None)
-    t0 = time.perf_counter()
-    with progress.stage("cases"):
+    with timed(timings, "cases"), progress.stage("cases"):
         cases = build_cases(sr.scores, fr.keys, fr.frame, weak_identities(loaded))
         scores = attach_case_ids(sr.scores, cases.review_case)
-    timings["cases"] = time.perf_counter() - t0
     timings.update({**sr.timings, "features": timings["features"]})
-
-    t0 = time.perf_counter()
-    with progress.stage("write", total=scores.height):
+    with timed(timings, "write"), progress.stage("write", total=scores.height):
         write_common(directory, cases.cases, sr.explanations, loaded.rejected)
         write_rows(directory, scores, fr, config.partition_by)
-    timings["write"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_all
+    flagged = scores.filter(pl.col("flagged"))
     found = Findings(
-        scores.height,
-        scores.filter(pl.col("flagged")),
-        fr.features,
-        fr.unavailable,
-        sr.threshold_choice,
-        sr.graph_kinds,
+        scores.height, flagged, fr.features, fr.unavailable, sr.threshold_choice, sr.graph_kinds,
         cases.cases,
-    )
+    )  # fmt: skip
     run = {"engine": engine.describe(), "mode": mode, "run_id": run_id}
     summary = write_summary(directory, config, loaded, found, timings, run)
     return ScanResult(scores, fr, sr.model, sr.threshold, summary, loaded, timings)

@@ -18,6 +18,7 @@ import polars as pl
 from detector.engines import Engine
 from detector.errors import InputError
 from detector.scan.config import ScanConfig
+from detector.scan.feature_step import shard_features
 from features.pipeline import FeatureResult, Handoff
 from features.registry import REGISTRY
 from models.content import content_keys
@@ -229,7 +230,7 @@ def score_reviews(
     t0 = time.perf_counter()
     fr = reviews
     if not isinstance(reviews, FeatureResult):
-        fr = engine.compute_features(reviews, config.families)
+        fr = shard_features(engine, reviews, config.families)
     timings["features"] = time.perf_counter() - t0
     timings.update({f"features.{k}": v for k, v in fr.timings.items()})
 
