@@ -41,7 +41,7 @@ from detector.input.rejects import DUPLICATE_REASON, NoRowsError
 from detector.input.schema import CONTRACT, REQUIRED, UTC_DATETIME
 from detector.input.spec import InputSpec, ReadOptions, read_options
 from detector.input.values import castable
-from detector.input.windows import partition_in_window, raw_window_filter, window_filter
+from detector.input.windows import partition_in_window, raw_window_filter, to_utc, window_filter
 
 __all__ = [
     "BAD",
@@ -315,11 +315,19 @@ class Plan:
     original: list[str]  # columns as found (after mapping), in first-seen order
 
 
+def files_in_window(files, spec: InputSpec) -> list[Path]:
+    """``files`` less those in date partitions outside ``spec``'s time window (the window
+    read in the spec's zone), as every load prunes them."""
+    zone = spec.effective_timezone
+    lo, hi = to_utc(spec.since, "since", zone), to_utc(spec.until, "until", zone)
+    return [f for f in files if partition_in_window(hive_partitions(f), lo, hi)]
+
+
 def _files_in_window(inputs, read: ReadOptions) -> list[Path]:
-    lo, hi = read.since, read.until
     resolved = resolve_inputs(inputs)
-    files = [p for p in resolved if partition_in_window(hive_partitions(p), lo, hi)]
+    files = files_in_window(resolved, read.spec)
     if not files:
+        lo, hi = read.since, read.until
         raise NoRowsError(
             f"none of the {len(resolved)} input file(s) has a date partition between "
             f"{lo.isoformat() if lo else '-inf'} and {hi.isoformat() if hi else '+inf'}"

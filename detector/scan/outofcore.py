@@ -46,14 +46,13 @@ import polars as pl
 from detector.cases import attach_candidates, attach_case_ids, build_cases
 from detector.engines import Engine
 from detector.errors import InputError
-from detector.input.files import hive_partitions, resolve_inputs
+from detector.input.files import resolve_inputs
 from detector.input.load import LoadedInput, load_reviews, scan_reviews, weak_identities
-from detector.input.plan import first_reviews
+from detector.input.plan import files_in_window, first_reviews
 from detector.input.rejects import DUPLICATE_REASON, NoRowsError, all_rejected_error, no_rows_error
 from detector.input.schema import CONTRACT, OPTIONAL, REQUIRED
-from detector.input.spec import InputSpec, as_spec
+from detector.input.spec import as_spec
 from detector.input.values import castable
-from detector.input.windows import partition_in_window, to_utc
 from detector.scan.feature_step import global_tables, shard_features
 from detector.scan.output import (
     Findings,
@@ -64,9 +63,8 @@ from detector.scan.output import (
     write_summary,
 )
 from detector.scan.scoring import (
-    choose_threshold,
-    explain_and_reason,
     fit_model,
+    flag_and_explain,
     graph_kinds,
     scores_frame,
     to_prior,
@@ -90,14 +88,6 @@ WORK_COMPRESSION = "lz4"
 IN_CORE_BYTES_PER_REVIEW = 750
 #: An in-core scan is chosen while its estimate stays under this share of the free memory.
 IN_CORE_SHARE = 0.6
-
-
-def files_in_window(files, spec: InputSpec) -> list[Path]:
-    """``files`` less those in date partitions outside ``spec``'s time window (as the loader
-    prunes them, the window read in the spec's zone)."""
-    zone = spec.effective_timezone
-    lo, hi = to_utc(spec.since, "since", zone), to_utc(spec.until, "until", zone)
-    return [f for f in files if partition_in_window(hive_partitions(f), lo, hi)]
 
 
 def available_memory() -> int:
@@ -566,12 +556,13 @@ def run_out_of_core(inputs, directory: Path, config, engine: Engine, mode: dict,
     sh = _shard_features(staged, work, config, engine, timings)
     with timed(timings, "score"):
         model, prior, score, kinds = _score_shards(sh, config, engine)
-    choice = choose_threshold(score, config)
-    flagged = score >= choice.value
-    idx = np.flatnonzero(flagged)
+
+    def features_of(rows: np.ndarray) -> np.ndarray:
+        return _gather(sh.features, rows, sh.names).select(sh.names).to_numpy(order="fortran")
+
     with timed(timings, "explain"):
-        X = _gather(sh.features, idx, sh.names).select(sh.names).to_numpy(order="fortran")
-        explained, why = explain_and_reason(model, X, idx, sh.names, prior, score, config, engine)
+        fl = flag_and_explain(model, sh.names, prior, score, config, engine, features_of)
+    choice, flagged, idx, explained, why = fl.choice, fl.flagged, fl.rows, fl.explained, fl.reasons
     with timed(timings, "cases"), engine.progress.stage("cases"):
         cases, flagged_keys = _cases(sh, idx, weak_identities(staged.loaded()))
 

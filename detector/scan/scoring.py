@@ -149,29 +149,46 @@ def choose_threshold(score: np.ndarray, config: ScanConfig) -> Threshold:
     return precision_threshold(score, config.target_precision)
 
 
-def explain_and_reason(
+@dataclass(frozen=True)
+class Flags:
+    """The threshold chosen, who passes it, and the flagged reviews' explanations."""
+
+    choice: Threshold
+    flagged: np.ndarray  # bool per review (``_rid`` order)
+    rows: np.ndarray  # the flagged ``_rid`` values, ascending
+    explained: pl.DataFrame  # ``_rid``, ``term``, ``contribution``
+    reasons: pl.DataFrame  # ``_rid -> reasons``
+
+
+def flag_and_explain(
     model: OneSidedIsolationForest,
-    X_flagged: np.ndarray,
-    rows: np.ndarray,
     names: list[str],
     prior: np.ndarray,
     score: np.ndarray,
     config: ScanConfig,
     engine: Engine,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Explanations (``_rid``, ``term``, ``contribution``) and reasons (``_rid -> reasons``).
+    features_of: Callable[[np.ndarray], np.ndarray],
+) -> Flags:
+    """Threshold ``score``, then explain and word the flagged reviews (see :mod:`models.explain`).
 
-    ``X_flagged`` holds the scored features of ``rows`` (the flagged ``_rid``
-    values, ascending); ``prior`` and ``score`` cover every review. See
-    :mod:`models.explain`.
+    ``prior`` and ``score`` cover every review; ``features_of(rows)`` returns the
+    scored features (columns in ``names`` order) of the ``_rid`` values ``rows``:
+    a slice in memory, a gather from the shards out of core.
     """
+    choice = choose_threshold(score, config)
+    flagged = score >= choice.value
+    rows = np.flatnonzero(flagged)
     if rows.size == 0 or not names:
-        return pl.DataFrame(schema=EXPLAINED), pl.DataFrame(schema=REASONS)
+        empty = pl.DataFrame(schema=EXPLAINED), pl.DataFrame(schema=REASONS)
+        return Flags(choice, flagged, rows, *empty)
+    X_flagged = features_of(rows)
     _, contrib = engine.contributions(model, X_flagged)
     contrib = contrib * (config.prior_high - config.prior_low)
     explanations = explanation_terms(contrib, rows, names, score[rows] - prior[rows])
     Z = model.transform(X_flagged)
-    return explanations, reasons(explanations, X_flagged, Z, rows, names)
+    return Flags(
+        choice, flagged, rows, explanations, reasons(explanations, X_flagged, Z, rows, names)
+    )
 
 
 def with_review_ids(explanations: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
@@ -250,15 +267,13 @@ def score_reviews(
         score = propagate(prior, built)
         timings["propagate"] = time.perf_counter() - t0
 
-    choice = choose_threshold(score, config)
-    flagged = score >= choice.value
     t0 = time.perf_counter()
-    idx = np.flatnonzero(flagged)
-    X_flagged = X[idx] if names else X[:0]
-    explained, why = explain_and_reason(model, X_flagged, idx, names, prior, score, config, engine)
+    fl = flag_and_explain(model, names, prior, score, config, engine, lambda rows: X[rows])
     timings["explain"] = time.perf_counter() - t0
-    scores = scores_frame(fr.keys.select("_rid", "review_id", "rating"), score, flagged, why)
-    explained = with_review_ids(explained, fr.frame)
+    keys = fr.keys.select("_rid", "review_id", "rating")
+    scores = scores_frame(keys, score, fl.flagged, fl.reasons)
+    explained = with_review_ids(fl.explained, fr.frame)
+    choice = fl.choice
     return ScoreResult(
         scores,
         fr,
