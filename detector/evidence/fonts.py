@@ -187,21 +187,35 @@ def _invisible(ch: str) -> bool:
 
 
 def drawable(text: str, font) -> str:
-    """``text`` with every character ``font`` has no glyph for replaced (see the module docstring)."""
+    """``text`` with every character ``font`` has no glyph for replaced (see the module docstring).
+
+    An emoji sequence (emoji joined by ZWJ, with variation selectors and skin tones)
+    is drawn whole or replaced whole by one placeholder: half of ``❤️‍🔥`` is not the emoji.
+    """
     cps = _covered(font)
     if cps is None:
         return text
     placeholder = next((p for p in EMOJI_PLACEHOLDER if covers(font, p)), "?")
     out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run and all(ord(c) in cps for c in run):
+            out.append("".join(run))
+        elif run and (not out or out[-1] != placeholder):  # one placeholder for a run of emoji
+            out.append(placeholder)
+        run.clear()
+
     for ch in text:
+        if _is_emoji(ch) or (run and _invisible(ch)):
+            run.append(ch)
+            continue
+        flush()
         if ord(ch) in cps or ch.isspace():
             out.append(ch)
-        elif _invisible(ch):
-            continue
-        elif not _is_emoji(ch):
+        elif not _invisible(ch):
             out.append("?")
-        elif not out or out[-1] != placeholder:  # one placeholder for a run of emoji
-            out.append(placeholder)
+    flush()
     return "".join(out)
 
 
