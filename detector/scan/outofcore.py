@@ -66,6 +66,7 @@ from detector.scan.scoring import (
     fit_model,
     flag_and_explain,
     graph_kinds,
+    propagated,
     scores_frame,
     to_prior,
     with_review_ids,
@@ -73,8 +74,7 @@ from detector.scan.scoring import (
 from features.registry import REGISTRY
 from features.sharded import GLOBAL_ONLY_INPUTS
 from models.content import content_keys
-from models.graph import kinds_from_hashes, node_hashes
-from models.propagation import propagate
+from models.graph import node_hashes
 
 #: Shop buckets of the staged input; a shard is a run of whole buckets.
 BUCKETS = 4096
@@ -480,15 +480,11 @@ def _score_shards(
                     score[part["_rid"].to_numpy()] = engine.score_samples(model, X)
                 st.advance(part.height)
                 del part
-    prior = score = to_prior(score, config)
-    kinds: list[str] = []
+    prior, hashes = to_prior(score, config), None
     if sh.nodes:
-        hashes = pl.concat(sh.nodes).sort("_rid")
+        hashes = pl.concat(sh.nodes).sort("_rid").drop("_rid")
         sh.nodes.clear()
-        built = kinds_from_hashes(hashes.drop("_rid"), config.eps)
-        del hashes
-        kinds = [k.name for k in built]
-        score = propagate(prior, built)
+    score, kinds = propagated(prior, hashes, config)
     return model, prior, score, kinds
 
 
