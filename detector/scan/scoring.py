@@ -93,6 +93,7 @@ def new_model(names: list[str], config: ScanConfig) -> OneSidedIsolationForest:
     """The (unfitted) scorer of a scan over the scored features ``names``."""
     return OneSidedIsolationForest(
         directions=[REGISTRY.get(n).direction for n in names],
+        tail_features=[REGISTRY.get(n).alone for n in names],
         clip_quantile=config.clip_quantile,
         n_estimators=config.n_estimators,
         max_samples=config.max_samples,
