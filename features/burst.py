@@ -8,8 +8,12 @@ not a burst, a sudden cluster of 1-star reviews on a shop that is usually
 A burst alone is not evidence: flash sales bring genuine crowds in hours. So
 ``product_burst`` and ``shop_burst`` are context (shown in evidence, never
 scored); the scored burst signal is ``fresh_burst``, the burst counted over
-fresh accounts only, which honest flash-sale crowds (buyers with a history)
-do not make.
+fresh accounts only, and only where fresh accounts make most of the window
+and far more of it than they usually do at the shop and in the market
+(:func:`features.windows.share_surprise`). An honest flash sale brings new
+buyers too, but in proportion to everyone else; and where nearly every
+account is new (a merchant's export, in which each buyer appears once) a
+burst of new accounts is just a burst.
 """
 
 from __future__ import annotations
@@ -18,9 +22,16 @@ import numpy as np
 import polars as pl
 
 from features.frames import by_rid, by_shop_shard, dense_codes, group_hash
-from features.params import BASELINE_FLOOR_S, BURST_WINDOW_S, FRESH_MAX_REVIEWS
+from features.params import (
+    BASELINE_FLOOR_S,
+    BURST_WINDOW_S,
+    FRESH_MAX_REVIEWS,
+    FRESH_MIN_SHARE,
+    FRESH_SHARE_SURPRISE,
+    FRESH_SHOP_PSEUDO,
+)
 from features.registry import REGISTRY, Claim, Feature
-from features.windows import burst_surprise
+from features.windows import burst_surprise, share_surprise
 
 F = Feature
 C = Claim
@@ -45,8 +56,9 @@ BURST = (
         "fresh_burst",
         "burst",
         1,
-        "the burst is made of fresh accounts with almost no other reviews",
-        "突发集中的评价多来自几乎没有其他评价的新账号",
+        "the burst is made of fresh accounts with almost no other reviews, far more of them "
+        "than the shop and the market usually see",
+        "突发集中的评价多来自几乎没有其他评价的新账号，远超本店和全平台新账号的通常比例",
         claim=C(
             2.0,
             "{n} {stars} reviews of product {product} from accounts with at most {fresh} reviews "
@@ -79,6 +91,7 @@ def bursts(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     prod_h = group_hash(df, "product_id", "_pol")
     shop_h = group_hash(df, "shop_id", "_pol")
     fresh = (df["user_review_count"].to_numpy() <= FRESH_MAX_REVIEWS).astype(np.float64)
+    market = np.full(df.height, _market_fresh_share(tables["user_stats"]))
 
     def shard(rows: np.ndarray) -> dict[str, np.ndarray]:
         prod, shop, tt, fr = (
@@ -87,15 +100,27 @@ def bursts(lf: pl.LazyFrame, tables) -> pl.DataFrame:
             t[rows],
             fresh[rows],
         )
+        f = fr.astype(np.int64)
+        unusual = share_surprise(
+            prod, dense_codes(prod * 2 + f), shop, dense_codes(shop * 2 + f), tt,
+            np.ones(rows.size, dtype=bool), market[rows], BURST_WINDOW_S,
+            FRESH_SHOP_PSEUDO, 1, FRESH_MIN_SHARE,
+        )  # fmt: skip
+        fresh_burst = burst_surprise(prod, tt, BURST_WINDOW_S, BASELINE_FLOOR_S, fr)
         return {
             "product_burst": burst_surprise(prod, tt, BURST_WINDOW_S, BASELINE_FLOOR_S),
             "shop_burst": burst_surprise(shop, tt, BURST_WINDOW_S, BASELINE_FLOOR_S),
-            "fresh_burst": np.where(
-                fr > 0, burst_surprise(prod, tt, BURST_WINDOW_S, BASELINE_FLOOR_S, fr), 0.0
-            ),
+            "fresh_burst": np.where((fr > 0) & (unusual >= FRESH_SHARE_SURPRISE), fresh_burst, 0.0),
         }
 
     return by_rid(df, **by_shop_shard(df, shard))
+
+
+def _market_fresh_share(user_stats: pl.DataFrame) -> float:
+    """The share of all reviews written by fresh accounts (from the global per-user counts)."""
+    n = user_stats["user_review_count"]
+    total = float(n.sum() or 0)
+    return float(n.filter(n <= FRESH_MAX_REVIEWS).sum() or 0) / total if total else 0.0
 
 
 @REGISTRY.step(

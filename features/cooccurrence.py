@@ -46,6 +46,7 @@ RING = (
             "该账号所在共评团伙中另有{k}个账号在本评价前后{h}小时内也评价了本商品"
             "（团伙中每个账号都与另一账号在{h}小时内共同评价过至少{m}个商品）",
         ),
+        alone=True,
     ),
     F(
         "ring_core",
@@ -58,6 +59,7 @@ RING = (
             "this account is in a group where every account co-reviewed with at least {k} others",
             "该账号所在群体中每个账号都与至少{k}个其他账号多次共同评价",
         ),
+        alone=True,
     ),
     F(
         "ring_size",
@@ -70,6 +72,7 @@ RING = (
             "the co-review ring of this account has {n} accounts",
             "该账号所在的共评团伙共有{n}个账号",
         ),
+        alone=True,
     ),
 )
 REQUIRES = ("user_id", "shop_id", "product_id", "created_at")

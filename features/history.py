@@ -69,6 +69,7 @@ HISTORY = (
             "this account left 1–2★ reviews at {shops} shops ({k} of its {n} reviews are 1–2★)",
             "该账号在{shops}家店铺留下1–2星评价（其{n}条评价中{k}条为1–2星）",
         ),
+        alone=True,
     ),
     F(
         "user_day_share",
@@ -122,6 +123,7 @@ DELAY = (
             "posted {when} the buyer confirmed receipt",
             "评价发布于确认收货{when}",
         ),
+        alone=True,
     ),
 )
 

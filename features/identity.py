@@ -36,6 +36,7 @@ IP = (
             "{k} other account(s) on IP {ip} reviewed this shop within {h} h of this review",
             "同一IP {ip}的另外{k}个账号在本评价前后{h}小时内评价了本店",
         ),
+        alone=True,
     ),
     F(
         "net_shop_burst",
@@ -48,6 +49,7 @@ IP = (
             "{k} other account(s) on network {net} reviewed this shop within {h} h of this review",
             "同一网段 {net}的另外{k}个账号在本评价前后{h}小时内评价了本店",
         ),
+        alone=True,
     ),
     F(
         "net_product_burst",
@@ -60,6 +62,7 @@ IP = (
             "{k} other account(s) on network {net} reviewed product {product} within {h} h of this review",
             "同一网段 {net} 的另外{k}个账号在本评价前后{h}小时内评价了商品{product}",
         ),
+        alone=True,
     ),
 )
 DEVICE = (
@@ -75,6 +78,7 @@ DEVICE = (
             "device {device} was used by {n} accounts",
             "设备{device}被{n}个账号使用",
         ),
+        alone=True,
     ),
     F(
         "device_product_users",
@@ -87,6 +91,7 @@ DEVICE = (
             "{k} other account(s) on this device also reviewed this product",
             "同一设备上的另外{k}个账号也评价了本商品",
         ),
+        alone=True,
     ),
 )
 

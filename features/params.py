@@ -35,6 +35,14 @@ RING_MIN_SHARE = 0.3
 RING_MIN_SURPRISE = 3.0
 #: Users with at most this many reviews count as fresh accounts.
 FRESH_MAX_REVIEWS = 2
+#: A burst counts as fresh only when fresh accounts make at least this share of the window's
+#: other reviews of the product ...
+FRESH_MIN_SHARE = 0.5
+#: ... far beyond their usual share (binomial -log10 p at least this, see
+#: :func:`features.windows.share_surprise`): a flash sale brings fresh buyers in proportion.
+FRESH_SHARE_SURPRISE = 2.0
+#: Pseudo-reviews at the market's fresh share that a shop's own share is shrunk with.
+FRESH_SHOP_PSEUDO = 50.0
 #: A text written by at least this many reviewers is a common phrase, not a
 #: template, when its writers at no shop ever come faster than the phrase's
 #: own rate there predicts by this Poisson surprise (-log10 p).

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from scipy.stats import binom
 
 from features.frames import by_rid, by_shop_shard, dense_codes, group_hash
 from features.params import BURST_WINDOW_S
 from features.registry import REGISTRY, Claim, Feature
-from features.windows import window_sums
+from features.windows import share_surprise
 
 #: Other same-province reviews in the window below this are never surprising.
 REGION_MIN_OTHERS = 5
@@ -122,40 +121,12 @@ def region_surprise(
     market: np.ndarray,
     window: int = BURST_WINDOW_S,
 ) -> np.ndarray:
-    """``-log10`` binomial tail of a review's province among its group's reviews near it.
-
-    Parameters
-    ----------
-    group, group_region : ndarray of int
-        Dense ids of each row's group (product x polarity) and of group x province.
-    shop, shop_region : ndarray of int
-        Dense ids of the row's shop and of shop x province.
-    t : ndarray of int
-        Time in seconds.
-    known : ndarray of bool
-        Rows with a province; the others count nowhere and get 0.
-    market : ndarray of float
-        The market's share of the row's province.
-
-    Notes
-    -----
-    Both counts leave the row itself out (``n`` other group reviews with a
-    province in ``[t - window, t + window]``, ``k`` of them with the row's),
-    and the shop's share leaves the window out, so a burst does not raise its
-    own bar.
-    """
-    w = known.astype(np.float64)
-    n = window_sums(group, t, w, window) - w
-    k = window_sums(group_region, t, w, window) - w
-    shop_n = np.bincount(shop, w)[shop]
-    shop_k = np.bincount(shop_region, w)[shop_region]
-    out_n = np.maximum(shop_n - n - w, 0.0)
-    out_k = np.maximum(shop_k - k - w, 0.0)
-    shop_share = (out_k + REGION_SHOP_PSEUDO * market) / (out_n + REGION_SHOP_PSEUDO)
-    ref = np.clip(np.maximum(market, shop_share), 1e-6, 1.0 - 1e-6)
-    surprise = -binom.logsf(k - 1.0, n, ref) / np.log(10.0)
-    ok = known & (k >= REGION_MIN_OTHERS) & (k > n * ref) & (k >= REGION_MIN_SHARE * n)
-    return np.where(ok, np.clip(surprise, 0.0, 300.0), 0.0)
+    """``-log10`` binomial tail of a review's province among its group's reviews near it
+    (:func:`features.windows.share_surprise` with the province as the trait)."""
+    return share_surprise(
+        group, group_region, shop, shop_region, t, known, market, window,
+        REGION_SHOP_PSEUDO, REGION_MIN_OTHERS, REGION_MIN_SHARE,
+    )  # fmt: skip
 
 
 @REGISTRY.step(

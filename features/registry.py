@@ -81,6 +81,13 @@ class Feature:
     claim : Claim, optional
         When the feature may be a reason and what it then states; a feature
         without one is never a reason.
+    alone : bool
+        Whether an extreme value may flag a review by itself (the scorer's
+        single-signal term, :meth:`models.isolation.OneSidedIsolationForest.tail_score`):
+        evidence that ties the review to other accounts or to a checkable act
+        (one device, one template, a lockstep ring, minutes after receipt).
+        Circumstantial features (a fresh account, an extreme rating, a burst of
+        new buyers that a flash sale also brings) only add to the sum.
     """
 
     name: str
@@ -91,6 +98,7 @@ class Feature:
     neutral: float = 0.0
     scored: bool = True
     claim: Claim | None = None
+    alone: bool = False
 
     def in_tail(self, value: float) -> bool:
         """Whether ``value`` is in the feature's suspicious tail (see :class:`Claim`)."""

@@ -38,6 +38,7 @@ TEXT = (
             "{k} other account(s) posted a near-identical text at this shop within {h} h",
             "另外{k}个账号在{h}小时内于本店发布了几乎相同的内容",
         ),
+        alone=True,
     ),
     F(
         "text_cluster_users",
@@ -50,6 +51,7 @@ TEXT = (
             "{k} other accounts used the same text template",
             "另外{k}个账号使用了相同的评价模板",
         ),
+        alone=True,
     ),
     F(
         "text_cluster_shops",
@@ -62,6 +64,7 @@ TEXT = (
             "the same text template was posted at {k} other shops",
             "相同模板内容还出现在另外{k}家店铺",
         ),
+        alone=True,
     ),
 )
 

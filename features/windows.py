@@ -138,3 +138,64 @@ def burst_surprise(
     lam = (rest + 1.0) * (2.0 * window) / np.maximum(span - 2.0 * window, float(floor))
     others = np.maximum(near - 1.0, 0.0)
     return poisson_surprise(others, lam)
+
+
+def share_surprise(
+    group: np.ndarray,
+    group_hit: np.ndarray,
+    shop: np.ndarray,
+    shop_hit: np.ndarray,
+    t: np.ndarray,
+    known: np.ndarray,
+    market: np.ndarray,
+    window: int,
+    pseudo: float,
+    min_others: int,
+    min_share: float,
+) -> np.ndarray:
+    """``-log10`` binomial tail of how many of a row's group's reviews near it share its trait.
+
+    The trait (a province, a fresh account) is measured against what is usual:
+    the larger of its share in the market and in the shop's reviews outside the
+    window (shrunk towards the market with ``pseudo`` reviews). A crowd that
+    brings every kind of buyer in proportion (a flash sale) is not surprising
+    however large; a window nearly all of one kind is.
+
+    Parameters
+    ----------
+    group, group_hit : ndarray of int
+        Dense ids of each row's group (e.g. product x polarity) and of group x trait.
+    shop, shop_hit : ndarray of int
+        Dense ids of the row's shop and of shop x trait.
+    t : ndarray of int
+        Time in seconds.
+    known : ndarray of bool
+        Rows whose trait is known; the others count nowhere and get 0.
+    market : ndarray of float
+        The market's share of the row's trait.
+    window : int
+        Half-width of the window in seconds.
+    pseudo : float
+        Pseudo-reviews at the market's share added to the shop's.
+    min_others, min_share : int, float
+        Fewer other rows with the trait in the window, or a smaller share of
+        the window's other rows, is never surprising.
+
+    Notes
+    -----
+    Both counts leave the row itself out (``n`` other group reviews known in
+    ``[t - window, t + window]``, ``k`` of them with the row's trait), and the
+    shop's share leaves the window out, so a burst does not raise its own bar.
+    """
+    w = known.astype(np.float64)
+    n = window_sums(group, t, w, window) - w
+    k = window_sums(group_hit, t, w, window) - w
+    shop_n = np.bincount(shop, w)[shop]
+    shop_k = np.bincount(shop_hit, w)[shop_hit]
+    out_n = np.maximum(shop_n - n - w, 0.0)
+    out_k = np.maximum(shop_k - k - w, 0.0)
+    shop_share = (out_k + pseudo * market) / (out_n + pseudo)
+    ref = np.clip(np.maximum(market, shop_share), 1e-6, 1.0 - 1e-6)
+    surprise = -stats.binom.logsf(k - 1.0, n, ref) / np.log(10.0)
+    ok = known & (k >= min_others) & (k > n * ref) & (k >= min_share * n)
+    return np.where(ok, np.clip(surprise, 0.0, 300.0), 0.0)

@@ -438,3 +438,38 @@ def test_a_device_value_shared_by_accounts_everywhere_names_no_phone():
     assert placeholder["device_product_users"].max() == 0
     phone = f.filter(pl.col("review_id").is_in([f"r{i}" for i in range(n - 6, n - 3)]))
     assert phone["device_product_users"].to_list() == [2.0, 2.0, 2.0]
+
+
+def _fresh_burst_of(buyers_fresh: bool, reviewers_history: int) -> pl.DataFrame:
+    """A product with steady reviews for 60 days, then 30 5-star reviews in an hour.
+
+    The steady buyers have ``reviewers_history`` other reviews each; the burst's
+    buyers are new accounts (``buyers_fresh``) or buyers like the steady ones.
+    """
+    rows = []
+    for i in range(120):  # steady buyers, each with history elsewhere
+        u = f"old{i}"
+        rows.append((f"r{i}", "s", "p", u, 5, T0 + dt.timedelta(hours=12 * i)))
+        for h in range(reviewers_history):
+            rows.append((f"h{i}-{h}", "s2", f"q{h}", u, 5, T0 + dt.timedelta(days=h, hours=i)))
+    for i in range(30):
+        u = f"new{i}" if buyers_fresh else f"old{i}"
+        rows.append((f"b{i}", "s", "p", u, 5, T0 + dt.timedelta(days=61, minutes=2 * i)))
+    cols = ["review_id", "shop_id", "product_id", "user_id", "rating", "created_at"]
+    df = pl.DataFrame(rows, schema=cols, orient="row").with_columns(pl.col("rating").cast(pl.Int8))
+    return compute_features(df).frame.sort("review_id")
+
+
+def test_fresh_burst_needs_new_accounts_far_beyond_their_usual_share():
+    """New accounts making a burst where buyers usually have a history: fresh_burst;
+    the same burst where every account is new (a merchant's export, in which each buyer
+    appears once) or made of the usual buyers: a burst only, which flash sales make too."""
+    campaign = _fresh_burst_of(buyers_fresh=True, reviewers_history=3)
+    burst = campaign.filter(pl.col("review_id").str.starts_with("b"))
+    assert burst["fresh_burst"].min() > 2.0
+    assert burst["product_burst"].min() > 2.0
+    everyone_new = _fresh_burst_of(buyers_fresh=True, reviewers_history=0)
+    burst = everyone_new.filter(pl.col("review_id").str.starts_with("b"))
+    assert burst["product_burst"].min() > 2.0 and burst["fresh_burst"].max() == 0.0
+    usual = _fresh_burst_of(buyers_fresh=False, reviewers_history=3)
+    assert usual["fresh_burst"].max() == 0.0

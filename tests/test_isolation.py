@@ -165,3 +165,36 @@ def test_blend_is_the_mean_of_forest_and_sum_and_its_contributions_add_up():
     _, contrib = tailed.contributions(X[:80])
     assert np.allclose(contrib.sum(axis=1), tailed.score_samples(X[:80]), atol=1e-9)
     assert (contrib >= 0).all() and contrib[:60, :2].sum() > 0.5 * contrib[:60].sum()
+
+
+def test_a_campaign_of_four_percent_is_measured_against_the_honest_tail():
+    """A tell carried by 4 % of the rows stays a single strong signal (at tail_quantile
+    0.99 the campaign itself was the tail it was measured against)."""
+    rng = np.random.default_rng(3)
+    n, bad = 5000, 200
+    X = rng.lognormal(0, 0.5, size=(n, 6))
+    X[:, 0] = rng.poisson(1.0, n)  # honest: a few accounts share a text
+    X[:bad, 0] = rng.integers(25, 40, bad)  # the campaign: one template, 25-40 accounts
+    X[:bad, 1:] = rng.lognormal(-1, 0.3, size=(bad, 5))  # ordinary in every other way
+    m = OneSidedIsolationForest(random_state=0).fit(X)
+    tail, arg = m.tail_score(X)
+    assert (arg[:bad] == 0).all() and tail[:bad].min() > np.quantile(tail[bad:], 0.999)
+    y = np.zeros(n, dtype=bool)
+    y[:bad] = True
+    assert roc_auc_score(y, m.score_samples(X)) > 0.99
+
+
+def test_only_tail_features_flag_alone():
+    """A circumstantial column's extreme adds to the sum but is no single-signal term."""
+    X, _ = planted()
+    both = OneSidedIsolationForest(directions=[1, -1, 1, 1], random_state=0).fit(X)
+    kw = dict(directions=[1, -1, 1, 1], random_state=0, tail_features=[False, True, True, True])
+    only = OneSidedIsolationForest(**kw).fit(X)
+    t_both, a_both = both.tail_score(X)
+    t_only, a_only = only.tail_score(X)
+    assert ((a_both[:100] == 0) & (t_both[:100] > 0)).any()  # column 0 carries some alone...
+    assert (t_only[a_only == 0] == 0).all()  # ... and never does when it may not
+    assert (t_both[:100] > t_only[:100]).any()
+    assert (t_only <= t_both + 1e-12).all()
+    np.testing.assert_allclose(only.summed(only.transform(X)), both.summed(both.transform(X)))
+    assert clone(only).get_params()["tail_features"] == [False, True, True, True]

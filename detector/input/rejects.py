@@ -8,17 +8,28 @@ from pathlib import Path
 import polars as pl
 
 from detector.errors import InputError
+from detector.input.values import castable
 
 __all__ = [
     "DUPLICATE_REASON",
     "NoRowsError",
     "all_rejected_error",
+    "as_duplicates",
     "no_rows_error",
     "reason_counts",
     "reason_kind",
 ]
 
 DUPLICATE_REASON = "duplicate review_id (first kept)"
+
+
+def as_duplicates(rows: pl.DataFrame) -> pl.DataFrame:
+    """Later copies of review ids in the rejects' form: columns as strings where they can
+    be, then ``reason`` (:data:`DUPLICATE_REASON`)."""
+    return rows.select(
+        *[pl.col(c).cast(pl.String) if castable(t) else pl.col(c) for c, t in rows.schema.items()],
+        pl.lit(DUPLICATE_REASON).alias("reason"),
+    )
 
 
 class NoRowsError(InputError):

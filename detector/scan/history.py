@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from detector.input.load import LoadedInput
-from detector.input.rejects import DUPLICATE_REASON
+from detector.input.rejects import as_duplicates
 from detector.scan.scoring import GivenModel
 
 
@@ -41,8 +41,5 @@ def without_seen(loaded: LoadedInput, prior: Prior | None) -> LoadedInput:
         return loaded
     prior.n_duplicates = dup.height
     kept = loaded.reviews.join(seen, on="review_id", how="anti", maintain_order="left")
-    as_text = dup.select(
-        [pl.col(c).cast(pl.String, strict=False) for c in dup.columns]
-    ).with_columns(pl.lit(DUPLICATE_REASON).alias("reason"))
-    rejected = pl.concat([loaded.rejected, as_text], how="diagonal_relaxed")
+    rejected = pl.concat([loaded.rejected, as_duplicates(dup)], how="diagonal_relaxed")
     return dataclasses.replace(loaded, reviews=kept, rejected=rejected)

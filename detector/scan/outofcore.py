@@ -49,10 +49,15 @@ from detector.errors import InputError
 from detector.input.files import resolve_inputs
 from detector.input.load import LoadedInput, load_reviews, scan_reviews, weak_identities
 from detector.input.plan import files_in_window, first_reviews
-from detector.input.rejects import DUPLICATE_REASON, NoRowsError, all_rejected_error, no_rows_error
+from detector.input.rejects import (
+    DUPLICATE_REASON,
+    NoRowsError,
+    all_rejected_error,
+    as_duplicates,
+    no_rows_error,
+)
 from detector.input.schema import CONTRACT, OPTIONAL, REQUIRED
 from detector.input.spec import as_spec
-from detector.input.values import castable
 from detector.scan.feature_step import global_tables, shard_features
 from detector.scan.output import (
     Findings,
@@ -66,6 +71,7 @@ from detector.scan.scoring import (
     fit_model,
     flag_and_explain,
     graph_kinds,
+    propagated,
     scores_frame,
     to_prior,
     with_review_ids,
@@ -73,8 +79,7 @@ from detector.scan.scoring import (
 from features.registry import REGISTRY
 from features.sharded import GLOBAL_ONLY_INPUTS
 from models.content import content_keys
-from models.graph import kinds_from_hashes, node_hashes
-from models.propagation import propagate
+from models.graph import node_hashes
 
 #: Shop buckets of the staged input; a shard is a run of whole buckets.
 BUCKETS = 4096
@@ -385,12 +390,8 @@ def _later_copies(
 
 
 def _as_rejected(rows: pl.DataFrame, present: set[str]) -> pl.DataFrame:
-    """Dropped copies in the rejects' form: columns as strings where possible, then ``reason``."""
-    cols = [c for c in rows.columns if c in REQUIRED or c in present]
-    return rows.select(
-        *[pl.col(c).cast(pl.String) if castable(rows.schema[c]) else pl.col(c) for c in cols],
-        pl.lit(DUPLICATE_REASON).alias("reason"),
-    )
+    """Dropped copies in the rejects' form, with the columns the input had."""
+    return as_duplicates(rows.select([c for c in rows.columns if c in REQUIRED or c in present]))
 
 
 def _gather(paths: list[Path], rids: np.ndarray, columns: list[str]) -> pl.DataFrame:
@@ -480,15 +481,11 @@ def _score_shards(
                     score[part["_rid"].to_numpy()] = engine.score_samples(model, X)
                 st.advance(part.height)
                 del part
-    prior = score = to_prior(score, config)
-    kinds: list[str] = []
+    prior, hashes = to_prior(score, config), None
     if sh.nodes:
-        hashes = pl.concat(sh.nodes).sort("_rid")
+        hashes = pl.concat(sh.nodes).sort("_rid").drop("_rid")
         sh.nodes.clear()
-        built = kinds_from_hashes(hashes.drop("_rid"), config.eps)
-        del hashes
-        kinds = [k.name for k in built]
-        score = propagate(prior, built)
+    score, kinds = propagated(prior, hashes, config)
     return model, prior, score, kinds
 
 

@@ -23,7 +23,7 @@ from features.pipeline import FeatureResult, Handoff
 from features.registry import REGISTRY
 from models.content import content_keys
 from models.explain import EXPLAINED, REASONS, explanation_terms, reasons
-from models.graph import build_kinds, default_kinds
+from models.graph import default_kinds, kinds_from_hashes, node_hashes
 from models.isolation import OneSidedIsolationForest
 from models.propagation import propagate
 from models.threshold import Threshold, estimate, precision_threshold
@@ -93,6 +93,7 @@ def new_model(names: list[str], config: ScanConfig) -> OneSidedIsolationForest:
     """The (unfitted) scorer of a scan over the scored features ``names``."""
     return OneSidedIsolationForest(
         directions=[REGISTRY.get(n).direction for n in names],
+        tail_features=[REGISTRY.get(n).alone for n in names],
         clip_quantile=config.clip_quantile,
         n_estimators=config.n_estimators,
         max_samples=config.max_samples,
@@ -131,6 +132,20 @@ def fit_model(
 def to_prior(score: np.ndarray, config: ScanConfig) -> np.ndarray:
     """Forest scores as prior fake-probabilities (without propagation, the final scores)."""
     return config.prior_low + (config.prior_high - config.prior_low) * score
+
+
+def propagated(
+    prior: np.ndarray, hashes: pl.DataFrame | None, config: ScanConfig
+) -> tuple[np.ndarray, list[str]]:
+    """Final scores from the priors over the review graph, and the node kinds it had.
+
+    ``hashes`` are :func:`models.graph.node_hashes` of every review in ``_rid``
+    order (None without propagation: the priors are the scores).
+    """
+    if hashes is None:
+        return prior, []
+    built = kinds_from_hashes(hashes, config.eps)
+    return propagate(prior, built), [k.name for k in built]  # the kinds the input gave nodes for
 
 
 def graph_kinds(config: ScanConfig, names: list[str], features, unavailable) -> tuple[str, ...]:
@@ -258,13 +273,11 @@ def score_reviews(
         model = fit_model(names, config, keys, lambda rows: (X[rows], rows), given)
     score = engine.score_samples(model, X) if names else np.zeros(fr.frame.height)
     timings["score"] = time.perf_counter() - t0
-    prior = score = to_prior(score, config)
+    prior = to_prior(score, config)
     kinds = graph_kinds(config, names, fr.features, fr.unavailable)
+    t0 = time.perf_counter()
+    score, kinds = propagated(prior, node_hashes(fr.keys, kinds) if kinds else None, config)
     if kinds:
-        t0 = time.perf_counter()
-        built = build_kinds(fr.keys, config.eps, kinds)
-        kinds = tuple(k.name for k in built)  # the kinds the input gave nodes for
-        score = propagate(prior, built)
         timings["propagate"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -281,7 +294,7 @@ def score_reviews(
         float(choice.value),
         timings,
         choice.method,
-        list(kinds),
+        kinds,
         explained,
         choice,
     )
