@@ -78,7 +78,6 @@ DEVICE = (
             "device {device} was used by {n} accounts",
             "设备{device}被{n}个账号使用",
         ),
-        alone=True,
     ),
     F(
         "device_product_users",

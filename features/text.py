@@ -64,7 +64,6 @@ TEXT = (
             "the same text template was posted at {k} other shops",
             "相同模板内容还出现在另外{k}家店铺",
         ),
-        alone=True,
     ),
 )
 
