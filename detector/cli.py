@@ -15,8 +15,7 @@ from detector import __version__, monitor
 from detector.argtypes import positive_int
 from detector.clock import generation_time
 from detector.errors import InputError
-from detector.input.headers import parse_column_map
-from detector.input.spec import InputSpec
+from detector.input.arguments import add_input_arguments, input_spec
 from detector.interrupts import stop_on_signals, stop_signal
 from detector.webapp import command as webapp
 
@@ -53,55 +52,6 @@ def _lang(args) -> str:
 def _plain(console: Console, text: str, style: str = "") -> None:
     """A line of plain text (ids, paths and texts are never read as markup), never broken by Rich."""
     console.print(Text(text, style=style), soft_wrap=True, highlight=False)
-
-
-def add_input_arguments(p: argparse.ArgumentParser) -> None:
-    """The options that say how to read the input (``scan`` and ``monitor``); see :func:`input_spec`."""
-    p.add_argument(
-        "--columns",
-        help="map input headers to contract names, e.g. '评价时间=created_at,评分=rating'",
-    )
-    p.add_argument(
-        "--preset",
-        choices=("taobao", "tmall", "jd", "pdd", "douyin"),
-        help="read a seller-centre review export of this platform: its usual headers are "
-        "mapped onto the contract (--columns overrides), nicknames are masked (not accounts), "
-        "naive times are Beijing time",
-    )
-    p.add_argument(
-        "--shop",
-        metavar="NAME",
-        help="the shop of an export without a shop column (the export is one shop's)",
-    )
-    p.add_argument(
-        "--timezone",
-        metavar="ZONE",
-        help="IANA time zone of naive times in the input, e.g. Asia/Shanghai (default: "
-        "Asia/Shanghai with --preset, else UTC); packets show times in it",
-    )
-    p.add_argument(
-        "--orders",
-        metavar="FILE",
-        action="append",
-        default=[],
-        help="an order export (CSV/Excel) joined on the order id for paid, shipped and "
-        "received times (repeat for several files)",
-    )
-    p.add_argument("--since", help="only reviews created at or after this time (ISO-8601)")
-    p.add_argument("--until", help="only reviews created before this time (ISO-8601)")
-
-
-def input_spec(args) -> InputSpec:
-    """The :class:`InputSpec` of the options :func:`add_input_arguments` added."""
-    return InputSpec(
-        columns=parse_column_map(args.columns),
-        preset=args.preset,
-        shop=args.shop,
-        timezone=args.timezone,
-        orders=tuple(args.orders),
-        since=args.since,
-        until=args.until,
-    )
 
 
 def _add_scan(sub) -> None:

@@ -6,6 +6,8 @@ import argparse
 
 from rich.console import Console
 
+from detector.input.arguments import add_input_arguments, input_spec
+
 DESCRIPTION = (
     "Scan INPUT, compute per shop and per day (in the input's time zone) reviews, 好评率, 差评率, "
     "mean rating and each DSR dimension, with and without the reviews in cases, and evaluate "
@@ -17,7 +19,6 @@ DESCRIPTION = (
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``monitor`` and its options to ``subparsers``."""
-    from detector.cli import add_input_arguments  # here: detector.cli imports this module
 
     p = subparsers.add_parser(
         "monitor",
@@ -46,7 +47,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     """Run ``monitor``; the exit code (0 no alert, 4 alerts; errors raise InputError: 2)."""
-    from detector.cli import input_spec
     from detector.monitor.runner import run_monitor
     from detector.scan import ScanConfig
 
