@@ -38,7 +38,6 @@ TEXT = (
             "{k} other account(s) posted a near-identical text at this shop within {h} h",
             "另外{k}个账号在{h}小时内于本店发布了几乎相同的内容",
         ),
-        alone=True,
     ),
     F(
         "text_cluster_users",
@@ -51,7 +50,6 @@ TEXT = (
             "{k} other accounts used the same text template",
             "另外{k}个账号使用了相同的评价模板",
         ),
-        alone=True,
     ),
     F(
         "text_cluster_shops",
