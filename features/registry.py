@@ -85,9 +85,10 @@ class Feature:
         Whether an extreme value may flag a review by itself (the scorer's
         single-signal term, :meth:`models.isolation.OneSidedIsolationForest.tail_score`):
         evidence that ties the review to other accounts or to a checkable act
-        (one device, one template, a lockstep ring, minutes after receipt).
-        Circumstantial features (a fresh account, an extreme rating, a burst of
-        new buyers that a flash sale also brings) only add to the sum.
+        (accounts of one device on one product, a lockstep ring, minutes after
+        receipt). Circumstantial features (a fresh account, an extreme rating, a
+        burst of new buyers that a flash sale also brings, texts: near-duplicate
+        clusters chain honest short phrases) only add to the sum.
     """
 
     name: str
