@@ -121,3 +121,35 @@ def test_concat_freeing_equals_concatenate():
     want = np.concatenate(parts)
     got = _concat_freeing(list(parts))
     assert np.array_equal(got, want)
+
+
+def test_star_clusters_do_not_chain():
+    """A path a-b-c-d-e of links: no cluster holds two texts that are not linked through its leader."""
+    from features.minhash import star_clusters
+
+    left, right = np.array([0, 1, 2, 3]), np.array([1, 2, 3, 4])
+    lab = star_clusters(5, left, right)
+    linked = {(0, 1), (1, 2), (2, 3), (3, 4)}
+    for c in np.unique(lab):
+        members = np.flatnonzero(lab == c)
+        if members.size > 2:  # a star: one member linked to every other
+            assert any(
+                all(tuple(sorted((m, o))) in linked for o in members if o != m) for m in members
+            )
+    assert np.unique(lab).size >= 2  # the path is not one cluster
+    # a star around the most linked text stays whole; ties go to the first text
+    hub = star_clusters(5, np.array([0, 0, 0, 0]), np.array([1, 2, 3, 4]))
+    assert np.unique(hub).size == 1
+
+
+def test_star_clusters_depend_on_the_links_only():
+    from features.minhash import star_clusters
+
+    rng = np.random.default_rng(0)
+    left, right = rng.integers(0, 300, 800), rng.integers(0, 300, 800)
+    keep = left != right
+    left, right = left[keep], right[keep]
+    a = star_clusters(300, left, right)
+    perm = rng.permutation(left.size)
+    b = star_clusters(300, right[perm], left[perm])  # same links, other order and direction
+    np.testing.assert_array_equal(a, b)
