@@ -87,8 +87,8 @@ class Feature:
         evidence that ties the review to other accounts or to a checkable act
         (accounts of one device on one product, a lockstep ring, minutes after
         receipt). Circumstantial features (a fresh account, an extreme rating, a
-        burst of new buyers that a flash sale also brings, texts: near-duplicate
-        clusters chain honest short phrases) only add to the sum.
+        burst of new buyers that a flash sale also brings, texts: honest buyers
+        write the same short phrases) only add to the sum.
     """
 
     name: str
