@@ -91,7 +91,7 @@ def bursts(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     prod_h = group_hash(df, "product_id", "_pol")
     shop_h = group_hash(df, "shop_id", "_pol")
     fresh = (df["user_review_count"].to_numpy() <= FRESH_MAX_REVIEWS).astype(np.float64)
-    market = np.full(df.height, _market_fresh_share(tables["user_stats"]))
+    market = _market_fresh_share(tables["user_stats"])
 
     def shard(rows: np.ndarray) -> dict[str, np.ndarray]:
         prod, shop, tt, fr = (
@@ -103,7 +103,7 @@ def bursts(lf: pl.LazyFrame, tables) -> pl.DataFrame:
         f = fr.astype(np.int64)
         unusual = share_surprise(
             prod, dense_codes(prod * 2 + f), shop, dense_codes(shop * 2 + f), tt,
-            np.ones(rows.size, dtype=bool), market[rows], BURST_WINDOW_S,
+            np.ones(rows.size, dtype=bool), market, BURST_WINDOW_S,
             FRESH_SHOP_PSEUDO, 1, FRESH_MIN_SHARE,
         )  # fmt: skip
         fresh_burst = burst_surprise(prod, tt, BURST_WINDOW_S, BASELINE_FLOOR_S, fr)

@@ -290,6 +290,8 @@ def star_clusters(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     degree = np.bincount(left, minlength=n) + np.bincount(right, minlength=n)
     # a unique priority per node: more links first, then the lower index
     prio = np.lexsort((-np.arange(n), degree)).argsort().astype(np.int64)
+    leader_of = np.empty(n, dtype=np.int64)  # priority -> node
+    leader_of[prio] = np.arange(n)
     label = np.full(n, -1, dtype=np.int64)
     u, v = np.concatenate([left, right]), np.concatenate([right, left])
     while u.size:
@@ -302,8 +304,6 @@ def star_clusters(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         best = np.full(n, -1, dtype=np.int64)
         np.maximum.at(best, u[to], prio[v[to]])
         joined = best >= 0
-        leader_of = np.empty(n, dtype=np.int64)
-        leader_of[prio] = np.arange(n)
         label[joined] = leader_of[best[joined]]
         free = label < 0
         keep = free[u] & free[v]

@@ -147,7 +147,7 @@ def share_surprise(
     shop_hit: np.ndarray,
     t: np.ndarray,
     known: np.ndarray,
-    market: np.ndarray,
+    market: float | np.ndarray,
     window: int,
     pseudo: float,
     min_others: int,
@@ -171,8 +171,8 @@ def share_surprise(
         Time in seconds.
     known : ndarray of bool
         Rows whose trait is known; the others count nowhere and get 0.
-    market : ndarray of float
-        The market's share of the row's trait.
+    market : float or ndarray of float
+        The market's share of the row's trait (one share for every row, or one per row).
     window : int
         Half-width of the window in seconds.
     pseudo : float
