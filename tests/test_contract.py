@@ -723,3 +723,20 @@ def test_xlsx_with_typed_cells_reads_naive_times_in_the_zone(tmp_path):
     )
     got = load_reviews(write(tmp_path / "n.parquet", naive), spec=InputSpec(timezone="Asia/Tokyo"))
     assert got.reviews["created_at"][0] == datetime(2025, 1, 1, 1, tzinfo=UTC)
+
+
+def test_the_first_copy_rule_keeps_the_earliest_eligible_copy():
+    from detector.input.rejects import is_later_copy
+
+    rows = pl.DataFrame(
+        {
+            "review_id": ["a", "a", "a", "b", "b", "c"],
+            "order": [2, 0, 1, 5, 5, 3],
+            "ok": [True, False, True, True, True, True],
+        }
+    )
+    later = rows.select(is_later_copy(pl.col("order"), pl.col("ok")).alias("x"))["x"]
+    # a: the ineligible row 0 is no copy, so the row at order 1 is first; b: ties are not later
+    assert later.to_list() == [True, False, False, False, False, False]
+    plain = rows.select(is_later_copy(pl.col("order")).alias("x"))["x"]
+    assert plain.to_list() == [True, False, True, False, False, False]

@@ -37,7 +37,7 @@ from detector.input.normalise import (
     Reading,
     normalise,
 )
-from detector.input.rejects import DUPLICATE_REASON, NoRowsError
+from detector.input.rejects import DUPLICATE_REASON, NoRowsError, is_later_copy
 from detector.input.schema import CONTRACT, REQUIRED, UTC_DATETIME
 from detector.input.spec import InputSpec, ReadOptions, read_options
 from detector.input.values import castable
@@ -353,8 +353,7 @@ def _combined(plans: list[FilePlan], flags_only: bool) -> pl.LazyFrame:
 def _flagged(frame: pl.LazyFrame, contract: list[str], carried: list[str]) -> pl.LazyFrame:
     """Boolean flags per row: bad, duplicate of an earlier id, claiming its id (see LoadedInput)."""
     ok_early = ~pl.col(R_EARLY)
-    first = pl.when(ok_early).then(pl.col(ROW)).min().over("review_id")
-    dup = (ok_early & (pl.col(ROW) != first)).fill_null(False)
+    dup = is_later_copy(pl.col(ROW), ok_early)
     return frame.with_row_index(ROW).select(
         *[pl.col(c) for c in contract],
         *[pl.col(c) for c in carried],
@@ -368,9 +367,8 @@ def _flagged(frame: pl.LazyFrame, contract: list[str], carried: list[str]) -> pl
 
 def _worded(frame: pl.LazyFrame, contract: list[str], carried: list[str]) -> pl.LazyFrame:
     """Each row's reject reason worded (null for a valid row)."""
-    ok_early = pl.col(R_EARLY).is_null()
-    first = pl.when(ok_early).then(pl.col(ROW)).min().over("review_id")
-    duplicate = pl.when(ok_early & (pl.col(ROW) != first)).then(pl.lit(DUPLICATE_REASON))
+    later = is_later_copy(pl.col(ROW), pl.col(R_EARLY).is_null())
+    duplicate = pl.when(later).then(pl.lit(DUPLICATE_REASON))
     reason = pl.coalesce(pl.col(R_EARLY), duplicate, pl.col(R_LATE)).alias(REASON_COLUMN)
     return frame.with_row_index(ROW).select(
         *[pl.col(c) for c in contract], *[pl.col(c) for c in carried], reason

@@ -15,6 +15,7 @@ __all__ = [
     "NoRowsError",
     "all_rejected_error",
     "as_duplicates",
+    "is_later_copy",
     "no_rows_error",
     "reason_counts",
     "reason_kind",
@@ -30,6 +31,19 @@ def as_duplicates(rows: pl.DataFrame) -> pl.DataFrame:
         *[pl.col(c).cast(pl.String) if castable(t) else pl.col(c) for c, t in rows.schema.items()],
         pl.lit(DUPLICATE_REASON).alias("reason"),
     )
+
+
+def is_later_copy(order: pl.Expr, eligible: pl.Expr | None = None) -> pl.Expr:
+    """The first-copy rule: True for a row whose ``review_id`` an eligible row earlier
+    in ``order`` holds (only eligible rows count as copies; ties are not later).
+
+    One rule for every place copies meet: the rows of one load (``order`` = input
+    row), staged files out of core (input file) and new partitions against the
+    stored history (history first).
+    """
+    ok = pl.lit(True) if eligible is None else eligible
+    first = pl.when(ok).then(order).min().over("review_id")
+    return (ok & (order > first)).fill_null(False)
 
 
 class NoRowsError(InputError):

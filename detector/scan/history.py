@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from detector.input.load import LoadedInput
-from detector.input.rejects import as_duplicates
+from detector.input.rejects import as_duplicates, is_later_copy
 from detector.scan.scoring import GivenModel
 
 
@@ -32,14 +32,21 @@ class Prior:
 
 def without_seen(loaded: LoadedInput, prior: Prior | None) -> LoadedInput:
     """``loaded`` less the reviews whose id the history holds, rejected as duplicates
-    (as a full scan over every partition would: the first copy is kept)."""
+    (as a full scan over every partition would: the history's copy comes first)."""
     if prior is None or prior.history is None or prior.history.height == 0:
         return loaded
-    seen = prior.history.select("review_id")
-    dup = loaded.reviews.join(seen, on="review_id", how="semi", maintain_order="left")
-    if dup.height == 0:
+    ids = pl.concat(
+        [
+            prior.history.select("review_id", pl.lit(0, pl.Int8).alias("_src")),
+            loaded.reviews.select("review_id", pl.lit(1, pl.Int8).alias("_src")),
+        ]
+    )
+    later = ids.select(is_later_copy(pl.col("_src")).alias("later"))["later"].tail(
+        loaded.reviews.height
+    )
+    if not later.any():
         return loaded
-    prior.n_duplicates = dup.height
-    kept = loaded.reviews.join(seen, on="review_id", how="anti", maintain_order="left")
+    prior.n_duplicates = int(later.sum())
+    kept, dup = loaded.reviews.filter(~later), loaded.reviews.filter(later)
     rejected = pl.concat([loaded.rejected, as_duplicates(dup)], how="diagonal_relaxed")
     return dataclasses.replace(loaded, reviews=kept, rejected=rejected)

@@ -54,6 +54,7 @@ from detector.input.rejects import (
     NoRowsError,
     all_rejected_error,
     as_duplicates,
+    is_later_copy,
     no_rows_error,
 )
 from detector.input.schema import CONTRACT, OPTIONAL, REQUIRED
@@ -373,18 +374,16 @@ def _later_copies(
     file_of = np.array([f for _, f in starts], dtype=np.int64)
     at = np.searchsorted(first_rid, rows["_rid"].to_numpy(), side="right") - 1
     rows = rows.with_columns(pl.Series("_file", file_of[at], dtype=pl.Int64))
-    copies = [rows.select("review_id", "_file")]
+    copies = [rows.select("review_id", "_file", "_rid")]
     if claims is not None:
         claims = claims.filter(pl.col("_h").is_in(dup_h))
-        copies.append(claims.select("review_id", "_file"))
-    first = pl.concat(copies).group_by("review_id").agg(pl.col("_file").min().alias("_first"))
-    is_later = pl.col("_file") > pl.col("_first")
-    later = rows.join(first, on="review_id").filter(is_later).drop("_first").sort("_rid")
+        copies.append(claims.select("review_id", "_file", "_part", "row"))
+    copies = pl.concat(copies, how="diagonal").filter(is_later_copy(pl.col("_file")))
+    staged = copies.filter(pl.col("_rid").is_not_null())["_rid"].implode()
+    later = rows.filter(pl.col("_rid").is_in(staged)).sort("_rid")
     late: dict[int, list[int]] = {}
     if claims is not None:
-        for part, row in (
-            claims.join(first, on="review_id").filter(is_later)[["_part", "row"]].iter_rows()
-        ):
+        for part, row in copies.filter(pl.col("_rid").is_null())[["_part", "row"]].iter_rows():
             late.setdefault(part, []).append(row)
     return later["_rid"].to_numpy(), later, late
 
