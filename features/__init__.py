@@ -6,7 +6,16 @@ complete whatever was imported first. Feature modules import ``features.registry
 never this package's names, so this makes no import cycle.
 """
 
-from features import burst, cooccurrence, history, identity, rating, region, text  # noqa: F401
+from features import (  # noqa: F401
+    burst,
+    cooccurrence,
+    history,
+    identity,
+    prompt,
+    rating,
+    region,
+    text,
+)
 from features.registry import REGISTRY
 
 __all__ = ["REGISTRY"]

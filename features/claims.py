@@ -33,6 +33,7 @@ from features.params import (
     TEXT_WINDOW_S,
 )
 from features.prepare import ip_keys
+from features.prompt import PROMPT_MINUTES, PROMPT_WINDOW_S, is_prompt
 
 Facts = dict[tuple[str, str], dict | None]
 STARS = {-1: {"en": "1–2★", "zh": "1–2星"}, 1: {"en": "4–5★", "zh": "4–5星"}}
@@ -71,6 +72,9 @@ def keyed(reviews: pl.DataFrame) -> pl.DataFrame:
             .cast(pl.Int8)
             .alias("_pol")
         )
+    if "delivered_at" in df.columns and "_delay_min" not in df.columns:
+        delay = (pl.col("created_at") - pl.col("delivered_at")).dt.total_seconds() / 60.0
+        df = df.with_columns(delay.alias("_delay_min"))
     if "ip" in df.columns and "_ip" not in df.columns:
         df = df.join(ip_keys(df.lazy().select("ip")).collect(), on="ip", how="left")
     return df
@@ -210,6 +214,54 @@ def _region_facts(reviews: pl.DataFrame, rows: pl.DataFrame) -> dict[str, dict]:
     return out
 
 
+def _prompt_facts(reviews: pl.DataFrame, rows: pl.DataFrame) -> dict[str, dict]:
+    """The product's same-polarity reviews near each prompt row, how many of them prompt,
+    and the shop's others (as :func:`features.prompt.prompt_bursts` counts them).
+
+    ``n``: the product's reviews of the row's polarity with a known delay within
+    the window (the row's own included), ``k`` of them prompt (first ``start``,
+    last ``end``); ``m``: the shop's other reviews with a known delay (all but
+    those ``n``), ``m_k`` of them prompt.
+    """
+    rows = rows.filter(is_prompt(pl.col("_delay_min")) & (pl.col("_pol") != 0))
+    if rows.height == 0:
+        return {}
+    known = reviews.filter(pl.col("_delay_min").is_not_null())
+    rv = known.select(
+        "product_id", "_pol", pl.col("_t").alias("_to"), is_prompt(pl.col("_delay_min")).alias("_p")
+    )
+    m = rows.select("review_id", "shop_id", "product_id", "_pol", "_t").join(
+        rv, on=["product_id", "_pol"]
+    )
+    near = (pl.col("_to") - pl.col("_t")).abs() <= PROMPT_WINDOW_S
+    hit = near & pl.col("_p")
+    g = m.group_by("review_id").agg(
+        near.sum().alias("n"),
+        hit.sum().alias("k"),
+        pl.col("_to").filter(hit).min().alias("t0"),
+        pl.col("_to").filter(hit).max().alias("t1"),
+        *[pl.col(c).first() for c in ("shop_id", "product_id", "_pol")],
+    )
+    shop = known.group_by("shop_id").agg(
+        pl.len().alias("_sn"), is_prompt(pl.col("_delay_min")).sum().alias("_sk")
+    )
+    out = {}
+    for r in g.join(shop, on="shop_id").iter_rows(named=True):
+        out[r["review_id"]] = {
+            "k": r["k"],
+            "n": r["n"],
+            "stars": STARS[r["_pol"]],
+            "product": r["product_id"],
+            "d": PROMPT_WINDOW_S // DAY,
+            "minutes": int(PROMPT_MINUTES),
+            "start": datetime.fromtimestamp(r["t0"], UTC),
+            "end": datetime.fromtimestamp(r["t1"], UTC),
+            "m": r["_sn"] - r["n"],
+            "m_k": r["_sk"] - r["k"],
+        }
+    return out
+
+
 def _product_facts(reviews: pl.DataFrame, rows: pl.DataFrame) -> dict[str, dict]:
     g = (
         reviews.filter(pl.col("product_id").is_in(rows["product_id"].implode()))
@@ -277,6 +329,11 @@ def claim_facts(reviews: pl.DataFrame, features: pl.DataFrame, pairs: pl.DataFra
         if "region_burst" in wanted and "ip_region" in reviews.columns
         else {}
     )
+    prompt = (
+        _prompt_facts(reviews, rows)
+        if "prompt_burst" in wanted and "_delay_min" in reviews.columns
+        else {}
+    )
     prod = (
         _product_facts(reviews, rows) if wanted & {"rating_deviation", "product_age_days"} else {}
     )
@@ -310,6 +367,8 @@ def claim_facts(reviews: pl.DataFrame, features: pl.DataFrame, pairs: pl.DataFra
             facts = burst.get(rid)
         elif name == "region_burst":
             facts = region.get(rid)
+        elif name == "prompt_burst":
+            facts = prompt.get(rid)
         elif name == "rating_deviation":
             facts = prod[rid]["dev"]
         elif name == "product_age_days":

@@ -15,6 +15,7 @@ import polars as pl
 from features.frames import by_rid, by_shop_shard, dense_codes, group_hash
 from features.params import (
     BASELINE_FLOOR_S,
+    DEVICE_PRODUCT_BUCKET_S,
     DEVICE_PRODUCT_SHARE,
     IDENTITY_WINDOW_S,
     SHARE_PRIOR,
@@ -83,12 +84,12 @@ DEVICE = (
         "device_product_users",
         "identity",
         1,
-        "other accounts on the same device reviewed this very product",
-        "同一设备上的其他账号也评价了本商品",
+        "other accounts on the same device reviewed this very product within days",
+        "同一设备上的其他账号在数日内也评价了本商品",
         claim=C(
             2.0,
-            "{k} other account(s) on this device also reviewed this product",
-            "同一设备上的另外{k}个账号也评价了本商品",
+            "{k} other account(s) on this device reviewed this product within 14 days of this review",
+            "同一设备上的另外{k}个账号在本评价前后14天内也评价了本商品",
         ),
         alone=True,
     ),
@@ -173,31 +174,42 @@ def device_stats(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     )
 
 
+def _device_week(t: pl.Expr) -> pl.Expr:
+    """A review's week for :func:`device_products` (``t``: epoch seconds)."""
+    return (t // DEVICE_PRODUCT_BUCKET_S).cast(pl.Int64).alias("_dweek")
+
+
 @REGISTRY.table(
     "device_products", requires=("device_id", "user_id", "product_id"), depends=("device_stats",)
 )
 def device_products(lf: pl.LazyFrame, tables) -> pl.DataFrame:
-    """Per (device, product): the device's other accounts that reviewed the product.
+    """Per (device, product, week): the device's other accounts that reviewed the
+    product that week or the weeks either side (within 14 days of any review of it).
 
-    One phone behind the thirty accounts that praise one product is a
-    campaign; a household's two or three accounts are not, and a value that
-    names no phone (a model name, a placeholder shared by thousands of
-    accounts) is no identity: only a device most of whose accounts
-    (``DEVICE_PRODUCT_SHARE``) reviewed the product counts.
+    One phone behind the thirty accounts that praise one product within days
+    is a campaign; a household's two or three accounts are not, nor is one
+    phone's accounts reviewing a product months apart, and a value that names
+    no phone (a model name, a placeholder shared by thousands of accounts) is
+    no identity: only a device most of whose accounts (``DEVICE_PRODUCT_SHARE``)
+    reviewed the product counts.
     """
-    return (
-        lf.filter(pl.col("device_id").is_not_null())
-        .group_by("device_id", "product_id")
+    dev = lf.filter(pl.col("device_id").is_not_null()).select(
+        "device_id", "product_id", "user_id", _device_week(pl.col("_t"))
+    )
+    share = (
+        dev.group_by("device_id", "product_id")
         .agg(pl.col("user_id").n_unique().cast(pl.Float64).alias("_k"))
         .join(tables["device_stats"].lazy(), on="device_id")
-        .select(
-            "device_id",
-            "product_id",
-            pl.when(pl.col("_k") >= DEVICE_PRODUCT_SHARE * pl.col("device_users"))
-            .then(pl.col("_k") - 1.0)
-            .otherwise(0.0)
-            .alias("device_product_users"),
-        )
+        .filter(pl.col("_k") >= DEVICE_PRODUCT_SHARE * pl.col("device_users"))
+        .select("device_id", "product_id")
+    )
+    near = pl.concat(
+        [dev.with_columns(pl.col("_dweek") + d) for d in (-1, 0, 1)]
+    )  # every review counts in its own week and the weeks either side
+    return (
+        near.join(share, on=["device_id", "product_id"], how="semi")
+        .group_by("device_id", "product_id", "_dweek")
+        .agg((pl.col("user_id").n_unique() - 1).cast(pl.Float64).alias("device_product_users"))
         .collect()
     )
 
@@ -220,9 +232,13 @@ def ip_overlap(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
 )
 def device_overlap(lf: pl.LazyFrame, tables) -> pl.LazyFrame:
     return (
-        lf.join(tables["device_stats"].lazy(), on="device_id", how="left")
-        .join(tables["device_products"].lazy(), on=["device_id", "product_id"], how="left")
+        lf.with_columns(_device_week(pl.col("_t")))
+        .join(tables["device_stats"].lazy(), on="device_id", how="left")
+        .join(
+            tables["device_products"].lazy(), on=["device_id", "product_id", "_dweek"], how="left"
+        )
         .with_columns(
             pl.col("device_users").fill_null(1.0), pl.col("device_product_users").fill_null(0.0)
         )
+        .drop("_dweek")
     )

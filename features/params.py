@@ -53,3 +53,8 @@ PHRASE_SLOW_WINDOW_S = 14 * DAY
 #: A device's accounts count as one product's reviewers only when at least this share
 #: of the device's accounts reviewed it (a placeholder or model name is no phone).
 DEVICE_PRODUCT_SHARE = 0.25
+#: ... and only the accounts whose review of the product falls in the review's
+#: week or the weeks either side (all within 14 days of it): a farm's phone
+#: praises a product in days; the same phone's cover reviews of it months
+#: apart are no campaign.
+DEVICE_PRODUCT_BUCKET_S = 7 * DAY

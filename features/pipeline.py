@@ -19,6 +19,7 @@ import features.burst  # noqa: F401  (registers)
 import features.cooccurrence  # noqa: F401
 import features.history  # noqa: F401
 import features.identity  # noqa: F401
+import features.prompt  # noqa: F401
 import features.rating  # noqa: F401
 import features.region  # noqa: F401
 import features.text  # noqa: F401

@@ -204,6 +204,29 @@ def _check_claim(name: str, facts: dict, r: dict, data: pl.DataFrame, feats: dic
             & ((pl.col("created_at") - t).dt.total_seconds().abs() <= IDENTITY_WINDOW_S)
         )
         assert facts["k"] == near["user_id"].n_unique() >= 1
+    elif name == "prompt_burst":
+        delay = (pl.col("created_at") - pl.col("delivered_at")).dt.total_seconds() / 60.0
+        known = data.filter(pl.col("delivered_at").is_not_null())
+        near = known.filter(
+            (pl.col("product_id") == r["product_id"])
+            & (_polarity(pl.col("rating")) == _polarity(r["rating"]))
+            & ((pl.col("created_at") - t).dt.total_seconds().abs() <= 7 * 86_400)
+        )
+        prompt = near.filter(delay <= 30.0)
+        assert facts["n"] == near.height and facts["k"] == prompt.height >= 0.5 * facts["n"]
+        assert facts["start"] == prompt["created_at"].min().replace(microsecond=0)
+        shop = known.filter(pl.col("shop_id") == r["shop_id"])
+        assert facts["m"] == shop.height - near.height
+        assert facts["m_k"] == shop.filter(delay <= 30.0).height - prompt.height
+    elif name == "device_product_users":
+        on_device = data.filter(
+            (pl.col("device_id") == r["device_id"])
+            & (pl.col("product_id") == r["product_id"])
+            & (pl.col("user_id") != r["user_id"])
+            & ((pl.col("created_at") - t).dt.total_seconds().abs() < 14 * 86_400)
+        )
+        value = feats[r["review_id"]][name]
+        assert facts["k"] == value <= on_device["user_id"].n_unique()
     elif name == "device_users":
         n = data.filter(pl.col("device_id") == r["device_id"])["user_id"].n_unique()
         assert facts["n"] == n >= 2
@@ -255,7 +278,7 @@ def _shown_reasons(scan: Path) -> tuple[pl.DataFrame, dict, dict]:
         bundle.features,
         flagged.select("review_id", "reasons"),
         "en",
-        wording.scan_zone(None),
+        wording.scan_zone(bundle.summary),  # times as the packet shows them
     )
     feats = {r["review_id"]: r for r in bundle.features.iter_rows(named=True)}
     named = flagged.select("review_id", "reasons").explode("reasons").drop_nulls()
