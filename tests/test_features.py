@@ -473,3 +473,48 @@ def test_fresh_burst_needs_new_accounts_far_beyond_their_usual_share():
     assert burst["product_burst"].min() > 2.0 and burst["fresh_burst"].max() == 0.0
     usual = _fresh_burst_of(buyers_fresh=False, reviewers_history=3)
     assert usual["fresh_burst"].max() == 0.0
+
+
+def _prompt_shop(campaign_prompt: bool, everyone_prompt: bool = False) -> pl.DataFrame:
+    """A shop's product with 150 reviews over 150 days, delays of hours to days, and
+    25 more 5-star reviews within 5 days (posted 2-10 min after receipt when
+    ``campaign_prompt``); 15 honest prompt reviewers spread over the whole period."""
+    rng = np.random.default_rng(7)
+    n, k = 150, 25
+    t = np.sort(rng.uniform(0, 150 * 86_400, n)).astype(np.int64)
+    delay_min = rng.uniform(240, 4_000, n)
+    delay_min[rng.choice(n, 15, replace=False)] = rng.uniform(1, 30, 15)
+    if everyone_prompt:  # a shop that asks every buyer to review on delivery
+        delay_min = rng.uniform(1, 30, n)
+    tc = (60 * 86_400 + np.sort(rng.uniform(0, 5 * 86_400, k))).astype(np.int64)
+    dc = rng.uniform(2, 10, k) if campaign_prompt else rng.uniform(240, 4_000, k)
+    created = [T0 + dt.timedelta(seconds=int(x)) for x in np.concatenate([t, tc])]
+    delays = np.concatenate([delay_min, dc])
+    return pl.DataFrame(
+        {
+            "review_id": [f"r{i}" for i in range(n + k)],
+            "shop_id": ["S"] * (n + k),
+            "product_id": ["P"] * (n + k),
+            "user_id": [f"u{i}" for i in range(n + k)],
+            "rating": [5] * (n + k),
+            "created_at": created,
+            "delivered_at": [
+                c - dt.timedelta(minutes=float(m)) for c, m in zip(created, delays, strict=True)
+            ],
+        }
+    )
+
+
+def test_prompt_burst_marks_a_run_of_prompt_reviews_not_prompt_reviewers():
+    campaign = [f"r{i}" for i in range(150, 175)]
+    f = by_review(compute_features(_prompt_shop(True)))
+    got = f.filter(pl.col("review_id").is_in(campaign))["prompt_burst"]
+    assert got.min() > REGISTRY.get("prompt_burst").claim.tail
+    honest = f.filter(~pl.col("review_id").is_in(campaign))["prompt_burst"]
+    # the honest prompt reviewers spread over months carry nothing (those inside
+    # the campaign's week are part of its window, and may)
+    assert (honest > 0).sum() <= 3
+    # the same campaign without its prompt delays, and a shop where every buyer is prompt
+    assert by_review(compute_features(_prompt_shop(False)))["prompt_burst"].max() == 0
+    everyone = by_review(compute_features(_prompt_shop(True, everyone_prompt=True)))
+    assert everyone["prompt_burst"].max() < REGISTRY.get("prompt_burst").claim.tail
