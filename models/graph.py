@@ -7,8 +7,9 @@ import polars as pl
 
 from features.frames import dense_codes
 from features.params import DAY
+from features.prompt import is_prompt
 from models.propagation import GroupKind, homophily
-from models.surprise import MAX_BELIEF, PROMPT_MINUTES, concentration
+from models.surprise import MAX_BELIEF, concentration
 
 #: Node kinds, in the order they are built; ablations drop them by name.
 GRAPH_KINDS: tuple[str, ...] = (
@@ -80,7 +81,7 @@ DELAY_KEYS = frozenset({"_delay_min", "product_id", "shop_id", "_t"})
 def delay_columns() -> list[pl.Expr]:
     """Row-wise inputs of the ``delay_burst`` kind: product and shop hashes, prompt or not."""
     known = pl.col("_delay_min").is_not_null()
-    prompt = (pl.col("_delay_min") <= PROMPT_MINUTES).cast(pl.UInt64)
+    prompt = is_prompt(pl.col("_delay_min")).cast(pl.UInt64)
     return [
         # one product in one four-week window: a campaign, not the product's whole history
         pl.when(known)

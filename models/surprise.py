@@ -18,8 +18,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import binom
 
-#: A review counts as prompt when written at most this many minutes after receipt.
-PROMPT_MINUTES = 30.0
 #: A group is evidence only when the chance of its count under the reference share is below this.
 ALPHA = 1e-7
 #: ... and it holds at least this many members showing the tell ...

@@ -23,9 +23,10 @@ from detector.evidence.spans import shared_spans
 from detector.wording import iso
 from features.params import BASELINE_FLOOR_S, BURST_WINDOW_S, COREVIEW_WINDOW_S, DAY, HOUR
 from features.prepare import DERIVED, prepare
+from features.prompt import is_prompt
 from models.graph import BURST_WINDOW as DELAY_WINDOW
 from models.graph import delay_burst_kind, node_hashes
-from models.surprise import PROMPT_MINUTES, SHOP_PSEUDO
+from models.surprise import SHOP_PSEUDO
 
 #: Caps that keep one packet readable; everything capped is still counted.
 MAX_MATCHES = 300  # texts with spans per cluster in packet.json
@@ -76,7 +77,7 @@ def delay_groups(reviews: pl.DataFrame) -> pl.DataFrame:
     )
     known = known.with_columns(
         (pl.col("_t") // DELAY_WINDOW).alias("_w"),
-        (pl.col("_delay_min") <= PROMPT_MINUTES).cast(pl.Int64).alias("_prompt"),
+        is_prompt(pl.col("_delay_min")).cast(pl.Int64).alias("_prompt"),
     )
     m_k, m_n = int(known["_prompt"].sum()), known.height
     market = m_k / max(m_n, 1)

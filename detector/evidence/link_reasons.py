@@ -42,7 +42,7 @@ import polars as pl
 from detector.evidence.i18n import POLARITY
 from detector.wording import duration, fmt_time, human, iso, parse_iso, pct
 from features.params import BURST_WINDOW_S
-from models.surprise import PROMPT_MINUTES
+from features.prompt import PROMPT_MINUTES
 
 __all__ = ["ORDER", "TEMPLATES", "TEXT_MIN_SIMILARITY", "delay_reasons", "link_reasons"]
 
