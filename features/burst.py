@@ -31,7 +31,7 @@ from features.params import (
     FRESH_SHOP_PSEUDO,
 )
 from features.registry import REGISTRY, Claim, Feature
-from features.windows import burst_surprise, share_surprise
+from features.windows import burst_surprise, trait_surprise
 
 F = Feature
 C = Claim
@@ -100,10 +100,8 @@ def bursts(lf: pl.LazyFrame, tables) -> pl.DataFrame:
             t[rows],
             fresh[rows],
         )
-        f = fr.astype(np.int64)
-        unusual = share_surprise(
-            prod, dense_codes(prod * 2 + f), shop, dense_codes(shop * 2 + f), tt,
-            np.ones(rows.size, dtype=bool), market, BURST_WINDOW_S,
+        unusual = trait_surprise(
+            prod, shop, fr > 0, tt, np.ones(rows.size, dtype=bool), market, BURST_WINDOW_S,
             FRESH_SHOP_PSEUDO, 1, FRESH_MIN_SHARE,
         )  # fmt: skip
         fresh_burst = burst_surprise(prod, tt, BURST_WINDOW_S, BASELINE_FLOOR_S, fr)

@@ -32,7 +32,7 @@ from features.params import (
     RING_MIN_PRODUCTS,
     TEXT_WINDOW_S,
 )
-from features.prepare import ip_keys
+from features.prepare import ip_keys, row_exprs
 from features.prompt import PROMPT_MINUTES, PROMPT_WINDOW_S, is_prompt
 
 Facts = dict[tuple[str, str], dict | None]
@@ -55,26 +55,15 @@ _VALUE = {
 
 
 def keyed(reviews: pl.DataFrame) -> pl.DataFrame:
-    """``reviews`` with ``_t`` (epoch s), ``_pol`` and, with an ``ip`` column, ``_ip``/``_net``.
+    """``reviews`` with ``_t`` (epoch s), ``_pol``, with ``delivered_at`` ``_delay_min`` and,
+    with an ``ip`` column, ``_ip``/``_net``.
 
     Columns already there are kept (a scan's link keys carry them).
     """
-    df = reviews
-    if "_t" not in df.columns:
-        df = df.with_columns(pl.col("created_at").dt.epoch("s").alias("_t"))
-    if "_pol" not in df.columns:
-        df = df.with_columns(
-            pl.when(pl.col("rating") >= 4)
-            .then(1)
-            .when(pl.col("rating") <= 2)
-            .then(-1)
-            .otherwise(0)
-            .cast(pl.Int8)
-            .alias("_pol")
-        )
-    if "delivered_at" in df.columns and "_delay_min" not in df.columns:
-        delay = (pl.col("created_at") - pl.col("delivered_at")).dt.total_seconds() / 60.0
-        df = df.with_columns(delay.alias("_delay_min"))
+    # the same expressions as the feature pipeline's, for the columns not there yet
+    wanted = {"_t", "_pol", "_delay_min"} - set(reviews.columns)
+    missing = [e for e in row_exprs(set(reviews.columns)) if e.meta.output_name() in wanted]
+    df = reviews.with_columns(missing) if missing else reviews
     if "ip" in df.columns and "_ip" not in df.columns:
         df = df.join(ip_keys(df.lazy().select("ip")).collect(), on="ip", how="left")
     return df
@@ -168,98 +157,87 @@ def _burst_facts(reviews: pl.DataFrame, rows: pl.DataFrame) -> dict[str, dict]:
     return out
 
 
-def _region_facts(reviews: pl.DataFrame, rows: pl.DataFrame) -> dict[str, dict]:
-    """The product's same-polarity reviews near each row showing its IP属地, and the shop's others.
+def _trait_counts(
+    reviews: pl.DataFrame, rows: pl.DataFrame, trait: pl.Expr, window: int
+) -> pl.DataFrame:
+    """Per row of ``rows``: the product's same-polarity reviews near it showing ``trait``
+    like it, and the shop's others, as :func:`features.windows.share_surprise` counts them.
 
-    ``n``: the product's reviews of the row's polarity with an IP属地 within the burst
-    window (the row's own included), ``k`` of them from the row's province (first
-    ``start``, last ``end``); ``m``: the shop's other reviews with an IP属地 (all but those
-    ``n``), ``m_k`` of them from the province.
+    ``n``: the product's reviews of the row's polarity whose trait is known within
+    ``window`` seconds (the row's own included), ``k`` of them with the row's value
+    (first ``t0``, last ``t1``); ``m``: the shop's other reviews whose trait is known
+    (all but those ``n``), ``m_k`` of them with the row's value.
     """
+    known = reviews.with_columns(trait.alias("_v")).filter(pl.col("_v").is_not_null())
+    rv = known.select("product_id", "_pol", pl.col("_t").alias("_to"), pl.col("_v").alias("_vo"))
+    m = rows.with_columns(trait.alias("_v")).select(
+        "review_id", "shop_id", "product_id", "_pol", "_t", "_v"
+    )
+    near = (pl.col("_to") - pl.col("_t")).abs() <= window
+    same = near & (pl.col("_vo") == pl.col("_v"))
+    g = (
+        m.join(rv, on=["product_id", "_pol"])
+        .group_by("review_id")
+        .agg(
+            near.sum().alias("n"),
+            same.sum().alias("k"),
+            pl.col("_to").filter(same).min().alias("t0"),
+            pl.col("_to").filter(same).max().alias("t1"),
+            *[pl.col(c).first() for c in ("shop_id", "product_id", "_pol", "_v")],
+        )
+    )
+    shop = known.group_by("shop_id").len("_sn")
+    shop_v = known.group_by("shop_id", "_v").len("_sk")
+    return (
+        g.join(shop, on="shop_id")
+        .join(shop_v, on=["shop_id", "_v"])
+        .with_columns(
+            (pl.col("_sn") - pl.col("n")).alias("m"), (pl.col("_sk") - pl.col("k")).alias("m_k")
+        )
+    )
+
+
+def _trait_facts(r: dict) -> dict:
+    """The facts :func:`_trait_counts` gives a row, its times as datetimes (UTC)."""
+    return {
+        "k": r["k"],
+        "n": r["n"],
+        "stars": STARS[r["_pol"]],
+        "product": r["product_id"],
+        "start": datetime.fromtimestamp(r["t0"], UTC),
+        "end": datetime.fromtimestamp(r["t1"], UTC),
+        "m": r["m"],
+        "m_k": r["m_k"],
+    }
+
+
+def _region_facts(reviews: pl.DataFrame, rows: pl.DataFrame) -> dict[str, dict]:
+    """The product's same-polarity reviews near each row showing its IP属地, and the shop's
+    others (:func:`_trait_counts` with the province as the trait)."""
     rows = rows.filter(pl.col("ip_region").is_not_null() & (pl.col("_pol") != 0))
     if rows.height == 0:
         return {}
-    known = reviews.filter(pl.col("ip_region").is_not_null())
-    rv = known.select(
-        "product_id", "_pol", pl.col("_t").alias("_to"), pl.col("ip_region").alias("_r")
-    )
-    cols = ("review_id", "shop_id", "product_id", "_pol", "_t", "ip_region")
-    m = rows.select(cols).join(rv, on=["product_id", "_pol"])
-    near = (pl.col("_to") - pl.col("_t")).abs() <= BURST_WINDOW_S
-    same = near & (pl.col("_r") == pl.col("ip_region"))
-    g = m.group_by("review_id").agg(
-        near.sum().alias("n"),
-        same.sum().alias("k"),
-        pl.col("_to").filter(same).min().alias("t0"),
-        pl.col("_to").filter(same).max().alias("t1"),
-        *[pl.col(c).first() for c in ("shop_id", "product_id", "_pol", "ip_region")],
-    )
-    shop = known.group_by("shop_id").len("_sn")
-    shop_region = known.group_by("shop_id", "ip_region").len("_sk")
-    g = g.join(shop, on="shop_id").join(shop_region, on=["shop_id", "ip_region"])
-    out = {}
-    for r in g.iter_rows(named=True):
-        out[r["review_id"]] = {
-            "k": r["k"],
-            "n": r["n"],
-            "stars": STARS[r["_pol"]],
-            "product": r["product_id"],
-            "region": r["ip_region"],
-            "h": BURST_WINDOW_S // HOUR,
-            "start": datetime.fromtimestamp(r["t0"], UTC),
-            "end": datetime.fromtimestamp(r["t1"], UTC),
-            "m": r["_sn"] - r["n"],
-            "m_k": r["_sk"] - r["k"],
-        }
-    return out
+    g = _trait_counts(reviews, rows, pl.col("ip_region"), BURST_WINDOW_S)
+    h = BURST_WINDOW_S // HOUR
+    return {
+        r["review_id"]: {**_trait_facts(r), "region": r["_v"], "h": h}
+        for r in g.iter_rows(named=True)
+    }
 
 
 def _prompt_facts(reviews: pl.DataFrame, rows: pl.DataFrame) -> dict[str, dict]:
     """The product's same-polarity reviews near each prompt row, how many of them prompt,
-    and the shop's others (as :func:`features.prompt.prompt_bursts` counts them).
-
-    ``n``: the product's reviews of the row's polarity with a known delay within
-    the window (the row's own included), ``k`` of them prompt (first ``start``,
-    last ``end``); ``m``: the shop's other reviews with a known delay (all but
-    those ``n``), ``m_k`` of them prompt.
-    """
+    and the shop's others (:func:`_trait_counts` with "prompt" as the trait, as
+    :func:`features.prompt.prompt_bursts` counts them)."""
     rows = rows.filter(is_prompt(pl.col("_delay_min")) & (pl.col("_pol") != 0))
     if rows.height == 0:
         return {}
-    known = reviews.filter(pl.col("_delay_min").is_not_null())
-    rv = known.select(
-        "product_id", "_pol", pl.col("_t").alias("_to"), is_prompt(pl.col("_delay_min")).alias("_p")
-    )
-    m = rows.select("review_id", "shop_id", "product_id", "_pol", "_t").join(
-        rv, on=["product_id", "_pol"]
-    )
-    near = (pl.col("_to") - pl.col("_t")).abs() <= PROMPT_WINDOW_S
-    hit = near & pl.col("_p")
-    g = m.group_by("review_id").agg(
-        near.sum().alias("n"),
-        hit.sum().alias("k"),
-        pl.col("_to").filter(hit).min().alias("t0"),
-        pl.col("_to").filter(hit).max().alias("t1"),
-        *[pl.col(c).first() for c in ("shop_id", "product_id", "_pol")],
-    )
-    shop = known.group_by("shop_id").agg(
-        pl.len().alias("_sn"), is_prompt(pl.col("_delay_min")).sum().alias("_sk")
-    )
-    out = {}
-    for r in g.join(shop, on="shop_id").iter_rows(named=True):
-        out[r["review_id"]] = {
-            "k": r["k"],
-            "n": r["n"],
-            "stars": STARS[r["_pol"]],
-            "product": r["product_id"],
-            "d": PROMPT_WINDOW_S // DAY,
-            "minutes": int(PROMPT_MINUTES),
-            "start": datetime.fromtimestamp(r["t0"], UTC),
-            "end": datetime.fromtimestamp(r["t1"], UTC),
-            "m": r["_sn"] - r["n"],
-            "m_k": r["_sk"] - r["k"],
-        }
-    return out
+    g = _trait_counts(reviews, rows, is_prompt(pl.col("_delay_min")), PROMPT_WINDOW_S)
+    d, minutes = PROMPT_WINDOW_S // DAY, int(PROMPT_MINUTES)
+    return {
+        r["review_id"]: {**_trait_facts(r), "d": d, "minutes": minutes}
+        for r in g.iter_rows(named=True)
+    }
 
 
 def _product_facts(reviews: pl.DataFrame, rows: pl.DataFrame) -> dict[str, dict]:

@@ -112,7 +112,7 @@ def ip_keys(lf: pl.LazyFrame) -> pl.LazyFrame:
     return pl.concat([v4, six, hidden]).lazy()
 
 
-def _row_exprs(cols: set[str]) -> list[pl.Expr]:
+def row_exprs(cols: set[str]) -> list[pl.Expr]:
     """Derived columns computed from each row's own values (times, polarity, delay)."""
     exprs: list[pl.Expr] = [
         pl.col("created_at").dt.epoch("s").alias("_t"),
@@ -155,7 +155,7 @@ def prepare(lf: pl.LazyFrame, keyed: bool = False) -> pl.LazyFrame:
     lf = lf.drop(_own_derived(lf.collect_schema().names(), keyed))
     cols = set(lf.collect_schema().names())
     out = lf if keyed else lf.with_row_index("_rid")
-    out = out.with_columns(pl.col("_rid").cast(pl.Int64)).with_columns(_row_exprs(cols))
+    out = out.with_columns(pl.col("_rid").cast(pl.Int64)).with_columns(row_exprs(cols))
     if "ip" in cols:
         out = out.join(ip_keys(lf), on="ip", how="left", nulls_equal=False)
     if "text" in cols:
@@ -187,7 +187,7 @@ def prepare_frame(reviews: pl.DataFrame, keep: Iterable[str], keyed: bool = Fals
     parts = [
         rid,
         reviews.select([c for c in reviews.columns if c in keep]),
-        reviews.select(_row_exprs(cols)),
+        reviews.select(row_exprs(cols)),
     ]
     if "ip" in cols:
         lf = reviews.lazy().select("ip")

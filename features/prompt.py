@@ -6,7 +6,7 @@ measures it against the whole market's tail). A campaign's workers do it every
 time, because they confirm receipt of an empty parcel and review at once, and
 they do it together: of a product's same-polarity reviews over a span of days,
 far more come minutes after receipt than the shop's and the market's share of
-prompt reviews says (:func:`features.windows.share_surprise`, the trait being
+prompt reviews says (:func:`features.windows.trait_surprise`, the trait being
 "posted within :data:`PROMPT_MINUTES` of receipt").
 
 Honest behaviour that also does this, and why it is not surprising here: a shop
@@ -24,7 +24,7 @@ import polars as pl
 from features.frames import by_rid, by_shop_shard, dense_codes, group_hash
 from features.params import DAY
 from features.registry import REGISTRY, Claim, Feature
-from features.windows import share_surprise
+from features.windows import trait_surprise
 
 #: A review posted at most this many minutes after receipt (or before it) is prompt.
 PROMPT_MINUTES = 30.0
@@ -83,21 +83,17 @@ def prompt_bursts(lf: pl.LazyFrame, tables) -> pl.DataFrame:
     t = df["_t"].to_numpy()
     known = df["_p"].is_not_null().to_numpy()
     prompt = df["_p"].fill_null(False).to_numpy()
-    share = float(tables["prompt_share"]["share"][0])
-    # every row is measured as a prompt one; only the prompt rows keep the value
-    market = np.where(prompt, share, 1.0 - share)
+    market = float(tables["prompt_share"]["share"][0])
     prod_h = group_hash(df, "product_id", "_pol")
     shop_h = group_hash(df, "shop_id")
 
     def shard(rows: np.ndarray) -> dict[str, np.ndarray]:
-        prod, shop, p = dense_codes(prod_h[rows]), dense_codes(shop_h[rows]), prompt[rows]
-        f = p.astype(np.int64)
-        surprise = share_surprise(
-            prod, dense_codes(prod * 2 + f), shop, dense_codes(shop * 2 + f), t[rows],
-            known[rows], market[rows], PROMPT_WINDOW_S,
+        surprise = trait_surprise(
+            dense_codes(prod_h[rows]), dense_codes(shop_h[rows]), prompt[rows], t[rows],
+            known[rows], market, PROMPT_WINDOW_S,
             PROMPT_SHOP_PSEUDO, PROMPT_MIN_OTHERS, PROMPT_MIN_SHARE,
         )  # fmt: skip
-        return {"prompt_burst": np.where(p, surprise, 0.0)}
+        return {"prompt_burst": surprise}
 
     return by_rid(df, **by_shop_shard(df, shard))
 

@@ -199,3 +199,29 @@ def share_surprise(
     surprise = -stats.binom.logsf(k - 1.0, n, ref) / np.log(10.0)
     ok = known & (k >= min_others) & (k > n * ref) & (k >= min_share * n)
     return np.where(ok, np.clip(surprise, 0.0, 300.0), 0.0)
+
+
+def trait_surprise(
+    group: np.ndarray,
+    shop: np.ndarray,
+    trait: np.ndarray,
+    t: np.ndarray,
+    known: np.ndarray,
+    market: float,
+    window: int,
+    pseudo: float,
+    min_others: int,
+    min_share: float,
+) -> np.ndarray:
+    """:func:`share_surprise` of a yes/no trait (a fresh account, a prompt review), 0 for
+    rows without it.
+
+    ``group``, ``shop`` are dense ids, ``trait`` a bool per row, ``market`` the
+    market's share of rows with the trait; the rest as in :func:`share_surprise`.
+    """
+    f = trait.astype(np.int64)
+    surprise = share_surprise(
+        group, dense_codes(group * 2 + f), shop, dense_codes(shop * 2 + f), t, known, market,
+        window, pseudo, min_others, min_share,
+    )  # fmt: skip
+    return np.where(trait, surprise, 0.0)
